@@ -1,0 +1,82 @@
+"""Read processed data (``data/processed/<as_of>/``) for notebooks and helpers.
+
+Only ingest writes there; everything downstream reads through these functions, so the layout
+(one folder per snapshot date, one Parquet per dataset) is known in one place.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from helpers.config import parse_as_of
+
+
+class MissingDataError(FileNotFoundError):
+    """Processed data for a date is missing: say which command makes it."""
+
+
+def processed_dates(data_dir: str | Path) -> list[dt.date]:
+    """Snapshot dates that have processed data, oldest first."""
+    base = Path(data_dir) / "processed"
+    out = []
+    if base.is_dir():
+        for p in base.iterdir():
+            try:
+                d = dt.date.fromisoformat(p.name)
+            except ValueError:
+                continue
+            if (p / "manifest.json").exists():
+                out.append(d)
+    return sorted(out)
+
+
+def load_dataset(data_dir: str | Path, as_of: dt.date | str, name: str,
+                 columns: list[str] | None = None) -> pd.DataFrame:
+    """One processed dataset of one reporting date."""
+    as_of = parse_as_of(as_of)
+    path = Path(data_dir) / "processed" / as_of.isoformat() / f"{name}.parquet"
+    if not path.exists():
+        raise MissingDataError(
+            f"{path} is missing: run `placement ingest --as-of {as_of} --data-dir {data_dir}` first"
+            " (or `make demo` for the demo data)"
+        )
+    return pd.read_parquet(path, columns=columns)
+
+
+def load_graduate_history(data_dir: str | Path, as_of: dt.date | str,
+                          columns: list[str] | None = None) -> pd.DataFrame:
+    """Every processed graduates snapshot up to ``as_of`` (all cohorts), stacked.
+
+    Each snapshot's rows carry ``snapshot_date``; use it for progress through the year and the
+    ``cohort`` column for trends across cohorts.
+    """
+    as_of = parse_as_of(as_of)
+    frames, seen = [], set()
+    for d in processed_dates(data_dir):
+        if d > as_of:
+            continue
+        # processed/<d> holds the newest raw snapshot <= d: two dates can share one snapshot
+        snapshot = graduates_snapshot_date(data_dir, d)
+        if snapshot in seen:
+            continue
+        seen.add(snapshot)
+        frames.append(load_dataset(data_dir, d, "graduates", columns))
+    if not frames:
+        raise MissingDataError(f"no processed graduates snapshot on or before {as_of} in {data_dir}")
+    return pd.concat(frames, ignore_index=True)
+
+
+def read_manifest(data_dir: str | Path, as_of: dt.date | str) -> dict:
+    path = Path(data_dir) / "processed" / parse_as_of(as_of).isoformat() / "manifest.json"
+    if not path.exists():
+        raise MissingDataError(f"{path} is missing: run `placement ingest --as-of {as_of}` first")
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def graduates_snapshot_date(data_dir: str | Path, as_of: dt.date | str) -> str | None:
+    """ISO date of the raw snapshot folder behind ``processed/<as_of>/graduates.parquet``."""
+    return read_manifest(data_dir, as_of)["datasets"]["graduates"].get("snapshot_date")
