@@ -189,8 +189,22 @@ MAJORS = Dataset(
     natural_key=("major_code",),
 )
 
+ADJUSTMENT_PLANS = Dataset(
+    name="adjustment_plans",
+    zh="调整改革实施方案报送",
+    prefixes=("adjustment_plans", "调整方案"),
+    kind="reference",
+    columns=(
+        *_UNIVERSITY,
+        Column("received_date", "报送日期", required=True),
+    ),
+    natural_key=("university_code",),
+    one_of=(("university_code", "university_id", "university_name"),),
+)
+
 INPUT_DATASETS = (GRADUATES, RECRUITMENT, VISITS, PLATFORM, ASSISTANCE)
-BY_NAME = {d.name: d for d in (*INPUT_DATASETS, UNIVERSITIES, MAJORS)}
+REFERENCE_DATASETS = (UNIVERSITIES, MAJORS, ADJUSTMENT_PLANS)
+BY_NAME = {d.name: d for d in (*INPUT_DATASETS, *REFERENCE_DATASETS)}
 
 # --- processed Parquet: data/processed/<as_of>/<name>.parquet --------------------------------
 # Column -> pandas dtype. Helpers and notebooks may rely on exactly these.
@@ -285,6 +299,10 @@ PROCESSED_COLUMNS: dict[str, dict[str, str]] = {
         "ownership": "string",            # 公办 / 民办 / 中外合作
         "city": "string",
         "baseline_rate": "float64",       # previous cohort's initial rate, NaN when blank
+    },
+    "adjustment_plans": {
+        "university_code": "string",
+        "received_date": "datetime64[ms]",
     },
     "majors": {
         "major_code": "string",
