@@ -1,0 +1,106 @@
+"""One university's graduates file on one snapshot date, as its export would show it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from helpers.codes import DESTINATIONS, SUB_DESTINATIONS
+from helpers.generate.cohorts import EMPLOYER_CODES, GROUP_BITS, state_at
+
+GRADUATE_COLUMNS = (
+    "学号", "姓名", "性别", "身份证号", "手机号码", "院校代码", "学历层次", "所在院系", "专业代码", "专业名称",
+    "毕业年份", "生源地代码", "城乡生源", "困难生类别", "帮扶群体", "就业意愿", "毕业去向类别代码", "毕业去向",
+    "签约日期", "单位名称", "统一社会信用代码", "单位性质代码", "单位行业代码", "单位所在地代码",
+)
+LEVEL_CODE = {("博士", "毕业"): "01", ("博士", "结业"): "03", ("硕士", "毕业"): "11", ("硕士", "结业"): "13",
+              ("本科", "毕业"): "31", ("本科", "结业"): "33", ("本科", "肄业"): "39",
+              ("专科", "毕业"): "41", ("专科", "结业"): "43", ("专科", "肄业"): "49"}
+SEPARATORS = ("、", ",", "，", ";", "/")
+
+
+@dataclass(frozen=True)
+class Habits:
+    """How one university's system exports (not mess: legitimate variants)."""
+    three_digit_codes: bool = True
+    level_style: str = "label"     # label 本科生毕业 | code 31 | short 本科
+    gender_digits: bool = False    # 1/2 instead of 男/女
+    group_sep: str = "、"
+    english_prefix: bool = False   # graduates_10386.xlsx instead of 毕业去向_10386_福州大学.xlsx
+
+
+def destination_labels(codes: np.ndarray) -> np.ndarray:
+    """毕业去向 labels as the 2023/2024 exports write them ('国家基层项目—三支一扶' for sub-codes)."""
+    table = {c: v[0] for c, v in DESTINATIONS.items()}
+    table.update({c: f"{DESTINATIONS[c[:2]][0]}—{lbl}" for c, lbl in SUB_DESTINATIONS.items()})
+    return pd.Series(codes, dtype=object).map(table).to_numpy()
+
+
+def _group_labels(masks: np.ndarray, sep: str) -> np.ndarray:
+    out = np.full(masks.size, "", dtype=object)
+    for label, bit in GROUP_BITS.items():
+        has = (masks & bit) > 0
+        out = np.where(has & (out != ""), out + sep + label, np.where(has, label, out))
+    return np.where(out == "", None, out)
+
+
+def graduates_frame(g: pd.DataFrame, when, employers: pd.DataFrame, habits: Habits,
+                    two_digit: bool) -> pd.DataFrame:
+    """The export of ``g`` (one university, one cohort) on date ``when`` with Chinese headers."""
+    code, date = state_at(g, np.datetime64(when, "D"))
+    if two_digit or not habits.three_digit_codes:
+        code = np.array([c[:2] if isinstance(c, str) else None for c in code], dtype=object)
+    lvl, status = g["education_level"].to_numpy(), g["status"].to_numpy()
+    if habits.level_style == "code":
+        level = np.array([LEVEL_CODE[(a, b)] for a, b in zip(lvl, status, strict=True)], dtype=object)
+    elif habits.level_style == "short":
+        level = np.where(status == "毕业", lvl, pd.Series(lvl).astype(str).to_numpy() + "生" + status)
+    else:
+        level = pd.Series(lvl).astype(str).to_numpy() + "生" + status
+    male = g["male"].to_numpy()
+    gender = np.where(male, "1", "2") if habits.gender_digits else np.where(male, "男", "女")
+    masks = g["groups"].to_numpy().astype(int)
+    family = (masks & (1 | 2 | 4 | 16)) > 0
+    disabled = (masks & 8) > 0
+    difficulty = np.where(family & disabled, "家庭困难和残疾", np.where(disabled, "残疾", np.where(
+        family, "家庭困难", "非困难生")))
+    parent = np.array([c[:2] if isinstance(c, str) else "" for c in code])
+    emp_idx = g["employer_idx"].to_numpy()
+    show_emp = np.isin(parent, EMPLOYER_CODES) & (emp_idx >= 0)
+    emp = employers.iloc[np.where(show_emp, emp_idx, 0)].reset_index(drop=True)
+
+    def emp_col(name):
+        return np.where(show_emp, emp[name].to_numpy(), None)
+
+    dates = pd.Series(date)
+    sign_date = np.where(dates.isna(), None, dates.dt.date.to_numpy() if len(dates) else dates)
+    df = pd.DataFrame({
+        "学号": g["student_id"].to_numpy(),
+        "姓名": g["name"].to_numpy(),
+        "性别": gender,
+        "身份证号": g["id_number"].to_numpy(),
+        "手机号码": g["phone"].to_numpy(),
+        "院校代码": g["university_code"].to_numpy(),
+        "学历层次": level,
+        "所在院系": g["department"].to_numpy(),
+        "专业代码": g["major_code"].to_numpy(),
+        "专业名称": g["major_name"].to_numpy(),
+        "毕业年份": g["cohort"].astype(int).astype(str).to_numpy(),
+        "生源地代码": g["origin_region_code"].to_numpy(),
+        "城乡生源": np.where(g["rural"].to_numpy(), "农村", "城镇"),
+        "困难生类别": difficulty,
+        "帮扶群体": _group_labels(masks, habits.group_sep),
+        "就业意愿": np.where(g["willing"].to_numpy(), "是", "否"),
+        "毕业去向类别代码": code,
+        "毕业去向": destination_labels(code),
+        "签约日期": sign_date,
+        "单位名称": emp_col("employer_name"),
+        "统一社会信用代码": emp_col("employer_credit_code"),
+        "单位性质代码": emp_col("employer_type_code"),
+        "单位行业代码": emp_col("employer_industry_code"),
+        "单位所在地代码": emp_col("employer_region_code"),
+    }, columns=list(GRADUATE_COLUMNS))
+    df.index = pd.RangeIndex(len(df))
+    return df.astype(object).where(df.notna(), None)

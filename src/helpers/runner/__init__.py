@@ -1,0 +1,22 @@
+"""Period runs: papermill on warm kernels, nbconvert HTML with the project template, the index.
+
+``from helpers.runner import run_period`` (see :mod:`helpers.runner.period`). The import is lazy:
+report kernels import :mod:`helpers.runner.kernel` and must not pay for papermill and nbconvert.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from helpers.runner.period import run_period
+
+__all__ = ["run_period"]
+
+
+def __getattr__(name: str):
+    if name == "run_period":
+        from helpers.runner.period import run_period
+
+        return run_period
+    raise AttributeError(f"module 'helpers.runner' has no attribute {name!r}")

@@ -1,0 +1,398 @@
+"""Notebook execution with papermill on warm kernels, and the worker pool of a period run.
+
+Each worker process owns one kernel (started once) and one HTML exporter. For every report it
+executes the notebook with ``papermill.execute_notebook(..., km=<its KernelManager>)``; papermill
+hands ``km`` to nbclient, which keeps a kernel it did not start alive. The worker also hands
+nbclient its already-connected kernel client (a tiny papermill engine, :class:`WarmEngine`), which
+saves connecting a new client per report. A reset cell at the top of every notebook clears the
+namespace and plotting state (:mod:`helpers.runner.kernel`). One worker per core; a worker renders
+the HTML of the reports it executed, so rendering runs in parallel too.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import subprocess
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nbformat
+
+from helpers.runner import render
+from helpers.runner.catalog import Part, Task
+from helpers.runner.kernel import collect_cell_source, reset_cell_source
+
+KERNEL_NAME = "python3"
+CELL_TIMEOUT = 1800          # seconds per cell before the report is failed
+START_TIMEOUT = 120          # seconds for a kernel to start
+RUNNER_CELL_TAGS = ("runner-reset",)
+
+
+# --- papermill engine that reuses the worker's kernel client -----------------------------------
+
+
+def _warm_engine():
+    """Register (once) and return the papermill engine name that reuses a connected client."""
+    from papermill.clientwrap import PapermillNotebookClient
+    from papermill.engines import NBClientEngine, papermill_engines
+    from papermill.log import logger
+
+    if "placement-warm" in papermill_engines._engines:
+        return "placement-warm"
+
+    class WarmEngine(NBClientEngine):
+        """NBClientEngine that gives nbclient the worker's connected client for the given km."""
+
+        @classmethod
+        def execute_managed_notebook(cls, nb_man, kernel_name, log_output=False, stdout_file=None,
+                                     stderr_file=None, start_timeout=60, execution_timeout=None,
+                                     **kwargs):
+            km = kwargs.pop("km", None)
+            kc = kwargs.pop("kc", None)
+            for unused in ("input_path", "timeout", "startup_timeout"):
+                kwargs.pop(unused, None)
+            client = PapermillNotebookClient(
+                nb_man, km=km, timeout=execution_timeout, startup_timeout=start_timeout,
+                kernel_name=kernel_name, log=logger, log_output=log_output,
+                stdout_file=stdout_file, stderr_file=stderr_file, **kwargs,
+            )
+            if kc is not None:
+                client.kc = kc  # connected already: nbclient skips starting a new client
+            return client.execute()
+
+    papermill_engines.register("placement-warm", WarmEngine)
+    return "placement-warm"
+
+
+class WarmKernel:
+    """One long-lived kernel and its client; restarted when it dies."""
+
+    def __init__(self, cwd: Path, kernel_name: str = KERNEL_NAME):
+        self.cwd = Path(cwd)
+        self.kernel_name = kernel_name
+        self.km = None
+        self.kc = None
+        self.reports_run = 0
+
+    def start(self) -> WarmKernel:
+        from jupyter_client import KernelManager
+
+        self.km = KernelManager(kernel_name=self.kernel_name)
+        # History off: the reset cell rewinds execution counts, which a history database rejects.
+        # The kernel's own log (connection notices) is not wanted in cron mail: discard it.
+        self.km.start_kernel(
+            cwd=str(self.cwd),
+            extra_arguments=["--HistoryManager.enabled=False"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        self.kc = self.km.client()
+        self.kc.start_channels()
+        self.kc.wait_for_ready(timeout=START_TIMEOUT)
+        self.reports_run = 0
+        return self
+
+    def alive(self) -> bool:
+        return self.km is not None and self.km.is_alive()
+
+    def stop(self) -> None:
+        if self.kc is not None:
+            with contextlib.suppress(Exception):
+                self.kc.stop_channels()
+        if self.km is not None:
+            with contextlib.suppress(Exception):
+                self.km.shutdown_kernel(now=True)
+        self.km = self.kc = None
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+    def __enter__(self) -> WarmKernel:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+# --- executing one notebook --------------------------------------------------------------------
+
+
+def prepare_notebook(source: Path, cwd: Path, parameters: dict, report: str) -> nbformat.NotebookNode:
+    """The notebook with the runner's reset cell first and its audit cell last."""
+    nb = nbformat.read(str(source), as_version=4)
+    reset = nbformat.v4.new_code_cell(reset_cell_source(str(cwd)),
+                                      metadata={"tags": list(RUNNER_CELL_TAGS)})
+    collect = nbformat.v4.new_code_cell(
+        collect_cell_source(parameters["data_dir"], parameters["as_of"], report,
+                            parameters.get("university")),
+        metadata={"tags": list(RUNNER_CELL_TAGS)},
+    )
+    nb.cells.insert(0, reset)
+    nb.cells.append(collect)
+    return nb
+
+
+@dataclass
+class PartResult:
+    notebook: str
+    university: str | None
+    status: str                        # "ok" | "failed"
+    seconds: float
+    notebook_rel: str
+    error_rel: str | None = None
+    ename: str | None = None
+    evalue: str | None = None
+    cell_index: int | None = None
+    traceback: list[str] = field(default_factory=list)
+    title: str = ""
+
+
+def execute_part(part: Part, kernel: WarmKernel | None, notebooks_dir: Path, run_dir: Path,
+                 parameters: dict) -> tuple[PartResult, nbformat.NotebookNode | None]:
+    """Execute one notebook with papermill; keep the executed (or error) notebook in the run folder.
+
+    ``kernel=None`` executes on a fresh kernel that papermill starts and stops (the slow path,
+    used by tests to compare with the warm path).
+    """
+    import papermill as pm
+    from papermill.exceptions import PapermillExecutionError
+
+    out_path = run_dir / part.notebook_rel
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    nb = prepare_notebook(notebooks_dir / part.spec.notebook, notebooks_dir, parameters, part.spec.stem)
+    kwargs = dict(
+        parameters=parameters, kernel_name=KERNEL_NAME, progress_bar=False,
+        request_save_on_cell_execute=False, start_timeout=START_TIMEOUT,
+        execution_timeout=CELL_TIMEOUT,
+    )
+    if kernel is not None:
+        kwargs.update(engine_name=_warm_engine(), km=kernel.km, kc=kernel.kc)
+    else:
+        kwargs.update(cwd=str(notebooks_dir))
+    started = time.perf_counter()
+    try:
+        executed = pm.execute_notebook(nb, str(out_path), **kwargs)
+        return PartResult(part.spec.notebook, part.university, "ok", time.perf_counter() - started,
+                          part.notebook_rel), executed
+    except PapermillExecutionError as exc:  # the error notebook (with papermill's banner) is saved
+        result = PartResult(
+            part.spec.notebook, part.university, "failed", time.perf_counter() - started,
+            part.notebook_rel, part.error_rel, exc.ename, _first_line(exc.evalue),
+            # papermill counts its own banner cell and our reset cell; report the author's index
+            _author_cell_index(out_path, exc.cell_index), list(exc.traceback),
+        )
+        return result, None
+    except Exception as exc:  # kernel died, timeout, unreadable notebook ...
+        if not out_path.exists():
+            nbformat.write(nb, str(out_path))
+        result = PartResult(
+            part.spec.notebook, part.university, "failed", time.perf_counter() - started,
+            part.notebook_rel, part.error_rel, type(exc).__name__, _first_line(str(exc)), None,
+            traceback.format_exception(exc),
+        )
+        return result, None
+
+
+def _first_line(text: str, limit: int = 300) -> str:
+    line = (str(text).strip().splitlines() or [""])[0]
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+def _author_cell_index(executed_path: Path, fallback: int | None) -> int | None:
+    """Index of the failing cell in the notebook as its author sees it (1-based, own cells only)."""
+    try:
+        nb = nbformat.read(str(executed_path), as_version=4)
+    except Exception:
+        return fallback
+    own = [c for c in nb.cells
+           if not set(c.get("metadata", {}).get("tags", [])) & {"runner-reset", "injected-parameters",
+                                                                   "papermill-error-cell-tag"}]
+    for i, cell in enumerate(own, 1):
+        if any(o.get("output_type") == "error" for o in cell.get("outputs", [])):
+            return i
+    return fallback
+
+
+# --- one task: execute its parts, render its page ----------------------------------------------
+
+
+@dataclass
+class RunContext:
+    """What every task of a run shares (sent to each worker once)."""
+
+    notebooks_dir: Path
+    run_dir: Path                 # the staging folder reports/.staging-*/<as_of>
+    notebook_reports_dir: Path    # what notebooks get as reports_dir (run_dir's parent)
+    data_dir: Path
+    as_of: str
+    header: dict                  # as_of, cohort, data_version, generated_at
+
+
+@dataclass
+class TaskResult:
+    key: str
+    scope: str
+    title: str
+    html_rel: str | None
+    university: str | None
+    university_name: str | None
+    parts: list[PartResult]
+    render_seconds: float = 0.0
+    status: str = "ok"
+    render_error: str | None = None
+
+    @property
+    def seconds(self) -> float:
+        return sum(p.seconds for p in self.parts) + self.render_seconds
+
+
+def parameters_for(ctx: RunContext, university: str | None) -> dict:
+    return {
+        "as_of": ctx.as_of,
+        "university": university,
+        "data_dir": str(ctx.data_dir),
+        "reports_dir": str(ctx.notebook_reports_dir),
+    }
+
+
+def _page_meta(ctx: RunContext, task: Task, title: str | None = None) -> render.PageMeta:
+    depth = task.html_rel.count("/")
+    return render.PageMeta(
+        title=title or task.title,
+        as_of=ctx.header["as_of"],
+        cohort=ctx.header["cohort"],
+        data_version=ctx.header["data_version"],
+        generated_at=ctx.header["generated_at"],
+        subtitle=" · ".join(p.spec.title for p in task.parts) if task.scope == "university" else "",
+        index_href="../" * depth + "index.html",
+    )
+
+
+def run_task(task: Task, ctx: RunContext, kernel: WarmKernel | None) -> TaskResult:
+    """Execute every part of a task, then write its page and the error pages of failed parts."""
+    executed: list[nbformat.NotebookNode] = []
+    results: list[PartResult] = []
+    for part in task.parts:
+        if kernel is not None and not kernel.alive():
+            kernel.restart()
+        result, nb = execute_part(part, kernel, ctx.notebooks_dir, ctx.run_dir,
+                                  parameters_for(ctx, part.university))
+        result.title = part.spec.title
+        if kernel is not None:
+            kernel.reports_run += 1
+        results.append(result)
+        if nb is not None:
+            executed.append(nb)
+    started = time.perf_counter()
+    out = TaskResult(task.key, task.scope, task.title, None, task.university, task.university_name,
+                     results)
+    meta = _page_meta(ctx, task)
+    for part, result in zip(task.parts, results, strict=True):
+        if result.status != "ok":
+            err_meta = _page_meta(ctx, task, title=f"{task.title} · {part.spec.title}"
+                                  if task.scope == "university" else task.title)
+            err_meta.index_href = "../index.html"
+            failure = {
+                "notebook": part.spec.notebook, "university": task.university_name and
+                f"{task.university} {task.university_name}", "ename": result.ename,
+                "evalue": result.evalue, "cell_index": result.cell_index,
+                "traceback": result.traceback, "notebook_href": "../" + part.notebook_rel,
+            }
+            render.write_text_atomic(ctx.run_dir / part.error_rel,
+                                     render.render_error_page(err_meta, failure))
+            meta.notices.append({"text": f"本报告的“{part.spec.title}”部分未能生成。",
+                                 "href": "../" * task.html_rel.count("/") + part.error_rel})
+    if executed:
+        try:
+            nb = executed[0] if len(executed) == 1 else render.combine_notebooks(executed, task.title)
+            render.write_text_atomic(ctx.run_dir / task.html_rel, render.render_report(nb, meta))
+            out.html_rel = task.html_rel
+        except Exception as exc:  # a page that cannot be rendered fails like a notebook
+            out.render_error = f"{type(exc).__name__}: {_first_line(str(exc))}"
+    out.render_seconds = time.perf_counter() - started
+    failed = any(r.status != "ok" for r in results) or out.render_error is not None
+    out.status = "failed" if failed else "ok"
+    return out
+
+
+# --- worker processes --------------------------------------------------------------------------
+
+_WORKER: dict = {}
+
+
+def _worker_init(ctx: RunContext) -> None:
+    logging.getLogger("papermill").setLevel(logging.WARNING)
+    logging.getLogger("traitlets").setLevel(logging.ERROR)
+    _WORKER["ctx"] = ctx
+    _WORKER["kernel"] = WarmKernel(ctx.notebooks_dir).start()
+    render.report_exporter()  # load templates once
+    import multiprocessing.util
+
+    multiprocessing.util.Finalize(None, _worker_shutdown, exitpriority=10)
+
+
+def _worker_shutdown() -> None:
+    kernel = _WORKER.pop("kernel", None)
+    if kernel is not None:
+        kernel.stop()
+
+
+def _worker_run(task: Task) -> TaskResult:
+    return run_task(task, _WORKER["ctx"], _WORKER["kernel"])
+
+
+def run_tasks(tasks: list[Task], ctx: RunContext, workers: int, progress: bool = True) -> list[TaskResult]:
+    """Run tasks on ``workers`` processes, each with its own warm kernel; results in task order."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    from tqdm import tqdm
+
+    if not tasks:
+        return []
+    workers = max(1, min(workers, len(tasks)))
+    results: dict[str, TaskResult] = {}
+    mp = multiprocessing.get_context("spawn")
+    bar = tqdm(total=len(tasks), desc="报告 reports", unit="份", disable=not progress,
+               dynamic_ncols=True, smoothing=0.1)
+    with ProcessPoolExecutor(max_workers=workers, mp_context=mp, initializer=_worker_init,
+                             initargs=(ctx,)) as pool:
+        futures = {pool.submit(_worker_run, t): t for t in tasks}
+        for fut in as_completed(futures):
+            task = futures[fut]
+            try:
+                results[task.key] = fut.result()
+            except Exception as exc:  # a worker crashed: the task fails, the run goes on
+                results[task.key] = _crashed(task, exc)
+            bar.update(1)
+            failed = sum(r.status != "ok" for r in results.values())
+            if failed:
+                bar.set_postfix_str(f"失败 {failed}")
+    bar.close()
+    return [results[t.key] for t in tasks]
+
+
+def _crashed(task: Task, exc: BaseException) -> TaskResult:
+    parts = [
+        PartResult(p.spec.notebook, p.university, "failed", 0.0, p.notebook_rel, None,
+                   type(exc).__name__, _first_line(str(exc)), None, traceback.format_exception(exc),
+                   p.spec.title)
+        for p in task.parts
+    ]
+    return TaskResult(task.key, task.scope, task.title, None, task.university, task.university_name,
+                      parts, status="failed", render_error="worker process failed")
+
+
+def fresh_execute(part: Part, notebooks_dir: Path, run_dir: Path, parameters: dict):
+    """Execute one part on a fresh kernel (papermill starts and stops it): the reference path."""
+    return execute_part(part, None, notebooks_dir, run_dir, parameters)
+
+
+__all__ = [
+    "KERNEL_NAME", "PartResult", "RunContext", "TaskResult", "WarmKernel", "execute_part",
+    "fresh_execute", "prepare_notebook", "run_task", "run_tasks",
+]

@@ -1,0 +1,71 @@
+"""Runs INSIDE the report kernel: bring a reused (warm) kernel back to the state of a fresh one.
+
+The runner prepends a cell tagged ``runner-reset`` to every notebook it executes (fresh kernels
+too, so both paths run the same code). That cell clears the user namespace (``%reset -f``) and
+calls :func:`reset_kernel_state`; imported modules stay loaded, which is what makes a warm kernel
+fast. After the notebook, a cell tagged ``runner-collect`` writes the disclosure audit the report
+collected (outside ``reports/``). Both cells are removed from the HTML.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import warnings
+
+_BASELINE: dict = {}
+
+
+def reset_kernel_state(cwd: str) -> None:
+    """Working directory, warnings filters, pandas options, matplotlib figures and style, audit."""
+    os.chdir(cwd)
+    if "filters" not in _BASELINE:
+        _BASELINE["filters"] = list(warnings.filters)
+    else:
+        warnings.filters[:] = _BASELINE["filters"]
+        warnings._filters_mutated()  # type: ignore[attr-defined]  # invalidate the warn-once cache
+    if "pandas" in sys.modules:
+        import pandas as pd
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            pd.reset_option("all")
+    if "matplotlib.pyplot" in sys.modules:
+        sys.modules["matplotlib.pyplot"].close("all")
+    if "helpers.charts" in sys.modules:
+        sys.modules["helpers.charts"].use_house_style()
+    if "helpers.disclosure" in sys.modules:
+        sys.modules["helpers.disclosure"].reset_audit()
+
+
+def reset_cell_source(cwd: str) -> str:
+    """Source of the ``runner-reset`` cell."""
+    return (
+        "# Runner: clear the kernel before this report (kernels are reused between reports).\n"
+        'get_ipython().run_line_magic("reset", "-f")\n'
+        "from helpers.runner.kernel import reset_kernel_state as _runner_reset\n"
+        f"_runner_reset({cwd!r})\n"
+        "del _runner_reset\n"
+        "get_ipython().execution_count = 2\n"
+    )
+
+
+def collect_audit(data_dir: str, as_of: str, report: str, university: str | None) -> None:
+    """Write the disclosure audit this report collected (if the notebook did not flush it itself)."""
+    disclosure = sys.modules.get("helpers.disclosure")
+    if disclosure is None:
+        return
+    path = disclosure.audit_dir(data_dir, as_of) / (f"{report}-{university}.parquet" if university
+                                                     else f"{report}.parquet")
+    if len(disclosure.audit_frame()) or not path.exists():
+        disclosure.flush_audit(data_dir, as_of, report, university)
+
+
+def collect_cell_source(data_dir: str, as_of: str, report: str, university: str | None) -> str:
+    """Source of the ``runner-collect`` cell."""
+    return (
+        "# Runner: keep the disclosure audit of this report (written under data/, never reports/).\n"
+        "from helpers.runner.kernel import collect_audit as _runner_collect\n"
+        f"_runner_collect({data_dir!r}, {as_of!r}, {report!r}, {university!r})\n"
+        "del _runner_collect\n"
+    )

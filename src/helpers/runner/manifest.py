@@ -1,0 +1,187 @@
+"""The run manifest (``reports/<as_of>/manifest.json``) and the input fingerprints behind it.
+
+The manifest records what a run was given (parameters, raw input hashes, the processed data
+version), what it ran with (git revision, package versions) and what came out (every report with
+its status and durations). Schedulers use it: a run with ``only_if_new`` compares today's raw
+inputs with those of the last successful run.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import platform
+import re
+import subprocess
+from importlib import metadata
+from pathlib import Path
+
+from helpers.config import PROJECT_ROOT, parse_as_of
+
+MANIFEST_NAME = "manifest.json"
+SCHEMA_VERSION = 1
+PACKAGES = ("helpers", "pandas", "numpy", "pyarrow", "matplotlib", "papermill", "nbconvert",
+            "nbclient", "nbformat", "jupyter_client", "ipykernel", "jinja2", "pydantic")
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+_IGNORED_NAMES = re.compile(r"^(\.|~\$)|\.(tmp|lock|swp)$|^Thumbs\.db$|^desktop\.ini$", re.I)
+
+
+def file_sha256(path: Path, chunk: int = 1 << 20) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _raw_files(raw_dir: Path, as_of: dt.date) -> list[Path]:
+    """Raw files a run for ``as_of`` depends on: ``raw/reference/**`` and ``raw/<d>/**``, d <= as_of."""
+    out: list[Path] = []
+    if not raw_dir.is_dir():
+        return out
+    for folder in sorted(raw_dir.iterdir()):
+        if not folder.is_dir():
+            continue
+        if folder.name != "reference":
+            try:
+                if dt.date.fromisoformat(folder.name) > as_of:
+                    continue
+            except ValueError:
+                continue
+        for path in sorted(folder.rglob("*")):
+            if path.is_file() and not any(_IGNORED_NAMES.search(p) for p in path.relative_to(raw_dir).parts):
+                out.append(path)
+    return out
+
+
+def raw_inputs(data_dir: Path, as_of: dt.date | str) -> dict[str, str]:
+    """``{path relative to data/raw (posix): sha256}`` of every raw file behind ``as_of``."""
+    raw_dir = Path(data_dir) / "raw"
+    return {p.relative_to(raw_dir).as_posix(): file_sha256(p)
+            for p in _raw_files(raw_dir, parse_as_of(as_of))}
+
+
+def _hashes_in(obj) -> set[str]:
+    """Every sha256 hex digest anywhere in a JSON document (the input hashes of a manifest)."""
+    found: set[str] = set()
+    stack = [obj]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            stack.extend(item.values())
+            stack.extend(k for k in item if isinstance(k, str) and _SHA256.match(k))
+        elif isinstance(item, list):
+            stack.extend(item)
+        elif isinstance(item, str) and _SHA256.match(item):
+            found.add(item)
+    return found
+
+
+def processed_manifest_path(data_dir: Path, as_of: dt.date | str) -> Path:
+    return Path(data_dir) / "processed" / parse_as_of(as_of).isoformat() / MANIFEST_NAME
+
+
+def ingest_needed(data_dir: Path, as_of: dt.date | str, raw: dict[str, str]) -> tuple[bool, str]:
+    """Whether ``placement ingest`` must run before the reports, and why (Chinese, for the log).
+
+    Needed when ``processed/<as_of>/manifest.json`` is missing, when a raw file it recorded is gone
+    or changed, or when a raw file is not recorded by any processed manifest up to ``as_of``
+    (a new file; earlier snapshot folders have their own processed manifests).
+    """
+    as_of = parse_as_of(as_of)
+    path = processed_manifest_path(data_dir, as_of)
+    if not path.exists():
+        return True, f"尚无 {as_of} 的处理后数据（{path} 不存在）"
+    current = set(raw.values())
+    try:
+        own = _hashes_in(json.loads(path.read_text(encoding="utf-8")))
+    except (OSError, ValueError):
+        return True, f"{path} 无法读取"
+    if own - current:
+        return True, "原始数据文件有变动（已有文件被修改或删除）"
+    recorded = set(own)
+    processed = Path(data_dir) / "processed"
+    for folder in processed.iterdir() if processed.is_dir() else ():
+        try:
+            d = dt.date.fromisoformat(folder.name)
+        except ValueError:
+            continue
+        if d <= as_of and (folder / MANIFEST_NAME).exists() and folder.name != as_of.isoformat():
+            try:
+                recorded |= _hashes_in(json.loads((folder / MANIFEST_NAME).read_text(encoding="utf-8")))
+            except (OSError, ValueError):
+                continue
+    new = current - recorded
+    if new:
+        return True, f"有 {len(new)} 个新的原始数据文件"
+    return False, "处理后数据已是最新"
+
+
+def data_version(data_dir: Path, as_of: dt.date | str) -> str:
+    """Short hash of the processed manifest: names the exact data a report was made from."""
+    path = processed_manifest_path(data_dir, as_of)
+    return file_sha256(path)[:12] if path.exists() else "—"
+
+
+def git_revision(root: Path = PROJECT_ROOT) -> dict:
+    """Commit and whether the work tree differs from it (read-only git; empty outside a repo)."""
+    env = {**os.environ, "GIT_OPTIONAL_LOCKS": "0"}
+    try:
+        commit = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True,
+                                text=True, timeout=10, env=env, check=True).stdout.strip()
+        status = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+                                capture_output=True, text=True, timeout=20, env=env, check=True).stdout
+    except (OSError, subprocess.SubprocessError):
+        return {"commit": None, "dirty": None}
+    return {"commit": commit, "dirty": bool(status.strip())}
+
+
+def versions() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for name in PACKAGES:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = "not installed"
+    return out
+
+
+def read_manifest(run_dir: Path) -> dict | None:
+    path = Path(run_dir) / MANIFEST_NAME
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def write_manifest(run_dir: Path, manifest: dict) -> Path:
+    path = Path(run_dir) / MANIFEST_NAME
+    tmp = path.with_name(f".{MANIFEST_NAME}.tmp")
+    tmp.write_text(json.dumps(manifest, ensure_ascii=False, indent=2, sort_keys=False) + "\n",
+                   encoding="utf-8")
+    tmp.replace(path)
+    return path
+
+
+def last_successful_run(reports_dir: Path) -> dict | None:
+    """The manifest of the most recently finished successful run in any period folder."""
+    best = None
+    base = Path(reports_dir)
+    for folder in base.iterdir() if base.is_dir() else ():
+        try:
+            dt.date.fromisoformat(folder.name)
+        except ValueError:
+            continue
+        m = read_manifest(folder)
+        if not m or m.get("run", {}).get("status") != "ok":
+            continue
+        if best is None or m["run"].get("finished", "") > best["run"].get("finished", ""):
+            best = m
+    return best
+
+
+def new_inputs(current: dict[str, str], previous: dict[str, str]) -> list[str]:
+    """Raw files that are new or changed since ``previous`` (path -> sha256 maps)."""
+    return sorted(p for p, h in current.items() if previous.get(p) != h)

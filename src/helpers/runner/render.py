@@ -1,0 +1,277 @@
+"""HTML rendering of executed notebooks with the project template (``helpers/templates/report``).
+
+A report page has no code, no prompts and no parameter cells, a Chinese header (title, as-of
+date, cohort, data version, generation time), a table of contents built from the headings, print
+CSS, and nothing that loads from the network: charts are embedded PNGs, and every page is checked
+for external scripts, styles, fonts and images before it is written.
+"""
+
+from __future__ import annotations
+
+import copy
+import html as html_lib
+import re
+from dataclasses import asdict, dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from urllib.parse import quote
+
+import nbformat
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from helpers.config import TEMPLATES_DIR
+
+TEMPLATE_NAME = "report"
+TEMPLATE_DIR = TEMPLATES_DIR / TEMPLATE_NAME
+
+# Cells never shown to readers: papermill's parameter cells, the runner's kernel-reset cell, and
+# cells an author tags for removal.
+REMOVE_CELL_TAGS = ("parameters", "injected-parameters", "runner-reset", "remove_cell", "remove-cell")
+REMOVE_INPUT_TAGS = ("remove_input", "remove-input")
+REMOVE_OUTPUT_TAGS = ("remove_output", "remove-output")
+
+TOC_MARKER = "<!--REPORT-TOC-->"
+TOC_LEVELS = (1, 2, 3)
+
+
+class OfflineError(RuntimeError):
+    """A rendered page would load something from the network."""
+
+
+@dataclass
+class PageMeta:
+    """What the header and footer of a page say."""
+
+    title: str
+    as_of: str
+    cohort: str
+    data_version: str
+    generated_at: str
+    kicker: str = "福建省教育厅 · 高校毕业生就业监测"
+    subtitle: str = ""
+    index_href: str = ""
+    footer: str = "本报告由毕业去向落实率监测系统按统计截止日期自动生成，供工作参考；个人信息不出现在报告中。"
+    notices: list[dict] = field(default_factory=list)  # {"text": ..., "href": ...}
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+# --- notebook preparation ----------------------------------------------------------------------
+
+
+def prepare_for_reader(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """A copy of an executed notebook fit for readers: stderr streams (warnings, logs) dropped.
+
+    Tagged cells are removed by nbconvert's TagRemovePreprocessor (configured in the exporter).
+    """
+    out = copy.deepcopy(nb)
+    for cell in out.cells:
+        if cell.get("cell_type") == "code":
+            cell.outputs = [
+                o for o in cell.get("outputs", [])
+                if not (o.get("output_type") == "stream" and o.get("name") == "stderr")
+            ]
+    return out
+
+
+def combine_notebooks(parts: list[nbformat.NotebookNode], title: str) -> nbformat.NotebookNode:
+    """One notebook holding the cells of several executed notebooks, in order (a university's report)."""
+    if not parts:
+        raise ValueError("combine_notebooks needs at least one notebook")
+    combined = copy.deepcopy(parts[0])
+    for part in parts[1:]:
+        combined.cells.extend(copy.deepcopy(part.cells))
+    combined.metadata["title"] = title
+    return combined
+
+
+# --- HTML export -------------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=1)
+def report_exporter():
+    """The HTML exporter with the project template (built once per process: template loading is slow)."""
+    from nbconvert import HTMLExporter
+    from traitlets.config import Config
+
+    c = Config()
+    c.HTMLExporter.extra_template_basedirs = [str(TEMPLATES_DIR)]
+    c.HTMLExporter.template_name = TEMPLATE_NAME
+    c.HTMLExporter.theme = "light"
+    c.HTMLExporter.language_code = "zh-CN"
+    c.HTMLExporter.exclude_input = True
+    c.HTMLExporter.exclude_input_prompt = True
+    c.HTMLExporter.exclude_output_prompt = True
+    c.HTMLExporter.embed_images = True
+    # Nothing from a CDN: the template drops these blocks; blank the URLs as a second guard.
+    for trait in ("require_js_url", "mathjax_url", "jquery_url", "mermaid_js_url",
+                  "mermaid_layout_elk_js_url", "jupyter_widgets_base_url", "widget_renderer_url"):
+        setattr(c.HTMLExporter, trait, "")
+    c.TagRemovePreprocessor.enabled = True
+    c.TagRemovePreprocessor.remove_cell_tags = set(REMOVE_CELL_TAGS)
+    c.TagRemovePreprocessor.remove_input_tags = set(REMOVE_INPUT_TAGS)
+    c.TagRemovePreprocessor.remove_all_outputs_tags = set(REMOVE_OUTPUT_TAGS)
+    return HTMLExporter(config=c)
+
+
+def render_report(nb: nbformat.NotebookNode, meta: PageMeta) -> str:
+    """Executed notebook -> one self-contained HTML page (raises OfflineError if it is not)."""
+    nb = prepare_for_reader(nb)
+    nb.metadata["title"] = meta.title
+    body, _ = report_exporter().from_notebook_node(
+        nb, resources={"report": meta.as_dict(), "metadata": {"name": meta.title}}
+    )
+    body = insert_toc(body)
+    assert_offline(body)
+    return body
+
+
+# --- table of contents -------------------------------------------------------------------------
+
+_HEADING = re.compile(r"<h([1-6])(\s[^>]*?)?\sid=\"([^\"]*)\"([^>]*)>(.*?)</h\1>", re.DOTALL)
+_TAG = re.compile(r"<[^>]+>")
+
+
+def _heading_text(inner_html: str) -> str:
+    inner = re.sub(r"<a\s[^>]*class=\"anchor-link\"[^>]*>.*?</a>", "", inner_html, flags=re.DOTALL)
+    return html_lib.unescape(_TAG.sub("", inner)).strip()
+
+
+def unique_heading_ids(body: str) -> str:
+    """Make heading ids unique (a university report joins notebooks that share heading texts)."""
+    seen: dict[str, int] = {}
+
+    def fix(m: re.Match) -> str:
+        level, before, hid, after, inner = m.groups()
+        n = seen.get(hid, 0)
+        seen[hid] = n + 1
+        if n == 0:
+            return m.group(0)
+        new = f"{hid}-{n + 1}"
+        while new in seen:
+            n += 1
+            new = f"{hid}-{n + 1}"
+        seen[new] = 1
+        inner = inner.replace(f'href="#{hid}"', f'href="#{new}"')
+        return f'<h{level}{before or ""} id="{new}"{after}>{inner}</h{level}>'
+
+    return _HEADING.sub(fix, body)
+
+
+def toc_entries(body: str) -> list[tuple[int, str, str]]:
+    """(level, id, text) of every heading nbconvert gave an id, in page order."""
+    out = []
+    for m in _HEADING.finditer(body):
+        level = int(m.group(1))
+        text = _heading_text(m.group(5))
+        if level in TOC_LEVELS and text:
+            out.append((level, m.group(3), text))
+    return out
+
+
+def toc_html(entries: list[tuple[int, str, str]]) -> str:
+    if not entries:
+        return ""
+    top = min(level for level, _, _ in entries)
+    items = "\n".join(
+        f'<li class="toc-h{level - top + 1}"><a href="#{html_lib.escape(hid, quote=True)}">'
+        f"{html_lib.escape(text)}</a></li>"
+        for level, hid, text in entries
+    )
+    return f"<ul>\n{items}\n</ul>"
+
+
+def insert_toc(body: str) -> str:
+    """Fill the template's TOC placeholder from the page's headings (drop the box if none)."""
+    body = unique_heading_ids(body)
+    toc = toc_html(toc_entries(body))
+    if not toc:
+        return re.sub(r"<nav class=\"report-toc\".*?</nav>", "", body, count=1, flags=re.DOTALL)
+    return body.replace(TOC_MARKER, toc, 1)
+
+
+# --- offline check -----------------------------------------------------------------------------
+
+_EXTERNAL = [
+    # any element that fetches its src from elsewhere (script, img, iframe, source, audio, video, embed)
+    re.compile(r"<(?:script|img|iframe|source|audio|video|embed|input|track)\b[^>]*?\ssrc\s*=\s*[\"']?\s*(?:https?:)?//", re.I),
+    # stylesheets, preloads, icons and fonts via <link href>
+    re.compile(r"<link\b[^>]*?\shref\s*=\s*[\"']?\s*(?:https?:)?//", re.I),
+    # CSS imports and url() to the network (fonts, backgrounds)
+    re.compile(r"@import\s+(?:url\()?\s*[\"']?\s*(?:https?:)?//", re.I),
+    re.compile(r"url\(\s*[\"']?\s*(?:https?:)?//", re.I),
+    # object/embed data, srcset
+    re.compile(r"\s(?:data|srcset|poster)\s*=\s*[\"']?\s*(?:https?:)?//", re.I),
+    # ES module imports of remote code
+    re.compile(r"\bimport\s*(?:\(|[^;]*?\bfrom\s*)\s*[\"'](?:https?:)?//", re.I),
+]
+
+
+def external_resources(page: str) -> list[str]:
+    """Snippets of every reference that would make a browser fetch a script, style, font or image
+    from the network. Ordinary hyperlinks (``<a href>``) are allowed: they load nothing."""
+    found = []
+    for pattern in _EXTERNAL:
+        for m in pattern.finditer(page):
+            found.append(page[m.start(): m.end() + 60].replace("\n", " "))
+    return found
+
+
+def assert_offline(page: str) -> None:
+    refs = external_resources(page)
+    if refs:
+        raise OfflineError("page would load from the network: " + "; ".join(refs[:3]))
+
+
+# --- site pages (index, error pages) -----------------------------------------------------------
+
+
+@lru_cache(maxsize=1)
+def site_environment() -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(str(TEMPLATE_DIR)),
+        autoescape=select_autoescape(["html", "j2"], default=True),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.globals["css"] = (TEMPLATE_DIR / "report.css").read_text(encoding="utf-8")
+    env.filters["urlpath"] = urlpath
+    return env
+
+
+def urlpath(rel: str) -> str:
+    """A relative link to a file of the run (Chinese file names percent-encoded)."""
+    return quote(str(rel), safe="/")
+
+
+def render_site_page(template: str, **context) -> str:
+    page = site_environment().get_template(template).render(**context)
+    assert_offline(page)
+    return page
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
+def strip_ansi(text: str) -> str:
+    return _ANSI.sub("", text)
+
+
+def render_error_page(meta: PageMeta, failure: dict) -> str:
+    """A page that says which report failed, where and why (linked from the index).
+
+    ``failure``: notebook, ename, evalue, cell_index, traceback (list of lines), notebook_href.
+    """
+    trace = strip_ansi("\n".join(failure.get("traceback") or []))
+    if len(trace) > 20000:
+        trace = trace[:10000] + "\n…（中间部分省略）…\n" + trace[-10000:]
+    return render_site_page("site_error.html.j2", meta=meta, failure=failure, trace=trace)
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write a file via a temporary name and rename (never leaves a half-written page)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)

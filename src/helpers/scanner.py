@@ -1,0 +1,538 @@
+"""Scan report outputs for personal data before anything leaves the machine.
+
+Rules (``docs/privacy.md``):
+
+- ``id_number``: 18-character 身份证号 with a valid GB 11643 check character (``X`` allowed),
+  not inside a longer digit run; also an ID number damaged into scientific notation
+  (``3.50102199901E+17``), which still carries region and birth date.
+- ``mobile``: mainland mobile numbers ``1[3-9]`` + 9 digits, not inside a longer digit run
+  (``+86``/``86`` prefix and ``138 1234 5678`` / ``138-1234-5678`` spacing included).
+- ``student_id`` / ``name`` (and the other fingerprinted values): any raw 学号, 姓名, ID number,
+  phone, 走访人 or 帮扶责任人 of the inputs. Ingest writes their keyed digests
+  (``pii_fingerprints.parquet``: ``kind``, ``digest`` = HMAC-SHA256 of the normalised value); the
+  scanner digests every candidate in a file with the same key and looks it up: letter/digit runs
+  for identifiers, every 2–4 character window (and the whole run) of each CJK run for names.
+  Known vocabulary (university and major names, code labels, dataset headers) is blanked out of
+  CJK runs first, so ordinary report text is not mistaken for a name.
+- ``pseudonym``: a keyed digest itself (``student_key``, ``visitor_key``, ``helper_key`` are the
+  digests of 学号, 走访人, 帮扶责任人): a report printing them prints individual records.
+
+Formats: HTML, CSV, TXT/LOG/MD, JSON and ``.ipynb`` (every string: sources, outputs, metadata;
+embedded base64 images are skipped), xlsx/xls (every cell, via python-calamine), Parquet. A file
+that cannot be read is a hit of kind ``unreadable``: a file the scanner cannot read is not known
+to be clean. A hit never carries the value: only a masked form.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import html
+import json
+import re
+import unicodedata
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+ID_WEIGHTS = np.array([7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2])
+ID_CHECK = "10X98765432"
+
+KIND_OF_FINGERPRINT = {
+    "student_id": "student_id",
+    "name": "name",
+    "visitor": "name",
+    "helper": "name",
+    "id_number": "id_number",
+    "phone": "mobile",
+}
+KIND_ZH = {
+    "id_number": "身份证号",
+    "mobile": "手机号码",
+    "student_id": "学号",
+    "name": "姓名",
+    "pseudonym": "个人记录假名键（如 student_key）",
+    "unreadable": "无法读取",
+}
+TEXT_SUFFIXES = {".csv", ".txt", ".log", ".md", ".tsv", ".xml", ".svg", ".css", ".js", ".py"}
+HTML_SUFFIXES = {".html", ".htm"}
+JSON_SUFFIXES = {".json", ".ipynb"}
+SHEET_SUFFIXES = {".xlsx", ".xlsm", ".xls", ".ods"}
+BINARY_SUFFIXES = {".png", ".jpg", ".jpeg", ".gif", ".webp", ".ico", ".woff", ".woff2", ".otf",
+                   ".ttf", ".pdf", ".zip", ".gz"}  # fmt: skip
+
+# Each pattern starts with a plain character and looks behind it (much faster than a leading
+# look-behind, which the engine would try at every position).
+_ID_RE = re.compile(r"\d(?<![\d.]\d)\d{16}[\dXx](?!\d)")
+_ID_SCI_RE = re.compile(r"[1-9](?<![\d.][1-9])\.\d{8,16}[Ee]\+?17(?!\d)")
+_MOBILE_RE = re.compile(
+    r"(?:8(?<![\d.]8)6[ -]?1|1(?<![\d.]1))[3-9]\d(?:\d{8}|[ -]\d{4}[ -]\d{4})(?!\d)"
+)
+_TOKEN_RE = re.compile(r"[0-9A-Za-z](?:[0-9A-Za-z_-]*[0-9A-Za-z])?")
+_CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+_CJK_RE = re.compile(f"[{_CJK}][{_CJK}·]*")
+_DATA_URI_RE = re.compile(r"data:[\w/+.-]+;base64,[A-Za-z0-9+/=\s]*")
+NAME_WINDOWS = (2, 3, 4)
+MAX_WHOLE_RUN = 12  # a whole CJK run up to this length is a candidate too (names with ·)
+MIN_TOKEN = 4  # shorter letter/digit runs are not matched against 学号 fingerprints
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One finding: the file, what kind of value, where; never the value itself."""
+
+    file: str
+    kind: str  # id_number / mobile / student_id / name / pseudonym / unreadable
+    location: str  # "line 12", "sheet 汇总 row 3 col B", "cells[4].outputs[0].text line 2"
+    masked: str = ""  # e.g. "350***************", "138********", "**"
+    rule: str = ""  # "pattern" (regex + check digit) or "fingerprint" (keyed digest match)
+
+    def __str__(self) -> str:
+        zh = KIND_ZH.get(self.kind, self.kind)
+        extra = f" [{self.masked}]" if self.masked else ""
+        return f"{self.file}: {self.location}: {zh} ({self.kind}, {self.rule}){extra}"
+
+
+def _mobile(match: str) -> str:
+    digits = re.sub(r"\D", "", match)
+    return digits[2:] if len(digits) == 13 else digits
+
+
+def mask(value: str, kind: str) -> str:
+    """A masked form that cannot give the value back."""
+    if kind in ("id_number", "mobile"):
+        digits = re.sub(r"\D", "", value)
+        return digits[:3] + "*" * max(len(digits) - 3, 0)
+    return "*" * len(value)
+
+
+PROVINCE_PREFIXES = frozenset(
+    re.findall(
+        r"\d\d",
+        "11 12 13 14 15 21 22 23 31 32 33 34 35 36 37 41 42 43 44 45 46 50 51 52 53 54 61 62 63 64 65 71 81 82 91",
+    )
+)
+
+
+def id_check_ok(candidates: Iterable[str]) -> np.ndarray:
+    """Vectorised GB 11643 check of 18-character candidates: a province prefix, a birth date
+    (YYYYMMDD, 1900–2099) and the right check character (ISO 7064 MOD 11-2)."""
+    vals = [c.upper() for c in candidates]
+    if not vals:
+        return np.zeros(0, dtype=bool)
+    arr = np.frombuffer("".join(v[:17] for v in vals).encode("ascii"), dtype=np.uint8)
+    digits = arr.reshape(-1, 17).astype(np.int64) - 48
+    expect = np.array(list(ID_CHECK))[(digits @ ID_WEIGHTS) % 11]
+    check = expect == np.array([v[17] for v in vals])
+    prov = np.array([v[:2] in PROVINCE_PREFIXES for v in vals])
+    year = digits[:, 6:10] @ np.array([1000, 100, 10, 1])
+    month = digits[:, 10:12] @ np.array([10, 1])
+    day = digits[:, 12:14] @ np.array([10, 1])
+    born = (
+        pd.to_datetime(pd.DataFrame({"year": year, "month": month, "day": day}), errors="coerce")
+        .notna()
+        .to_numpy()
+    )
+    return check & prov & born & (year >= 1900) & (year <= 2099)
+
+
+# --- keyed digests -----------------------------------------------------------------------------
+def normalise(value: str) -> str:
+    """The normalisation the pseudonym key is applied to: NFKC, stripped, upper-cased."""
+    return unicodedata.normalize("NFKC", value).strip().upper()
+
+
+class _Digester:
+    """HMAC-SHA256 hex digests of many candidates, cached (report text repeats a lot)."""
+
+    def __init__(self, key: bytes):
+        self._base = hmac.new(key, digestmod=hashlib.sha256)
+        self._cache: dict[str, str] = {}
+
+    def many(self, values: Iterable[str]) -> dict[str, str]:
+        out = {}
+        cache = self._cache
+        for v in values:
+            d = cache.get(v)
+            if d is None:
+                h = self._base.copy()
+                h.update(normalise(v).encode("utf-8"))
+                d = cache[v] = h.hexdigest()
+            out[v] = d
+        return out
+
+
+# --- reading files into text segments -----------------------------------------------------
+@dataclass
+class _Segment:
+    where: str  # location prefix ("" for a whole text file)
+    text: str
+    sheet: bool = False  # one line per row, cells separated by \t
+
+
+def _decode(raw: bytes) -> str:
+    for enc in ("utf-8-sig", "gb18030"):
+        try:
+            return raw.decode(enc)
+        except UnicodeDecodeError:
+            continue
+    return raw.decode("latin-1")
+
+
+def _json_strings(obj, path: str = "") -> Iterator[tuple[str, str]]:
+    if isinstance(obj, str):
+        yield path, obj
+    elif isinstance(obj, list):
+        if obj and all(isinstance(x, str) for x in obj):  # notebook sources/outputs: lines
+            yield path, "".join(obj)
+        else:
+            for i, x in enumerate(obj):
+                yield from _json_strings(x, f"{path}[{i}]")
+    elif isinstance(obj, dict):
+        for k, v in obj.items():
+            if isinstance(k, str) and k.startswith("image/") and k != "image/svg+xml":
+                continue  # base64 pixels: no text to scan
+            if k == "application/pdf":
+                continue
+            yield (path or "(top)"), str(k)  # keys can leak too
+            yield from _json_strings(v, f"{path}.{k}" if path else str(k))
+    elif obj is not None and not isinstance(obj, bool):
+        yield path, str(obj)
+
+
+def _cell_text(v) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, float):
+        if v.is_integer() and abs(v) < 1e19:
+            return str(int(v))
+        return repr(v)
+    if hasattr(v, "isoformat"):
+        return v.isoformat()
+    return str(v)
+
+
+def _segments(path: Path) -> list[_Segment]:
+    suffix = path.suffix.lower()
+    if suffix in SHEET_SUFFIXES:
+        from python_calamine import CalamineWorkbook
+
+        wb = CalamineWorkbook.from_path(str(path))
+        segs = []
+        for name in wb.sheet_names:
+            rows = wb.get_sheet_by_name(name).to_python(skip_empty_area=False)
+            text = "\n".join("\t".join(_cell_text(v) for v in row) for row in rows)
+            segs.append(_Segment(f"sheet {name}", text, sheet=True))
+        return segs
+    if suffix == ".parquet":
+        frame = pd.read_parquet(path)
+        text = frame.to_csv(index=False, sep="\t")
+        return [_Segment("", text, sheet=True)]
+    raw = path.read_bytes()
+    if suffix in JSON_SUFFIXES:
+        obj = json.loads(_decode(raw))
+        segs = []
+        for where, s in _json_strings(obj):
+            if "<" in s and ">" in s:
+                s = html.unescape(_DATA_URI_RE.sub(" ", s))
+            segs.append(_Segment(where, s))
+        return segs
+    text = _decode(raw)
+    if suffix in HTML_SUFFIXES or (suffix not in TEXT_SUFFIXES and "<html" in text[:2000].lower()):
+        text = html.unescape(_DATA_URI_RE.sub(" ", text))
+    return [_Segment("", text)]
+
+
+def _location(seg: _Segment, offset: int) -> str:
+    line = seg.text.count("\n", 0, offset) + 1
+    if seg.sheet:
+        start = seg.text.rfind("\n", 0, offset) + 1
+        col = seg.text.count("\t", start, offset)
+        where = f"{seg.where} " if seg.where else ""
+        return f"{where}row {line} col {_col_letter(col)}"
+    if seg.where:
+        return f"{seg.where} line {line}"
+    return f"line {line}"
+
+
+def _col_letter(i: int) -> str:
+    s = ""
+    i += 1
+    while i:
+        i, r = divmod(i - 1, 26)
+        s = chr(65 + r) + s
+    return s
+
+
+# --- vocabulary blanked out of CJK runs ---------------------------------------------------
+@lru_cache(maxsize=1)
+def _builtin_vocabulary() -> frozenset[str]:
+    from helpers import codes, datasets
+    from helpers.config import REFERENCE_DIR
+
+    words: set[str] = set()
+    words |= {v[0] for v in codes.DESTINATIONS.values()}
+    words |= set(codes.SUB_DESTINATIONS.values()) | set(codes.DESTINATION_LABELS)
+    words |= set(codes.BUCKETS_2024) | set(codes.BUCKETS_2021)
+    words |= set(codes.GROUP_COLUMNS) | set(codes.GROUP_ALIASES)
+    words |= set(codes.UNDERGRAD_CATEGORIES.values()) | set(codes.VOCATIONAL_CATEGORIES.values())
+    words |= set(codes.ACTIVITY_TYPES) | set(codes.VISITOR_ROLES) | set(codes.HELP_TYPES)
+    for ds in datasets.BY_NAME.values():
+        words.add(ds.zh)
+        words |= {c.zh for c in ds.columns}
+    for csv in REFERENCE_DIR.glob("*.csv"):
+        frame = pd.read_csv(csv, dtype=str, encoding="utf-8-sig")
+        for col in frame.columns:
+            if "名称" in col or "名单" in col or col in ("所在地", "学科门类", "主管部门"):
+                words |= set(frame[col].dropna().astype(str))
+    return frozenset(w for w in (normalise(x) for x in words) if len(w) >= 2)
+
+
+def vocabulary(data_dir: Path | None = None, as_of: str | None = None) -> frozenset[str]:
+    """Words that are report vocabulary, not names (built in + processed reference tables)."""
+    words = set(_builtin_vocabulary())
+    if data_dir is not None and as_of is not None:
+        proc = Path(data_dir) / "processed" / str(as_of)
+        for name, cols in (("universities", ["university_name", "city"]),
+                           ("majors", ["major_name", "discipline_name"])):  # fmt: skip
+            p = proc / f"{name}.parquet"
+            if p.exists():
+                frame = pd.read_parquet(p, columns=cols)
+                for c in cols:
+                    words |= {normalise(x) for x in frame[c].dropna().astype(str)}
+    return frozenset(w for w in words if len(w) >= 2)
+
+
+def _blanker(words: frozenset[str]):
+    cjk_words = sorted((w for w in words if _CJK_RE.search(w)), key=len, reverse=True)
+    if not cjk_words:
+        return lambda s: s
+    rx = re.compile("|".join(re.escape(w) for w in cjk_words))
+    return lambda s: rx.sub(lambda m: " " * len(m.group()), s)
+
+
+def _name_candidates(run: str) -> set[str]:
+    out = set()
+    for part in run.split():
+        if len(part) <= MAX_WHOLE_RUN:
+            out.add(part)
+        for w in NAME_WINDOWS:
+            out.update(part[i : i + w] for i in range(len(part) - w + 1))
+    return {c for c in out if len(c) >= 2}
+
+
+# --- scanning ------------------------------------------------------------------------------
+class Scanner:
+    """Reusable scanner: fingerprints, key and vocabulary prepared once, digests cached."""
+
+    def __init__(
+        self,
+        fingerprints: pd.DataFrame | None = None,
+        key: bytes | None = None,
+        vocabulary_words: Iterable[str] | None = None,
+    ):
+        self.lookup: dict[str, str] = {}
+        if fingerprints is not None and len(fingerprints):
+            if key is None:
+                raise ValueError("scanner: fingerprints given without the pseudonym key")
+            missing = {"kind", "digest"} - set(fingerprints.columns)
+            if missing:
+                raise ValueError(f"scanner: fingerprints lack column(s) {sorted(missing)}")
+            fp = fingerprints[["kind", "digest"]].dropna()
+            kinds = fp["kind"].astype(str).to_numpy(dtype=object)
+            kinds = [KIND_OF_FINGERPRINT.get(k, k) for k in kinds]
+            digests = [d.lower() for d in fp["digest"].astype(str).to_numpy(dtype=object)]
+            self.lookup = dict(zip(digests, kinds, strict=True))
+        self.digester = _Digester(key) if key is not None else None
+        words = _builtin_vocabulary() if vocabulary_words is None else frozenset(vocabulary_words)
+        self._blank = _blanker(words)
+        self._blank_cache: dict[str, str] = {}
+
+    def scan_file(self, path: Path) -> list[Hit]:
+        name = str(path)
+        suffix = path.suffix.lower()
+        if suffix in BINARY_SUFFIXES:
+            return []
+        try:
+            segs = _segments(path)
+        except Exception as exc:  # a file we cannot read is not known to be clean
+            return [Hit(name, "unreadable", f"{type(exc).__name__}", "", "read")]
+        hits: list[Hit] = []
+        for seg in segs:
+            text = unicodedata.normalize("NFKC", seg.text)
+            seg = _Segment(seg.where, text, seg.sheet)
+            hits += self._patterns(name, seg)
+            if self.lookup:
+                hits += self._fingerprints(name, seg)
+        # one hit per (kind, location, masked)
+        seen, unique = set(), []
+        for h in hits:
+            k = (h.kind, h.location, h.masked)
+            if k not in seen:
+                seen.add(k)
+                unique.append(h)
+        return unique
+
+    def _patterns(self, name: str, seg: _Segment) -> list[Hit]:
+        text = seg.text
+        hits = []
+        ids = [(m.start(), m.group()) for m in _ID_RE.finditer(text)]
+        if ids:
+            ok = id_check_ok([v for _, v in ids])
+            hits += [
+                Hit(name, "id_number", _location(seg, off), mask(v, "id_number"), "pattern")
+                for (off, v), good in zip(ids, ok, strict=True)
+                if good
+            ]
+        hits += [
+            Hit(
+                name,
+                "id_number",
+                _location(seg, m.start()),
+                mask(m.group(), "id_number"),
+                "pattern",
+            )
+            for m in _ID_SCI_RE.finditer(text)
+        ]
+        hits += [
+            Hit(
+                name,
+                "mobile",
+                _location(seg, m.start()),
+                mask(_mobile(m.group()), "mobile"),
+                "pattern",
+            )
+            for m in _MOBILE_RE.finditer(text)
+        ]
+        return hits
+
+    def _blanked(self, run: str) -> str:
+        b = self._blank_cache.get(run)
+        if b is None:
+            b = self._blank_cache[run] = self._blank(run)
+        return b
+
+    def _fingerprints(self, name: str, seg: _Segment) -> list[Hit]:
+        text = seg.text
+        lookup = self.lookup
+        digest = self.digester.many
+        hits: list[Hit] = []
+        # identifiers: letter/digit runs
+        tokens = {t for t in _TOKEN_RE.findall(text) if len(t) >= MIN_TOKEN}
+        bad_tokens = {t: lookup[d] for t, d in digest(tokens).items() if d in lookup}
+        # a pseudonym itself (student_key = the digest of a 学号): a frame of individual records
+        bad_tokens |= {t: "pseudonym" for t in tokens if len(t) == 64 and t.lower() in lookup}
+        if bad_tokens:
+            for m in _TOKEN_RE.finditer(text):
+                kind = bad_tokens.get(m.group())
+                if kind:
+                    hits.append(
+                        Hit(
+                            name,
+                            kind,
+                            _location(seg, m.start()),
+                            mask(m.group(), kind),
+                            "fingerprint",
+                        )
+                    )
+        # names: CJK runs, vocabulary blanked, 2-4 character windows
+        runs = set(_CJK_RE.findall(text))
+        if not runs:
+            return hits
+        cands_of = {r: _name_candidates(self._blanked(r)) for r in runs}
+        all_cands = set().union(*cands_of.values())
+        bad = {c: lookup[d] for c, d in digest(all_cands).items() if d in lookup}
+        if bad:
+            bad_runs = {
+                r: [c for c in cs if c in bad] for r, cs in cands_of.items() if cs & bad.keys()
+            }
+            for m in _CJK_RE.finditer(text):
+                found = bad_runs.get(m.group())
+                for c in found or ():
+                    off = m.start() + m.group().find(c)
+                    hits.append(
+                        Hit(name, bad[c], _location(seg, off), mask(c, "name"), "fingerprint")
+                    )
+        return hits
+
+
+def scan_paths(
+    paths: Iterable[Path],
+    fingerprints: pd.DataFrame | None,
+    key: bytes | None,
+    vocabulary_words: Iterable[str] | None = None,
+) -> list[Hit]:
+    """Scan files (folders are walked) for ID numbers, mobiles and fingerprinted values."""
+    scanner = Scanner(fingerprints, key, vocabulary_words)
+    hits: list[Hit] = []
+    for p in _walk(paths):
+        hits += scanner.scan_file(p)
+    return hits
+
+
+def _walk(paths: Iterable[Path]) -> Iterator[Path]:
+    for p in paths:
+        p = Path(p)
+        if p.is_dir():
+            yield from sorted(q for q in p.rglob("*") if q.is_file())
+        elif p.is_file():
+            yield p
+
+
+def load_fingerprints(data_dir: Path, as_of: str) -> pd.DataFrame:
+    """Every ``pii_fingerprints.parquet`` of processed folders dated ``<= as_of`` (reports show
+    earlier snapshots and cohorts too). Raises when the period's own file is missing: without it
+    names and 学号 cannot be checked."""
+    proc = Path(data_dir) / "processed"
+    own = proc / str(as_of) / "pii_fingerprints.parquet"
+    if not own.exists():
+        raise FileNotFoundError(
+            f"privacy scan: {own} is missing (written by `placement ingest`); "
+            "without it names and 学号 cannot be checked"
+        )
+    files = [
+        f
+        for f in proc.glob("*/pii_fingerprints.parquet")
+        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", f.parent.name) and f.parent.name <= str(as_of)
+    ]
+    frames = [pd.read_parquet(f, columns=["kind", "digest"]) for f in sorted(files)]
+    return pd.concat(frames, ignore_index=True).drop_duplicates()
+
+
+def scan_run(report_folder: Path, data_dir: Path, key: bytes | None = None) -> list[Hit]:
+    """Scan every file under ``reports/<as_of>`` against the period's fingerprints.
+
+    ``as_of`` is the folder's name (a staging folder ``<as_of>.<suffix>`` works too); ``key``
+    defaults to ``helpers.ingest.pseudonym.load_key()``. An empty list means clean.
+    """
+    report_folder = Path(report_folder)
+    m = re.match(r"\d{4}-\d{2}-\d{2}", report_folder.name)
+    if not m:
+        raise ValueError(f"privacy scan: {report_folder} is not a reports/<YYYY-MM-DD> folder")
+    as_of = m.group()
+    fingerprints = load_fingerprints(data_dir, as_of)
+    if key is None:
+        from helpers.ingest.pseudonym import load_key
+
+        key = load_key()
+    words = vocabulary(data_dir, as_of)
+    return scan_paths([report_folder], fingerprints, key, words)
+
+
+def format_hits(hits: list[Hit], limit: int = 20) -> str:
+    """A short bilingual summary for the CLI (never the values)."""
+    if not hits:
+        return "隐私扫描：未发现个人信息 / privacy scan: no personal data found"
+    files = sorted({h.file for h in hits})
+    lines = [
+        f"隐私扫描发现 {len(hits)} 处疑似个人信息，涉及 {len(files)} 个文件 / "
+        f"privacy scan: {len(hits)} hit(s) in {len(files)} file(s):"
+    ]
+    lines += [f"  {h}" for h in hits[:limit]]
+    if len(hits) > limit:
+        lines.append(f"  …… 另有 {len(hits) - limit} 处 / {len(hits) - limit} more")
+    return "\n".join(lines)
