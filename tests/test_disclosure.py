@@ -347,3 +347,44 @@ def test_property_no_recovery_and_rules_hold(df):
     merged = out.merge(df, on=["university_code", "group"], suffixes=("", "_true"))
     vis = merged["placed"].notna()
     assert (merged.loc[vis, "placed"] == merged.loc[vis, "placed_true"]).all()
+
+
+def test_protected_table_goes_through_write_table(tmp_path):
+    tables = pytest.importorskip("helpers.tables")
+    df = _table([("10386", "残疾", 6, 3), ("10394", "残疾", 40, 20), ("10395", "残疾", 50, 30)])
+    df["university_rate"] = 0.8
+    df["gap"] = df["placement_rate"] - df["university_rate"]
+    out = D.protect_group_table(df, POLICY, table="placement_by_group")
+    path = tables.write_table(out, "placement_by_group", tmp_path)
+    back = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    hidden = back[back["suppressed"] != ""]
+    assert len(hidden) == 2
+    for col in ("placed", "not_placed", "placement_rate", "gap"):
+        assert (hidden[col] == "").all(), col
+    assert set(hidden["placement_rate_display"]) == {D.HIDDEN}
+    for col in ("suppressed", "not_placed", "placement_rate_display", "not_placed_display"):
+        assert tables.ZH_HEADERS[col]
+
+
+def test_show_renders_markers_and_legend():
+    pytest.importorskip("IPython")
+    from IPython.core.interactiveshell import InteractiveShell
+    from IPython.utils.capture import capture_output
+
+    InteractiveShell.instance()
+    df = _table([("10386", "残疾", 6, 3), ("10386", "脱贫家庭", 150, 147)], with_all=False)
+    out = D.protect_group_table(df, POLICY)
+    with capture_output() as cap:
+        D.show(out, POLICY, headers={"placed": "已落实人数", "not_placed": "未落实人数"})
+    html = "".join(o.data.get("text/html", "") for o in cap.outputs)
+    md = "".join(o.data.get("text/markdown", "") for o in cap.outputs)
+    assert "未落实人数" in html and "&lt;5" in html and D.HIDDEN in html
+    assert ">=97.3%" in html.replace("&gt;", ">")
+    assert "不是0" in md
+
+
+def test_empty_table_keeps_its_columns():
+    df = _table([("10386", "残疾", 5, 1)], with_all=False).iloc[0:0]
+    out = D.protect_group_table(df, POLICY)
+    assert len(out) == 0
+    assert {"suppressed", "not_placed", "placement_rate_display"} <= set(out.columns)

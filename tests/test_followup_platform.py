@@ -88,5 +88,5 @@ def test_province_rates_are_pooled_not_averaged():
 def test_numerator_above_denominator_is_refused_with_file_and_row():
     df = typed("platform", [row("10386", followers=120)])
     df["source_file"] = "平台_10386.csv"
-    with pytest.raises(ValueError, match="平台_10386.csv row 2"):
+    with pytest.raises(ValueError, match=r"平台_10386\.csv row 2"):
         P.latest_platform(df, "2023-08-31")

@@ -129,7 +129,7 @@ def test_university_without_visits_has_zeros_and_is_behind():
 def test_bad_rows_name_file_and_row():
     df = typed("visits", [visit("10386", "2023-03-01", name=None)])
     df["source_file"] = "访企拓岗_10386.xlsx"
-    with pytest.raises(ValueError, match="访企拓岗_10386.xlsx row 2"):
+    with pytest.raises(ValueError, match=r"访企拓岗_10386\.xlsx row 2"):
         V.prepare_visits(df, POLICY, "2023-08-31")
 
 

@@ -133,7 +133,8 @@ def test_review_early_in_year_is_previous_cohort():
     r = M.review_snapshot(snaps, dt.date(2023, 2, 28), POLICY)
     assert (r.cohort, r.snapshot_date, r.is_initial) == (2022, dt.date(2022, 8, 31), True)
     assert "上一届" in r.note
-    assert M.plan_deadline(r, POLICY) == dt.date(2023, 4, 1)
+    assert M.plan_deadline(r.cohort, POLICY) == dt.date(2023, 4, 1)
+    assert M.plan_cohort(dt.date(2023, 2, 28)) == r.cohort
 
 
 def test_review_year_end_still_uses_initial_snapshot():
@@ -250,10 +251,12 @@ def test_peers_pooled_excluding_own_hand_checked():
     lo, hi = stats.binomtest(80, 100).proportion_ci(0.95, method="wilson")
     assert (a["peer_ci_low"], a["peer_ci_high"]) == (pytest.approx(lo), pytest.approx(hi))
     assert a["gap_to_peers"] == pytest.approx(0.4 - 0.8)
-    assert a["peer_verdict"] == "本校明显低于同专业（学校问题）"
+    assert a["peer_verdict"] == M.PEER_VERDICTS["school"]
     b = p.loc[("10394", "本科", "080901")]
     assert b["peer_rate"] == pytest.approx(58 / 80)
+    assert b["peer_verdict"] == "不低于阈值"
     assert p.loc[("10386", "专科", "080901"), "peer_points"] == 0
+    assert p.loc[("10386", "专科", "080901"), "suppressed"] == "省内其他院校没有该专业点"
     one = p.loc[("10386", "本科", "050201")]
     assert one["peer_points"] == 1
     assert pd.isna(one["peer_graduates"]) and np.isnan(one["peer_rate"])
@@ -271,7 +274,18 @@ def test_peer_verdict_major_wide():
         ]
     )
     peers = M.peer_comparison(M.point_rates(g, POLICY), POLICY)
-    assert (peers["peer_verdict"] == "同专业全省普遍偏低（专业问题）").all()
+    assert (peers["peer_verdict"] == M.PEER_VERDICTS["major"]).all()
+    # own 40% (Wilson upper 0.58) against peers at 55%: not distinguishable
+    g = grads(
+        [
+            ("10386", "本科", "050201", 30, 12),
+            ("10394", "本科", "050201", 40, 22),
+            ("10395", "本科", "050201", 40, 22),
+        ]
+    )
+    p = M.peer_comparison(M.point_rates(g, POLICY), POLICY).set_index("university_code")
+    assert p.loc["10386", "peer_rate"] == pytest.approx(0.55)
+    assert p.loc["10386", "peer_verdict"] == M.PEER_VERDICTS["unclear"]
 
 
 def test_peer_points_ignore_points_without_graduates():
@@ -428,44 +442,43 @@ def test_evidence_summary_counts():
 def test_adjustment_plan_status():
     g = grads(
         [(u, "本科", "080901", 20, 5) for u in ("10386", "10394", "10395", "10397")]
-        + [("10388", "本科", "080901", 20, 18)]
+        + [("10388", "本科", "080901", 20, 18)],
+        cohort=2022,
+        snapshot="2022-08-31",
     )
     pts = M.point_rates(g, POLICY)
-    review = M.review_snapshot(pairs((2023, "2023-08-31")), dt.date(2023, 8, 31), POLICY)
     plans = pd.DataFrame(
         {
-            "university_code": ["10386", "10394", "10395", "10388", "10397"],
+            "university_code": ["10386", "10394", "10395", "10388", "10397", "10386"],
             "received_date": pd.to_datetime(
-                ["2024-03-20", "2024-04-09", "2023-03-01", "2024-03-01", "2024-05-01"]
+                ["2023-03-20", "2023-04-09", "2022-03-01", "2023-03-01", "2023-05-01", "2023-03-25"]
             ),
         }
     )
-    st = M.adjustment_plan_status(pts, plans, review, dt.date(2024, 4, 15), POLICY)
+    assert M.plan_cohort(dt.date(2023, 4, 15)) == 2022
+    st = M.adjustment_plan_status(pts, plans, 2022, dt.date(2023, 4, 15), POLICY)
     s = st.set_index("university_code")
     assert "10388" not in s.index  # no flagged point: no plan due
+    assert (s["cohort"] == 2022).all() and (s["deadline"] == dt.date(2023, 4, 1)).all()
     assert s.loc["10386", "plan_status"] == "按期报送" and s.loc["10386", "days_late"] == 0
+    assert s.loc["10386", "received_date"] == dt.date(2023, 3, 20)  # the earliest plan
     assert s.loc["10394", "plan_status"] == "逾期报送" and s.loc["10394", "days_late"] == 8
     # 10395's plan answered the previous list; 10397's arrives after as_of: both still missing
     assert s.loc["10395", "plan_status"] == "未报送（已逾期）" and s.loc["10395", "days_late"] == 14
     assert s.loc["10397", "plan_status"] == "未报送（已逾期）"
-    assert (s["deadline"] == dt.date(2024, 4, 1)).all()
-    early = M.adjustment_plan_status(pts, plans, review, dt.date(2024, 3, 25), POLICY)
+    assert list(st["plan_status"])[:2] == ["未报送（已逾期）"] * 2  # missing plans first
+    early = M.adjustment_plan_status(pts, plans, 2022, dt.date(2023, 3, 25), POLICY)
     e = early.set_index("university_code")
-    assert (
-        e.loc["10394", "plan_status"] == "未报送（未到截止日期）"
-        and e.loc["10394", "days_late"] == 0
-    )
+    assert e.loc["10394", "plan_status"] == "未报送（未到截止日期）"
+    assert e.loc["10394", "days_late"] == 0
     assert e.loc["10386", "plan_status"] == "按期报送"
 
 
 def test_plans_without_date_are_an_error():
     g = grads([("10386", "本科", "080901", 20, 5)])
-    review = M.review_snapshot(pairs((2023, "2023-08-31")), dt.date(2023, 8, 31), POLICY)
     plans = pd.DataFrame({"university_code": ["10386"], "received_date": [pd.NaT]})
     with pytest.raises(ValueError, match="received_date"):
-        M.adjustment_plan_status(
-            M.point_rates(g, POLICY), plans, review, dt.date(2024, 4, 2), POLICY
-        )
+        M.adjustment_plan_status(M.point_rates(g, POLICY), plans, 2023, dt.date(2024, 4, 2), POLICY)
 
 
 def test_tables_registered():
@@ -475,3 +488,63 @@ def test_tables_registered():
         assert name in tables.TABLE_TITLES
     assert tables.is_rate_column("eb_prob_below") and tables.is_rate_column("mix_employed")
     assert tables.is_difference_column("gap_to_peers")
+
+
+def test_placement_by_major_carries_the_same_evidence():
+    placement = pytest.importorskip("helpers.placement")
+    g = grads(
+        [
+            ("10386", "本科", "080901", N_MIN, 3),
+            ("10386", "本科", "080902", 20, 9),
+            ("10394", "本科", "080901", 40, 30),
+            ("10394", "专科", "510201", 5, 1),
+        ]
+    ).assign(destination_known=True)
+    ours = M.point_rates(g, POLICY).set_index(list(M.POINT_KEYS))
+    theirs = placement.by_major(g, POLICY).set_index(list(M.POINT_KEYS))
+    assert set(theirs.index) == set(ours.index)
+    joined = ours.join(theirs.add_suffix("_placement"))
+    for col in ("graduates", "placed", "placement_rate", "ci_high"):
+        assert (joined[col] == joined[f"{col}_placement"]).all(), col
+    assert (joined["evidence_level"].astype(str) == joined["evidence_level_placement"]).all()
+
+
+def test_major_evidence_end_to_end_on_constructed_history():
+    h = _history()
+    extra = [(u, "本科", "080901", 30, x) for u, x in (("10394", 24), ("10395", 21))]
+    h = pd.concat([h, grads(extra, 2023, "2023-08-31"), grads(extra, 2022, "2022-08-31")])
+    unis = pd.DataFrame(
+        {
+            "university_code": ["10386", "10394", "10395"],
+            "university_name": ["甲大学", "乙大学", "丙学院"],
+        }
+    )
+    plans = pd.DataFrame(
+        {"university_code": ["10386"], "received_date": pd.to_datetime(["2023-03-30"])}
+    )
+    ev = M.major_evidence(h, unis, plans, dt.date(2023, 8, 31), POLICY)
+    assert ev.review.cohort == 2023 and ev.plan_cohort == 2022
+    assert ev.plan_deadline == dt.date(2023, 4, 1) and ev.deadline == dt.date(2024, 4, 1)
+    assert ev.plan_snapshot == dt.date(2022, 8, 31)
+    # the 2022 list: 10386's points below 50% in 2022 (080901, 080902, 080904); its plan was on time
+    st = ev.plan_status.set_index("university_code")
+    assert list(st.index) == ["10386"] and st.loc["10386", "flagged_points"] == 3
+    assert st.loc["10386", "plan_status"] == "按期报送"
+    pts = ev.points.set_index(["university_code", "major_code"])
+    assert pts.loc[("10386", "080901"), "below_two_consecutive"]
+    assert pts.loc[("10386", "080901"), "peer_points"] == 2
+    assert pts.loc[("10386", "080901"), "peer_rate"] == pytest.approx(45 / 60)
+    assert pts["eb_rate"].between(0, 1).all()
+    own = ev.tables("10394")
+    assert set(own["major_points"]["university_code"]) == {"10394"}
+    assert set(own["major_summary"]["university_name"]) == {"乙大学"}
+    assert own["adjustment_plan_status"].empty
+    assert (
+        "甲大学" not in own["major_peers"].to_csv() and "10386" not in own["major_peers"].to_csv()
+    )
+    assert ev.check_university(10394) == "10394"
+    with pytest.raises(ValueError, match="99999"):
+        ev.tables("99999")
+    text = M.plan_text(ev)
+    assert "2022 届名单" in text and "2023-04-01" in text
+    assert "2023-08-31" in M.overview_text(ev, POLICY, "10394")

@@ -34,8 +34,12 @@ SVG_TEXT_CELL = (
 
 def _execute(notebook: Path, out: Path, cwd: Path, parameters: dict | None = None) -> Path:
     pm.execute_notebook(
-        str(notebook), str(out), parameters=parameters or {}, kernel_name="python3",
-        cwd=str(cwd), progress_bar=False,
+        str(notebook),
+        str(out),
+        parameters=parameters or {},
+        kernel_name="python3",
+        cwd=str(cwd),
+        progress_bar=False,
     )
     return out
 
@@ -75,9 +79,9 @@ def _leaks(text: str, own_code: str, own_name: str, others: pd.DataFrame) -> lis
     found in ``text``; the own name is removed first (another name may be part of it)."""
     text = text.replace(own_name, "〇")
     found = []
-    for code, name, uid in others[["university_code", "university_name", "university_id"]].itertuples(
-        index=False
-    ):
+    for code, name, uid in others[
+        ["university_code", "university_name", "university_id"]
+    ].itertuples(index=False):
         if re.search(rf"(?<!\d){code}(?!\d)", text):
             found.append(code)
         if isinstance(uid, str) and uid and re.search(rf"(?<!\d){uid}(?!\d)", text):
@@ -96,7 +100,9 @@ def _flagged_university(data_dir: Path) -> str:
     policy = policy_for_date(as_of)
     history = load.load_graduate_history(data_dir, as_of, columns=majors.HISTORY_COLUMNS)
     ev = majors.major_evidence(history, _universities(data_dir), None, as_of, policy)
-    flagged = ev.points.loc[ev.points["evidence_level"].isin(majors.FLAGGED_LEVELS), "university_code"]
+    flagged = ev.points.loc[
+        ev.points["evidence_level"].isin(majors.FLAGGED_LEVELS), "university_code"
+    ]
     codes = sorted(set(flagged))
     assert codes, "the demo province should have flagged 专业点"
     return "10386" if "10386" in codes else codes[0]
@@ -110,9 +116,15 @@ def test_university_report_never_shows_another_university(demo_data_dir, tmp_pat
     reports = tmp_path / "reports"
     notebook = _with_svg_text(tmp_path)
     executed = _execute(
-        notebook, tmp_path / "executed.ipynb", ROOT / "notebooks",
-        {"as_of": AS_OF, "university": code, "data_dir": str(demo_data_dir),
-         "reports_dir": str(reports)},
+        notebook,
+        tmp_path / "executed.ipynb",
+        ROOT / "notebooks",
+        {
+            "as_of": AS_OF,
+            "university": code,
+            "data_dir": str(demo_data_dir),
+            "reports_dir": str(reports),
+        },
     )
     html = _html(executed)
     assert own_name in html
@@ -146,8 +158,9 @@ def test_province_report_runs_with_defaults(demo_data_dir, tmp_path):
     (tmp_path / "notebooks").mkdir()
     shutil.copy(NOTEBOOK, tmp_path / "notebooks" / NOTEBOOK.name)
     (tmp_path / "data").symlink_to(demo_data_dir, target_is_directory=True)
-    executed = _execute(tmp_path / "notebooks" / NOTEBOOK.name, tmp_path / "executed.ipynb",
-                        tmp_path / "notebooks")
+    executed = _execute(
+        tmp_path / "notebooks" / NOTEBOOK.name, tmp_path / "executed.ipynb", tmp_path / "notebooks"
+    )
     html = _html(executed)
     assert "学科专业点" in html and "列入名单" in html
 
@@ -171,6 +184,38 @@ def test_province_report_runs_with_defaults(demo_data_dir, tmp_path):
     assert summary.loc["全省", "flagged_points"] == len(flagged)
     unis = summary.loc["院校"]
     assert unis["points"].sum() == len(points)
+    # plan tracking covers the list whose plans fall due this year: the 2022 cohort at 2022-08-31,
+    # recomputed here with plain pandas (rate below the threshold, enough graduates)
+    policy = policy_for_date(AS_OF)
+    prev = pd.read_parquet(demo_data_dir / "processed" / "2022-08-31" / "graduates.parquet")
+    prev = prev[prev["in_denominator"] & (prev["cohort"] == 2022)]
+    agg = prev.groupby(["university_code", "education_level", "major_code"]).agg(
+        n=("placed", "size"), x=("placed", "sum")
+    )
+    listed = agg[
+        (agg["n"] >= policy.majors.min_graduates) & (agg["x"] / agg["n"] < policy.majors.threshold)
+    ]
     status = got["adjustment_plan_status"]
-    assert set(status["university_code"]) == set(flagged["university_code"])
+    assert set(status["university_code"]) == set(listed.index.get_level_values("university_code"))
+    assert (status["cohort"] == 2022).all()
     assert status["plan_status"].isin(majors.PLAN_STATUSES).all()
+    counts = listed.groupby(level="university_code").size()
+    got_counts = status.set_index("university_code")["flagged_points"].sort_index()
+    assert got_counts.to_dict() == counts.sort_index().to_dict()
+
+
+def test_leak_check_finds_codes_ids_and_names_but_not_digits_inside_numbers():
+    others = pd.DataFrame(
+        {
+            "university_code": ["10394", "12709"],
+            "university_name": ["福建师范大学", "福建船政交通职业学院"],
+            "university_id": ["4135010394", "4135012709"],
+        }
+    )
+    own = ("10386", "福州大学")
+    assert _leaks("<td>10394</td>", *own, others) == ["10394"]
+    assert _leaks("学校标识码 4135012709", *own, others) == ["4135012709"]
+    assert "福建师范大学" in _leaks("比较：福建师范大学", *own, others)
+    assert _leaks("0.7127091,0.1039412,福州大学", *own, others) == []
+    # another university's name inside the own name is not a leak
+    assert _leaks("福建师范大学协和学院", "13470", "福建师范大学协和学院", others) == []

@@ -83,7 +83,7 @@ AUDIT_COLUMNS = (
 _COLLECTOR: list[dict[str, Any]] = []
 
 
-def _reasons(d) -> dict[str, str]:
+def _reasons(d, complement_zh: str = "未落实人数") -> dict[str, str]:
     """Chinese reason texts; numbers from the policy's ``disclosure`` section."""
     m = d.min_count_shown
     return {
@@ -96,7 +96,7 @@ def _reasons(d) -> dict[str, str]:
             f"群体人数不足{d.top_bottom_code_below}人且比率不低于{_pct0(d.top_code)}，"
             f"按“>={_pct0(d.top_code)}”显示"
         ),
-        "small_complement": f"未达成人数少于{m}人，显示为“<{m}”，比率只显示其下限",
+        "small_complement": f"{complement_zh}少于{m}人，显示为“<{m}”，比率只显示其下限",
         "complement_total": "互补隐藏：防止由合计数反推被隐藏的单元格",
         "complement_category": "互补隐藏：防止由另一类别反推被隐藏的单元格（两类规则）",
         "total_single_cell": "互补隐藏：合计只含一个被隐藏单元格，合计一并隐藏",
@@ -110,6 +110,14 @@ def _pct0(x: float) -> str:
 
 def _pct1(x: float) -> str:
     return f"{x * 100:.1f}%"
+
+
+def _pct1_array(x: np.ndarray) -> np.ndarray:
+    """Vectorised "87.5%" strings (object array; NaN gives "")."""
+    pct = pd.Series(np.asarray(x, dtype=float) * 100).round(1)
+    txt = pct.map("{:.1f}%".format).to_numpy(dtype=object)
+    txt[pct.isna().to_numpy()] = ""
+    return txt
 
 
 def legend(policy=None) -> str:
@@ -209,7 +217,7 @@ def protect_group_table(
 
     out = df.copy().reset_index(drop=True)
     key_cols = [*total_keys, *by, group_col]
-    labels = out[key_cols].astype(str).agg(" / ".join, axis=1)
+    labels = _join_cols(out, key_cols)
     dup = labels.duplicated(keep=False)
     if dup.any():
         raise ValueError(
@@ -296,7 +304,7 @@ def protect_group_table(
             break
 
     # --- write the protected frame ---------------------------------------------------------
-    reasons = _reasons(d)
+    reasons = _reasons(d, _complement_zh(placed_col, complement_col))
     out[placed_col] = pd.array(x, dtype="Int64")
     out.loc[inexact, placed_col] = pd.NA
     out[complement_col] = pd.array(u, dtype="Int64")
@@ -308,20 +316,18 @@ def protect_group_table(
         vals = pd.to_numeric(out[c], errors="coerce").astype(float)
         vals[inexact] = np.nan
         out[c] = vals
-    out["suppressed"] = [reasons[r] if r else "" for r in rule]
-    out.loc[unavailable, "suppressed"] = out.loc[unavailable, "suppressed"] + (
-        "；" + reasons["complement_unavailable"]
-    )
+    suppressed = pd.Series(rule, dtype=object).map({**reasons, "": ""}).astype(object)
+    suppressed[unavailable] = suppressed[unavailable] + "；" + reasons["complement_unavailable"]
+    out["suppressed"] = suppressed.to_numpy()
 
-    shown_rate = np.where(inexact, np.nan, rate)
-    rate_disp = np.where(np.isnan(shown_rate), HIDDEN, [_pct1(v) for v in np.nan_to_num(rate)])
-    rate_disp = rate_disp.astype(object)
+    rate_disp = _pct1_array(rate)
+    rate_disp[inexact] = HIDDEN
     rate_disp[empty] = NOT_APPLICABLE
     rate_disp[bottom] = f"<={_pct0(d.bottom_code)}"
     rate_disp[top] = f">={_pct0(d.top_code)}"
     if few.any():
-        bound = 1 - (d.min_count_shown - 1) / n[few]
-        rate_disp[few] = [f">={math.floor(b * 1000) / 10:.1f}%" for b in bound]
+        bound = np.floor((1 - (d.min_count_shown - 1) / n[few]) * 1000) / 1000
+        rate_disp[few] = ">=" + _pct1_array(bound)
     placed_disp = np.where(inexact, HIDDEN, x.astype(str)).astype(object)
     comp_disp = np.where(inexact, HIDDEN, u.astype(str)).astype(object)
     comp_disp[(top | few) & (u < d.min_count_shown)] = f"<{d.min_count_shown}"
@@ -333,7 +339,8 @@ def protect_group_table(
             out[f"{c}_display"] = rate_disp
         else:
             vals = out[c].to_numpy(dtype=float)
-            disp = np.array([_pct1(v) if not np.isnan(v) else HIDDEN for v in vals], dtype=object)
+            disp = _pct1_array(vals)
+            disp[np.isnan(vals)] = HIDDEN
             disp[empty] = NOT_APPLICABLE
             out[f"{c}_display"] = disp
 
@@ -341,7 +348,7 @@ def protect_group_table(
 
     # --- audit ------------------------------------------------------------------------------
     now = dt.datetime.now().isoformat(timespec="seconds")
-    units = tk.agg(" / ".join, axis=1)
+    units = _join_cols(out, list(total_keys))
     idx = [(i, rule[i], out.at[i, "suppressed"]) for i in np.flatnonzero(inexact)]
     idx += [
         (i, "complement_unavailable", reasons["complement_unavailable"])
@@ -383,6 +390,18 @@ COMPLEMENT_HEADERS = {
 }
 
 
+def _complement_zh(placed_col: str, complement_col: str) -> str:
+    if complement_col in COMPLEMENT_HEADERS:
+        return COMPLEMENT_HEADERS[complement_col]
+    if placed_col == "placed":
+        return COMPLEMENT_HEADERS["not_placed"]
+    try:
+        from helpers.tables import ZH_HEADERS
+    except ImportError:
+        return "相关人数"
+    return ZH_HEADERS.get(complement_col, "相关人数")
+
+
 def _register_added_headers(placed_col: str, complement_col: str, rate_cols) -> None:
     """Register ``<col>_display`` and complement headers so helpers.tables can write them."""
     try:
@@ -409,6 +428,15 @@ def _register_static_headers() -> None:
     register_headers({k: v for k, v in COMPLEMENT_HEADERS.items() if k not in ZH_HEADERS})
     for placed, rate in (("placed", "placement_rate"), ("compliant_3x3", "compliance_rate")):
         _register_added_headers(placed, f"not_{placed}", (rate,))
+
+
+def _join_cols(df: pd.DataFrame, cols: list[str]) -> pd.Series:
+    """Vectorised "a / b / c" label of each row's values of ``cols``."""
+    parts = [df[c].astype(str) for c in cols]
+    out = parts[0]
+    for p in parts[1:]:
+        out = out + " / " + p
+    return out.reset_index(drop=True)
 
 
 def _codes(df: pd.DataFrame, cols: list[str]) -> np.ndarray:

@@ -44,6 +44,7 @@ POINT_KEYS = ("university_code", "education_level", "major_code")
 PEER_KEYS = ("education_level", "major_code")
 DISCIPLINE_KEYS = ("education_level", "discipline_code")
 
+UNKNOWN_DISCIPLINE = "未知学科"
 # A pooled figure of fewer than two other universities would show one university's point (a
 # "pool" of one is that point): peer figures need at least this many other points.
 MIN_PEER_POINTS = 2
@@ -63,6 +64,14 @@ MIX_CATEGORIES = {
     "未登记": "mix_unrecorded",
 }
 UNPLACED_MIX = ("待就业", "不就业拟升学", "其他暂不就业", "未登记")
+
+# "Is it the major or the school?" for a point below the threshold, from the pooled rate of the
+# same major at the other universities.
+PEER_VERDICTS = {
+    "major": "同专业全省普遍偏低（专业因素）",
+    "school": "明显低于省内同专业（学校因素）",
+    "unclear": "与省内同专业的差异在误差范围内",
+}
 
 PLAN_STATUSES = ("按期报送", "逾期报送", "未报送（已逾期）", "未报送（未到截止日期）")
 
@@ -183,6 +192,8 @@ class ReviewSnapshot:
 def available_snapshots(history: pd.DataFrame) -> pd.DataFrame:
     """Distinct (cohort, snapshot_date) pairs of a graduates history frame, oldest first."""
     pairs = history[["cohort", "snapshot_date"]].drop_duplicates()
+    if pairs["snapshot_date"].isna().any():
+        raise ValueError("graduates history has rows without snapshot_date")
     pairs = pairs.assign(
         cohort=pairs["cohort"].astype(int),
         snapshot_date=pd.to_datetime(pairs["snapshot_date"]).dt.date,
@@ -254,10 +265,19 @@ def review_snapshot(snapshots: pd.DataFrame, as_of: dt.date, policy) -> ReviewSn
     return ReviewSnapshot(cohort, snapshot, initial, is_initial, f"{why}。{which}")
 
 
+def _snapshot_mask(history: pd.DataFrame, pairs) -> np.ndarray:
+    """Rows of any of the (cohort, snapshot date) ``pairs`` (compared as datetime64, vectorised)."""
+    cohorts = history["cohort"].to_numpy(dtype=np.int64)
+    dates = pd.to_datetime(history["snapshot_date"]).to_numpy(dtype="datetime64[D]")
+    mask = np.zeros(len(history), dtype=bool)
+    for cohort, day in pairs:  # a handful of cohorts, never rows
+        mask |= (cohorts == int(cohort)) & (dates == np.datetime64(day, "D"))
+    return mask
+
+
 def snapshot_rows(history: pd.DataFrame, cohort: int, snapshot_date: dt.date) -> pd.DataFrame:
     """Rows of one cohort in one snapshot of a history frame."""
-    dates = pd.to_datetime(history["snapshot_date"]).dt.date
-    return history[(history["cohort"].astype(int) == cohort) & (dates == snapshot_date)]
+    return history[_snapshot_mask(history, [(cohort, snapshot_date)])]
 
 
 # --- per-point rates and evidence -------------------------------------------------------------
@@ -303,6 +323,10 @@ def point_rates(graduates: pd.DataFrame, policy, keys=POINT_KEYS) -> pd.DataFram
     names = _most_frequent(frame, keys, "major_name")
     disc = frame.drop_duplicates(keys)[[*keys, "discipline_code", "discipline_name"]]
     out = agg.merge(names, on=keys, how="left").merge(disc, on=keys, how="left")
+    # a point without a discipline (not expected from ingest) is grouped as 未知, never dropped
+    out["discipline_code"] = out["discipline_code"].astype("string").fillna("")
+    out["discipline_name"] = out["discipline_name"].astype("string").fillna(UNKNOWN_DISCIPLINE)
+    out["major_name"] = out["major_name"].astype("string")
     conf = policy.statistics.confidence
     out["placement_rate"] = placement_rate(out["placed"], out["graduates"])
     out["ci_low"], out["ci_high"] = wilson_interval(out["placed"], out["graduates"], conf)
@@ -358,10 +382,8 @@ def cohort_trend(history: pd.DataFrame, review: ReviewSnapshot, policy) -> pd.Da
     and cohort), each cohort at its own initial snapshot; ``below_threshold`` marks rate < threshold.
     Points of earlier cohorts that no longer exist stay in the frame (their own history)."""
     chosen = trend_snapshots(history, review, policy)
-    dates = pd.to_datetime(history["snapshot_date"]).dt.date
-    key = pd.MultiIndex.from_arrays([history["cohort"].astype(int), dates])
-    wanted = pd.MultiIndex.from_arrays([chosen["cohort"], chosen["snapshot_date"]])
-    rows = history[key.isin(wanted)]
+    pairs = zip(chosen["cohort"], chosen["snapshot_date"], strict=True)
+    rows = history[_snapshot_mask(history, pairs)]
     trend = point_rates(rows, policy)
     trend = trend.merge(chosen, on="cohort", how="left")
     trend["below_threshold"] = (trend["placement_rate"] < policy.majors.threshold).astype(bool)
@@ -460,25 +482,20 @@ def peer_comparison(
     peer_rate = out["peer_rate"].to_numpy()
     verdict = np.select(
         [
-            ~shown.to_numpy(),
+            ~shown.to_numpy() | ~has.to_numpy(),
+            ~own_below,
             peer_rate < t,
-            own_below & (points["ci_high"].to_numpy() < peer_rate),
-            own_below,
+            points["ci_high"].to_numpy() < peer_rate,
         ],
-        [
-            "",
-            "同专业全省普遍偏低（专业问题）",
-            "本校明显低于同专业（学校问题）",
-            "本校低于同专业，差异在误差范围内",
-        ],
-        default="不低于阈值",
+        ["", "不低于阈值", PEER_VERDICTS["major"], PEER_VERDICTS["school"]],
+        default=PEER_VERDICTS["unclear"],
     )
     out["peer_verdict"] = pd.array(np.where(verdict == "", pd.NA, verdict), dtype="string")
     out["suppressed"] = pd.array(
-        np.where(
-            shown.to_numpy(),
-            pd.NA,
-            f"省内同专业其他专业点少于{min_peer_points}个，合计数会暴露其他院校，不公布",
+        np.select(
+            [shown.to_numpy(), peer_points.to_numpy() == 0],
+            [None, "省内其他院校没有该专业点"],
+            default=f"省内同专业其他专业点少于{min_peer_points}个，合计数会暴露其他院校，不公布",
         ),
         dtype="string",
     )
@@ -646,9 +663,10 @@ def destination_mix(graduates: pd.DataFrame, keys=POINT_KEYS) -> pd.DataFrame:
     counts = (
         counted[keys]
         .assign(_cat=pd.Categorical(category, categories=list(MIX_CATEGORIES)))
-        .groupby([*keys, "_cat"], observed=False)
+        .groupby([*keys, "_cat"], observed=True)
         .size()
         .unstack("_cat", fill_value=0)
+        .reindex(columns=list(MIX_CATEGORIES), fill_value=0)
     )
     totals = counts.sum(axis=1)
     counts = counts[totals > 0]
@@ -679,10 +697,14 @@ def evidence_summary(points: pd.DataFrame, by: list[str], threshold: float) -> p
         ),
         _fgrad=points["graduates"].where(flagged, 0),
     )
-    counts = frame.groupby([*by, "_lvl"], observed=False).size().unstack("_lvl", fill_value=0)
-    counts = counts[counts.sum(axis=1) > 0]
+    counts = (
+        frame.groupby([*by, "_lvl"], observed=True, dropna=False)
+        .size()
+        .unstack("_lvl", fill_value=0)
+        .reindex(columns=list(EVIDENCE_LEVELS), fill_value=0)
+    )
     counts.columns = [str(c) for c in counts.columns]
-    extra = frame.groupby(by, observed=True).agg(
+    extra = frame.groupby(by, observed=True, dropna=False).agg(
         points=("_lvl", "size"),
         flagged_points=("_flag", "sum"),
         watch=("_watch", "sum"),
@@ -695,23 +717,49 @@ def evidence_summary(points: pd.DataFrame, by: list[str], threshold: float) -> p
 # --- adjustment-plan tracking -----------------------------------------------------------------
 
 
-def plan_deadline(review: ReviewSnapshot, policy) -> dt.date:
-    """Deadline of the adjustment plans for the cohort under review (in the following year)."""
-    return policy.date(policy.majors.adjustment_plan_deadline, review.deadline_year)
+def plan_cohort(as_of: dt.date) -> int:
+    """The cohort whose adjustment plans fall due in the calendar year of ``as_of``.
+
+    The list of cohort C is sent early in C+1 and its plans are due on the policy deadline (04-01)
+    of C+1, so the plans a report of year Y tracks are those of cohort Y-1 — before and after the
+    deadline (received so far; then on time, late, missing).
+    """
+    return as_of.year - 1
+
+
+def plan_deadline(cohort: int, policy) -> dt.date:
+    """Deadline of the adjustment plans for the list of ``cohort`` (in the following year)."""
+    return policy.date(policy.majors.adjustment_plan_deadline, cohort + 1)
+
+
+def cohort_points(
+    history: pd.DataFrame, cohort: int, policy
+) -> tuple[pd.DataFrame, dt.date | None]:
+    """Points of one cohort at its initial snapshot (or the stand-in of :func:`review_snapshot`)
+    and the snapshot date; an empty frame and None when the cohort is not in ``history``."""
+    pairs = available_snapshots(history)
+    dates = sorted(pairs.loc[pairs["cohort"] == cohort, "snapshot_date"])
+    if not dates:
+        return point_rates(history.iloc[:0], policy), None
+    snapshot, _ = _cohort_snapshot(dates, policy.date(policy.placement.initial_snapshot, cohort))
+    return point_rates(snapshot_rows(history, cohort, snapshot), policy), snapshot
 
 
 def adjustment_plan_status(
-    points: pd.DataFrame, plans: pd.DataFrame, review: ReviewSnapshot, as_of: dt.date, policy
+    points: pd.DataFrame, plans: pd.DataFrame, cohort: int, as_of: dt.date, policy
 ) -> pd.DataFrame:
-    """Universities with flagged points vs the plans received (``adjustment_plans.parquet``).
+    """Universities with flagged points in the list of ``cohort`` vs the plans received.
 
-    A plan counts for the cohort under review when it was received after that cohort's initial
-    snapshot date and on or before ``as_of`` (a plan received later is not known yet on ``as_of``;
-    an earlier one answered an earlier list). The earliest such plan of a university counts.
+    ``points``: the points of ``cohort`` (from :func:`point_rates`); ``plans``: the processed
+    ``adjustment_plans`` (university_code, received_date). A plan counts for this list when it was
+    received after the cohort's initial snapshot date (the list's data) and on or before ``as_of``
+    (a plan received later is not known yet); the earliest such plan of a university counts.
     Status: 按期报送 (on or before the deadline), 逾期报送 (after it), 未报送（已逾期） (none and the
-    deadline has passed), 未报送（未到截止日期）.
+    deadline has passed), 未报送（未到截止日期）; ``days_late``: days after the deadline (of the
+    plan, or until ``as_of`` when none arrived).
     """
-    deadline = plan_deadline(review, policy)
+    deadline = plan_deadline(cohort, policy)
+    list_date = policy.date(policy.placement.initial_snapshot, cohort)
     flagged = points[points["evidence_level"].isin(FLAGGED_LEVELS)]
     per_uni = (
         flagged.assign(_conf=(flagged["evidence_level"] == "below_confident").astype(np.int64))
@@ -726,11 +774,10 @@ def adjustment_plan_status(
             f"{list(plans.index[bad][:5])})"
         )
     valid = plans.assign(received_date=received)
-    valid = valid[
-        (valid["received_date"] > review.initial_date) & (valid["received_date"] <= as_of)
-    ]
+    valid = valid[(valid["received_date"] > list_date) & (valid["received_date"] <= as_of)]
     first = valid.groupby("university_code", observed=True)["received_date"].min()
     out = per_uni.reset_index()
+    out.insert(1, "cohort", cohort)
     out["deadline"] = deadline
     out["received_date"] = out["university_code"].map(first)
     has = out["received_date"].notna()
@@ -748,7 +795,13 @@ def adjustment_plan_status(
     out["plan_status"] = pd.array(status, dtype="string")
     days_late = np.where(has, np.maximum(late_days, 0), np.maximum(overdue_days, 0))
     out["days_late"] = days_late.astype(np.int64)
-    return out.sort_values(["plan_status", "university_code"]).reset_index(drop=True)
+    order = pd.Categorical(out["plan_status"], categories=PLAN_STATUSES[::-1], ordered=True)
+    return (
+        out.assign(_o=order)
+        .sort_values(["_o", "days_late", "university_code"], ascending=[True, False, True])
+        .drop(columns="_o")
+        .reset_index(drop=True)
+    )
 
 
 def for_university(df: pd.DataFrame, university: str | None) -> pd.DataFrame:
@@ -893,6 +946,9 @@ class MajorEvidence:
     trend: pd.DataFrame
     priors: pd.DataFrame
     plan_status: pd.DataFrame
+    plan_cohort: int
+    plan_deadline: dt.date
+    plan_snapshot: dt.date | None
     universities: pd.DataFrame
 
     def check_university(self, university: str | int | None) -> str | None:
@@ -1006,7 +1062,12 @@ def major_evidence(
             }
         )
     )
-    status = adjustment_plan_status(points, plan_frame, review, as_of, policy)
+    t_cohort = plan_cohort(as_of)
+    if t_cohort == review.cohort:
+        t_points, t_snapshot = points, review.snapshot_date
+    else:
+        t_points, t_snapshot = cohort_points(history, t_cohort, policy)
+    status = adjustment_plan_status(t_points, plan_frame, t_cohort, as_of, policy)
     status = status.merge(names, on="university_code", how="left")
     status = status[
         [
@@ -1016,7 +1077,17 @@ def major_evidence(
         ]
     ]
     return MajorEvidence(
-        as_of, review, plan_deadline(review, policy), points, trend, priors, status, names
+        as_of,
+        review,
+        plan_deadline(review.cohort, policy),
+        points,
+        trend,
+        priors,
+        status,
+        t_cohort,
+        plan_deadline(t_cohort, policy),
+        t_snapshot,
+        names,
     )
 
 
@@ -1045,6 +1116,26 @@ def overview_text(ev: MajorEvidence, policy, university: str | None = None) -> s
     if not ev.review.is_initial:
         lines += ["", "> 注意：本期数据尚非初次统计日快照，名单为阶段性结果，仅供预警。"]
     return "\n".join(lines)
+
+
+def plan_text(ev: MajorEvidence) -> str:
+    """Which list the adjustment-plan tracking covers (Chinese markdown)."""
+    if ev.plan_snapshot is None:
+        return (
+            f"数据中没有 {ev.plan_cohort} 届的毕业去向快照，无法确定本年度（{ev.as_of.year}年）"
+            f"应报送调整改革实施方案（截止 {ev.plan_deadline.isoformat()}）的院校。"
+        )
+    text = (
+        f"本年度（{ev.as_of.year}年）跟踪 {ev.plan_cohort} 届名单（依据 {ev.plan_snapshot.isoformat()} "
+        f"快照）所列专业点的调整改革实施方案，报送截止日期为 {ev.plan_deadline.isoformat()}；"
+        f"只计 {ev.plan_cohort} 届初次统计日之后、报告日期 {ev.as_of.isoformat()} 及以前收到的方案。"
+    )
+    if ev.plan_cohort != ev.review.cohort:
+        text += (
+            f"本期（{ev.review.cohort} 届）名单的方案将于 {ev.deadline.isoformat()} 前报送，"
+            "届时在下一年度的报告中跟踪。"
+        )
+    return text
 
 
 def point_labels(df: pd.DataFrame, with_university: bool) -> pd.Series:

@@ -78,10 +78,6 @@ register_headers(
         "overdispersion_tau2": "随机效应方差τ²（反正弦尺度）",
         "overdispersed": "存在过度离散",
         "units": "单位数",
-        "unplaced": "未落实人数",
-        "placed_display": "已落实人数（公布值）",
-        "unplaced_display": "未落实人数（公布值）",
-        "placement_rate_display": "落实率（公布值）",
     },
 )
 
@@ -561,6 +557,7 @@ def share_signals(current: pd.DataFrame, policy) -> pd.DataFrame:
         t["funnel_z"] = funnel["funnel_z"].to_numpy()
         t["flag_level"] = _flag(funnel["funnel_zone"]).to_numpy()
         t["signal_basis"] = ("漏斗图（随机效应调整）" if od.overdispersed else "漏斗图（精确二项）")
+        t["overdispersion_tau2"] = od.tau2 if od.overdispersed else 0.0
         frames.append(t)
     return pd.concat(frames, ignore_index=True)
 
@@ -591,7 +588,7 @@ def jump_signals(counts: pd.DataFrame, policy, as_of) -> pd.DataFrame:
     cols = ["university_code", "signal", "previous_snapshot_date", "snapshot_date",
             "previous_rate", "placement_rate", "rate_jump", "graduates", "not_placed_before",
             "newly_placed", "conversion_rate", "provincial_share", "alert_high_limit",
-            "alarm_high_limit", "funnel_z", "flag_level", "signal_basis"]
+            "alarm_high_limit", "funnel_z", "flag_level", "signal_basis", "overdispersion_tau2"]
     pair = jump_snapshots(counts, policy, as_of)
     if pair is None:
         return pd.DataFrame(columns=cols)
@@ -624,6 +621,7 @@ def jump_signals(counts: pd.DataFrame, policy, as_of) -> pd.DataFrame:
     t["funnel_z"] = funnel["funnel_z"].to_numpy()
     t["flag_level"] = _flag(funnel["funnel_zone"]).to_numpy()
     t["signal_basis"] = "漏斗图（随机效应调整）" if od.overdispersed else "漏斗图（精确二项）"
+    t["overdispersion_tau2"] = od.tau2 if od.overdispersed else 0.0
     return t[cols].sort_values("university_code").reset_index(drop=True)
 
 
@@ -640,7 +638,7 @@ def warning_signals(current: pd.DataFrame, counts: pd.DataFrame, policy, as_of,
     cols = ["university_code", "signal", "graduates", "count", "share", "previous_snapshot_date",
             "snapshot_date", "previous_rate", "placement_rate", "rate_jump", "not_placed_before",
             "newly_placed", "conversion_rate", "provincial_share", "alert_high_limit",
-            "alarm_high_limit", "funnel_z", "flag_level", "signal_basis"]
+            "alarm_high_limit", "funnel_z", "flag_level", "signal_basis", "overdispersion_tau2"]
     out = out.reindex(columns=cols)
     for col in ("previous_snapshot_date", "snapshot_date"):
         out[col] = pd.to_datetime(out[col])
@@ -837,3 +835,17 @@ def funnel_text(od: Overdispersion, policy, what: str = "各高校") -> str:
                 "判定位置；精确二项限仅作参考。")
     return (basis + f"{what}之间的差异未超出抽样误差，采用精确二项分布的{st.funnel_alert:.0%}与"
             f"{st.funnel_alarm:.1%}控制限。")
+
+
+def side_by_side(table: pd.DataFrame, keys: Sequence[str], university: str | None) -> pd.DataFrame:
+    """Chart rows of a by-category table: in university mode only the university's categories, each
+    followed by the province's figure for the same category; in province mode the table itself."""
+    if university is None:
+        return table
+    keys = list(keys)
+    own = table[table["university_code"] == university]
+    present = own[keys].drop_duplicates()
+    prov = table[table["university_code"] == ALL].merge(present, on=keys, how="inner")
+    both = pd.concat([own, prov], ignore_index=True)
+    both["_o"] = both["university_code"].eq(ALL).astype(int)
+    return both.sort_values([*keys, "_o"], kind="stable").drop(columns="_o").reset_index(drop=True)

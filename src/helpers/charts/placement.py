@@ -70,6 +70,8 @@ def ranked_rates(
     data = df.copy()
     if sort:
         data = data.sort_values(rate, ascending=True, na_position="first", kind="stable")
+    else:  # keep the table's order, first row on top
+        data = data.iloc[::-1]
     labels = data[label].astype(str).tolist()
     if n is not None:
         counts = data[n].to_numpy()
@@ -112,7 +114,9 @@ def ranked_rates(
     ax.grid(axis="y", visible=False)
     handles, names = ax.get_legend_handles_labels()
     if handles:
-        ax.legend(handles, names, loc="lower right")
+        height = fig.get_size_inches()[1]
+        ax.legend(handles, names, loc="upper center", ncols=min(len(handles), 3),
+                  bbox_to_anchor=(0.5, -0.6 / max(height - 1.2, 1.0)))
     fig.tight_layout()
     return fig
 
@@ -188,9 +192,11 @@ def funnel_plot(
     outside = (r < lo_used) | (r > hi_used)
     hl = (data[label].astype(str).isin([str(h) for h in highlight]).to_numpy()
           if label is not None else np.zeros(len(data), dtype=bool))
-    ax.scatter(sizes[~outside & ~hl], r[~outside & ~hl], s=22, marker="o",
-               facecolor=PALETTE[0], edgecolor="white", linewidth=0.5, zorder=3, label="控制限内")
-    if outside.any():
+    inside = ~outside & ~hl
+    if inside.any():
+        ax.scatter(sizes[inside], r[inside], s=22, marker="o", facecolor=PALETTE[0],
+                   edgecolor="white", linewidth=0.5, zorder=3, label="控制限内")
+    if (outside & ~hl).any():
         ax.scatter(sizes[outside & ~hl], r[outside & ~hl], s=30, marker="^",
                    facecolor="white", edgecolor="#111111", linewidth=1.0, zorder=4,
                    label="95%控制限外")

@@ -32,6 +32,10 @@ ZH_HEADERS = {
     "activity_type": "活动类型",
     "records": "报送记录数",
     "straddling_records": "跨统计周期记录数",
+    "events_latest": "最近周期场次",
+    "positions_latest": "最近周期岗位数",
+    "active_windows": "开展活动的周期数",
+    "complete_windows": "已结束的周期数",
     # visits
     "new_employers": "新开拓用人单位数",
     "leader_visits": "校领导走访次数",
@@ -64,6 +68,8 @@ ZH_HEADERS = {
     "data_date": "数据截止日期",
     # interview list
     "reason_code": "约谈事由代码",
+    # data notes
+    "dataset": "数据集",
 }
 
 register_headers(ZH_HEADERS)

@@ -47,19 +47,21 @@ def _group_column(group: str) -> str:
 
 
 def group_members(graduates: pd.DataFrame, groups) -> pd.DataFrame:
-    """One row per (graduate, group) for the given group labels: student_key, university_code,
-    group (categorical in the given order), placed, in_denominator, willing_to_work."""
+    """One row per (graduate, group) for the given group labels: student_key (when present),
+    university_code, group (categorical in the given order), placed, in_denominator,
+    willing_to_work."""
     groups = tuple(groups)
     cols = [_group_column(g) for g in groups]
-    require_columns(graduates, ("student_key", "university_code", "placed", "in_denominator",
-                                *cols), "graduates")
-    base = ["student_key", "university_code", "placed", "in_denominator"]
+    require_columns(graduates, ("university_code", "placed", "in_denominator", *cols), "graduates")
+    base = [c for c in ("student_key", "university_code", "placed", "in_denominator")
+            if c in graduates.columns]
     if "willing_to_work" in graduates.columns:
         base.append("willing_to_work")
     flags = graduates[cols].to_numpy(dtype=bool)
     rows, which = np.nonzero(flags)
     out = graduates[base].iloc[rows].reset_index(drop=True)
-    out.insert(2, "group", pd.Categorical.from_codes(which, categories=list(groups)))
+    out.insert(int(out.columns.get_loc("university_code")) + 1, "group",
+               pd.Categorical.from_codes(which, categories=list(groups)))
     out["university_code"] = out["university_code"].astype("string")
     if "willing_to_work" not in out.columns:
         out["willing_to_work"] = pd.array([pd.NA] * len(out), dtype="boolean")

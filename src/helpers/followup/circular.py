@@ -267,3 +267,71 @@ def interview_text(summary: pd.DataFrame, universities: int, policy: Policy,
 def closing_text() -> str:
     return ("请各高校对照通报情况，认真查找问题，压实工作责任，切实做好毕业生就业工作；"
             "被约谈的高校要提前准备整改措施。")
+
+
+# --- one university beside the province (university mode of the follow-up report) -----------
+
+
+def visits_university_text(progress: pd.DataFrame, university: str, policy: Policy,
+                           as_of: dt.date | str) -> str:
+    """Visits of one university against its targets, beside the province's share on track."""
+    row = progress.loc[progress["university_code"] == university].iloc[0]
+    on = int(progress["on_track_employers"].sum())
+    text = (f"截至{date_zh(as_of)}，{row['university_name']}访企拓岗走访{count(row['visits'])}次，"
+            f"走访用人单位{count(row['distinct_employers'])}家（其中二级学院负责人走访"
+            f"{count(row['college_distinct_employers'])}家），新开拓用人单位{count(row['new_employers'])}家，"
+            f"拓展岗位{count(row['positions'])}个。按全年不少于{row['target_visits']}家的要求，"
+            f"目前应达到{row['expected_to_date']}家，"
+            + ("已达到进度" if row["on_track_employers"] else "进度滞后") + "。")
+    applies = row["new_target_applies"]
+    if pd.isna(applies):
+        text += "本校缺少上届初次落实率，无法判断是否适用新开拓单位要求。"
+    elif applies:
+        h1 = date_zh(dates.first_half_end(policy, as_of), year=False)
+        text += (f"本校上届初次落实率低于全省平均水平，校领导应在{h1}前新开拓用人单位不少于"
+                 f"{row['target_new_employers']}家，目前{count(row['new_employers_h1'])}家"
+                 f"（按进度应达{row['expected_new_to_date']}家），"
+                 + ("已达到要求" if row["on_track_new"] else "未达到要求") + "。")
+    return text + f"全省{len(progress)}所高校中{on}所达到走访进度。"
+
+
+def platform_university_text(progress: pd.DataFrame, province: dict, university: str) -> str:
+    """Platform figures of one university beside the pooled province figures."""
+    row = progress.loc[progress["university_code"] == university].iloc[0]
+    if pd.isna(row["stat_date"]):
+        return f"{row['university_name']}尚未报送平台数据。"
+    text = (f"{row['university_name']}（统计日期{date_zh(row['stat_date'], year=False)}）平台关注率"
+            f"{pct(row['follow_rate'])}（全省{pct(province['follow_rate'])}），辅导员绑定率"
+            f"{pct(row['binding_rate'])}（全省{pct(province['binding_rate'])}），毕业去向登记率"
+            f"{pct(row['registration_rate'])}（全省{pct(province['registration_rate'])}）。")
+    if row["laggard"]:
+        text += f"滞后情况：{row['laggard_reason']}。"
+    return text
+
+
+def assistance_university_text(groups_protected: pd.DataFrame, compliance_protected: pd.DataFrame,
+                               zero_protected: pd.DataFrame, willing_protected: pd.DataFrame,
+                               university: str, as_of: dt.date | str) -> str:
+    """Groups in difficulty of one university, from protected tables only."""
+    g = groups_protected.loc[(groups_protected["university_code"] == university)
+                             & (groups_protected["graduates"] > 0)]
+    if g.empty:
+        return "本校本届暂无困难群体毕业生。"
+    name = g["university_name"].iloc[0]
+    uni_rate = float(g["university_rate"].iloc[0])
+    parts = [_group_sentence(r, uni_rate).replace("全省平均", "本校平均") for _, r in g.iterrows()]
+    text = f"截至{date_zh(as_of)}，{name}" + "；".join(parts) + f"（本校平均{pct(uni_rate)}）。"
+    c = compliance_protected.loc[(compliance_protected["university_code"] == university)
+                                 & (compliance_protected["graduates"] > 0)]
+    if len(c):
+        shown = c["compliance_rate_display"].astype(str).replace(HIDDEN, "（人数较少，不公布）")
+        text += "“3个3”帮扶达标率：" + "、".join(c["group"].astype(str) + shown) + "。"
+    for table, what in ((zero_protected, "{}毕业生"), (willing_protected, "有就业意愿的{}毕业生")):
+        rows = table.loc[(table["university_code"] == university) & (table["graduates"] > 0)]
+        for _, r in rows.iterrows():  # one row per group
+            left = str(r["not_placed_display"])
+            status = ("已全部落实" if r["target_met"] else
+                      "尚有毕业生未落实（人数较少，具体人数不公布）" if left == HIDDEN else
+                      f"尚未落实{left}人")
+            text += f"{what.format(r['group'])}{count(r['graduates'])}人，{status}。"
+    return text

@@ -83,10 +83,10 @@ def all_placed_reasons(zero_protected: pd.DataFrame, as_of: dt.date | str) -> pd
     if z.empty:
         return _rows([], "all_placed_unmet", [])
     shown = z["not_placed_display"].astype(str)
-    left = np.where(shown == _HIDDEN, "尚有毕业生未落实（人数较少，具体人数不公开）",
-                    "尚有" + shown + "人未落实")
-    piece = ("截至" + date_zh(as_of, year=False) + "，" + z["group"].astype(str) + "毕业生"
-             + z["graduates"].map(count) + "人，" + left)
+    head = "截至" + date_zh(as_of, year=False) + "，" + z["group"].astype(str) + "毕业生"
+    # a protected (small) group: neither its size nor the count left is written
+    piece = np.where(shown == _HIDDEN, head + "尚未全部落实（人数较少，具体人数不公开）",
+                     head + z["graduates"].map(count) + "人，尚有" + shown + "人未落实")
     return _join_pieces(pd.DataFrame({"university_code": z["university_code"], "piece": piece}),
                         "all_placed_unmet")
 
@@ -94,6 +94,8 @@ def all_placed_reasons(zero_protected: pd.DataFrame, as_of: dt.date | str) -> pd
 def placement_reasons(placement: pd.DataFrame, policy: Policy, as_of: dt.date | str) -> pd.DataFrame:
     """From helpers.followup.common.university_placement."""
     p = placement.loc[placement["lagging"]]
+    if p.empty:
+        return _rows([], "placement_lagging", [])
     avg = policy.placement.provincial_average
     piece = ("截至" + date_zh(as_of, year=False) + "毕业去向落实率" + p["placement_rate"].map(pct)
              + "（" + p["placed"].map(count) + "/" + p["graduates"].map(count) + "人），低于全省"
@@ -113,11 +115,15 @@ def platform_reasons(platform: pd.DataFrame, policy: Policy) -> pd.DataFrame:
         threshold = getattr(policy.platform, attr)
         lag = platform[f"{rate}_laggard"].fillna(False).astype(bool)
         p = platform.loc[lag]
+        if p.empty:
+            continue
         below = p[rate] < threshold
         text = np.where(below, label + p[rate].map(pct) + f"，低于{pct(threshold)}",
                         label + p[rate].map(pct) + f"，处于全省后{share * 100:.0f}%")
         parts.append(pd.DataFrame({"university_code": p["university_code"], "order": rate,
                                    "piece": text}))
+    if not parts:
+        return _rows([], "platform_lagging", [])
     df = pd.concat(parts, ignore_index=True).sort_values(["university_code", "order"])
     return _join_pieces(df, "platform_lagging")
 
@@ -125,6 +131,8 @@ def platform_reasons(platform: pd.DataFrame, policy: Policy) -> pd.DataFrame:
 def visits_reasons(visits: pd.DataFrame, as_of: dt.date | str) -> pd.DataFrame:
     """From helpers.followup.visits.visits_progress."""
     v = visits.loc[~visits["on_track"]]
+    if v.empty:
+        return _rows([], "visits_off_track", [])
     day = date_zh(as_of, year=False)
     emp = np.where(~v["on_track_employers"],
                    "截至" + day + "走访用人单位" + v["distinct_employers"].map(count) + "家，按进度应达"

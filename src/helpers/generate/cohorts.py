@@ -103,6 +103,7 @@ def plan_universities(unis: pd.DataFrame, scale: Scale, rng: np.random.Generator
     u = unis.reset_index(drop=True).copy()
     n = len(u)
     size = np.array([TIER_SIZE[t] for t in u["tier"]]) * rng.lognormal(0, 0.25, n)
+    u["real_size"] = size  # province-scale size: activity volumes follow the real institution
     u["size"] = size / size.sum() * scale.graduates_per_cohort
     u["effect"] = np.array([TIER_EFFECT[t] for t in u["tier"]]) + rng.normal(0, 0.3, n)
     u["group_factor"] = rng.uniform(0.6, 1.4, n)
@@ -473,21 +474,27 @@ def _truth(pr: pd.DataFrame, g: pd.DataFrame, policy: Policy) -> pd.DataFrame:
     return t.reset_index(drop=True)
 
 
-def state_at(g: pd.DataFrame, when: np.datetime64) -> tuple[np.ndarray, np.ndarray]:
-    """(destination code or None, 签约日期 or NaT) of every graduate on date ``when``."""
+def state_at(g, when: np.datetime64) -> tuple[np.ndarray, np.ndarray]:
+    """(destination code or None, 签约日期 or NaT) of every graduate on date ``when``.
+
+    ``g``: the population frame or a mapping of its columns to numpy arrays.
+    """
     when = np.datetime64(when, "D")
-    n = len(g)
+
+    def col(name):
+        return np.asarray(g[name])
+
+    n = len(col("rec_date"))
     code = np.full(n, None, dtype=object)
     date = np.full(n, np.datetime64("NaT"), dtype="datetime64[D]")
-    rec = g["rec_date"].to_numpy()
-    code = np.where(rec <= when, g["pending_code"].to_numpy(), code)
-    early = g["early_date"].to_numpy()
-    in_early = (early <= when) & ~(g["break_date"].to_numpy() <= when)
-    code = np.where(in_early, g["early_code"].to_numpy(), code)
+    code = np.where(col("rec_date") <= when, col("pending_code"), code)
+    early = col("early_date")
+    in_early = (early <= when) & ~(col("break_date") <= when)
+    code = np.where(in_early, col("early_code"), code)
     date = np.where(in_early, early, date)
-    place = g["place_date"].to_numpy()
+    place = col("place_date")
     placed = place <= when
-    changed = g["change_date"].to_numpy() <= when
-    code = np.where(placed, np.where(changed, g["final_code"].to_numpy(), g["prev_code"].to_numpy()), code)
-    date = np.where(placed, np.where(changed, g["change_date"].to_numpy(), place), date)
-    return code, date
+    changed = col("change_date") <= when
+    code = np.where(placed, np.where(changed, col("final_code"), col("prev_code")), code)
+    date = np.where(placed, np.where(changed, col("change_date"), place), date)
+    return code, date.astype("datetime64[D]")

@@ -158,6 +158,10 @@ def _headers(dataset: str, columns: list[str], mode: str, rng: np.random.Generat
 def format_date(d, style: str):
     if d is None or (isinstance(d, float) and np.isnan(d)):
         return None
+    if isinstance(d, str):  # already damaged (bad_date) or typed by hand
+        return d
+    if isinstance(d, dt.datetime):
+        d = d.date()
     if style == "cell":
         return d
     if style == "iso":
@@ -194,7 +198,7 @@ def apply_row_mess(df: pd.DataFrame, dataset: str, style: FileStyle, rng: np.ran
     recs: list[tuple[int, str, str, str]] = []
     if not forms or len(df) == 0 or (style.row_rate <= 0 and not style.forced_rows):
         return df, recs
-    df = df.copy()
+    df = df.astype(object)
     n = len(df)
     used: set[int] = set()
     ids = np.arange(n)
@@ -316,9 +320,10 @@ def layout(df: pd.DataFrame, dataset: str, style: FileStyle, rng: np.random.Gene
             continue
         if style.date_style == "mixed":
             styles = np.array(DATE_STYLES)[rng.integers(len(DATE_STYLES), size=len(df))]
-            df[col] = [format_date(d, s) for d, s in zip(df[col], styles, strict=True)]
+            vals = [format_date(d, s) for d, s in zip(df[col], styles, strict=True)]
         else:
-            df[col] = [format_date(d, style.date_style) for d in df[col]]
+            vals = [format_date(d, style.date_style) for d in df[col]]
+        df[col] = pd.Series(vals, index=df.index, dtype=object)
     header = _headers(dataset, columns, style.header_mode, rng)
     data = df.astype(object).where(df.notna(), None).to_numpy().tolist()
     frame_ids = list(df.index)

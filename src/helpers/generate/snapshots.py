@@ -46,53 +46,60 @@ def _group_labels(masks: np.ndarray, sep: str) -> np.ndarray:
     return np.where(out == "", None, out)
 
 
-def graduates_frame(g: pd.DataFrame, when, employers: pd.DataFrame, habits: Habits,
-                    two_digit: bool) -> pd.DataFrame:
-    """The export of ``g`` (one university, one cohort) on date ``when`` with Chinese headers."""
+def columns_of(g: pd.DataFrame, employers: pd.DataFrame) -> tuple[dict, dict]:
+    """Plain numpy arrays of the population and the employer pool (fast slicing per file)."""
+    cols = {c: g[c].to_numpy() for c in g.columns}
+    for c, v in cols.items():
+        if v.dtype.kind not in "biufcmM":
+            cols[c] = np.asarray(v, dtype=object)
+    emp = {c: np.asarray(employers[c].to_numpy(), dtype=object) for c in employers.columns}
+    return cols, emp
+
+
+def graduates_frame(g: dict, when, emp: dict, habits: Habits, two_digit: bool) -> pd.DataFrame:
+    """The export of ``g`` (arrays of one university and cohort, see ``columns_of``) on ``when``."""
     code, date = state_at(g, np.datetime64(when, "D"))
     if two_digit or not habits.three_digit_codes:
         code = np.array([c[:2] if isinstance(c, str) else None for c in code], dtype=object)
-    lvl, status = g["education_level"].to_numpy(), g["status"].to_numpy()
+    lvl, status = g["education_level"], g["status"]
     if habits.level_style == "code":
         level = np.array([LEVEL_CODE[(a, b)] for a, b in zip(lvl, status, strict=True)], dtype=object)
-    elif habits.level_style == "short":
-        level = np.where(status == "毕业", lvl, pd.Series(lvl).astype(str).to_numpy() + "生" + status)
     else:
-        level = pd.Series(lvl).astype(str).to_numpy() + "生" + status
-    male = g["male"].to_numpy()
+        label = np.array([f"{a}生{b}" for a, b in zip(lvl, status, strict=True)], dtype=object)
+        level = np.where(status == "毕业", lvl, label) if habits.level_style == "short" else label
+    male = g["male"]
     gender = np.where(male, "1", "2") if habits.gender_digits else np.where(male, "男", "女")
-    masks = g["groups"].to_numpy().astype(int)
+    masks = g["groups"].astype(int)
     family = (masks & (1 | 2 | 4 | 16)) > 0
     disabled = (masks & 8) > 0
     difficulty = np.where(family & disabled, "家庭困难和残疾", np.where(disabled, "残疾", np.where(
         family, "家庭困难", "非困难生")))
     parent = np.array([c[:2] if isinstance(c, str) else "" for c in code])
-    emp_idx = g["employer_idx"].to_numpy()
+    emp_idx = g["employer_idx"]
     show_emp = np.isin(parent, EMPLOYER_CODES) & (emp_idx >= 0)
-    emp = employers.iloc[np.where(show_emp, emp_idx, 0)].reset_index(drop=True)
+    take = np.where(show_emp, emp_idx, 0)
 
     def emp_col(name):
-        return np.where(show_emp, emp[name].to_numpy(), None)
+        return np.where(show_emp, emp[name][take], None)
 
-    dates = pd.Series(date)
-    sign_date = np.where(dates.isna(), None, dates.dt.date.to_numpy() if len(dates) else dates)
-    df = pd.DataFrame({
-        "学号": g["student_id"].to_numpy(),
-        "姓名": g["name"].to_numpy(),
-        "性别": gender,
-        "身份证号": g["id_number"].to_numpy(),
-        "手机号码": g["phone"].to_numpy(),
-        "院校代码": g["university_code"].to_numpy(),
+    sign_date = np.array([None if np.isnat(d) else d.item() for d in date], dtype=object)
+    data = {
+        "学号": g["student_id"],
+        "姓名": g["name"],
+        "性别": gender.astype(object),
+        "身份证号": g["id_number"],
+        "手机号码": g["phone"],
+        "院校代码": g["university_code"],
         "学历层次": level,
-        "所在院系": g["department"].to_numpy(),
-        "专业代码": g["major_code"].to_numpy(),
-        "专业名称": g["major_name"].to_numpy(),
-        "毕业年份": g["cohort"].astype(int).astype(str).to_numpy(),
-        "生源地代码": g["origin_region_code"].to_numpy(),
-        "城乡生源": np.where(g["rural"].to_numpy(), "农村", "城镇"),
-        "困难生类别": difficulty,
+        "所在院系": g["department"],
+        "专业代码": g["major_code"],
+        "专业名称": g["major_name"],
+        "毕业年份": g["cohort"].astype(int).astype(str).astype(object),
+        "生源地代码": g["origin_region_code"],
+        "城乡生源": np.where(g["rural"], "农村", "城镇").astype(object),
+        "困难生类别": difficulty.astype(object),
         "帮扶群体": _group_labels(masks, habits.group_sep),
-        "就业意愿": np.where(g["willing"].to_numpy(), "是", "否"),
+        "就业意愿": np.where(g["willing"], "是", "否").astype(object),
         "毕业去向类别代码": code,
         "毕业去向": destination_labels(code),
         "签约日期": sign_date,
@@ -101,6 +108,6 @@ def graduates_frame(g: pd.DataFrame, when, employers: pd.DataFrame, habits: Habi
         "单位性质代码": emp_col("employer_type_code"),
         "单位行业代码": emp_col("employer_industry_code"),
         "单位所在地代码": emp_col("employer_region_code"),
-    }, columns=list(GRADUATE_COLUMNS))
-    df.index = pd.RangeIndex(len(df))
-    return df.astype(object).where(df.notna(), None)
+    }
+    return pd.DataFrame({k: pd.Series(np.asarray(v, dtype=object), dtype=object) for k, v in data.items()},
+                        columns=list(GRADUATE_COLUMNS))

@@ -1,9 +1,10 @@
 """Pure, vectorised normalisers: Series of cell text in, clean Series (and repair masks) out.
 
-Cell text arrives as Python strings (pandas ``str`` dtype, missing = NA) exactly as the reader
-produced it from the file. Every function here works on whole columns; functions whose logic is
-per value (level labels, destination labels, group lists) run once per *distinct* value and are
-broadcast back with ``pd.factorize``.
+Input convention: cell text as the batch reader produces it (pandas ``str`` dtype): already
+NFKC-normalised (full-width digits and letters, （）, U+3000), stripped, empty cells missing. Apply
+:func:`nfkc` first to text from anywhere else. Every function here works on whole columns;
+functions whose logic is per value (level labels, destination labels, group lists) run once per
+*distinct* value and are broadcast back with ``pd.factorize``.
 """
 
 from __future__ import annotations
@@ -55,14 +56,14 @@ def nfkc(s: pd.Series) -> pd.Series:
 def clean_name(s: pd.Series) -> pd.Series:
     """Names (majors, departments, employers, universities): NFKC, spaces collapsed, and no space
     next to a Chinese character or bracket ('计算机 科学与技术' -> '计算机科学与技术')."""
-    out = nfkc(s).str.replace(r"\s+", " ", regex=True)
+    out = as_text(s).str.replace(r"\s+", " ", regex=True)
     out = out.str.replace(f"([{_CJK}]) ", r"\1", regex=True)
     return out.str.replace(f" ([{_CJK}])", r"\1", regex=True)
 
 
 def match_name(s: pd.Series) -> pd.Series:
     """Key for matching names exactly after normalisation: clean_name without any space."""
-    return nfkc(s).str.replace(r"\s+", "", regex=True)
+    return as_text(s).str.replace(r"\s+", "", regex=True)
 
 
 def clean_code(s: pd.Series) -> tuple[pd.Series, pd.Series]:
@@ -70,9 +71,9 @@ def clean_code(s: pd.Series) -> tuple[pd.Series, pd.Series]:
 
     Returns the clean codes and a mask of cells whose '.0' suffix was removed (a repair).
     """
-    out = nfkc(s).str.replace(r"\s+", "", regex=True).str.upper()
+    out = as_text(s).str.replace(r"\s+", "", regex=True).str.upper()
     fixed = out.str.replace(_FLOAT_SUFFIX, r"\1", regex=True)
-    mask = (fixed != out).fillna(False).astype(bool)
+    mask = (out.notna() & (fixed != out)).astype(bool)
     return fixed, mask
 
 
@@ -146,7 +147,7 @@ def parse_dates(s: pd.Series) -> pd.Series:
     Forms: Excel serial (45107, also '45107.0'), 2023/6/30, 2023-06-30 (with or without a time),
     2023.06.30, 20230630, 2023年6月30日.
     """
-    t = nfkc(s).str.replace(r"\s+", " ", regex=True)
+    t = as_text(s).str.replace(r"\s+", " ", regex=True)
     codes, uniques = pd.factorize(t, use_na_sentinel=True)
     if len(uniques) == 0:
         return pd.Series(pd.NaT, index=s.index, dtype="datetime64[ms]")
@@ -157,7 +158,7 @@ def parse_dates(s: pd.Series) -> pd.Series:
 
 def bad_dates(s: pd.Series) -> pd.Series:
     """True where a cell holds text that is not a date (missing cells are not bad)."""
-    t = nfkc(s)
+    t = as_text(s)
     return (t.notna() & parse_dates(t).isna()).astype(bool)
 
 
@@ -168,11 +169,11 @@ def clean_counts(s: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series]:
     Returns (clean text, thousands-separator mask, float-suffix mask). Anything that is still not
     all digits afterwards (negative, fraction, text) is a bad count for validation.
     """
-    t = nfkc(s).str.replace(r"\s+", "", regex=True)
+    t = as_text(s).str.replace(r"\s+", "", regex=True)
     thousands = t.str.fullmatch(r"[0-9]{1,3}(?:,[0-9]{3})+(?:\.0+)?").fillna(False).astype(bool)
     t = t.mask(thousands, t.str.replace(",", "", regex=False))
     fixed = t.str.replace(_FLOAT_SUFFIX, r"\1", regex=True)
-    floats = ((fixed != t).fillna(False) & ~thousands).astype(bool)
+    floats = (t.notna() & (fixed != t) & ~thousands).astype(bool)
     return fixed, thousands, floats
 
 
@@ -223,32 +224,36 @@ def _id_to_code(ids: pd.Series, lookup: UniversityLookup) -> pd.Series:
     return mapped.fillna(ids.where(pattern).str.slice(5, 10))
 
 
+@dataclass
+class ResolvedUniversity:
+    code: pd.Series          # resolved 院校代码, or the unresolved text, or missing
+    conflict: pd.Series      # 院校代码 / 学校标识码 / 院校名称 disagree
+    id_used: pd.Series       # code came from a 学校标识码
+    name_used: pd.Series     # code came from a 院校名称
+    id_text: pd.Series       # the 学校标识码 text used (also one found in the 院校代码 column)
+    code_floats: pd.Series   # '.0' removed from 院校代码 text
+    id_floats: pd.Series     # '.0' removed from 学校标识码 text
+    code_before: pd.Series   # 院校代码 text before the '.0' repair
+
+
 def resolve_university(
     code: pd.Series | None,
     uid: pd.Series | None,
     name: pd.Series | None,
     lookup: UniversityLookup,
     index: pd.Index,
-) -> tuple[pd.Series, pd.Series, pd.Series, pd.Series, pd.Series]:
+) -> ResolvedUniversity:
     """院校代码 from whichever of 院校代码 / 学校标识码 / 院校名称 a row has.
 
-    Returns (code, conflict mask, id-used mask, name-used mask, float-suffix mask). ``code`` holds
-    the resolved 5-digit code, or the unresolved text a row gave (so that validation reports it as
-    an unknown university), or missing when the row names no university at all. A 10-digit
-    学校标识码 in the 院校代码 column counts as a 学校标识码.
+    ``code`` holds the resolved 5-digit code, or the unresolved text a row gave (so that
+    validation reports it as an unknown university), or missing when the row names no university
+    at all. A 10-digit 学校标识码 in the 院校代码 column counts as a 学校标识码.
     """
     empty = pd.Series(np.nan, index=index, dtype="str")
-    floats = pd.Series(False, index=index)
-    if code is not None:
-        c, f = clean_code(code)
-        floats |= f
-    else:
-        c = empty
-    if uid is not None:
-        i, f = clean_code(uid)
-        floats |= f
-    else:
-        i = empty
+    no = pd.Series(False, index=index)
+    c_before = as_text(code) if code is not None else empty
+    c, c_floats = clean_code(code) if code is not None else (empty, no)
+    i, i_floats = clean_code(uid) if uid is not None else (empty, no)
     ten = c.str.fullmatch(r"[0-9]{10}").fillna(False).astype(bool)
     i = i.mask(ten & i.isna(), c)
     c = c.mask(ten)
@@ -259,13 +264,14 @@ def resolve_university(
     id_used = (c.isna() & from_id.notna()).astype(bool)
     name_used = (c.isna() & from_id.isna() & from_name.notna()).astype(bool)
     # nothing resolved: keep what the row said, for the 'unknown university' reason
-    unresolved_text = c.fillna(i).fillna(n)
-    resolved = resolved.fillna(unresolved_text)
+    resolved = resolved.fillna(c.fillna(i).fillna(n))
+    known = c.fillna(from_id)
     conflict = (
         (c.notna() & from_id.notna() & (c != from_id)).fillna(False)
-        | (c.fillna(from_id).notna() & from_name.notna() & (c.fillna(from_id) != from_name)).fillna(False)
+        | (known.notna() & from_name.notna() & (known != from_name)).fillna(False)
     ).astype(bool)
-    return resolved.astype("str"), conflict, id_used, name_used, floats
+    return ResolvedUniversity(resolved.astype("str"), conflict, id_used, name_used, i, c_floats, i_floats,
+                              c_before)
 
 
 # --- levels, destinations, groups, flags -----------------------------------------------------
@@ -306,7 +312,7 @@ def destination_codes(code: pd.Series | None, label: pd.Series | None,
     """
     empty = pd.Series(np.nan, index=index, dtype="str")
     c, floats = clean_code(code) if code is not None else (empty, pd.Series(False, index=index))
-    lab = nfkc(label) if label is not None else empty
+    lab = as_text(label) if label is not None else empty
     from_label = _map_unique(lab, lambda v: _label_to_code(v) if isinstance(v, str) else None)
     use_label = c.isna() & lab.notna()
     out = c.mask(use_label, from_label.astype("str").fillna(lab))
@@ -328,7 +334,7 @@ def split_groups(s: pd.Series) -> tuple[pd.DataFrame, pd.Series]:
     Returns the bool frame and, per row, the unknown group names joined with '、' (missing when
     none) for the repairs log.
     """
-    t = nfkc(s)
+    t = as_text(s)
     codes, uniques = pd.factorize(t, use_na_sentinel=True)
     cols = list(GROUP_COLUMNS.values())
     table = np.zeros((len(uniques) + 1, len(cols)), dtype=bool)
@@ -352,7 +358,7 @@ def split_groups(s: pd.Series) -> tuple[pd.DataFrame, pd.Series]:
 
 def parse_yes_no(s: pd.Series) -> tuple[pd.Series, pd.Series]:
     """是/否 (also Y/N, 1/0, TRUE/FALSE) -> nullable boolean; second value: unrecognised mask."""
-    t = nfkc(s).str.upper()
+    t = as_text(s).str.upper()
     out = pd.Series(pd.NA, index=s.index, dtype="boolean")
     out[t.isin(YES).fillna(False).to_numpy(dtype=bool)] = True
     out[t.isin(NO).fillna(False).to_numpy(dtype=bool)] = False
@@ -362,7 +368,7 @@ def parse_yes_no(s: pd.Series) -> tuple[pd.Series, pd.Series]:
 
 def map_values(s: pd.Series, table: dict[str, str]) -> tuple[pd.Series, pd.Series]:
     """Map a small code list (性别, 城乡生源); second value: unrecognised mask."""
-    t = nfkc(s)
+    t = as_text(s)
     out = t.map(table).astype("str")
     return out, (t.notna() & out.isna()).astype(bool)
 
@@ -380,7 +386,7 @@ def parse_rate(s: pd.Series) -> tuple[pd.Series, pd.Series]:
 
     Second value: mask of text that is neither (or a fraction outside [0, 1]).
     """
-    t = nfkc(s).str.replace(r"\s+", "", regex=True)
+    t = as_text(s).str.replace(r"\s+", "", regex=True)
     pct = t.str.fullmatch(r"[0-9]+(?:\.[0-9]+)?%").fillna(False).astype(bool)
     num = pd.to_numeric(t.str.rstrip("%"), errors="coerce")
     value = num.where(~pct, num / 100.0)

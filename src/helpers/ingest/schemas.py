@@ -68,8 +68,17 @@ def _count_ok(s: pd.Series) -> pd.Series:
     return is_count(s)
 
 
+def _isin(values, name: str) -> pa.Check:
+    allowed = frozenset(values)
+    return pa.Check(lambda s: s.isin(allowed), name=name)
+
+
+def _matches(pattern: str, name: str) -> pa.Check:
+    return pa.Check(lambda s: s.str.fullmatch(pattern).fillna(False), name=name)
+
+
 def _university(codes: frozenset[str]) -> list[pa.Check]:
-    return [pa.Check.isin(sorted(codes), name="unknown_university")]
+    return [_isin(codes, "unknown_university")]
 
 
 def _no_conflict(df: pd.DataFrame) -> pd.Series:
@@ -119,16 +128,16 @@ def schema_for(dataset: str, university_codes: frozenset[str]) -> pa.DataFrameSc
     if dataset == "graduates":
         cols["student_id"] = _col(False, [pa.Check(_not_sci, name="scientific_notation")])
         cols["id_number"] = _col(True, [pa.Check(lambda s: ~id_number_damaged(s), name="scientific_notation")])
-        cols["education_level"] = _col(False, [pa.Check.isin(LEVELS, name="unknown_level")])
-        cols["major_code"] = _col(False, [pa.Check.str_matches(MAJOR_CODE, name="bad_major_code")])
+        cols["education_level"] = _col(False, [_isin(LEVELS, "unknown_level")])
+        cols["major_code"] = _col(False, [_matches(MAJOR_CODE, "bad_major_code")])
         cols["destination_code"] = _col(True, [pa.Check(valid_destination, name="unknown_destination")])
         cols["cohort"] = _col(False, [pa.Check(
             lambda s: s.str.fullmatch(r"(19|20)[0-9]{2}").fillna(False), name="bad_value")])
     elif dataset == "recruitment":
-        cols["activity_type"] = _col(False, [pa.Check.isin(ACTIVITY_TYPES, name="unknown_category")])
+        cols["activity_type"] = _col(False, [_isin(ACTIVITY_TYPES, "unknown_category")])
         frame_checks.append(pa.Check(_window_order, name="window_reversed|window_end"))
     elif dataset == "visits":
-        cols["visitor_role"] = _col(False, [pa.Check.isin(VISITOR_ROLES, name="unknown_category")])
+        cols["visitor_role"] = _col(False, [_isin(VISITOR_ROLES, "unknown_category")])
         cols["new_employer"] = _col(False, [pa.Check(
             lambda s: s.str.upper().isin(YES | NO), name="bad_value")])
     elif dataset == "platform":
@@ -136,12 +145,12 @@ def schema_for(dataset: str, university_codes: frozenset[str]) -> pa.DataFrameSc
             frame_checks.append(pa.Check(_ratio(num, den), name=f"numerator_above_denominator|{num}"))
     elif dataset == "assistance":
         cols["student_id"] = _col(False, [pa.Check(_not_sci, name="scientific_notation")])
-        cols["help_type"] = _col(False, [pa.Check.isin(HELP_TYPES, name="unknown_category")])
+        cols["help_type"] = _col(False, [_isin(HELP_TYPES, "unknown_category")])
     elif dataset == "universities":
-        cols["university_code"] = _col(False, [pa.Check.str_matches(r"^[0-9]{5}$", name="bad_value")])
-        cols["university_id"] = _col(True, [pa.Check.str_matches(r"^[0-9]{10}$", name="bad_value")])
+        cols["university_code"] = _col(False, [_matches(r"^[0-9]{5}$", "bad_value")])
+        cols["university_id"] = _col(True, [_matches(r"^[0-9]{10}$", "bad_value")])
     elif dataset == "majors":
-        cols["major_code"] = _col(False, [pa.Check.str_matches(MAJOR_CODE, name="bad_major_code")])
+        cols["major_code"] = _col(False, [_matches(MAJOR_CODE, "bad_major_code")])
     return pa.DataFrameSchema(cols, checks=frame_checks, strict=False, coerce=False)
 
 

@@ -356,22 +356,34 @@ def run_tasks(tasks: list[Task], ctx: RunContext, workers: int, progress: bool =
         return []
     workers = max(1, min(workers, len(tasks)))
     results: dict[str, TaskResult] = {}
-    mp = multiprocessing.get_context("spawn")
     bar = tqdm(total=len(tasks), desc="报告 reports", unit="份", disable=not progress,
                dynamic_ncols=True, smoothing=0.1)
-    with ProcessPoolExecutor(max_workers=workers, mp_context=mp, initializer=_worker_init,
-                             initargs=(ctx,)) as pool:
-        futures = {pool.submit(_worker_run, t): t for t in tasks}
-        for fut in as_completed(futures):
-            task = futures[fut]
-            try:
-                results[task.key] = fut.result()
-            except Exception as exc:  # a worker crashed: the task fails, the run goes on
-                results[task.key] = _crashed(task, exc)
-            bar.update(1)
-            failed = sum(r.status != "ok" for r in results.values())
-            if failed:
-                bar.set_postfix_str(f"失败 {failed}")
+
+    def done(task: Task, result: TaskResult) -> None:
+        results[task.key] = result
+        bar.update(1)
+        failed = sum(r.status != "ok" for r in results.values())
+        if failed:
+            bar.set_postfix_str(f"失败 {failed}")
+
+    if workers == 1:  # one kernel, in this process: no worker start-up to pay
+        with WarmKernel(ctx.notebooks_dir) as kernel:
+            for task in tasks:
+                try:
+                    done(task, run_task(task, ctx, kernel))
+                except Exception as exc:
+                    done(task, _crashed(task, exc))
+    else:
+        mp = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=workers, mp_context=mp, initializer=_worker_init,
+                                 initargs=(ctx,)) as pool:
+            futures = {pool.submit(_worker_run, t): t for t in tasks}
+            for fut in as_completed(futures):
+                task = futures[fut]
+                try:
+                    done(task, fut.result())
+                except Exception as exc:  # a worker crashed: the task fails, the run goes on
+                    done(task, _crashed(task, exc))
     bar.close()
     return [results[t.key] for t in tasks]
 

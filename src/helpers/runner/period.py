@@ -126,7 +126,8 @@ def _build_workbook(run_dir: Path) -> tuple[str | None, str | None]:
     try:
         return build_workbook(tables).relative_to(run_dir).as_posix(), None
     except Exception as exc:  # the workbook is one output among many: report, don't abort
-        return None, f"{type(exc).__name__}: {exc}"
+        message = str(exc).replace(str(run_dir) + os.sep, "").replace(str(run_dir), ".")
+        return None, f"{type(exc).__name__}: {message}"
 
 
 def _privacy_scan(run_dir: Path, data_dir: Path) -> tuple[list, str]:

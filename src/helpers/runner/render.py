@@ -99,7 +99,7 @@ def report_exporter():
     c.HTMLExporter.extra_template_basedirs = [str(TEMPLATES_DIR)]
     c.HTMLExporter.template_name = TEMPLATE_NAME
     c.HTMLExporter.theme = "light"
-    c.HTMLExporter.language_code = "zh-CN"
+    c.HTMLExporter.language_code = "zh"  # ISO 639-1 only; made zh-CN below
     c.HTMLExporter.exclude_input = True
     c.HTMLExporter.exclude_input_prompt = True
     c.HTMLExporter.exclude_output_prompt = True
@@ -122,6 +122,7 @@ def render_report(nb: nbformat.NotebookNode, meta: PageMeta) -> str:
     body, _ = report_exporter().from_notebook_node(
         nb, resources={"report": meta.as_dict(), "metadata": {"name": meta.title}}
     )
+    body = body.replace('<html lang="zh">', '<html lang="zh-CN">', 1)
     body = insert_toc(body)
     assert_offline(body)
     return body
@@ -131,6 +132,7 @@ def render_report(nb: nbformat.NotebookNode, meta: PageMeta) -> str:
 
 _HEADING = re.compile(r"<h([1-6])(\s[^>]*?)?\sid=\"([^\"]*)\"([^>]*)>(.*?)</h\1>", re.DOTALL)
 _TAG = re.compile(r"<[^>]+>")
+_TOC_NAV = re.compile(r"<nav\b[^>]*class=\"report-toc\"[^>]*>.*?</nav>\s*", re.DOTALL)
 
 
 def _heading_text(inner_html: str) -> str:
@@ -187,7 +189,7 @@ def insert_toc(body: str) -> str:
     body = unique_heading_ids(body)
     toc = toc_html(toc_entries(body))
     if not toc:
-        return re.sub(r"<nav class=\"report-toc\".*?</nav>", "", body, count=1, flags=re.DOTALL)
+        return _TOC_NAV.sub("", body, count=1)
     return body.replace(TOC_MARKER, toc, 1)
 
 

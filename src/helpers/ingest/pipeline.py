@@ -1,0 +1,665 @@
+"""``ingest(as_of, data_dir)``: raw folders -> data/processed/<date>/ (see docs/ingest.md).
+
+For a reporting date D the processed folder holds graduates and platform from the newest raw
+folder <= D that has them, recruitment / visits / assistance from every raw folder <= D (the same
+natural key counted once), the reference tables, and the quarantine, repairs, per-file counts,
+personal-value fingerprints and a manifest. Every earlier raw folder gets its own processed folder
+too (progress through the year, earlier cohorts). A processed folder whose manifest records the
+same inputs (file hashes, ingest code, key fingerprint) is left alone, so re-running is cheap.
+
+Files are read, normalised, validated and typed in worker processes (Excel parsing dominates);
+duplicates across files and folders are resolved here in the parent.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import fcntl
+import hashlib
+import json
+import math
+import multiprocessing
+import os
+import platform
+import shutil
+import sys
+import time
+from collections import Counter
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from helpers.config import PACKAGE_DIR, REFERENCE_DIR, data_paths, parse_as_of
+from helpers.datasets import BY_NAME, INPUT_DATASETS, PROCESSED_COLUMNS, REFERENCE_DATASETS
+from helpers.ingest import normalise as nz
+from helpers.ingest.process import (
+    FILE_COLUMNS,
+    NATURAL_KEYS,
+    BatchResult,
+    Context,
+    FileTask,
+    process_batch,
+)
+from helpers.ingest.pseudonym import key_fingerprint, load_key
+from helpers.ingest.quarantine import QUARANTINE_COLUMNS, REASONS, REPAIR_COLUMNS, REPAIRS, empty_frame, raw_json
+from helpers.ingest.readers import dataset_for_file, find_header, list_files, read_file
+
+INGEST_VERSION = 1
+SHIPPED_UNIVERSITIES = REFERENCE_DIR / "fujian_universities_moe2018.csv"
+SHIPPED_MAJORS = REFERENCE_DIR / "majors.csv"
+SNAPSHOT = tuple(d.name for d in INPUT_DATASETS if d.kind == "snapshot")
+ACTIVITY = tuple(d.name for d in INPUT_DATASETS if d.kind == "activity")
+REFERENCE = tuple(d.name for d in REFERENCE_DATASETS)
+# below this much input, a process pool costs more than it saves (auto mode only)
+POOL_MIN_BYTES = 4 * 1024 * 1024
+_PACKAGES = ("pandas", "numpy", "pyarrow", "pandera", "python-calamine", "helpers")
+
+
+# --- discovery -------------------------------------------------------------------------------
+@dataclass
+class Inputs:
+    folders: list[dt.date]
+    tasks: dict[str, list[FileTask]]           # folder ISO (or "reference") -> tasks
+    ignored: list[str]                         # files and folders that are not inputs
+    shipped_universities: bool                 # the fallback list is used
+
+
+def _folder_date(name: str) -> dt.date | None:
+    try:
+        return dt.date.fromisoformat(name)
+    except ValueError:
+        return None
+
+
+def _rel(path: Path, raw: Path) -> str:
+    try:
+        return path.relative_to(raw).as_posix()
+    except ValueError:
+        return "helpers/" + path.relative_to(PACKAGE_DIR).as_posix()
+
+
+def discover(raw: Path, as_of: dt.date) -> Inputs:
+    """Raw folders <= as_of, their input files by dataset, and the reference files."""
+    folders: list[dt.date] = []
+    tasks: dict[str, list[FileTask]] = {}
+    ignored: list[str] = []
+    for child in sorted(raw.iterdir()) if raw.is_dir() else []:
+        if child.name.startswith("."):
+            continue
+        if not child.is_dir():
+            ignored.append(child.name)
+            continue
+        if child.name == "reference":
+            continue
+        d = _folder_date(child.name)
+        if d is None:
+            ignored.append(child.name + "/")
+            continue
+        if d > as_of:
+            continue
+        folders.append(d)
+        found = []
+        for p in list_files(child):
+            ds = dataset_for_file(p, INPUT_DATASETS)
+            if ds is None:
+                ignored.append(_rel(p, raw))
+            else:
+                found.append(FileTask(str(p), _rel(p, raw), ds.name, d.isoformat()))
+        tasks[d.isoformat()] = found
+    ref: list[FileTask] = []
+    for p in list_files(raw / "reference"):
+        ds = dataset_for_file(p, REFERENCE_DATASETS)
+        if ds is None:
+            ignored.append(_rel(p, raw))
+        else:
+            ref.append(FileTask(str(p), _rel(p, raw), ds.name, None))
+    shipped = not any(t.dataset == "universities" for t in ref)
+    if shipped:
+        ref.append(FileTask(str(SHIPPED_UNIVERSITIES), _rel(SHIPPED_UNIVERSITIES, raw), "universities", None))
+    if SHIPPED_MAJORS.exists():
+        ref.insert(0, FileTask(str(SHIPPED_MAJORS), _rel(SHIPPED_MAJORS, raw), "majors", None))
+    tasks["reference"] = ref
+    return Inputs(sorted(folders), tasks, ignored, shipped)
+
+
+@dataclass
+class Target:
+    """One processed folder to write and the raw folders it draws on."""
+
+    date: dt.date
+    snapshot_folders: dict[str, str | None]    # graduates / platform -> folder ISO
+    activity_folders: list[str]
+
+    def tasks(self, inputs: Inputs) -> list[FileTask]:
+        out = list(inputs.tasks["reference"])
+        for name, folder in self.snapshot_folders.items():
+            if folder:
+                out += [t for t in inputs.tasks[folder] if t.dataset == name]
+        for folder in self.activity_folders:
+            out += [t for t in inputs.tasks[folder] if t.dataset in ACTIVITY]
+        return out
+
+
+def plan_targets(inputs: Inputs, as_of: dt.date) -> list[Target]:
+    """Every raw folder <= as_of, and as_of itself."""
+    dates = list(inputs.folders)
+    if as_of not in dates:
+        dates.append(as_of)
+    targets = []
+    for date in sorted(dates):
+        upto = [f.isoformat() for f in inputs.folders if f <= date]
+        snap = {}
+        for name in SNAPSHOT:
+            having = [f for f in upto if any(t.dataset == name for t in inputs.tasks[f])]
+            snap[name] = having[-1] if having else None
+        targets.append(Target(date, snap, upto))
+    return targets
+
+
+# --- hashes ----------------------------------------------------------------------------------
+def sha256_file(path: str | Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+_CODE_HASH: str | None = None
+
+
+def code_hash() -> str:
+    """Digest of the code and tables that shape processed data (a change re-ingests)."""
+    global _CODE_HASH
+    if _CODE_HASH is None:
+        h = hashlib.sha256(str(INGEST_VERSION).encode())
+        paths = sorted((PACKAGE_DIR / "ingest").glob("*.py"))
+        paths += [PACKAGE_DIR / n for n in ("codes.py", "datasets.py", "config.py")]
+        paths += sorted((PACKAGE_DIR / "policy").glob("*.yaml"))
+        for p in paths:
+            h.update(p.name.encode())
+            h.update(p.read_bytes())
+        _CODE_HASH = h.hexdigest()[:16]
+    return _CODE_HASH
+
+
+def inputs_digest(tasks: list[FileTask], hashes: dict[str, str], fingerprint: str) -> str:
+    h = hashlib.sha256()
+    h.update(f"{code_hash()}|{fingerprint}".encode())
+    for rel, sha in sorted((t.rel, hashes[t.path]) for t in tasks):
+        h.update(f"\n{rel}\t{sha}".encode())
+    return h.hexdigest()
+
+
+def _existing_digest(folder: Path) -> str | None:
+    try:
+        return json.loads((folder / "manifest.json").read_text(encoding="utf-8")).get("inputs_digest")
+    except (OSError, ValueError):
+        return None
+
+
+# --- running batches -------------------------------------------------------------------------
+def _batches(tasks: list[FileTask], sizes: dict[str, int], workers: int) -> list[list[FileTask]]:
+    """Tasks grouped by (dataset, folder), split into chunks of similar size for the pool."""
+    groups: dict[tuple[str, str | None], list[FileTask]] = {}
+    for t in tasks:
+        groups.setdefault((t.dataset, t.folder), []).append(t)
+    total = sum(sizes[t.path] for t in tasks) or 1
+    target = max(total / max(1, workers * 6), 1 << 20)
+    out = []
+    for group in groups.values():
+        group = sorted(group, key=lambda t: -sizes[t.path])
+        n_chunks = max(1, min(len(group), math.ceil(sum(sizes[t.path] for t in group) / target)))
+        chunks: list[list[FileTask]] = [[] for _ in range(n_chunks)]
+        loads = [0] * n_chunks
+        for t in group:  # largest first into the lightest chunk
+            i = loads.index(min(loads))
+            chunks[i].append(t)
+            loads[i] += sizes[t.path]
+        out += [sorted(c, key=lambda t: t.rel) for c in chunks if c]
+    # biggest first so the pool's tail is short
+    return sorted(out, key=lambda c: -sum(sizes[t.path] for t in c))
+
+
+def _run(batches: list[list[FileTask]], ctx: Context, workers: int, use_pool: bool) -> list[BatchResult]:
+    if not batches:
+        return []
+    if not use_pool or workers <= 1 or len(batches) == 1:
+        return [process_batch(b, ctx) for b in batches]
+    mp = multiprocessing.get_context("forkserver")
+    mp.set_forkserver_preload(["helpers.ingest.process"])
+    with ProcessPoolExecutor(max_workers=workers, mp_context=mp) as pool:
+        futures = [pool.submit(process_batch, b, ctx) for b in batches]
+        return [f.result() for f in futures]
+
+
+# --- merging ---------------------------------------------------------------------------------
+@dataclass
+class Merged:
+    records: pd.DataFrame
+    quarantine: pd.DataFrame
+    repairs: pd.DataFrame
+    files: pd.DataFrame
+    fingerprints: pd.DataFrame
+    counts: dict
+
+
+def _concat(frames: list[pd.DataFrame], columns: dict[str, str]) -> pd.DataFrame:
+    frames = [f for f in frames if len(f)]
+    if not frames:
+        return empty_frame(columns)
+    return pd.concat(frames, ignore_index=True)
+
+
+def _reread_raw(path: str, dataset: str, sheet: str, rows: list[int]) -> dict[int, str]:
+    """Raw JSON of some rows of a file (rare: duplicates that conflict across batches)."""
+    raw = read_file(Path(path))
+    for s in raw.sheets:
+        if s.name != sheet:
+            continue
+        header = find_header(s, BY_NAME[dataset])
+        headers = header.headers if header else [""] * s.cells.shape[1]
+        idx = {int(r): i for i, r in enumerate(s.row_numbers)}
+        return {r: raw_json(headers, s.cells[[idx[r]]])[0] for r in rows if r in idx}
+    return {}
+
+
+_KEY_ZH = {"student_key": "学号", "visitor_key": "走访人", "helper_key": "帮扶责任人",
+           "employer_key": "统一社会信用代码/走访单位名称"}
+
+
+def _empty_records(dataset: str) -> pd.DataFrame:
+    spec = PROCESSED_COLUMNS[dataset]
+    df = pd.DataFrame({c: pd.Series(dtype=t) for c, t in spec.items()})
+    df["_sig"] = pd.Series(dtype="uint64")
+    for c in ("_file", "_sheet", "_folder"):
+        df[c] = pd.Series(dtype="string")
+    df["_row"] = pd.Series(dtype="int64")
+    return df
+
+
+def merge(dataset: str, results: list[BatchResult], paths: dict[str, str]) -> Merged:
+    """Concatenate batches of one dataset; merge identical duplicates, quarantine conflicting ones;
+    count rows per file and sheet (rows read = accepted + merged + quarantined)."""
+    spec = PROCESSED_COLUMNS[dataset]
+    recs = [r.records for r in results if len(r.records)]
+    records = pd.concat(recs, ignore_index=True) if recs else _empty_records(dataset)
+    records = records.sort_values(["_folder", "_file", "_sheet", "_row"], kind="stable", ignore_index=True,
+                                  na_position="first")
+    quarantine = _concat([r.quarantine for r in results], QUARANTINE_COLUMNS)
+    repairs = _concat([r.repairs for r in results], REPAIR_COLUMNS)
+    files = _concat([r.files for r in results], FILE_COLUMNS)
+    fps = [r.fingerprints for r in results if len(r.fingerprints)]
+    fingerprints = (pd.concat(fps, ignore_index=True).drop_duplicates(ignore_index=True) if fps
+                    else pd.DataFrame({"kind": pd.Series(dtype="string"), "digest": pd.Series(dtype="string")}))
+
+    n = len(records)
+    merged_mask = np.zeros(n, dtype=bool)
+    conflict_mask = np.zeros(n, dtype=bool)
+    override_mask = np.zeros(n, dtype=bool)
+    if dataset == "majors" and n:
+        # the user's catalogue (raw/reference/majors.*) replaces the shipped row of the same code
+        shipped = records["_file"].str.startswith("helpers/").fillna(False).to_numpy(dtype=bool)
+        user_codes = records.loc[~shipped, "major_code"].dropna().unique()
+        override_mask = shipped & records["major_code"].isin(user_codes).fillna(False).to_numpy(dtype=bool)
+    keys = list(NATURAL_KEYS[dataset])
+    if n:
+        sub = records.loc[~override_mask]
+        dup = sub.duplicated(keys, keep=False).to_numpy()
+        if dup.any():
+            grp = sub.loc[dup]
+            nsig = grp.groupby(keys, observed=True, dropna=False)["_sig"].transform("nunique").to_numpy()
+            conflict_mask[grp.index[nsig > 1]] = True
+            same = grp.loc[nsig == 1]
+            merged_mask[same.index[same.duplicated(keys, keep="first").to_numpy()]] = True
+    if conflict_mask.any():
+        quarantine = pd.concat([quarantine, _conflict_rows(dataset, records.loc[conflict_mask], results, paths)],
+                               ignore_index=True)
+    if override_mask.any():
+        o = records.loc[override_mask]
+        repairs = pd.concat([repairs, pd.DataFrame({
+            "source_file": o["_file"], "sheet": o["_sheet"], "row": o["_row"],
+            "snapshot_date": None, "dataset": dataset, "column": "专业代码",
+            "repair_code": "majors_user_override", "repair": REPAIRS["majors_user_override"],
+            "before": o["major_code"], "after": o["major_code"],
+        }).astype(REPAIR_COLUMNS)], ignore_index=True)
+    merged_mask |= override_mask
+    accepted = records.loc[~merged_mask & ~conflict_mask]
+
+    files = _count_rows(files, records, merged_mask, conflict_mask, quarantine, dataset)
+    out = accepted[list(spec)].reset_index(drop=True).astype(spec)
+    counts = {
+        "files": int(files["source_file"].nunique()),
+        "unreadable_files": int((files["status"] == "unreadable").sum()),
+        "rows_read": int(files["rows_read"].sum()),
+        "accepted": int(len(out)),
+        "merged": int(merged_mask.sum()),
+        "quarantined": int(files["quarantined"].sum()),
+        "quarantined_duplicates": int(conflict_mask.sum()),
+    }
+    return Merged(out, quarantine, repairs, files, fingerprints, counts)
+
+
+def _conflict_rows(dataset: str, rows: pd.DataFrame, results: list[BatchResult],
+                   paths: dict[str, str]) -> pd.DataFrame:
+    dup_raw: dict = {}
+    for r in results:
+        dup_raw.update(r.dup_raw)
+    where = list(zip(rows["_file"], rows["_sheet"], rows["_row"].astype(int), strict=True))
+    missing: dict[tuple[str, str], list[int]] = {}
+    for f, s, row in where:
+        if (f, s, row) not in dup_raw:
+            missing.setdefault((f, s), []).append(row)
+    for (f, s), rws in missing.items():
+        for row, js in _reread_raw(paths[f], dataset, s, rws).items():
+            dup_raw[(f, s, row)] = js
+    zh = {c.name: c.zh for c in BY_NAME[dataset].columns} | _KEY_ZH
+    column = "、".join(zh.get(k, k) for k in NATURAL_KEYS[dataset])
+    out = pd.DataFrame({
+        "source_file": rows["_file"].to_numpy(),
+        "sheet": rows["_sheet"].to_numpy(),
+        "row": rows["_row"].to_numpy(),
+        "snapshot_date": rows["_folder"].to_numpy(),
+        "dataset": dataset,
+        "level": "row",
+        "reason_code": "duplicate_conflict",
+        "reason": REASONS["duplicate_conflict"] + "：" + column,
+        "column": column,
+        "reason_codes": "duplicate_conflict",
+        "raw": [dup_raw.get(k, "{}") for k in where],
+    })
+    return out.astype(QUARANTINE_COLUMNS)
+
+
+def _count_rows(files: pd.DataFrame, records: pd.DataFrame, merged: np.ndarray, conflict: np.ndarray,
+                quarantine: pd.DataFrame, dataset: str) -> pd.DataFrame:
+    files = files.copy()
+    key = ["source_file", "sheet"]
+    rec = pd.DataFrame({
+        "source_file": records["_file"],
+        "sheet": records["_sheet"],
+        "accepted": (~merged & ~conflict).astype(np.int64),
+        "merged": merged.astype(np.int64),
+    })
+    acc = rec.groupby(key, observed=True, dropna=False)[["accepted", "merged"]].sum()
+    q = quarantine[quarantine["level"] == "row"]
+    qc = q.groupby(key, observed=True, dropna=False).size().rename("quarantined")
+    files = files.join(acc, on=key).join(qc, on=key)
+    for c in ("accepted", "merged", "quarantined"):
+        files[c] = files[c].fillna(0).astype("int64")
+    files["balanced"] = files["rows_read"] == files["accepted"] + files["merged"] + files["quarantined"]
+    if not files["balanced"].all():
+        bad = files.loc[~files["balanced"], ["source_file", "sheet", "rows_read", "accepted", "merged",
+                                             "quarantined"]]
+        raise RuntimeError(f"ingest lost track of rows in {dataset}: {bad.to_dict('records')}")
+    return files
+
+
+# --- writing ---------------------------------------------------------------------------------
+def _versions() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for name in _PACKAGES:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = "unknown"
+    return out
+
+
+def _write_folder(folder: Path, frames: dict[str, Merged], extra: dict[str, pd.DataFrame],
+                  manifest: dict) -> None:
+    """Write into a fresh sibling folder, then swap it in (readers never see half a folder)."""
+    tmp = folder.with_name(f".{folder.name}.tmp-{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    for name, m in frames.items():
+        m.records.to_parquet(tmp / f"{name}.parquet", index=False)
+    for name, df in extra.items():
+        df.to_parquet(tmp / f"{name}.parquet", index=False)
+    (tmp / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")
+    old = folder.with_name(f".{folder.name}.old-{os.getpid()}")
+    if folder.exists():
+        folder.rename(old)
+    tmp.rename(folder)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def _lock(processed: Path):
+    processed.mkdir(parents=True, exist_ok=True)
+    fh = open(processed / ".ingest.lock", "w")  # noqa: SIM115 - held for the whole run
+    fcntl.flock(fh, fcntl.LOCK_EX)
+    return fh
+
+
+# --- result ----------------------------------------------------------------------------------
+@dataclass
+class IngestResult:
+    """What ``ingest`` did; ``summary()`` is the text for staff (bilingual)."""
+
+    as_of: dt.date
+    data_dir: Path
+    built: list[dt.date] = field(default_factory=list)
+    up_to_date: list[dt.date] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def processed_dir(self) -> Path:
+        return Path(self.data_dir) / "processed" / self.as_of.isoformat()
+
+    def manifest(self) -> dict:
+        return json.loads((self.processed_dir / "manifest.json").read_text(encoding="utf-8"))
+
+    def files(self) -> pd.DataFrame:
+        return pd.read_parquet(self.processed_dir / "files.parquet")
+
+    def reason_counts(self) -> pd.Series:
+        q = pd.read_parquet(self.processed_dir / "quarantine.parquet", columns=["level", "reason_code"])
+        return q.loc[q["level"] == "row", "reason_code"].value_counts()
+
+    def summary(self) -> str:
+        m = self.manifest()
+        files = self.files()
+        lines = [f"入库 ingest {self.as_of.isoformat()} → {self.processed_dir}"]
+        if self.built:
+            lines.append("  已处理 processed: " + ", ".join(d.isoformat() for d in self.built)
+                         + f"  ({self.seconds:.1f} s)")
+        if self.up_to_date:
+            lines.append("  无变化，未重算 up to date: " + ", ".join(d.isoformat() for d in self.up_to_date))
+        lines.append(f"  {'数据集 dataset':<26}{'文件 files':>11}{'读取 read':>11}{'接受 accepted':>15}"
+                     f"{'合并 merged':>13}{'隔离 quarantined':>18}")
+        for name in (*INPUT_DATASETS, *REFERENCE_DATASETS):
+            c = m["datasets"][name.name]["counts"]
+            label = f"{name.zh} {name.name}"
+            lines.append(f"  {label:<26}{c['files']:>11,}{c['rows_read']:>11,}{c['accepted']:>15,}"
+                         f"{c['merged']:>13,}{c['quarantined']:>18,}")
+        snap = {n: m["datasets"][n].get("snapshot_date") for n in SNAPSHOT}
+        lines.append("  快照 snapshot: " + ", ".join(f"{n}={v or '无 none'}" for n, v in snap.items()))
+        if m["datasets"]["universities"].get("fallback"):
+            lines.append("  院校名单 universities: 未提供 raw/reference/universities.*，使用项目自带名单 "
+                         "(shipped MoE 2018 list)")
+        reasons = self.reason_counts()
+        if len(reasons):
+            lines.append("  主要隔离原因 top quarantine reasons:")
+            for code, n in reasons.head(8).items():
+                lines.append(f"    {code:<28}{n:>8,}  {REASONS.get(code, code)}")
+        unreadable = files[files["status"] == "unreadable"]
+        if len(unreadable):
+            lines.append("  无法读取的文件 unreadable files:")
+            for _, r in unreadable.iterrows():
+                lines.append(f"    {r['source_file']} — {REASONS.get(r['reason_code'], r['reason_code'])}"
+                             f" ({r['reason_code']})")
+        if m.get("ignored_files"):
+            lines.append(f"  未识别的文件（文件名不以数据集前缀开头）unrecognised files: {len(m['ignored_files'])}: "
+                         + ", ".join(m["ignored_files"][:5]) + (" …" if len(m["ignored_files"]) > 5 else ""))
+        lines.append(f"  对账 reconciliation: 每个文件 读取 = 接受 + 合并 + 隔离 — "
+                     f"{'全部平衡 all balanced' if bool(files['balanced'].all()) else '有不平衡 NOT balanced'}")
+        return "\n".join(lines)
+
+
+# --- the pipeline ----------------------------------------------------------------------------
+def needs_ingest(as_of: dt.date | str, data_dir: str | Path) -> bool:
+    """True when some processed folder that ``ingest(as_of)`` maintains is missing or stale."""
+    as_of = parse_as_of(as_of)
+    raw, processed = data_paths(data_dir)
+    inputs = discover(raw, as_of)
+    if not inputs.folders:
+        return True
+    fp = key_fingerprint(load_key())
+    hashes: dict[str, str] = {}
+    for target in plan_targets(inputs, as_of):
+        tasks = target.tasks(inputs)
+        for t in tasks:
+            if t.path not in hashes:
+                hashes[t.path] = sha256_file(t.path)
+        if _existing_digest(processed / target.date.isoformat()) != inputs_digest(tasks, hashes, fp):
+            return True
+    return False
+
+
+def ingest(as_of: dt.date | str, data_dir: str | Path, workers: int | None = None) -> IngestResult:
+    """Ingest every raw folder <= as_of into data_dir/processed/ (see the module docstring)."""
+    started = time.perf_counter()
+    as_of = parse_as_of(as_of)
+    data_dir = Path(data_dir)
+    raw, processed = data_paths(data_dir)
+    if not raw.is_dir():
+        raise FileNotFoundError(f"{raw} does not exist: put the raw exports in {raw}/<YYYY-MM-DD>/ "
+                                "(or run `placement generate --size demo --out DIR`)")
+    inputs = discover(raw, as_of)
+    if not inputs.folders:
+        raise FileNotFoundError(f"no raw snapshot folder (YYYY-MM-DD) on or before {as_of} in {raw}")
+    key = load_key()
+    fp = key_fingerprint(key)
+    auto = workers is None
+    workers = max(1, workers or os.cpu_count() or 1)
+
+    lock = _lock(processed)
+    try:
+        targets = plan_targets(inputs, as_of)
+        hashes: dict[str, str] = {}
+        sizes: dict[str, int] = {}
+        todo, fresh = [], []
+        for target in targets:
+            tasks = target.tasks(inputs)
+            for t in tasks:
+                if t.path not in hashes:
+                    hashes[t.path] = sha256_file(t.path)
+                    sizes[t.path] = os.path.getsize(t.path)
+            digest = inputs_digest(tasks, hashes, fp)
+            if _existing_digest(processed / target.date.isoformat()) == digest:
+                fresh.append(target.date)
+            else:
+                todo.append((target, digest))
+        result = IngestResult(as_of, data_dir, up_to_date=fresh)
+        if not todo:
+            result.seconds = time.perf_counter() - started
+            return result
+
+        # reference tables first: universities give the lookup every other dataset needs
+        ref_tasks = inputs.tasks["reference"]
+        paths = {t.rel: t.path for ts in inputs.tasks.values() for t in ts}
+        uni_res = process_batch([t for t in ref_tasks if t.dataset == "universities"],
+                                Context(key, nz.UniversityLookup.empty()))
+        universities = merge("universities", [uni_res], paths)
+        ctx = Context(key, nz.UniversityLookup.from_frame(universities.records))
+        ref_results: dict[str, list[BatchResult]] = {"universities": [uni_res]}
+        for name in ("majors", "adjustment_plans"):
+            ts = [t for t in ref_tasks if t.dataset == name]
+            ref_results[name] = [process_batch(ts, ctx)] if ts else []
+
+        needed: dict[str, FileTask] = {}
+        for target, _ in todo:
+            for t in target.tasks(inputs):
+                if t.folder is not None:
+                    needed[t.path] = t
+        batches = _batches(list(needed.values()), sizes, workers)
+        use_pool = not auto or sum(sizes[p] for p in needed) >= POOL_MIN_BYTES
+        results = _run(batches, ctx, workers, use_pool)
+        by_group: dict[tuple[str, str], list[BatchResult]] = {}
+        for b, r in zip(batches, results, strict=True):
+            by_group.setdefault((r.dataset, b[0].folder), []).append(r)
+
+        for target, digest in todo:
+            merged: dict[str, Merged] = {"universities": universities}
+            for name in ("majors", "adjustment_plans"):
+                merged[name] = merge(name, ref_results[name], paths)
+            for name in SNAPSHOT:
+                folder = target.snapshot_folders[name]
+                merged[name] = merge(name, by_group.get((name, folder), []) if folder else [], paths)
+            for name in ACTIVITY:
+                rs = [r for f in target.activity_folders for r in by_group.get((name, f), [])]
+                merged[name] = merge(name, rs, paths)
+            _write_target(processed, target, digest, merged, inputs, hashes, sizes, fp)
+            result.built.append(target.date)
+        result.seconds = time.perf_counter() - started
+        return result
+    finally:
+        fcntl.flock(lock, fcntl.LOCK_UN)
+        lock.close()
+
+
+def _write_target(processed: Path, target: Target, digest: str, merged: dict[str, Merged],
+                  inputs: Inputs, hashes: dict[str, str], sizes: dict[str, int], fp: str) -> None:
+    ordered = {name: merged[name] for name in PROCESSED_COLUMNS}
+    files = pd.concat([m.files for m in ordered.values() if len(m.files)], ignore_index=True)
+    quarantine = _concat([m.quarantine for m in ordered.values()], QUARANTINE_COLUMNS)
+    quarantine = quarantine.sort_values(["dataset", "source_file", "sheet", "row"], kind="stable",
+                                        ignore_index=True)
+    repairs = _concat([m.repairs for m in ordered.values()], REPAIR_COLUMNS)
+    fingerprints = pd.concat([m.fingerprints for m in ordered.values()], ignore_index=True)
+    fingerprints = fingerprints.drop_duplicates(ignore_index=True).astype("string")
+    by_path = {t.rel: t for t in target.tasks(inputs)}
+    file_info = []
+    first = files.drop_duplicates("source_file").set_index("source_file")
+    for rel, t in sorted(by_path.items()):
+        info = first.loc[rel] if rel in first.index else None
+        file_info.append({
+            "path": rel,
+            "dataset": t.dataset,
+            "snapshot_date": t.folder,
+            "sha256": hashes.get(t.path) or sha256_file(t.path),
+            "bytes": sizes.get(t.path) or os.path.getsize(t.path),
+            "encoding": None if info is None or pd.isna(info["encoding"]) else info["encoding"],
+            "engine": None if info is None or pd.isna(info["engine"]) else info["engine"],
+            "status": None if info is None else info["status"],
+        })
+    datasets = {}
+    for name, m in ordered.items():
+        entry: dict = {"rows": int(len(m.records)), "counts": m.counts}
+        if name in SNAPSHOT:
+            entry["snapshot_date"] = target.snapshot_folders[name]
+        elif name in ACTIVITY:
+            used = sorted({f for f in m.files["snapshot_date"].dropna()}) if len(m.files) else []
+            entry["snapshot_date"] = used[-1] if used else None
+            entry["folders"] = used
+        if name == "universities":
+            entry["fallback"] = inputs.shipped_universities
+            entry["source"] = ("shipped: " + _rel(SHIPPED_UNIVERSITIES, Path("/"))
+                               if inputs.shipped_universities else "raw/reference")
+        datasets[name] = entry
+    manifest = {
+        "as_of": target.date.isoformat(),
+        "created": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
+        "ingest_version": INGEST_VERSION,
+        "code_hash": code_hash(),
+        "inputs_digest": digest,
+        "pseudonym_key_fingerprint": fp,
+        "datasets": datasets,
+        "files": file_info,
+        "ignored_files": inputs.ignored,
+        "quarantine": {
+            "rows": int((quarantine["level"] == "row").sum()),
+            "files": int((quarantine["level"] == "file").sum()),
+            "reasons": dict(Counter(quarantine.loc[quarantine["level"] == "row", "reason_code"].astype(str))),
+        },
+        "repairs": dict(Counter(repairs["repair_code"].astype(str))),
+        "versions": _versions(),
+        "platform": f"{platform.system()} {platform.machine()} (python {sys.version.split()[0]})",
+    }
+    files = files.astype({c: t for c, t in FILE_COLUMNS.items()})
+    extra = {"quarantine": quarantine, "repairs": repairs, "files": files, "pii_fingerprints": fingerprints}
+    _write_folder(processed / target.date.isoformat(), ordered, extra, manifest)

@@ -1,0 +1,241 @@
+"""helpers.tables: paths, CSV writing, header registry, the xlsx workbook, notebook display."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import openpyxl
+import pandas as pd
+import pytest
+
+from helpers import tables
+from helpers.tables import (
+    WORKBOOK_NAME,
+    ZH_HEADERS,
+    build_workbook,
+    display_frame,
+    is_difference_column,
+    is_rate_column,
+    read_table,
+    register_headers,
+    register_table_titles,
+    tables_dir,
+    write_table,
+)
+
+
+def _by_university() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "university_code": ["10386", "10384"],
+            "university_name": ["福州大学", "厦门大学"],
+            "graduates": [100, 0],
+            "placed": [80, 0],
+            "placement_rate": [0.8, np.nan],
+            "ci_low": [0.71, np.nan],
+            "ci_high": [0.87, np.nan],
+            "baseline_rate": [0.75, np.nan],
+            "below_baseline": pd.array([False, pd.NA], dtype="boolean"),
+        }
+    )
+
+
+def test_tables_dir_layout(tmp_path):
+    assert tables_dir(tmp_path, "2023-08-31") == tmp_path / "2023-08-31" / "tables"
+    assert tables_dir(tmp_path, dt.date(2023, 8, 31), "10386") == (
+        tmp_path / "2023-08-31" / "tables" / "universities" / "10386"
+    )
+    assert not (tmp_path / "2023-08-31").exists()  # nothing is created
+    with pytest.raises(ValueError, match="5-digit"):
+        tables_dir(tmp_path, "2023-08-31", "4135010386")
+    with pytest.raises(ValueError, match="ISO date"):
+        tables_dir(tmp_path, "31.08.2023")
+
+
+def test_write_table_utf8_bom_and_empty_cells(tmp_path):
+    path = write_table(_by_university(), "placement_by_university", tmp_path / "t")
+    assert path == tmp_path / "t" / "placement_by_university.csv"
+    raw = path.read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf")
+    text = raw.decode("utf-8-sig").splitlines()
+    assert text[0].split(",") == list(_by_university().columns)
+    # a missing value is an empty cell, never 0
+    assert text[2] == "10384,厦门大学,0,0,,,,,"
+    back = read_table(path)
+    assert back["university_code"].tolist() == ["10386", "10384"]
+    assert back["placement_rate"].iloc[0] == 0.8 and pd.isna(back["placement_rate"].iloc[1])
+    assert str(back["below_baseline"].dtype) == "boolean"
+    assert not back["below_baseline"].iloc[0] and pd.isna(back["below_baseline"].iloc[1])
+    assert list(tmp_path.joinpath("t").glob(".*")) == []  # no temporary file left
+
+
+def test_write_table_keeps_codes_and_dates(tmp_path):
+    df = pd.DataFrame({
+        "university_code": ["10386"], "major_code": ["080901"], "education_level": ["本科"],
+        "major_name": ["计算机科学与技术"], "snapshot_date": [pd.Timestamp("2023-08-31")],
+    })
+    path = write_table(df, "placement_by_major", tmp_path)
+    assert "080901" in path.read_text(encoding="utf-8-sig")
+    back = read_table(path)
+    assert back["major_code"].iloc[0] == "080901"
+    assert back["snapshot_date"].iloc[0] == "2023-08-31"
+
+
+@pytest.mark.parametrize(
+    ("column", "value", "message"),
+    [
+        ("placement_rate", 80.0, "outside"),        # a percentage, not a fraction
+        ("placement_rate", -0.1, "outside"),
+        ("gap", -1.5, "outside"),
+        ("ci_low", "80%", "not a number"),
+    ],
+)
+def test_write_table_rejects_bad_rates(tmp_path, column, value, message):
+    df = _by_university()
+    if column not in df:
+        df[column] = 0.0
+    df[column] = df[column].astype(object)
+    df.loc[0, column] = value
+    with pytest.raises(ValueError, match=message) as err:
+        write_table(df, "placement_by_university", tmp_path)
+    assert column in str(err.value) and "row 0" in str(err.value)
+
+
+def test_write_table_accepts_negative_differences(tmp_path):
+    df = pd.DataFrame({"university_code": ["ALL"], "group": ["残疾"], "gap": [-0.2]})
+    write_table(df, "placement_by_group", tmp_path)
+
+
+def test_write_table_requires_headers_and_titles(tmp_path):
+    df = pd.DataFrame({"university_code": ["10386"], "mystery_column": [1]})
+    with pytest.raises(ValueError, match="mystery_column"):
+        write_table(df, "placement_by_university", tmp_path)
+    with pytest.raises(ValueError, match="no Chinese title"):
+        write_table(df[["university_code"]], "not_a_registered_table", tmp_path)
+    with pytest.raises(ValueError, match="snake_case"):
+        write_table(df[["university_code"]], "Bad-Name", tmp_path)
+    with pytest.raises(ValueError, match="snake_case"):
+        write_table(pd.DataFrame({"院校代码": ["1"]}), "placement_by_university", tmp_path)
+
+
+def test_registry_is_consistent_and_extensible():
+    register_headers({"university_code": "院校代码"})  # same header again: fine
+    with pytest.raises(ValueError, match="already has the Chinese header"):
+        register_headers({"university_code": "学校代码"})
+    with pytest.raises(ValueError, match="snake_case"):
+        register_headers({"Bad Col": "x"})
+    with pytest.raises(ValueError, match="sheet name"):
+        register_table_titles({"too_long": "这是一个非常非常非常非常非常非常非常非常长的表名超过三十一个字符了"})
+    with pytest.raises(ValueError, match="sheet name"):
+        register_table_titles({"slashed": "甲/乙"})
+    register_headers({"test_tables_share_x": "测试占比"}, differences=("test_tables_delta",))
+    try:
+        assert is_rate_column("test_tables_share_x") is False  # registered without rates=
+        assert is_rate_column("coverage_rate") and is_rate_column("ci_low")
+        assert is_difference_column("rate_change") and is_difference_column("gap")
+        assert is_difference_column("test_tables_delta")
+        assert not is_rate_column("graduates") and not is_difference_column("graduates")
+    finally:
+        ZH_HEADERS.pop("test_tables_share_x", None)
+        tables.DIFFERENCE_COLUMNS.discard("test_tables_delta")
+
+
+def test_contract_columns_have_headers():
+    contract = {
+        "placement_by_university": ["university_code", "university_name", "graduates", "placed",
+                                    "placement_rate", "ci_low", "ci_high", "baseline_rate",
+                                    "below_baseline"],
+        "placement_by_major": ["university_code", "education_level", "major_code", "major_name",
+                               "graduates", "placed", "placement_rate", "ci_low", "ci_high",
+                               "evidence_level"],
+        "placement_by_group": ["university_code", "group", "graduates", "placed",
+                               "placement_rate", "university_rate", "gap"],
+        "recruitment_by_window": ["university_code", "window_start", "window_end", "events",
+                                  "employers", "positions", "student_visits"],
+        "visits_progress": ["university_code", "visits", "distinct_employers", "new_employers_h1",
+                            "positions", "target_visits", "target_new_employers", "on_track"],
+        "platform_progress": ["university_code", "follow_rate", "binding_rate",
+                              "registration_rate"],
+        "assistance_compliance": ["university_code", "group", "graduates", "compliant_3x3",
+                                  "compliance_rate"],
+        "interview_list": ["university_code", "reason", "evidence"],
+    }
+    for name, cols in contract.items():
+        assert name in tables.TABLE_TITLES
+        for col in [*cols, "suppressed"]:
+            assert ZH_HEADERS[col]
+
+
+def test_build_workbook(tmp_path):
+    root = tables_dir(tmp_path, "2023-08-31")
+    write_table(_by_university(), "placement_by_university", root)
+    write_table(
+        pd.DataFrame({"university_code": ["10386"], "education_level": ["本科"],
+                      "major_code": ["080901"], "major_name": ["计算机科学与技术"],
+                      "graduates": [40], "placed": [30], "placement_rate": [0.75]}),
+        "placement_by_major", root,
+    )
+    for code, rate in (("10386", 0.8), ("10384", 0.9)):
+        write_table(pd.DataFrame({"university_code": [code, "ALL"], "graduates": [10, 20],
+                                  "placement_rate": [rate, 0.85]}),
+                    "placement_by_university", tables_dir(tmp_path, "2023-08-31", code))
+    path = build_workbook(root)
+    assert path == root / WORKBOOK_NAME
+    wb = openpyxl.load_workbook(path)
+    names = wb.sheetnames
+    assert names[0] == "目录"
+    assert all(len(n) <= 31 for n in names)
+    assert tables.TABLE_TITLES["placement_by_university"] in names
+    assert "各校·" + tables.TABLE_TITLES["placement_by_university"] in names
+    ws = wb[tables.TABLE_TITLES["placement_by_university"]]
+    headers = [c.value for c in ws[1]]
+    assert headers == [ZH_HEADERS[c] for c in _by_university().columns]
+    rate_col = headers.index(ZH_HEADERS["placement_rate"]) + 1
+    cell = ws.cell(row=2, column=rate_col)
+    assert cell.value == 0.8 and "%" in cell.number_format
+    assert ws.cell(row=3, column=rate_col).value is None  # missing stays empty
+    assert ws.cell(row=2, column=1).value == "10386"      # code stays text
+    assert ws.cell(row=3, column=headers.index(ZH_HEADERS["below_baseline"]) + 1).value is None
+    assert ws.cell(row=2, column=headers.index(ZH_HEADERS["below_baseline"]) + 1).value == "否"
+    major = wb[tables.TABLE_TITLES["placement_by_major"]]
+    assert major.cell(row=2, column=3).value == "080901"
+    stacked = wb["各校·" + tables.TABLE_TITLES["placement_by_university"]]
+    assert next(c.value for c in stacked[1]) == ZH_HEADERS["report_university"]
+    assert sorted({r[0].value for r in stacked.iter_rows(min_row=2)}) == ["10384", "10386"]
+    assert stacked.max_row == 5
+    toc = wb["目录"]
+    assert toc.max_row == len(names)  # header + one row per sheet
+    # rebuilding replaces the workbook, and the workbook itself is not gathered
+    assert build_workbook(root) == path
+
+
+def test_build_workbook_names_unregistered_table(tmp_path):
+    root = tmp_path / "tables"
+    root.mkdir()
+    (root / "something_else.csv").write_text("a\n1\n", encoding="utf-8-sig")
+    with pytest.raises(ValueError, match="something_else"):
+        build_workbook(root)
+    with pytest.raises(FileNotFoundError):
+        build_workbook(tmp_path / "missing")
+
+
+def test_sheet_names_unique_and_short():
+    used: set[str] = set()
+    long = "各校·" + "很长的表名" * 10
+    a = tables._sheet_name(long, used)
+    b = tables._sheet_name(long, used)
+    assert a != b and len(a) <= 31 and len(b) <= 31
+    assert tables._sheet_name("甲:乙", used) == "甲_乙"
+
+
+def test_display_frame_chinese_headers_and_formats():
+    out = display_frame(_by_university(), ["university_name", "graduates", "placement_rate",
+                                           "below_baseline"])
+    assert list(out.columns) == ["院校名称", "毕业生数", "毕业去向落实率", "低于上年落实率"]
+    assert out.iloc[0].tolist() == ["福州大学", "100", "80.0%", "否"]
+    assert out.iloc[1].tolist() == ["厦门大学", "0", "—", "—"]   # missing: a dash, never 0
+    gap = display_frame(pd.DataFrame({"gap": [-0.05, 0.1]}))
+    assert gap["与本校差距"].tolist() == ["-5.0%", "+10.0%"]
+    with pytest.raises(KeyError, match="no Chinese header"):
+        display_frame(pd.DataFrame({"nonexistent_col": [1]}))
