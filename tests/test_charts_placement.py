@@ -53,11 +53,17 @@ def _units(k: int = 12, seed: int = 1) -> pd.DataFrame:
     n = rng.integers(20, 5000, k)
     x = rng.binomial(n, np.clip(rng.normal(0.72, 0.08, k), 0.05, 0.99))
     lo, hi = wilson_interval(x, n)
-    return pd.DataFrame({
-        "university_name": [f"闽江测试学院{i}" for i in range(k)], "graduates": n, "placed": x,
-        "placement_rate": x / n, "ci_low": lo, "ci_high": hi,
-        "baseline_rate": np.where(np.arange(k) % 3 == 0, np.nan, 0.7),
-    })
+    return pd.DataFrame(
+        {
+            "university_name": [f"闽江测试学院{i}" for i in range(k)],
+            "graduates": n,
+            "placed": x,
+            "placement_rate": x / n,
+            "ci_low": lo,
+            "ci_high": hi,
+            "baseline_rate": np.where(np.arange(k) % 3 == 0, np.nan, 0.7),
+        }
+    )
 
 
 def test_missing_glyph_is_caught():
@@ -71,9 +77,15 @@ def test_missing_glyph_is_caught():
 def test_ranked_rates_with_missing_rate_and_highlight():
     df = _units()
     df.loc[3, ["placement_rate", "ci_low", "ci_high"]] = np.nan
-    fig = pc.ranked_rates(df, label="university_name", policy_line=0.7, pooled=0.71,
-                          baseline="baseline_rate", highlight=["闽江测试学院2"],
-                          title="各高校毕业去向落实率")
+    fig = pc.ranked_rates(
+        df,
+        label="university_name",
+        policy_line=0.7,
+        pooled=0.71,
+        baseline="baseline_rate",
+        highlight=["闽江测试学院2"],
+        title="各高校毕业去向落实率",
+    )
     assert _title(fig) == "各高校毕业去向落实率"
     labels = [t.get_text() for t in fig.axes[0].get_yticklabels()]
     assert any("闽江测试学院3" in t for t in labels) and len(labels) == len(df)
@@ -95,14 +107,20 @@ def test_ranked_rates_keeps_table_order_top_down():
 @pytest.mark.parametrize("tau2", [0.0, 0.004])
 def test_funnel_plot_limits_points_and_labels(tau2):
     df = _units(30)
-    df.loc[0, ["graduates", "placed"]] = [4000, 1200]          # far below: labelled
+    df.loc[0, ["graduates", "placed"]] = [4000, 1200]  # far below: labelled
     df["placement_rate"] = df["placed"] / df["graduates"]
     target = df["placed"].sum() / df["graduates"].sum()
-    fig = pc.funnel_plot(df, target=target, tau2=tau2, policy_line=0.7,
-                         label="university_name", highlight=["闽江测试学院5"])
+    fig = pc.funnel_plot(
+        df,
+        target=target,
+        tau2=tau2,
+        policy_line=0.7,
+        label="university_name",
+        highlight=["闽江测试学院5"],
+    )
     ax = fig.axes[0]
     styles = {line.get_linestyle() for line in ax.get_lines()}
-    assert len(styles) >= 3                      # limits differ by line style, not only colour
+    assert len(styles) >= 3  # limits differ by line style, not only colour
     texts = [t.get_text() for t in ax.texts]
     assert "闽江测试学院0" in texts and "闽江测试学院5" in texts
     legend = [t.get_text() for t in ax.get_legend().get_texts()]
@@ -113,8 +131,14 @@ def test_funnel_plot_limits_points_and_labels(tau2):
 def test_funnel_plot_reusable_around_fifty_percent_and_log_scale():
     pts = pd.DataFrame({"graduates": [5, 15, 40, 200, 3000], "placed": [1, 6, 30, 90, 1600]})
     pts["placement_rate"] = pts["placed"] / pts["graduates"]
-    fig = pc.funnel_plot(pts, target=0.5, target_label="阈值", title="专业点漏斗图",
-                         xlabel="毕业生数（人）", ylabel="初次毕业去向落实率")
+    fig = pc.funnel_plot(
+        pts,
+        target=0.5,
+        target_label="阈值",
+        title="专业点漏斗图",
+        xlabel="毕业生数（人）",
+        ylabel="初次毕业去向落实率",
+    )
     assert fig.axes[0].get_xscale() == "log"
     assert any("阈值 50.0%" in t.get_text() for t in fig.axes[0].get_legend().get_texts())
     _render(fig)
@@ -127,20 +151,29 @@ def test_progress_lines_distinct_styles_and_empty():
     for cohort in (2022, 2023):
         for scope in ("全省", "福州大学"):
             for month in (5, 6, 7, 8):
-                rows.append({"series": f"{cohort}届 {scope}", "cohort": cohort,
-                             "snapshot_date": pd.Timestamp(cohort, month, 28),
-                             "placement_rate": 0.1 * month + (0.01 if scope == "全省" else 0)})
+                rows.append(
+                    {
+                        "series": f"{cohort}届 {scope}",
+                        "cohort": cohort,
+                        "snapshot_date": pd.Timestamp(cohort, month, 28),
+                        "placement_rate": 0.1 * month + (0.01 if scope == "全省" else 0),
+                    }
+                )
     fig = pc.progress_lines(pd.DataFrame(rows), marks=[(pd.Timestamp(2023, 8, 31), "初次统计日")])
-    lines = [ln for ln in fig.axes[0].get_lines() if ln.get_label() and
-             not ln.get_label().startswith("_")]
+    lines = [
+        ln
+        for ln in fig.axes[0].get_lines()
+        if ln.get_label() and not ln.get_label().startswith("_")
+    ]
     assert len(lines) == 4
     assert len({(ln.get_marker(), ln.get_linestyle()) for ln in lines}) == 4
     # earlier cohorts are aligned onto the newest cohort's calendar
     xs = {ln.get_label(): ln.get_xdata()[0] for ln in lines}
     assert pd.Timestamp(xs["2022届 全省"]).year == 2023
     _render(fig)
-    empty = pc.progress_lines(pd.DataFrame(columns=["series", "cohort", "snapshot_date",
-                                                    "placement_rate"]))
+    empty = pc.progress_lines(
+        pd.DataFrame(columns=["series", "cohort", "snapshot_date", "placement_rate"])
+    )
     assert "暂无" in empty.axes[0].texts[0].get_text()
     _render(empty)
 
@@ -151,19 +184,24 @@ def test_destination_mix_bars_hatched_buckets():
         shares = np.array([0.5, 0.05, 0.05, 0.2, 0.15, 0.03, 0.02])
         for b, s in zip(BUCKETS_2024, shares, strict=True):
             rows.append({"university_name": name, "bucket": b, "share": s})
-    fig = pc.destination_mix_bars(pd.DataFrame(rows), label="university_name",
-                                  buckets=BUCKETS_2024, highlight=["福州大学"])
+    fig = pc.destination_mix_bars(
+        pd.DataFrame(rows), label="university_name", buckets=BUCKETS_2024, highlight=["福州大学"]
+    )
     hatches = {p.get_hatch() for p in fig.axes[0].patches}
     assert len(hatches) >= len(BUCKETS_2024) - 1  # greyscale: hatches tell buckets apart
     _render(fig)
 
 
 def test_group_gaps_suppressed_rows_not_drawn_as_zero():
-    df = pd.DataFrame({
-        "group": ["脱贫家庭", "低保家庭", "残疾"], "placement_rate": [0.6, np.nan, 0.75],
-        "ci_low": [0.5, np.nan, 0.6], "ci_high": [0.7, np.nan, 0.85],
-        "university_rate": [0.7, 0.7, 0.7],
-    })
+    df = pd.DataFrame(
+        {
+            "group": ["脱贫家庭", "低保家庭", "残疾"],
+            "placement_rate": [0.6, np.nan, 0.75],
+            "ci_low": [0.5, np.nan, 0.6],
+            "ci_high": [0.7, np.nan, 0.85],
+            "university_rate": [0.7, 0.7, 0.7],
+        }
+    )
     fig = pc.group_gaps(df)
     ax = fig.axes[0]
     assert any("数据保护" in t.get_text() for t in ax.texts)
@@ -173,8 +211,9 @@ def test_group_gaps_suppressed_rows_not_drawn_as_zero():
 
 
 def test_change_bars_rise_and_fall():
-    df = pd.DataFrame({"university_name": ["甲学院", "乙学院", "全省"],
-                       "rate_change": [0.05, -0.02, 0.01]})
+    df = pd.DataFrame(
+        {"university_name": ["甲学院", "乙学院", "全省"], "rate_change": [0.05, -0.02, 0.01]}
+    )
     fig = pc.change_bars(df, label="university_name")
     texts = [t.get_text() for t in fig.axes[0].texts]
     assert " +5.0" in texts and " -2.0" in texts
@@ -213,8 +252,13 @@ def layout_dir(tmp_path_factory) -> Path:
 
 @pytest.mark.parametrize("university", [None, "10386", "19999"])
 def test_notebook_charts_constructed_data(monkeypatch, tmp_path, layout_dir, university):
-    titles = run_notebook_charts(monkeypatch, as_of="2023-08-31", university=university,
-                                 data_dir=str(layout_dir), reports_dir=str(tmp_path / "reports"))
+    titles = run_notebook_charts(
+        monkeypatch,
+        as_of="2023-08-31",
+        university=university,
+        data_dir=str(layout_dir),
+        reports_dir=str(tmp_path / "reports"),
+    )
     assert len(titles) >= 11 and all(titles)
     assert any("漏斗图" in t for t in titles) and any("进度" in t for t in titles)
 
@@ -222,8 +266,13 @@ def test_notebook_charts_constructed_data(monkeypatch, tmp_path, layout_dir, uni
 @pytest.mark.slow
 @pytest.mark.parametrize("university", [None, "10386"])
 def test_notebook_charts_demo_run(monkeypatch, tmp_path, demo_shadow, university):
-    titles = run_notebook_charts(monkeypatch, as_of="2023-08-31", university=university,
-                                 data_dir=str(demo_shadow), reports_dir=str(tmp_path / "reports"))
+    titles = run_notebook_charts(
+        monkeypatch,
+        as_of="2023-08-31",
+        university=university,
+        data_dir=str(demo_shadow),
+        reports_dir=str(tmp_path / "reports"),
+    )
     assert len(titles) >= 11
 
 

@@ -22,13 +22,20 @@ def _charts(s):
     rows = g.loc[g["graduates"] > 0].assign(label=g["university_name"] + "·" + g["group"])
     cum = V.cumulative_by_month(s["prepared"], s["as_of"])
     return [
-        C.recruitment_trend(R.province_by_window(s["by_window"]), R.province_by_type(s["assigned"])),
+        C.recruitment_trend(
+            R.province_by_window(s["by_window"]), R.province_by_type(s["assigned"])
+        ),
         C.recruitment_trend(R.province_by_window(s["by_window"])),
         C.visits_progress_chart(s["visits"]),
         C.visits_cumulative_chart(V.province_cumulative(cum, len(s["visits"]), pol)),
-        C.platform_chart(s["platform"], {"follow_rate": pol.platform.follow_rate_min,
-                                         "binding_rate": pol.platform.binding_rate_min,
-                                         "registration_rate": pol.platform.registration_rate_min}),
+        C.platform_chart(
+            s["platform"],
+            {
+                "follow_rate": pol.platform.follow_rate_min,
+                "binding_rate": pol.platform.binding_rate_min,
+                "registration_rate": pol.platform.registration_rate_min,
+            },
+        ),
         C.group_gap_chart(rows, "label"),
     ]
 

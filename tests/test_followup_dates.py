@@ -59,8 +59,11 @@ def test_grid_windows_straddle_month_ends():
     anchor = dates.grid_anchor(POLICY, "2023-08-31")
     assert anchor == D("2023-02-13")
     days = POLICY.recruitment.window_days
-    idx = dates.window_index(pd.to_datetime(["2023-02-13", "2023-02-26", "2023-02-27",
-                                             "2023-03-12", "2023-03-13"]), anchor, days)
+    idx = dates.window_index(
+        pd.to_datetime(["2023-02-13", "2023-02-26", "2023-02-27", "2023-03-12", "2023-03-13"]),
+        anchor,
+        days,
+    )
     assert idx.tolist() == [0, 0, 1, 1, 2]
     start, end = dates.window_bounds([1], anchor, days)
     # window 1 runs from February into March
@@ -80,8 +83,11 @@ def test_grid_in_leap_year_contains_february_29():
 
 def test_grid_extends_backwards_before_the_first_window():
     anchor = dates.grid_anchor(POLICY, "2023-08-31")
-    idx = dates.window_index(pd.to_datetime(["2023-02-12", "2023-01-30", "2023-01-29"]), anchor,
-                             POLICY.recruitment.window_days)
+    idx = dates.window_index(
+        pd.to_datetime(["2023-02-12", "2023-01-30", "2023-01-29"]),
+        anchor,
+        POLICY.recruitment.window_days,
+    )
     assert idx.tolist() == [-1, -1, -2]
     start, _ = dates.window_bounds([-1], anchor, POLICY.recruitment.window_days)
     assert pd.Timestamp(start[0]).date() == D("2023-01-30")

@@ -10,8 +10,10 @@ from helpers.followup import interviews as I
 
 def reasons(s: dict) -> dict[str, list[str]]:
     t = s["interviews"]
-    return {code: sorted(t.loc[t["university_code"] == code, "reason_code"])
-            for code in t["university_code"].unique()}
+    return {
+        code: sorted(t.loc[t["university_code"] == code, "reason_code"])
+        for code in t["university_code"].unique()
+    }
 
 
 def test_every_reason_with_one_row_per_university_and_reason():
@@ -20,8 +22,9 @@ def test_every_reason_with_one_row_per_university_and_reason():
     assert list(t.columns) == I.COLUMNS
     assert not t.duplicated(["university_code", "reason_code"]).any()
     got = reasons(s)
-    assert got["12345"] == sorted(["group_rate_below", "placement_lagging", "platform_lagging",
-                                   "visits_off_track"])
+    assert got["12345"] == sorted(
+        ["group_rate_below", "placement_lagging", "platform_lagging", "visits_off_track"]
+    )
     assert got["10386"] == ["all_placed_unmet"]
     assert got["13000"] == ["platform_lagging"]
     assert set(t["reason"]) <= set(I.REASONS.values())
@@ -33,11 +36,19 @@ def test_evidence_holds_the_figures():
     t = s["interviews"].set_index(["university_code", "reason_code"])["evidence"]
     group = t[("12345", "group_rate_below")]
     # 7月1日 (06-30 data): 8/40 = 20.0% vs 122/246 = 49.6%; 9月1日: 16/40 vs 130/246
-    assert "7月1日约谈节点（数据截至6月30日）：低保家庭毕业生40人，落实率20.0%，低于本校49.6%，差距29.6个百分点" in group
-    assert "9月1日约谈节点（数据截至8月31日）：低保家庭毕业生40人，落实率40.0%，低于本校52.8%，差距12.8个百分点" in group
+    assert (
+        "7月1日约谈节点（数据截至6月30日）：低保家庭毕业生40人，落实率20.0%，低于本校49.6%，差距29.6个百分点"
+        in group
+    )
+    assert (
+        "9月1日约谈节点（数据截至8月31日）：低保家庭毕业生40人，落实率40.0%，低于本校52.8%，差距12.8个百分点"
+        in group
+    )
     lag = t[("12345", "placement_lagging")]
-    assert lag == ("截至8月31日毕业去向落实率52.8%（130/246人），低于全省2022届平均水平70.0%，"
-                   "也低于本校上届65.0%")
+    assert lag == (
+        "截至8月31日毕业去向落实率52.8%（130/246人），低于全省2022届平均水平70.0%，"
+        "也低于本校上届65.0%"
+    )
     assert "关注率61.0%，低于80.0%" in t[("12345", "platform_lagging")]
     assert t[("13000", "platform_lagging")] == "辅导员绑定率80.0%，低于90.0%"
     v = t[("12345", "visits_off_track")]
@@ -47,23 +58,37 @@ def test_evidence_holds_the_figures():
 
 def test_small_groups_never_show_hidden_figures():
     s = scenario()
-    zero = s["interviews"].set_index(["university_code", "reason_code"]).loc[
-        ("10386", "all_placed_unmet"), "evidence"]
+    zero = (
+        s["interviews"]
+        .set_index(["university_code", "reason_code"])
+        .loc[("10386", "all_placed_unmet"), "evidence"]
+    )
     # 3 零就业 graduates, 1 not placed: size and count hidden, the requirement is not met
     assert zero == "截至8月31日，零就业家庭毕业生尚未全部落实（人数较少，具体人数不公开）"
     assert "1人" not in zero and "3人" not in zero and "66.7%" not in zero
 
 
 def test_suppressed_group_rate_below_is_listed_without_figures():
-    gaps = pd.DataFrame({
-        "checkpoint": [pd.Timestamp("2023-09-01")], "checkpoint_label": ["9月1日"],
-        "snapshot_date": [pd.Timestamp("2023-08-31")], "university_code": ["10386"],
-        "group": ["脱贫家庭"], "graduates": [6], "placement_rate": [float("nan")],
-        "placement_rate_display": ["—"], "university_rate": [0.8], "gap": [float("nan")],
-        "below": [True]})
+    gaps = pd.DataFrame(
+        {
+            "checkpoint": [pd.Timestamp("2023-09-01")],
+            "checkpoint_label": ["9月1日"],
+            "snapshot_date": [pd.Timestamp("2023-08-31")],
+            "university_code": ["10386"],
+            "group": ["脱贫家庭"],
+            "graduates": [6],
+            "placement_rate": [float("nan")],
+            "placement_rate_display": ["—"],
+            "university_rate": [0.8],
+            "gap": [float("nan")],
+            "below": [True],
+        }
+    )
     r = I.group_rate_reasons(gaps)
-    assert r["evidence"].iloc[0] == ("9月1日约谈节点（数据截至8月31日）：脱贫家庭毕业生6人，"
-                                     "落实率低于本校平均水平（人数较少，具体数值按数据保护规则不公开）")
+    assert r["evidence"].iloc[0] == (
+        "9月1日约谈节点（数据截至8月31日）：脱贫家庭毕业生6人，"
+        "落实率低于本校平均水平（人数较少，具体数值按数据保护规则不公开）"
+    )
 
 
 def test_checkpoint_reasons_wait_for_the_checkpoint_and_placement_for_08_31():
@@ -71,10 +96,10 @@ def test_checkpoint_reasons_wait_for_the_checkpoint_and_placement_for_08_31():
     listed = set(s["interviews"]["reason_code"])
     assert "group_rate_below" not in listed
     assert "all_placed_unmet" not in listed
-    assert "placement_lagging" not in listed   # initial rate not comparable yet
+    assert "placement_lagging" not in listed  # initial rate not comparable yet
     s = scenario(as_of="2023-06-30")
     got = reasons(s)
-    assert "group_rate_below" in got["12345"]                  # the 7月1日 check is due
+    assert "group_rate_below" in got["12345"]  # the 7月1日 check is due
     assert "all_placed_unmet" in got["10386"]
     assert "placement_lagging" not in got["12345"]
     t = s["interviews"]

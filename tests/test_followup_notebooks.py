@@ -10,7 +10,6 @@ import shutil
 from pathlib import Path
 
 import nbformat
-import numpy as np
 import pandas as pd
 import papermill as pm
 import pytest
@@ -26,13 +25,34 @@ POLICY = load_policy(2023)
 UNIVERSITY = "10386"
 NOTEBOOKS = ("followup", "circular")
 CONTRACT = {
-    "recruitment_by_window": ["university_code", "window_start", "window_end", "events",
-                              "employers", "positions", "student_visits"],
-    "visits_progress": ["university_code", "visits", "distinct_employers", "new_employers_h1",
-                        "positions", "target_visits", "target_new_employers", "on_track"],
+    "recruitment_by_window": [
+        "university_code",
+        "window_start",
+        "window_end",
+        "events",
+        "employers",
+        "positions",
+        "student_visits",
+    ],
+    "visits_progress": [
+        "university_code",
+        "visits",
+        "distinct_employers",
+        "new_employers_h1",
+        "positions",
+        "target_visits",
+        "target_new_employers",
+        "on_track",
+    ],
     "platform_progress": ["university_code", "follow_rate", "binding_rate", "registration_rate"],
-    "assistance_compliance": ["university_code", "group", "graduates", "compliant_3x3",
-                              "compliance_rate", "suppressed"],
+    "assistance_compliance": [
+        "university_code",
+        "group",
+        "graduates",
+        "compliant_3x3",
+        "compliance_rate",
+        "suppressed",
+    ],
     "interview_list": ["university_code", "university_name", "reason", "evidence"],
 }
 
@@ -57,14 +77,23 @@ def runs(project) -> dict[str, Path]:
     out = {}
     for name in NOTEBOOKS:
         out[name] = project / f"{name}-out.ipynb"
-        pm.execute_notebook(nbdir / f"{name}.ipynb", out[name], cwd=nbdir, kernel_name="python3",
-                            progress_bar=False)
+        pm.execute_notebook(
+            nbdir / f"{name}.ipynb", out[name], cwd=nbdir, kernel_name="python3", progress_bar=False
+        )
     out["university"] = project / "followup-10386.ipynb"
-    pm.execute_notebook(nbdir / "followup.ipynb", out["university"], cwd=nbdir,
-                        kernel_name="python3", progress_bar=False,
-                        parameters={"as_of": AS_OF, "university": UNIVERSITY,
-                                    "data_dir": str(project / "data"),
-                                    "reports_dir": str(project / "reports")})
+    pm.execute_notebook(
+        nbdir / "followup.ipynb",
+        out["university"],
+        cwd=nbdir,
+        kernel_name="python3",
+        progress_bar=False,
+        parameters={
+            "as_of": AS_OF,
+            "university": UNIVERSITY,
+            "data_dir": str(project / "data"),
+            "reports_dir": str(project / "reports"),
+        },
+    )
     return out
 
 
@@ -84,8 +113,11 @@ def test_stored_notebooks_are_clean():
         params = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
         assert len(params) == 1
         assert params[0].source.splitlines() == [
-            'as_of = "2023-08-31"', "university = None", 'data_dir = "../data"',
-            'reports_dir = "../reports"']
+            'as_of = "2023-08-31"',
+            "university = None",
+            'data_dir = "../data"',
+            'reports_dir = "../reports"',
+        ]
         for cell in nb.cells:
             if cell.cell_type == "code":
                 assert not cell.outputs and cell.execution_count is None
@@ -103,10 +135,10 @@ def test_contract_tables_columns_and_ranges(runs, project):
     comp = read_table(folder / "assistance_compliance.csv")
     hidden = comp["suppressed"].fillna("") != ""
     assert hidden.any()
-    assert comp.loc[hidden, "compliance_rate"].isna().all()      # hidden is empty, never 0
+    assert comp.loc[hidden, "compliance_rate"].isna().all()  # hidden is empty, never 0
     assert comp.loc[hidden, "compliant_3x3"].isna().all()
     raw = Path(folder / "assistance_compliance.csv").read_bytes()
-    assert raw.startswith(b"\xef\xbb\xbf")                           # UTF-8 with BOM
+    assert raw.startswith(b"\xef\xbb\xbf")  # UTF-8 with BOM
 
 
 def test_recruitment_windows_on_the_policy_grid_and_totals(runs, project):
@@ -119,18 +151,21 @@ def test_recruitment_windows_on_the_policy_grid_and_totals(runs, project):
     assert end.max() >= pd.Timestamp(AS_OF) >= start.max()
     rec = processed(project, "recruitment")
     in_year = (pd.to_datetime(rec["window_end"]) >= "2023-01-01") & (
-        pd.to_datetime(rec["window_end"]) <= end.max())
+        pd.to_datetime(rec["window_end"]) <= end.max()
+    )
     assert t["events"].sum() == rec.loc[in_year, "events"].sum()
     assert t["positions"].sum() == rec.loc[in_year, "positions"].sum()
     per_uni = t.groupby("university_code").size()
-    assert per_uni.nunique() == 1                                    # same grid for everyone
+    assert per_uni.nunique() == 1  # same grid for everyone
 
 
 def test_visits_progress_reconciles_with_processed_visits(runs, project):
     t = read_table(tables(project) / "visits_progress.csv").set_index("university_code")
     v = processed(project, "visits")
-    v = v.loc[(pd.to_datetime(v["visit_date"]) >= "2023-01-01")
-              & (pd.to_datetime(v["visit_date"]) <= AS_OF)]
+    v = v.loc[
+        (pd.to_datetime(v["visit_date"]) >= "2023-01-01")
+        & (pd.to_datetime(v["visit_date"]) <= AS_OF)
+    ]
     counts = v.groupby("university_code").size()
     assert (t.loc[counts.index, "visits"] == counts).all()
     assert (t["distinct_employers"] <= t["visits"]).all()
@@ -145,18 +180,21 @@ def test_visits_progress_reconciles_with_processed_visits(runs, project):
 def test_platform_and_interview_list(runs, project):
     p = read_table(tables(project) / "platform_progress.csv")
     raw = processed(project, "platform")
-    assert p["graduates"].sum() == raw.sort_values("stat_date").drop_duplicates(
-        "university_code", keep="last")["graduates"].sum()
+    assert (
+        p["graduates"].sum()
+        == raw.sort_values("stat_date")
+        .drop_duplicates("university_code", keep="last")["graduates"]
+        .sum()
+    )
     il = read_table(tables(project) / "interview_list.csv")
     assert not il.duplicated(["university_code", "reason"]).any()
     assert il["evidence"].str.len().min() > 5
-    assert il["evidence"].str.contains(r"\d").all()                  # every sentence has figures
+    assert il["evidence"].str.contains(r"\d").all()  # every sentence has figures
 
 
 def test_university_mode_narrows_to_one_university(runs, project):
     folder = tables(project, UNIVERSITY)
-    for name in ("visits_progress", "platform_progress", "interview_list",
-                 "recruitment_by_window"):
+    for name in ("visits_progress", "platform_progress", "interview_list", "recruitment_by_window"):
         t = read_table(folder / f"{name}.csv")
         assert set(t["university_code"]) <= {UNIVERSITY}, name
     g = read_table(folder / "assistance_compliance.csv")
@@ -188,11 +226,20 @@ def test_executed_notebooks_hold_no_record_level_data(runs, project):
 def test_circular_reads_as_a_circular(runs):
     text = _outputs(runs["circular"])
     assert "关于2023届全省普通高校毕业生就业工作进展情况的通报" in text
-    for needle in ("截至2023年8月31日，全省", "毕业去向落实率为", "全省高校累计举办各类校园招聘活动",
-                   "书记校长访企拓岗累计走访", "“3个3”帮扶要求", "平台关注率", "拟约谈高校"):
+    for needle in (
+        "截至2023年8月31日，全省",
+        "毕业去向落实率为",
+        "全省高校累计举办各类校园招聘活动",
+        "书记校长访企拓岗累计走访",
+        "“3个3”帮扶要求",
+        "平台关注率",
+        "拟约谈高校",
+    ):
         assert needle in text, needle
     nb = nbformat.read(runs["circular"], as_version=4)
-    headings = [c.source for c in nb.cells if c.cell_type == "markdown" and c.source.startswith("## ")]
+    headings = [
+        c.source for c in nb.cells if c.cell_type == "markdown" and c.source.startswith("## ")
+    ]
     assert [h[3:5] for h in headings] == ["一、", "二、", "三、", "四、", "五、", "六、"]
     pngs = sum("image/png" in o.get("data", {}) for c in nb.cells for o in c.get("outputs", []))
     assert 1 <= pngs <= 3
@@ -204,4 +251,3 @@ def test_followup_province_text_and_charts(runs):
     nb = nbformat.read(runs["followup"], as_version=4)
     pngs = sum("image/png" in o.get("data", {}) for c in nb.cells for o in c.get("outputs", []))
     assert pngs >= 5
-    assert np.isfinite(pngs)

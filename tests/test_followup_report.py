@@ -7,24 +7,49 @@ import pytest
 from test_followup_frames import scenario, typed
 
 from helpers.followup import report
-from helpers.tables import ZH_HEADERS, TABLE_TITLES
+from helpers.tables import TABLE_TITLES, ZH_HEADERS
 
 
 @pytest.fixture(scope="module")
 def built():
     s = scenario()
-    assistance = typed("assistance", [
-        dict(student_key=k, university_code="10386", help_type="谈心谈话", help_date="2023-05-01",
-             helper_key="h") for k in s["graduates"]["student_key"].head(3)])
-    return report.build(graduates=s["graduates"], history=s["history"],
-                        recruitment=s["assigned"][list(typed("recruitment", []).columns)],
-                        visits=s["prepared"][list(typed("visits", []).columns)],
-                        platform=typed("platform", [dict(
-                            university_code="10386", stat_date="2023-08-31", graduates=10,
-                            platform_followers=9, counsellors=1, counsellors_bound=1,
-                            registered=9)]),
-                        assistance=assistance, universities=s["universities"],
-                        policy=s["policy"], as_of=s["as_of"])
+    assistance = typed(
+        "assistance",
+        [
+            dict(
+                student_key=k,
+                university_code="10386",
+                help_type="谈心谈话",
+                help_date="2023-05-01",
+                helper_key="h",
+            )
+            for k in s["graduates"]["student_key"].head(3)
+        ],
+    )
+    return report.build(
+        graduates=s["graduates"],
+        history=s["history"],
+        recruitment=s["assigned"][list(typed("recruitment", []).columns)],
+        visits=s["prepared"][list(typed("visits", []).columns)],
+        platform=typed(
+            "platform",
+            [
+                dict(
+                    university_code="10386",
+                    stat_date="2023-08-31",
+                    graduates=10,
+                    platform_followers=9,
+                    counsellors=1,
+                    counsellors_bound=1,
+                    registered=9,
+                )
+            ],
+        ),
+        assistance=assistance,
+        universities=s["universities"],
+        policy=s["policy"],
+        as_of=s["as_of"],
+    )
 
 
 def test_every_table_has_headers_titles_and_no_display_columns(built):
@@ -43,7 +68,8 @@ def test_decisions_are_hidden_in_protected_rows(built):
     assert pd.isna(zero.loc["10386", "placed"])
     # the raw decision still drives the 约谈 list
     assert "all_placed_unmet" in set(
-        built.interviews.loc[built.interviews["university_code"] == "10386", "reason_code"])
+        built.interviews.loc[built.interviews["university_code"] == "10386", "reason_code"]
+    )
     gaps = built.table("checkpoint_gaps")
     hidden = gaps["suppressed"].fillna("") != ""
     assert gaps.loc[hidden, "below"].isna().all()
@@ -80,6 +106,8 @@ def test_checkpoint_note():
 
     p = load_policy(2023)
     assert report.checkpoint_note(p, "2023-06-01") == (
-        "本期尚无到期的约谈节点。下一约谈节点为2023年7月1日，以6月30日数据为准。")
+        "本期尚无到期的约谈节点。下一约谈节点为2023年7月1日，以6月30日数据为准。"
+    )
     assert report.checkpoint_note(p, "2023-08-31") == (
-        "已到期的约谈节点：7月1日（以6月30日数据为准）、9月1日（以8月31日数据为准）。")
+        "已到期的约谈节点：7月1日（以6月30日数据为准）、9月1日（以8月31日数据为准）。"
+    )

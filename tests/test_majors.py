@@ -216,6 +216,38 @@ def test_trend_flags_consecutive_runs():
     assert f.loc["080901", "previous_cohort_graduates"] == 20
 
 
+def test_two_cohorts_pooled_confirm_a_small_point():
+    # 9/20 now (Wilson 0.26-0.66: not confident alone) and 8/20 last year: 17/40 pooled,
+    # Wilson upper 0.578 -> not confirmed; with 5/25 last year: 14/45 pooled, upper 0.455 -> confirmed
+    def flags(prev_n, prev_x):
+        h = pd.concat(
+            [
+                grads([("10386", "本科", "080901", 20, 9)], 2023, "2023-08-31"),
+                grads([("10386", "本科", "080901", prev_n, prev_x)], 2022, "2022-08-31"),
+            ]
+        )
+        review = M.review_snapshot(h, dt.date(2023, 8, 31), POLICY)
+        return M.trend_flags(M.cohort_trend(h, review, POLICY), 2023, POLICY).iloc[0]
+
+    f = flags(20, 8)
+    assert f["two_cohort_graduates"] == 40 and f["two_cohort_rate"] == pytest.approx(17 / 40)
+    hi = stats.binomtest(17, 40).proportion_ci(0.95, method="wilson").high
+    assert f["two_cohort_ci_high"] == pytest.approx(hi) and not f["two_cohort_confirmed"]
+    f = flags(25, 5)
+    assert f["two_cohort_rate"] == pytest.approx(14 / 45)
+    assert f["two_cohort_ci_high"] < 0.5 and f["two_cohort_confirmed"]
+    # the current cohort must itself be below: 11/20 now never confirms
+    h = pd.concat(
+        [
+            grads([("10386", "本科", "080901", 20, 11)], 2023, "2023-08-31"),
+            grads([("10386", "本科", "080901", 200, 40)], 2022, "2022-08-31"),
+        ]
+    )
+    review = M.review_snapshot(h, dt.date(2023, 8, 31), POLICY)
+    f = M.trend_flags(M.cohort_trend(h, review, POLICY), 2023, POLICY).iloc[0]
+    assert f["two_cohort_ci_high"] < 0.5 and not f["two_cohort_confirmed"]
+
+
 def test_trend_window_follows_policy():
     h = _history()
     review = M.review_snapshot(h, dt.date(2023, 8, 31), POLICY)
@@ -543,6 +575,19 @@ def test_major_evidence_end_to_end_on_constructed_history():
         "甲大学" not in own["major_peers"].to_csv() and "10386" not in own["major_peers"].to_csv()
     )
     assert ev.check_university(10394) == "10394"
+    # a university of the reference without any 专业点 gets empty tables, not an error
+    ev2 = M.major_evidence(
+        h,
+        pd.concat(
+            [unis, pd.DataFrame({"university_code": ["99001"], "university_name": ["丁学院"]})]
+        ),
+        plans,
+        dt.date(2023, 8, 31),
+        POLICY,
+    )
+    empty = ev2.tables("99001")
+    assert all(empty[name].empty for name in ("major_points", "major_flagged", "major_trend"))
+    assert "共 0 个专业点" in M.overview_text(ev2, POLICY, "99001")
     with pytest.raises(ValueError, match="99999"):
         ev.tables("99999")
     text = M.plan_text(ev)

@@ -11,8 +11,13 @@ from helpers import placement as P
 from helpers.codes import BUCKETS_2021, BUCKETS_2024
 from helpers.majors import EVIDENCE_LABELS
 
-UNIS = universities([("10386", "福州大学", "本科", 0.80), ("10384", "厦门大学", "本科", None),
-                     ("19999", "福建测试新设学院", "本科", 0.5)])
+UNIS = universities(
+    [
+        ("10386", "福州大学", "本科", 0.80),
+        ("10384", "厦门大学", "本科", None),
+        ("19999", "福建测试新设学院", "本科", 0.5),
+    ]
+)
 
 
 def _current() -> pd.DataFrame:
@@ -27,8 +32,15 @@ def _build_current() -> pd.DataFrame:
     return frame(
         # 10386: 300 graduates, 230 placed, 5 with nothing recorded; 20 结业 left out of rates
         block("10386", 100, 80, unknown=5, groups=("脱贫家庭",)),
-        block("10386", 200, 150, gender="女", department="外国语学院",
-              major=("050201", "英语"), codes_placed=("12", "76", "75", "10")),
+        block(
+            "10386",
+            200,
+            150,
+            gender="女",
+            department="外国语学院",
+            major=("050201", "英语"),
+            codes_placed=("12", "76", "75", "10"),
+        ),
         block("10386", 20, 10, in_denominator=False),
         # 10384: 300 graduates, 240 placed
         block("10384", 300, 240, urban_rural="农村", gender=None),
@@ -38,11 +50,15 @@ def _build_current() -> pd.DataFrame:
 
 
 def _build_history(current: pd.DataFrame) -> pd.DataFrame:
-    prev = frame(block("10386", 300, 200, snapshot="2023-07-31"),
-                 block("10384", 300, 200, snapshot="2023-07-31"),
-                 block("19999", 40, 10, snapshot="2023-07-31"))
-    last_year = frame(block("10386", 280, 200, snapshot="2022-08-31", cohort=2022),
-                      block("10384", 280, 190, snapshot="2022-08-31", cohort=2022))
+    prev = frame(
+        block("10386", 300, 200, snapshot="2023-07-31"),
+        block("10384", 300, 200, snapshot="2023-07-31"),
+        block("19999", 40, 10, snapshot="2023-07-31"),
+    )
+    last_year = frame(
+        block("10386", 280, 200, snapshot="2022-08-31", cohort=2022),
+        block("10384", 280, 190, snapshot="2022-08-31", cohort=2022),
+    )
     return pd.concat([last_year, prev, current], ignore_index=True)
 
 
@@ -52,13 +68,13 @@ _HISTORY = _build_history(_CURRENT)
 
 def test_rate_table_denominator_coverage_and_missing_categories():
     t = P.rate_table(_current(), ["university_code"], 0.95).set_index("university_code")
-    assert t.loc["10386", "graduates"] == 300          # the 20 结业 are not counted
+    assert t.loc["10386", "graduates"] == 300  # the 20 结业 are not counted
     assert t.loc["10386", "placed"] == 230
     assert t.loc["10386", "known"] == 295
     assert t.loc["10386", "coverage_rate"] == pytest.approx(295 / 300)
     assert t.loc["10386", "placement_rate"] == pytest.approx(230 / 300)
     g = P.rate_table(_current(), ["gender"], 0.95).set_index("gender")
-    assert g.loc[P.NOT_RECORDED, "graduates"] == 300   # missing gender counted, not dropped
+    assert g.loc[P.NOT_RECORDED, "graduates"] == 300  # missing gender counted, not dropped
     assert g["graduates"].sum() == 640
     total = P.rate_table(_current(), [], 0.95)
     assert total["graduates"].iloc[0] == 640 and total["placed"].iloc[0] == 482
@@ -97,9 +113,9 @@ def test_by_university_policy_line_baseline_and_funnel():
     t = t.set_index("university_code")
     assert t.loc["10386", "university_name"] == "福州大学"
     assert t.loc["10386", "baseline_rate"] == 0.80
-    assert bool(t.loc["10386", "below_baseline"]) is True           # 76.7% < 80%
-    assert pd.isna(t.loc["10384", "below_baseline"])                # no baseline: unknown
-    assert bool(t.loc["19999", "below_policy_rate"]) is True        # 30% < 70%
+    assert bool(t.loc["10386", "below_baseline"]) is True  # 76.7% < 80%
+    assert pd.isna(t.loc["10384", "below_baseline"])  # no baseline: unknown
+    assert bool(t.loc["19999", "below_policy_rate"]) is True  # 30% < 70%
     assert (t["policy_rate"] == POLICY.placement.provincial_average).all()
     assert t["provincial_rate"].iloc[0] == pytest.approx(482 / 640)
     assert list(t.sort_values("rank").index) == ["10384", "10386", "19999"]
@@ -128,15 +144,15 @@ def test_by_level_discipline_category_university_mode():
 def test_by_group_rates_gaps_targets_and_disclosure():
     cur = frame(
         _current(),
-        block("10384", 30, 20, groups=("低保家庭",)),   # 20/30 vs the school's rate
-        block("10384", 3, 3, groups=("零就业家庭",)),    # tiny group: hidden
+        block("10384", 30, 20, groups=("低保家庭",)),  # 20/30 vs the school's rate
+        block("10384", 3, 3, groups=("零就业家庭",)),  # tiny group: hidden
     )
     raw = P.by_group(cur, POLICY, UNIS, protect=False)
     r = raw.set_index(["university_code", "group"])
     assert r.loc[("10386", "脱贫家庭"), "graduates"] == 100
     assert r.loc[("10386", "脱贫家庭"), "university_rate"] == pytest.approx(230 / 300)
     assert r.loc[("10386", "脱贫家庭"), "gap"] == pytest.approx(0.8 - 230 / 300)
-    assert bool(r.loc[("10386", "脱贫家庭"), "target_met"]) is True   # 80% > 76.7%
+    assert bool(r.loc[("10386", "脱贫家庭"), "target_met"]) is True  # 80% > 76.7%
     assert r.loc[("10384", "低保家庭"), "university_rate"] == pytest.approx(263 / 333)
     assert bool(r.loc[("10384", "低保家庭"), "target_met"]) is False
     assert bool(r.loc[("10384", "零就业家庭"), "target_met"]) is True  # all placed
@@ -162,7 +178,7 @@ def test_by_major_evidence_and_new_codes_flow_through():
     new = m.loc[("19999", "080999T")]
     assert new["major_name"] == "新设试点专业" and new["discipline_name"] == "工学"
     assert new["graduates"] == 40 and new["placed"] == 12
-    assert new["evidence_level"] == "below_confident"                  # 30%, upper CI < 50%
+    assert new["evidence_level"] == "below_confident"  # 30%, upper CI < 50%
     assert new["evidence_label"] == EVIDENCE_LABELS["below_confident"]
     assert m.loc[("10386", "080901"), "evidence_level"] == "not_below"
     assert m["graduates"].sum() == 640
@@ -182,9 +198,9 @@ def test_destination_mix_both_rules():
     m = mix.set_index(["university_code", "rule", "bucket"])
     r24, r21 = P.RULE_LABELS["2024"], P.RULE_LABELS["2021"]
     # 10386: codes 12, 76, 75, 10 cycled over 150 placed, + 80 placed with code 10
-    assert m.loc[("10386", r24, "自由职业"), "count"] == 38           # i % 4 == 1 of 150
-    assert m.loc[("10386", r24, "自主创业"), "count"] == 37           # i % 4 == 2 of 150
-    assert m.loc[("10386", r21, "灵活就业"), "count"] == 38 + 38        # 12 and 76
+    assert m.loc[("10386", r24, "自由职业"), "count"] == 38  # i % 4 == 1 of 150
+    assert m.loc[("10386", r24, "自主创业"), "count"] == 37  # i % 4 == 2 of 150
+    assert m.loc[("10386", r21, "灵活就业"), "count"] == 38 + 38  # 12 and 76
     assert m.loc[("10386", r24, "未登记"), "count"] == 5
     assert m.loc[(P.ALL, r24, "单位就业"), "graduates"] == 640
     uni = P.destination_mix(_current(), UNIS, "10386")
@@ -219,11 +235,13 @@ def test_jump_signal_uses_last_two_snapshots_before_initial_date():
     codes = [f"1{i:04d}" for i in range(15)]
     early = snap("2023-08-15", dict.fromkeys(codes, 240))
     late = {c: 240 + 40 + (i % 3) * 5 for i, c in enumerate(codes)}
-    late["10007"] = 390                          # 150 of 160 not placed are placed in 2 weeks
+    late["10007"] = 390  # 150 of 160 not placed are placed in 2 weeks
     after = snap("2023-09-30", dict.fromkeys(codes, 400))  # after 08-31: not used
     counts = P.snapshot_counts(pd.concat([early, snap("2023-08-31", late), after]))
     assert P.jump_snapshots(counts, POLICY, "2023-12-31") == (
-        pd.Timestamp("2023-08-15"), pd.Timestamp("2023-08-31"))
+        pd.Timestamp("2023-08-15"),
+        pd.Timestamp("2023-08-31"),
+    )
     j = P.jump_signals(counts, POLICY, "2023-12-31").set_index("university_code")
     assert j.loc["10007", "newly_placed"] == 150 and j.loc["10007", "not_placed_before"] == 160
     assert j.loc["10007", "rate_jump"] == pytest.approx(150 / 400)
@@ -243,11 +261,15 @@ def test_warning_signals_table_and_university_mode():
 
 
 def test_progress_same_month_day_previous_cohort():
-    hist = pd.concat([
-        _history(),
-        frame(block("10386", 280, 150, snapshot="2022-07-31", cohort=2022),
-              block("10384", 280, 150, snapshot="2022-07-31", cohort=2022)),
-    ])
+    hist = pd.concat(
+        [
+            _history(),
+            frame(
+                block("10386", 280, 150, snapshot="2022-07-31", cohort=2022),
+                block("10384", 280, 150, snapshot="2022-07-31", cohort=2022),
+            ),
+        ]
+    )
     counts = P.snapshot_counts(hist)
     p = P.progress(counts, POLICY)
     assert set(p["university_code"]) == {P.ALL}
@@ -292,3 +314,72 @@ def test_side_by_side_and_labels():
     assert rows["university_code"].tolist() == ["10384", P.ALL]
     labels = P.scoped_labels(rows, ["gender"], {"10384": "厦门大学"})
     assert labels.tolist() == [f"厦门大学·{P.NOT_RECORDED}", f"全省·{P.NOT_RECORDED}"]
+
+
+def test_memo_only_for_sourced_frames_and_never_for_subsets_or_edits():
+    P.clear_memo()
+    cur = _current()
+    P.by_university(cur, UNIS, POLICY)
+    assert not P._MEMO  # no source: always computed afresh
+    cur.attrs[P.SOURCE_ATTR] = ("graduates.parquet", 1, 2)
+    first, _ = P.by_university(cur, UNIS, POLICY)
+    assert len(P._MEMO) == 1
+    again, _ = P.by_university(cur, UNIS, POLICY)
+    pd.testing.assert_frame_equal(first, again)
+    again.loc[0, "graduates"] = -1  # callers get copies
+    pd.testing.assert_frame_equal(first, P.by_university(cur, UNIS, POLICY)[0])
+    sub = cur[cur["university_code"] != "19999"]  # attrs travel with the subset ...
+    assert sub.attrs[P.SOURCE_ATTR] == cur.attrs[P.SOURCE_ATTR]
+    assert set(P.by_university(sub, UNIS, POLICY)[0]["university_code"]) == {"10386", "10384"}
+    edited = cur.copy()  # ... and with an edited copy
+    edited.loc[edited.index[0], "placed"] = not edited["placed"].iloc[0]
+    t = P.by_university(edited, UNIS, POLICY)[0].set_index("university_code")
+    assert t.loc["10386", "placed"] != first.set_index("university_code").loc["10386", "placed"]
+    # the same source with a different reference table is a different entry
+    other = UNIS.assign(baseline_rate=0.5)
+    assert (P.by_university(cur, other, POLICY)[0]["baseline_rate"] == 0.5).all()
+    counts_a = P.snapshot_counts(_history())
+    hist = _history()
+    hist.attrs[P.SOURCE_ATTR] = ("history",)
+    pd.testing.assert_frame_equal(P.snapshot_counts(hist), counts_a)
+    pd.testing.assert_frame_equal(P.snapshot_counts(hist), counts_a)
+    P.clear_memo()
+    assert not P._MEMO
+
+
+def test_snapshot_counts_equal_plain_groupby():
+    hist = _history()
+    d = hist[hist["in_denominator"]]
+    exp = (
+        d.groupby(["cohort", "snapshot_date", "university_code"])
+        .agg(
+            graduates=("placed", "size"),
+            placed=("placed", "sum"),
+            known=("destination_known", "sum"),
+        )
+        .reset_index()
+    )
+    got = P.snapshot_counts(hist)
+    assert len(got) == len(exp)
+    for col in ("graduates", "placed", "known"):
+        assert got[col].tolist() == exp[col].astype("int64").tolist()
+    assert got["university_code"].tolist() == exp["university_code"].tolist()
+    assert (got["snapshot_date"].to_numpy() == exp["snapshot_date"].to_numpy()).all()
+
+
+def test_willing_to_work_target_once_policy_names_the_groups():
+    cur = frame(
+        block("10386", 100, 80),
+        block("10386", 12, 10, groups=("残疾",)),  # 2 not placed ...
+    )
+    cur.loc[cur.index[-2:], "willing_to_work"] = False  # ... and both unwilling to work
+    plain = P.by_group(cur, POLICY, protect=False).set_index(["university_code", "group"])
+    assert pd.isna(plain.loc[("10386", "残疾"), "target"])  # no policy key: no target
+    assistance = POLICY.assistance.model_copy(update={"all_placed_willing_groups": ("残疾",)})
+    policy = POLICY.model_copy(update={"assistance": assistance})
+    t = P.by_group(cur, policy, protect=False).set_index(["university_code", "group"])
+    assert t.loc[("10386", "残疾"), "target"] == "有就业意愿的全部落实"
+    assert bool(t.loc[("10386", "残疾"), "target_met"]) is True
+    cur.loc[cur.index[-1], "willing_to_work"] = pd.NA  # unknown counts as willing
+    t = P.by_group(cur, policy, protect=False).set_index(["university_code", "group"])
+    assert bool(t.loc[("10386", "残疾"), "target_met"]) is False

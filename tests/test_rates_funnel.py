@@ -66,11 +66,11 @@ def test_pooled_rate_is_not_mean_of_rates():
 def test_wilson_methods_table_and_edges():
     lo, hi = wilson_interval([9, 1, 0, 10, 0, 0], [20, 1, 1, 10, 10, 0])
     assert lo[0] == pytest.approx(0.258, abs=5e-4) and hi[0] == pytest.approx(0.658, abs=5e-4)
-    assert lo[1] == pytest.approx(1 / (1 + Z2)) and hi[1] == 1.0          # n = 1, placed
-    assert lo[2] == 0.0 and hi[2] == pytest.approx(Z2 / (1 + Z2))          # n = 1, not placed
-    assert lo[3] == pytest.approx(10 / (10 + Z2)) and hi[3] == 1.0        # all placed
-    assert lo[4] == 0.0 and hi[4] == pytest.approx(Z2 / (10 + Z2))        # none placed
-    assert math.isnan(lo[5]) and math.isnan(hi[5])                        # n = 0
+    assert lo[1] == pytest.approx(1 / (1 + Z2)) and hi[1] == 1.0  # n = 1, placed
+    assert lo[2] == 0.0 and hi[2] == pytest.approx(Z2 / (1 + Z2))  # n = 1, not placed
+    assert lo[3] == pytest.approx(10 / (10 + Z2)) and hi[3] == 1.0  # all placed
+    assert lo[4] == 0.0 and hi[4] == pytest.approx(Z2 / (10 + Z2))  # none placed
+    assert math.isnan(lo[5]) and math.isnan(hi[5])  # n = 0
     assert lo[1] == pytest.approx(0.2065493) and hi[4] == pytest.approx(0.2775328)
 
 
@@ -129,7 +129,7 @@ def test_funnel_limits_properties():
     assert np.all(lo <= 0.55) and np.all(hi >= 0.55)
     assert np.all((lo >= 0) & (hi <= 1))
     lo2, hi2 = funnel_limits(n, 0.55, 0.998)
-    assert np.all(lo2 <= lo + 1e-12) and np.all(hi2 >= hi - 1e-12)   # 99.8% wider than 95%
+    assert np.all(lo2 <= lo + 1e-12) and np.all(hi2 >= hi - 1e-12)  # 99.8% wider than 95%
     # limits narrow as n grows (compare far-apart sizes: exact limits wiggle locally)
     assert hi[-1] - lo[-1] < hi[49] - lo[49] < hi[9] - lo[9]
 
@@ -146,9 +146,9 @@ def test_funnel_limits_bad_input():
 # --- overdispersion -----------------------------------------------------------------------------
 def test_z_scores_hand_computed():
     z = funnel_z_scores([4, 0, 0, 0], [4, 4, 0, 0], 0.7)
-    assert z[0] == pytest.approx(2.318558961)     # all placed: (π/2 − asin√0.7)·2·2
-    assert z[1] == pytest.approx(-3.964626346)    # none placed: −asin√0.7·2·2
-    assert math.isnan(z[2]) and math.isnan(z[3])   # n = 0
+    assert z[0] == pytest.approx(2.318558961)  # all placed: (π/2 − asin√0.7)·2·2
+    assert z[1] == pytest.approx(-3.964626346)  # none placed: −asin√0.7·2·2
+    assert math.isnan(z[2]) and math.isnan(z[3])  # n = 0
     assert arcsine(0.5) == pytest.approx(math.pi / 4)
 
 
@@ -209,7 +209,7 @@ def _ordinary_province():
     p = np.clip(0.72 + rng.normal(0, 0.06, 25), 0.4, 0.95)
     x = np.round(n * p).astype(int)
     n = np.append(n, [30_000, 800])
-    x = np.append(x, [round(30_000 * 0.755), 240])   # big & ordinary; small & truly low (30%)
+    x = np.append(x, [round(30_000 * 0.755), 240])  # big & ordinary; small & truly low (30%)
     return x, n
 
 
@@ -237,8 +237,8 @@ def test_funnel_assessment_exact_when_not_overdispersed():
     lo, hi = funnel_limits(n, 0.7, 0.95)
     np.testing.assert_allclose(table["alert_low_limit"], lo)
     np.testing.assert_allclose(table["alert_high_limit"], hi)
-    assert pd.isna(table["funnel_zone"].iloc[3])                 # n = 0: no zone
-    assert table["funnel_zone"].iloc[4] == "low_alert"            # 7/20 = 35%: 0.336 < 35% < 0.463
+    assert pd.isna(table["funnel_zone"].iloc[3])  # n = 0: no zone
+    assert table["funnel_zone"].iloc[4] == "low_alert"  # 7/20 = 35%: 0.336 < 35% < 0.463
     assert list(table["funnel_zone"].iloc[:3]) == ["within"] * 3
 
 

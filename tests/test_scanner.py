@@ -125,6 +125,8 @@ def test_planted_id_number_valid_found_invalid_not(tmp_path):
     assert scan_one(p, fingerprints=None, key=None) == []
     p.write_text(ORDINARY.replace("</body>", f"<p>9{VALID_ID}</p></body>"))  # longer digit run
     assert scan_one(p, fingerprints=None, key=None) == []
+    p.write_text(f"sha256 ab{VALID_ID}cdef0123\n")  # inside a long hex digest
+    assert scan_one(p, fingerprints=None, key=None) == []
     p.write_text("x,11010519491231002x\n")  # lower-case check character
     assert kinds(scan_one(p, fingerprints=None, key=None)) == ["id_number"]
     p.write_text("证件号,3.50102200103E+17\n")  # damaged into scientific notation
@@ -142,6 +144,9 @@ def test_planted_id_number_valid_found_invalid_not(tmp_path):
         ("流水号 2013812345678", False),
         ("比率 0.13812345678", False),
         ("13812345678901", False),
+        ("sha256 9b74c9897bac770ffc02910ab17712345678cd200c5de0d1a2b3c4d5e6f70", False),
+        ("id 3f2a13812345678e", False),  # a hex token of 16+ characters: a digest
+        ("编号ab13812345678", True),  # a short letter prefix is not a hash
     ],
 )
 def test_mobile_numbers(tmp_path, text, found):
@@ -188,6 +193,12 @@ def test_fingerprint_hits_in_csv_xlsx_json(tmp_path):
     assert kinds(hits) == ["mobile", "name"]
     locs = {h.kind: h.location for h in hits}
     assert locs == {"name": "sheet 明细 row 2 col B", "mobile": "sheet 明细 row 2 col C"}
+    multi = tmp_path / "multi.xlsx"  # a line break inside a cell does not shift locations
+    pd.DataFrame({"a": ["第一行\n第二行"], "b": [f"{NAME2}"]}).to_excel(multi, index=False)
+    assert [h.location for h in scan_one(multi)] == ["sheet Sheet1 row 2 col B"]
+    pq = tmp_path / "t.parquet"
+    pd.DataFrame({"a": ["x\ny", "z"], "b": ["", STUDENT_ID]}).to_parquet(pq)
+    assert [(h.kind, h.location) for h in scan_one(pq)] == [("student_id", "row 3 col B")]
 
     js = tmp_path / "manifest.json"
     js.write_text(json.dumps({"parameters": {"note": f"{NAME2}"}, "郑书记": 1}, ensure_ascii=False))
@@ -270,7 +281,7 @@ def test_scan_run_clean_and_leaky(tmp_path):
     assert S.scan_run(reports, data, key=KEY) == []
     (reports / "tables" / "x.csv").write_text(f"a\n{NAME}\n", encoding="utf-8-sig")
     hits = S.scan_run(reports, data, key=KEY)
-    assert [(Path(h.file).name, h.kind) for h in hits] == [("x.csv", "name")]
+    assert [(h.file, h.kind) for h in hits] == [("tables/x.csv", "name")]
     text = S.format_hits(hits)
     assert "x.csv" in text and NAME not in text and "姓名" in text
     # an earlier snapshot's fingerprints count too
@@ -281,6 +292,16 @@ def test_scan_run_clean_and_leaky(tmp_path):
     )
     (reports / "y.txt").write_text("黄思雨", encoding="utf-8")
     assert len(S.scan_run(reports, data, key=KEY)) == 2
+
+
+def test_scan_run_refuses_another_key(tmp_path):
+    pseudonym = pytest.importorskip("helpers.ingest.pseudonym")
+    data, reports = _period(tmp_path)
+    manifest = data / "processed" / "2023-08-31" / "manifest.json"
+    manifest.write_text(json.dumps({"pseudonym_key_fingerprint": pseudonym.key_fingerprint(KEY)}))
+    assert S.scan_run(reports, data, key=KEY) == []
+    with pytest.raises(ValueError, match="another key"):
+        S.scan_run(reports, data, key=b"a-different-key")
 
 
 def test_scan_run_without_fingerprints_refuses(tmp_path):

@@ -71,10 +71,15 @@ def test_write_table_utf8_bom_and_empty_cells(tmp_path):
 
 
 def test_write_table_keeps_codes_and_dates(tmp_path):
-    df = pd.DataFrame({
-        "university_code": ["10386"], "major_code": ["080901"], "education_level": ["本科"],
-        "major_name": ["计算机科学与技术"], "snapshot_date": [pd.Timestamp("2023-08-31")],
-    })
+    df = pd.DataFrame(
+        {
+            "university_code": ["10386"],
+            "major_code": ["080901"],
+            "education_level": ["本科"],
+            "major_name": ["计算机科学与技术"],
+            "snapshot_date": [pd.Timestamp("2023-08-31")],
+        }
+    )
     path = write_table(df, "placement_by_major", tmp_path)
     assert "080901" in path.read_text(encoding="utf-8-sig")
     back = read_table(path)
@@ -85,7 +90,7 @@ def test_write_table_keeps_codes_and_dates(tmp_path):
 @pytest.mark.parametrize(
     ("column", "value", "message"),
     [
-        ("placement_rate", 80.0, "outside"),        # a percentage, not a fraction
+        ("placement_rate", 80.0, "outside"),  # a percentage, not a fraction
         ("placement_rate", -0.1, "outside"),
         ("gap", -1.5, "outside"),
         ("ci_low", "80%", "not a number"),
@@ -126,7 +131,9 @@ def test_registry_is_consistent_and_extensible():
     with pytest.raises(ValueError, match="snake_case"):
         register_headers({"Bad Col": "x"})
     with pytest.raises(ValueError, match="sheet name"):
-        register_table_titles({"too_long": "这是一个非常非常非常非常非常非常非常非常长的表名超过三十一个字符了"})
+        register_table_titles(
+            {"too_long": "这是一个非常非常非常非常非常非常非常非常长的表名超过三十一个字符了"}
+        )
     with pytest.raises(ValueError, match="sheet name"):
         register_table_titles({"slashed": "甲/乙"})
     register_headers({"test_tables_share_x": "测试占比"}, differences=("test_tables_delta",))
@@ -143,22 +150,70 @@ def test_registry_is_consistent_and_extensible():
 
 def test_contract_columns_have_headers():
     contract = {
-        "placement_by_university": ["university_code", "university_name", "graduates", "placed",
-                                    "placement_rate", "ci_low", "ci_high", "baseline_rate",
-                                    "below_baseline"],
-        "placement_by_major": ["university_code", "education_level", "major_code", "major_name",
-                               "graduates", "placed", "placement_rate", "ci_low", "ci_high",
-                               "evidence_level"],
-        "placement_by_group": ["university_code", "group", "graduates", "placed",
-                               "placement_rate", "university_rate", "gap"],
-        "recruitment_by_window": ["university_code", "window_start", "window_end", "events",
-                                  "employers", "positions", "student_visits"],
-        "visits_progress": ["university_code", "visits", "distinct_employers", "new_employers_h1",
-                            "positions", "target_visits", "target_new_employers", "on_track"],
-        "platform_progress": ["university_code", "follow_rate", "binding_rate",
-                              "registration_rate"],
-        "assistance_compliance": ["university_code", "group", "graduates", "compliant_3x3",
-                                  "compliance_rate"],
+        "placement_by_university": [
+            "university_code",
+            "university_name",
+            "graduates",
+            "placed",
+            "placement_rate",
+            "ci_low",
+            "ci_high",
+            "baseline_rate",
+            "below_baseline",
+        ],
+        "placement_by_major": [
+            "university_code",
+            "education_level",
+            "major_code",
+            "major_name",
+            "graduates",
+            "placed",
+            "placement_rate",
+            "ci_low",
+            "ci_high",
+            "evidence_level",
+        ],
+        "placement_by_group": [
+            "university_code",
+            "group",
+            "graduates",
+            "placed",
+            "placement_rate",
+            "university_rate",
+            "gap",
+        ],
+        "recruitment_by_window": [
+            "university_code",
+            "window_start",
+            "window_end",
+            "events",
+            "employers",
+            "positions",
+            "student_visits",
+        ],
+        "visits_progress": [
+            "university_code",
+            "visits",
+            "distinct_employers",
+            "new_employers_h1",
+            "positions",
+            "target_visits",
+            "target_new_employers",
+            "on_track",
+        ],
+        "platform_progress": [
+            "university_code",
+            "follow_rate",
+            "binding_rate",
+            "registration_rate",
+        ],
+        "assistance_compliance": [
+            "university_code",
+            "group",
+            "graduates",
+            "compliant_3x3",
+            "compliance_rate",
+        ],
         "interview_list": ["university_code", "reason", "evidence"],
     }
     for name, cols in contract.items():
@@ -171,15 +226,32 @@ def test_build_workbook(tmp_path):
     root = tables_dir(tmp_path, "2023-08-31")
     write_table(_by_university(), "placement_by_university", root)
     write_table(
-        pd.DataFrame({"university_code": ["10386"], "education_level": ["本科"],
-                      "major_code": ["080901"], "major_name": ["计算机科学与技术"],
-                      "graduates": [40], "placed": [30], "placement_rate": [0.75]}),
-        "placement_by_major", root,
+        pd.DataFrame(
+            {
+                "university_code": ["10386"],
+                "education_level": ["本科"],
+                "major_code": ["080901"],
+                "major_name": ["计算机科学与技术"],
+                "graduates": [40],
+                "placed": [30],
+                "placement_rate": [0.75],
+            }
+        ),
+        "placement_by_major",
+        root,
     )
     for code, rate in (("10386", 0.8), ("10384", 0.9)):
-        write_table(pd.DataFrame({"university_code": [code, "ALL"], "graduates": [10, 20],
-                                  "placement_rate": [rate, 0.85]}),
-                    "placement_by_university", tables_dir(tmp_path, "2023-08-31", code))
+        write_table(
+            pd.DataFrame(
+                {
+                    "university_code": [code, "ALL"],
+                    "graduates": [10, 20],
+                    "placement_rate": [rate, 0.85],
+                }
+            ),
+            "placement_by_university",
+            tables_dir(tmp_path, "2023-08-31", code),
+        )
     path = build_workbook(root)
     assert path == root / WORKBOOK_NAME
     wb = openpyxl.load_workbook(path)
@@ -195,7 +267,7 @@ def test_build_workbook(tmp_path):
     cell = ws.cell(row=2, column=rate_col)
     assert cell.value == 0.8 and "%" in cell.number_format
     assert ws.cell(row=3, column=rate_col).value is None  # missing stays empty
-    assert ws.cell(row=2, column=1).value == "10386"      # code stays text
+    assert ws.cell(row=2, column=1).value == "10386"  # code stays text
     assert ws.cell(row=3, column=headers.index(ZH_HEADERS["below_baseline"]) + 1).value is None
     assert ws.cell(row=2, column=headers.index(ZH_HEADERS["below_baseline"]) + 1).value == "否"
     major = wb[tables.TABLE_TITLES["placement_by_major"]]
@@ -230,12 +302,26 @@ def test_sheet_names_unique_and_short():
 
 
 def test_display_frame_chinese_headers_and_formats():
-    out = display_frame(_by_university(), ["university_name", "graduates", "placement_rate",
-                                           "below_baseline"])
+    out = display_frame(
+        _by_university(), ["university_name", "graduates", "placement_rate", "below_baseline"]
+    )
     assert list(out.columns) == ["院校名称", "毕业生数", "毕业去向落实率", "低于上年落实率"]
     assert out.iloc[0].tolist() == ["福州大学", "100", "80.0%", "否"]
-    assert out.iloc[1].tolist() == ["厦门大学", "0", "—", "—"]   # missing: a dash, never 0
+    assert out.iloc[1].tolist() == ["厦门大学", "0", "—", "—"]  # missing: a dash, never 0
     gap = display_frame(pd.DataFrame({"gap": [-0.05, 0.1]}))
     assert gap["与本校差距"].tolist() == ["-5.0%", "+10.0%"]
     with pytest.raises(KeyError, match="no Chinese header"):
         display_frame(pd.DataFrame({"nonexistent_col": [1]}))
+
+
+def test_display_frame_uses_disclosure_display_columns():
+    df = pd.DataFrame({
+        "group": ["残疾", "低保家庭"], "graduates": [4, 120],
+        "placed": pd.array([pd.NA, 100], dtype="Int64"),
+        "placed_display": ["—", "100"], "placement_rate": [np.nan, 100 / 120],
+        "placement_rate_display": ["—", "83.3%"],
+    })
+    out = display_frame(df)
+    assert list(out.columns) == ["帮扶群体", "毕业生数", "已落实人数", "毕业去向落实率"]
+    assert out["已落实人数"].tolist() == ["—", "100"]
+    assert out["毕业去向落实率"].tolist() == ["—", "83.3%"]

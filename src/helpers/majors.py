@@ -87,6 +87,11 @@ ZH_HEADERS = {
     "below_two_consecutive": "连续两届低于阈值",
     "previous_cohort": "上一届",
     "previous_cohort_graduates": "上届毕业生数",
+    "two_cohort_graduates": "本届与上届合计毕业生数",
+    "two_cohort_rate": "本届与上届合计落实率",
+    "two_cohort_ci_low": "两届合计置信区间下限",
+    "two_cohort_ci_high": "两届合计置信区间上限",
+    "two_cohort_confirmed": "两届合计确认低于阈值",
     "peer_points": "省内同专业其他专业点数",
     "peer_graduates": "同专业其他院校毕业生数",
     "peer_placed": "同专业其他院校已落实人数",
@@ -403,7 +408,7 @@ def trend_flags(trend: pd.DataFrame, review_cohort: int, policy) -> pd.DataFrame
     below = observed.pivot_table(
         index=keys, columns="cohort", values="below_threshold", aggfunc="max", observed=True
     )
-    below = below.reindex(columns=cohorts[::-1]).fillna(False).astype(bool)
+    below = below.reindex(columns=cohorts[::-1]).astype(float).fillna(0.0).astype(bool)
     run = np.cumprod(below.to_numpy(), axis=1).sum(axis=1)
     out = pd.DataFrame(
         {
@@ -424,7 +429,29 @@ def trend_flags(trend: pd.DataFrame, review_cohort: int, policy) -> pd.DataFrame
     out = out.merge(prev, on=keys, how="left")
     out["previous_cohort"] = review_cohort - 1
     out["previous_cohort_graduates"] = out["previous_cohort_graduates"].astype("Int64")
-    return out
+    # two cohorts pooled (this one and the previous one), as the College Scorecard pools years for
+    # small units and the MOE two-year rule confirms flags: confirmed when this cohort's rate is
+    # below the threshold and the pooled interval lies wholly below it
+    this = trend.loc[
+        trend["cohort"] == review_cohort, [*keys, "graduates", "placed", "placement_rate"]
+    ]
+    last = trend.loc[trend["cohort"] == review_cohort - 1, [*keys, "graduates", "placed"]]
+    both = this.merge(last, on=keys, how="left", suffixes=("", "_prev"))
+    n2 = both["graduates"] + both["graduates_prev"].fillna(0)
+    x2 = both["placed"] + both["placed_prev"].fillna(0)
+    lo2, hi2 = wilson_interval(x2, n2, policy.statistics.confidence)
+    pooled = both[keys].assign(
+        two_cohort_graduates=n2.astype(np.int64),
+        two_cohort_rate=placement_rate(x2, n2),
+        two_cohort_ci_low=lo2,
+        two_cohort_ci_high=hi2,
+    )
+    pooled["two_cohort_confirmed"] = (
+        (both["graduates_prev"].fillna(0).to_numpy() > 0)
+        & (both["placement_rate"].to_numpy() < policy.majors.threshold)
+        & (hi2 < policy.majors.threshold)
+    )
+    return out.merge(pooled, on=keys, how="left")
 
 
 # --- peers ------------------------------------------------------------------------------------
@@ -854,6 +881,9 @@ POINT_TABLE_COLUMNS = (
     "cohorts_below",
     "consecutive_below",
     "below_two_consecutive",
+    "two_cohort_rate",
+    "two_cohort_ci_high",
+    "two_cohort_confirmed",
     "peer_points",
     "peer_rate",
     "peer_verdict",
@@ -876,6 +906,8 @@ FLAGGED_TABLE_COLUMNS = (
     "eb_prob_below",
     "previous_cohort_rate",
     "below_two_consecutive",
+    "two_cohort_rate",
+    "two_cohort_confirmed",
     "peer_rate",
     "peer_verdict",
     *MIX_CATEGORIES.values(),
@@ -1006,7 +1038,11 @@ class MajorEvidence:
             "major_peers": pts.sort_values(list(POINT_KEYS)).reset_index(drop=True)[
                 list(PEER_TABLE_COLUMNS)
             ],
-            "major_eb_priors": self.priors.drop(columns=["converged"]),
+            "major_eb_priors": self.priors.merge(
+                pts[list(DISCIPLINE_KEYS)].drop_duplicates(), on=list(DISCIPLINE_KEYS)
+            ).drop(columns=["converged"])
+            if university is not None
+            else self.priors.drop(columns=["converged"]),
             "major_summary": summary,
             "adjustment_plan_status": for_university(self.plan_status, university),
         }

@@ -39,21 +39,46 @@ from helpers.rates import (
 )
 from helpers.tables import register_headers
 
-ALL = "ALL"            # university_code of province-level rows
+ALL = "ALL"  # university_code of province-level rows
 PROVINCE_NAME = "全省"
 NOT_RECORDED = "未填报"  # missing gender / 城乡生源 / department
 
 # Columns each analysis needs (load only these: province-size data, ~90 runs per period).
 CURRENT_COLUMNS = [
-    "university_code", "cohort", "education_level", "in_denominator", "major_code", "major_name",
-    "discipline_code", "discipline_name", "department", "gender", "urban_rural",
-    *GROUP_COLUMNS.values(), "destination_known", "placed", "bucket_2024", "bucket_2021",
+    "university_code",
+    "cohort",
+    "education_level",
+    "in_denominator",
+    "major_code",
+    "major_name",
+    "discipline_code",
+    "discipline_name",
+    "department",
+    "gender",
+    "urban_rural",
+    *GROUP_COLUMNS.values(),
+    "destination_known",
+    "placed",
+    "bucket_2024",
+    "bucket_2021",
+    "snapshot_date",
+    "willing_to_work",
+]
+HISTORY_COLUMNS = [
+    "university_code",
+    "cohort",
+    "in_denominator",
+    "placed",
+    "destination_known",
     "snapshot_date",
 ]
-HISTORY_COLUMNS = ["university_code", "cohort", "in_denominator", "placed", "destination_known",
-                   "snapshot_date"]
-UNIVERSITY_COLUMNS = ["university_code", "university_name", "school_level", "ownership",
-                      "baseline_rate"]
+UNIVERSITY_COLUMNS = [
+    "university_code",
+    "university_name",
+    "school_level",
+    "ownership",
+    "baseline_rate",
+]
 
 RULES = {"2024": ("bucket_2024", BUCKETS_2024), "2021": ("bucket_2021", BUCKETS_2021)}
 RULE_LABELS = {"2024": "2024年口径", "2021": "2021年口径"}
@@ -82,12 +107,65 @@ register_headers(
 )
 
 
+# --- memo for warm kernels ---------------------------------------------------------------------
+# A period run makes ~90 university reports on a few reused kernels from the same processed data;
+# the province-level aggregates are the same in each. When a frame carries
+# ``attrs["source"]`` (a hashable description of the file it was read from, set by the loader),
+# those aggregates are kept here; frames without it are always computed afresh. The key also holds
+# the frame's length, columns and placed total, so a subset or an edited copy never hits.
+SOURCE_ATTR = "source"
+_MEMO: dict = {}
+_MEMO_MAX = 64
+
+
+def _memo_key(name: str, df: pd.DataFrame, extra: tuple):
+    src = df.attrs.get(SOURCE_ATTR)
+    if src is None:
+        return None
+    try:
+        hash(src)
+        hash(extra)
+    except TypeError:
+        return None
+    placed = int(df["placed"].to_numpy(dtype=np.int64).sum()) if "placed" in df else None
+    return (name, src, len(df), tuple(df.columns), placed, extra)
+
+
+def _memoized(name: str, df: pd.DataFrame, extra: tuple, compute):
+    """``compute()``, remembered for frames that carry a source (results are copied out)."""
+    key = _memo_key(name, df, extra)
+    if key is None:
+        return compute()
+    if key not in _MEMO:
+        if len(_MEMO) >= _MEMO_MAX:
+            _MEMO.pop(next(iter(_MEMO)))
+        _MEMO[key] = compute()
+    hit = _MEMO[key]
+    if isinstance(hit, tuple):
+        return tuple(h.copy() if isinstance(h, pd.DataFrame) else h for h in hit)
+    return hit.copy() if isinstance(hit, pd.DataFrame) else hit
+
+
+def clear_memo() -> None:
+    """Forget remembered aggregates (tests; a kernel that must re-read everything)."""
+    _MEMO.clear()
+
+
+def _frame_token(df: pd.DataFrame | None):
+    """A hashable token of a small reference frame (its content), for memo keys."""
+    if df is None:
+        return None
+    return int(pd.util.hash_pandas_object(df, index=False).sum()), tuple(df.columns)
+
+
 # --- core aggregation ----------------------------------------------------------------------------
 def _denominator(df: pd.DataFrame) -> pd.DataFrame:
     """Rows counted in rates."""
     missing = [c for c in ("in_denominator", "placed") if c not in df.columns]
     if missing:
-        raise ValueError(f"graduates frame lacks column(s) {missing} (processed graduates expected)")
+        raise ValueError(
+            f"graduates frame lacks column(s) {missing} (processed graduates expected)"
+        )
     return df[df["in_denominator"].to_numpy(dtype=bool)]
 
 
@@ -113,8 +191,9 @@ def add_rates(df: pd.DataFrame, confidence: float) -> pd.DataFrame:
     return out
 
 
-def rate_table(df: pd.DataFrame, by: Sequence[str], confidence: float,
-               denominator_only: bool = True) -> pd.DataFrame:
+def rate_table(
+    df: pd.DataFrame, by: Sequence[str], confidence: float, denominator_only: bool = True
+) -> pd.DataFrame:
     """Graduates, placed, known, rate with interval and coverage per combination of ``by``.
 
     ``by`` may be empty (one row for the whole frame). Missing values of ``by`` columns are
@@ -125,22 +204,32 @@ def rate_table(df: pd.DataFrame, by: Sequence[str], confidence: float,
     d = _fill(d[[*by, "placed", "destination_known"]], by)
     if by:
         g = d.groupby(by, observed=True, sort=True).agg(
-            graduates=("placed", "size"), placed=("placed", "sum"),
-            known=("destination_known", "sum"))
+            graduates=("placed", "size"),
+            placed=("placed", "sum"),
+            known=("destination_known", "sum"),
+        )
         out = g.reset_index()
     else:
-        out = pd.DataFrame({"graduates": [len(d)], "placed": [int(d["placed"].sum())],
-                            "known": [int(d["destination_known"].sum())]})
+        out = pd.DataFrame(
+            {
+                "graduates": [len(d)],
+                "placed": [int(d["placed"].sum())],
+                "known": [int(d["destination_known"].sum())],
+            }
+        )
     out[["graduates", "placed", "known"]] = out[["graduates", "placed", "known"]].astype("int64")
     out = add_rates(out, confidence)
     out["coverage_rate"] = placement_rate(out["known"], out["graduates"])
     return out
 
 
-def _with_province(df: pd.DataFrame, by: Sequence[str], confidence: float,
-                   university: str | None) -> pd.DataFrame:
+def _with_province(
+    df: pd.DataFrame, by: Sequence[str], confidence: float, university: str | None
+) -> pd.DataFrame:
     """Rates by ``by`` for the province (``ALL``) and, in university mode, the university first."""
-    province = rate_table(df, by, confidence)
+    province = _memoized(
+        "rates", df, (tuple(by), confidence), lambda: rate_table(df, by, confidence)
+    )
     province.insert(0, "university_code", ALL)
     if university is None:
         return province
@@ -152,8 +241,10 @@ def _with_province(df: pd.DataFrame, by: Sequence[str], confidence: float,
 def _one(df: pd.DataFrame, university: str) -> pd.DataFrame:
     mask = (df["university_code"] == university).to_numpy(dtype=bool)
     if not mask.any():
-        raise ValueError(f"院校代码 {university} has no graduates in the data for this date "
-                         "(check the code against the universities reference)")
+        raise ValueError(
+            f"院校代码 {university} has no graduates in the data for this date "
+            "(check the code against the universities reference)"
+        )
     return df[mask]
 
 
@@ -167,16 +258,53 @@ def current_cohort(df: pd.DataFrame) -> int:
 def snapshot_counts(history: pd.DataFrame) -> pd.DataFrame:
     """Graduates, placed and known per (cohort, snapshot_date, university_code) of a history.
 
-    One pass over :func:`helpers.load.load_graduate_history`; progress, movers, the headline's
-    changes and the jump signal all derive from this small table.
+    One pass over :func:`helpers.load.load_graduate_history` (factorised keys and ``bincount``,
+    no per-group Python); progress, movers, the headline's changes and the jump signal all derive
+    from this small table.
     """
-    d = _denominator(history)
-    g = d.groupby(["cohort", "snapshot_date", "university_code"], observed=True, sort=True).agg(
-        graduates=("placed", "size"), placed=("placed", "sum"), known=("destination_known", "sum"))
-    out = g.reset_index()
-    out["cohort"] = out["cohort"].astype("int64")
-    out["snapshot_date"] = pd.to_datetime(out["snapshot_date"]).astype("datetime64[ns]")
-    out[["graduates", "placed", "known"]] = out[["graduates", "placed", "known"]].astype("int64")
+    return _memoized("snapshot_counts", history, (), lambda: _snapshot_counts(history))
+
+
+def _snapshot_counts(history: pd.DataFrame) -> pd.DataFrame:
+    keep = history["in_denominator"].to_numpy(dtype=bool)
+    cols = ["cohort", "snapshot_date", "university_code"]
+    missing = [c for c in (*cols, "placed", "destination_known") if c not in history.columns]
+    if missing:
+        raise ValueError(f"graduates history lacks column(s) {missing}")
+    codes, uniques = [], []
+    for col in cols:
+        c, u = pd.factorize(history[col], sort=True)
+        codes.append(c.astype(np.int64))
+        uniques.append(u)
+    sizes = tuple(len(u) for u in uniques)
+    total = int(np.prod(sizes)) if all(sizes) else 0
+    if total == 0 or not keep.any():
+        return pd.DataFrame(
+            {
+                "cohort": pd.Series(dtype="int64"),
+                "snapshot_date": pd.Series(dtype="datetime64[ns]"),
+                "university_code": pd.Series(dtype="string"),
+                **{k: pd.Series(dtype="int64") for k in ("graduates", "placed", "known")},
+            }
+        )
+    flat = np.ravel_multi_index(codes, sizes)[keep]
+    n = np.bincount(flat, minlength=total)
+    x = np.bincount(flat, weights=history["placed"].to_numpy(dtype=bool)[keep], minlength=total)
+    k = np.bincount(
+        flat, weights=history["destination_known"].to_numpy(dtype=bool)[keep], minlength=total
+    )
+    cells = np.flatnonzero(n)
+    ci, si, ui = np.unravel_index(cells, sizes)
+    out = pd.DataFrame(
+        {
+            "cohort": np.asarray(uniques[0])[ci].astype("int64"),
+            "snapshot_date": pd.to_datetime(np.asarray(uniques[1])[si]).astype("datetime64[ns]"),
+            "university_code": pd.array(np.asarray(uniques[2], dtype=object)[ui], dtype="string"),
+            "graduates": n[cells].astype("int64"),
+            "placed": np.rint(x[cells]).astype("int64"),
+            "known": np.rint(k[cells]).astype("int64"),
+        }
+    )
     return out
 
 
@@ -188,7 +316,8 @@ def _scope_series(counts: pd.DataFrame, university: str | None) -> pd.DataFrame:
     if university is None:
         return prov
     own = counts[counts["university_code"] == university][
-        ["university_code", *keys, "graduates", "placed", "known"]]
+        ["university_code", *keys, "graduates", "placed", "known"]
+    ]
     return pd.concat([own, prov], ignore_index=True)
 
 
@@ -199,8 +328,9 @@ def _same_day_last_year(day: pd.Timestamp) -> pd.Timestamp:
         return day.replace(year=day.year - 1, day=28)
 
 
-def headline(counts: pd.DataFrame, policy, university: str | None = None,
-             snapshot_date=None) -> pd.DataFrame:
+def headline(
+    counts: pd.DataFrame, policy, university: str | None = None, snapshot_date=None
+) -> pd.DataFrame:
     """Headline figures of the newest snapshot (or ``snapshot_date``) from :func:`snapshot_counts`.
 
     One row for the province (and one for ``university`` first, in university mode): graduates,
@@ -212,7 +342,9 @@ def headline(counts: pd.DataFrame, policy, university: str | None = None,
     series = _scope_series(counts, university)
     if series.empty:
         raise ValueError("no graduates counted in the history (in_denominator rows)")
-    day = pd.Timestamp(snapshot_date) if snapshot_date is not None else series["snapshot_date"].max()
+    day = (
+        pd.Timestamp(snapshot_date) if snapshot_date is not None else series["snapshot_date"].max()
+    )
     now = series[series["snapshot_date"] == day]
     if now.empty:
         raise ValueError(f"no snapshot on {day.date()} in the graduates history")
@@ -250,10 +382,25 @@ def headline(counts: pd.DataFrame, policy, university: str | None = None,
     out["rate_change"] = out["placement_rate"] - out["previous_rate"]
     out["last_year_change"] = out["placement_rate"] - out["last_year_rate"]
     out["policy_rate"] = policy.placement.provincial_average
-    cols = ["university_code", "cohort", "snapshot_date", "graduates", "placed", "placement_rate",
-            "ci_low", "ci_high", "known", "coverage_rate", "policy_rate",
-            "previous_snapshot_date", "previous_rate", "rate_change",
-            "last_year_snapshot_date", "last_year_rate", "last_year_change"]
+    cols = [
+        "university_code",
+        "cohort",
+        "snapshot_date",
+        "graduates",
+        "placed",
+        "placement_rate",
+        "ci_low",
+        "ci_high",
+        "known",
+        "coverage_rate",
+        "policy_rate",
+        "previous_snapshot_date",
+        "previous_rate",
+        "rate_change",
+        "last_year_snapshot_date",
+        "last_year_rate",
+        "last_year_change",
+    ]
     return out[cols]
 
 
@@ -265,8 +412,11 @@ def _names(universities: pd.DataFrame | None) -> pd.DataFrame | None:
     return universities[cols].drop_duplicates("university_code")
 
 
-def _attach_names(df: pd.DataFrame, universities: pd.DataFrame | None,
-                  columns: Sequence[str] = ("university_name",)) -> pd.DataFrame:
+def _attach_names(
+    df: pd.DataFrame,
+    universities: pd.DataFrame | None,
+    columns: Sequence[str] = ("university_name",),
+) -> pd.DataFrame:
     """Add university columns after ``university_code``; ALL rows are named 全省."""
     ref = _names(universities)
     out = df.copy()
@@ -285,8 +435,9 @@ def _attach_names(df: pd.DataFrame, universities: pd.DataFrame | None,
     return out
 
 
-def by_university(current: pd.DataFrame, universities: pd.DataFrame | None,
-                  policy) -> tuple[pd.DataFrame, Overdispersion]:
+def by_university(
+    current: pd.DataFrame, universities: pd.DataFrame | None, policy
+) -> tuple[pd.DataFrame, Overdispersion]:
     """Every university: rate with interval, baseline, the policy line and its funnel position.
 
     ``baseline_rate`` is the university's previous initial rate (universities reference);
@@ -295,14 +446,28 @@ def by_university(current: pd.DataFrame, universities: pd.DataFrame | None,
     random-effects limits when the universities are overdispersed (methods.md §2.2). Ranked by
     rate (1 = highest).
     """
+    return _memoized(
+        "by_university",
+        current,
+        (policy, _frame_token(universities)),
+        lambda: _by_university(current, universities, policy),
+    )
+
+
+def _by_university(
+    current: pd.DataFrame, universities: pd.DataFrame | None, policy
+) -> tuple[pd.DataFrame, Overdispersion]:
     st = policy.statistics
     t = rate_table(current, ["university_code"], st.confidence)
     pooled = pooled_rate(t["placed"], t["graduates"])
     t = _attach_names(t, universities, ("university_name", "school_level", "ownership"))
     ref = _names(universities)
     if ref is not None and "baseline_rate" in ref.columns:
-        t["baseline_rate"] = t["university_code"].map(
-            ref.set_index("university_code")["baseline_rate"]).astype(float)
+        t["baseline_rate"] = (
+            t["university_code"]
+            .map(ref.set_index("university_code")["baseline_rate"])
+            .astype(float)
+        )
     else:
         t["baseline_rate"] = np.nan
     below = t["placement_rate"] < t["baseline_rate"]
@@ -311,8 +476,14 @@ def by_university(current: pd.DataFrame, universities: pd.DataFrame | None,
     t["policy_rate"] = policy.placement.provincial_average
     t["below_policy_rate"] = t["placement_rate"] < t["policy_rate"]
     t["provincial_rate"] = pooled
-    funnel, od = funnel_assessment(t["placed"], t["graduates"], target=pooled,
-                                   alert=st.funnel_alert, alarm=st.funnel_alarm, winsor=st.winsor)
+    funnel, od = funnel_assessment(
+        t["placed"],
+        t["graduates"],
+        target=pooled,
+        alert=st.funnel_alert,
+        alarm=st.funnel_alarm,
+        winsor=st.winsor,
+    )
     t = pd.concat([t, funnel.reset_index(drop=True)], axis=1)
     t["funnel_zone"] = t["funnel_zone"].map(FUNNEL_ZONE_LABELS).astype("object")
     t["rank"] = t["placement_rate"].rank(ascending=False, method="min").astype("Int64")
@@ -321,18 +492,22 @@ def by_university(current: pd.DataFrame, universities: pd.DataFrame | None,
 
 def overdispersion_table(od: Overdispersion, scope: str = "各高校落实率") -> pd.DataFrame:
     """One row describing the overdispersion test and which limits were used."""
-    return pd.DataFrame([{
-        "category": scope,
-        "units": od.units,
-        "provincial_rate": od.target,
-        "overdispersion_phi": od.phi,
-        "overdispersion_chi2": od.chi2,
-        "overdispersion_dof": od.dof,
-        "overdispersion_p": od.p_value,
-        "overdispersion_tau2": od.tau2,
-        "overdispersed": od.overdispersed,
-        "funnel_method": "随机效应调整（反正弦尺度）" if od.overdispersed else "精确二项",
-    }])
+    return pd.DataFrame(
+        [
+            {
+                "category": scope,
+                "units": od.units,
+                "provincial_rate": od.target,
+                "overdispersion_phi": od.phi,
+                "overdispersion_chi2": od.chi2,
+                "overdispersion_dof": od.dof,
+                "overdispersion_p": od.p_value,
+                "overdispersion_tau2": od.tau2,
+                "overdispersed": od.overdispersed,
+                "funnel_method": "随机效应调整（反正弦尺度）" if od.overdispersed else "精确二项",
+            }
+        ]
+    )
 
 
 def university_row(table: pd.DataFrame, university: str) -> pd.DataFrame:
@@ -351,12 +526,17 @@ def by_level(current: pd.DataFrame, policy, university: str | None = None) -> pd
 
 def by_discipline(current: pd.DataFrame, policy, university: str | None = None) -> pd.DataFrame:
     """By discipline within level: 学科门类 (本科/研究生) and 专业大类 (专科)."""
-    return _with_province(current, ["education_level", "discipline_code", "discipline_name"],
-                          policy.statistics.confidence, university)
+    return _with_province(
+        current,
+        ["education_level", "discipline_code", "discipline_name"],
+        policy.statistics.confidence,
+        university,
+    )
 
 
-def by_category(current: pd.DataFrame, column: str, policy,
-                university: str | None = None) -> pd.DataFrame:
+def by_category(
+    current: pd.DataFrame, column: str, policy, university: str | None = None
+) -> pd.DataFrame:
     """By one categorical column (``gender``, ``urban_rural``, ``department``, ...)."""
     return _with_province(current, [column], policy.statistics.confidence, university)
 
@@ -385,11 +565,27 @@ def _group_targets(policy) -> dict[str, str]:
         out[g] = f"{day}前落实率高于本校平均水平"
     for g in a.all_placed_groups:
         out[g] = "动态清零（全部落实）"
+    for g in _willing_groups(policy):
+        out[g] = "有就业意愿的全部落实"
     return out
 
 
-def by_group(current: pd.DataFrame, policy, universities: pd.DataFrame | None = None,
-             university: str | None = None, protect: bool = True) -> pd.DataFrame:
+def _willing_groups(policy) -> tuple[str, ...]:
+    """Groups whose graduates willing to work must all be placed (notice §五: 残疾).
+
+    Read from ``policy.assistance.all_placed_willing_groups``; until the policy file has that key
+    no such target is shown (the rate and gap still are).
+    """
+    return tuple(getattr(policy.assistance, "all_placed_willing_groups", ()))
+
+
+def by_group(
+    current: pd.DataFrame,
+    policy,
+    universities: pd.DataFrame | None = None,
+    university: str | None = None,
+    protect: bool = True,
+) -> pd.DataFrame:
     """Groups in difficulty: each university's groups and the province (``ALL``).
 
     Columns (contract): university_code, group, graduates, placed, placement_rate, university_rate,
@@ -400,6 +596,23 @@ def by_group(current: pd.DataFrame, policy, universities: pd.DataFrame | None = 
     Small cells go through :func:`helpers.disclosure.protect_group_table` (``protect``): the whole
     table is protected first, then ``university`` selects its rows and the ALL rows.
     """
+    t = _memoized("group_counts", current, (policy,), lambda: _group_table(current, policy))
+    if protect:
+        t = protect_groups(t, policy)
+    if university is not None:
+        t = t[t["university_code"].isin([university, ALL])]
+    t = _attach_names(t, universities)
+    order = {g: i for i, g in enumerate(_group_order(policy))}
+    key = t["university_code"].eq(ALL).astype(int) * 10_000 + t["group"].map(order)
+    return (
+        t.assign(_k=key)
+        .sort_values(["_k", "university_code"], kind="stable")
+        .drop(columns="_k")
+        .reset_index(drop=True)
+    )
+
+
+def _group_table(current: pd.DataFrame, policy) -> pd.DataFrame:
     conf = policy.statistics.confidence
     groups = _group_order(policy)
     d = _denominator(current)
@@ -408,7 +621,16 @@ def by_group(current: pd.DataFrame, policy, universities: pd.DataFrame | None = 
     members = d[cols].to_numpy(dtype=bool)
     frame = pd.DataFrame(
         np.concatenate([members, members & placed[:, None]], axis=1).astype(np.int64),
-        columns=[f"n_{i}" for i in range(len(groups))] + [f"x_{i}" for i in range(len(groups))])
+        columns=[f"n_{i}" for i in range(len(groups))] + [f"x_{i}" for i in range(len(groups))],
+    )
+    willing_groups = [g for g in _willing_groups(policy) if g in groups]
+    if willing_groups:
+        # unknown willingness counts as willing: the target is never met by a missing answer
+        willing = d["willing_to_work"].fillna(True).to_numpy(dtype=bool)
+        for g in willing_groups:
+            i = groups.index(g)
+            frame[f"w_{i}"] = (members[:, i] & willing).astype(np.int64)
+            frame[f"wx_{i}"] = (members[:, i] & willing & placed).astype(np.int64)
     frame["university_code"] = d["university_code"].to_numpy()
     frame["_all"] = 1
     frame["_placed"] = placed.astype(np.int64)
@@ -416,34 +638,49 @@ def by_group(current: pd.DataFrame, policy, universities: pd.DataFrame | None = 
     per.loc[ALL] = per.sum()
     rows = []
     for i, g in enumerate(groups):
-        part = pd.DataFrame({
-            "university_code": per.index.astype(str),
-            "group": g,
-            "graduates": per[f"n_{i}"].to_numpy(),
-            "placed": per[f"x_{i}"].to_numpy(),
-            "university_rate": per["_placed"].to_numpy() / per["_all"].to_numpy(),
-        })
+        part = pd.DataFrame(
+            {
+                "university_code": per.index.astype(str),
+                "group": g,
+                "graduates": per[f"n_{i}"].to_numpy(),
+                "placed": per[f"x_{i}"].to_numpy(),
+                "university_rate": per["_placed"].to_numpy() / per["_all"].to_numpy(),
+                "_willing_unplaced": (per[f"w_{i}"] - per[f"wx_{i}"]).to_numpy()
+                if g in willing_groups
+                else 0,
+            }
+        )
         rows.append(part[(part["graduates"] > 0) | (part["university_code"] == ALL)])
     t = pd.concat(rows, ignore_index=True)
     t = add_rates(t, conf)
     t["gap"] = t["placement_rate"] - t["university_rate"]
     targets = _group_targets(policy)
     t["target"] = t["group"].map(targets).astype("object")
-    met = np.where(t["group"].isin(policy.assistance.all_placed_groups),
-                   t["placed"] == t["graduates"], t["placement_rate"] > t["university_rate"])
+    met = np.select(
+        [
+            t["group"].isin(policy.assistance.all_placed_groups),
+            t["group"].isin(willing_groups),
+        ],
+        [t["placed"] == t["graduates"], t["_willing_unplaced"] == 0],
+        default=t["placement_rate"] > t["university_rate"],
+    )
     t["target_met"] = pd.array(met, dtype="boolean")
     t.loc[t["target"].isna() | (t["graduates"] == 0), "target_met"] = pd.NA
-    t = t[["university_code", "group", "graduates", "placed", "placement_rate", "ci_low",
-           "ci_high", "university_rate", "gap", "target", "target_met"]]
-    if protect:
-        t = protect_groups(t, policy)
-    if university is not None:
-        t = t[t["university_code"].isin([university, ALL])]
-    t = _attach_names(t, universities)
-    order = {g: i for i, g in enumerate(groups)}
-    key = t["university_code"].eq(ALL).astype(int) * 10_000 + t["group"].map(order)
-    return t.assign(_k=key).sort_values(["_k", "university_code"], kind="stable").drop(
-        columns="_k").reset_index(drop=True)
+    return t[
+        [
+            "university_code",
+            "group",
+            "graduates",
+            "placed",
+            "placement_rate",
+            "ci_low",
+            "ci_high",
+            "university_rate",
+            "gap",
+            "target",
+            "target_met",
+        ]
+    ]
 
 
 def protect_groups(table: pd.DataFrame, policy) -> pd.DataFrame:
@@ -465,49 +702,85 @@ def by_major(current: pd.DataFrame, policy, university: str | None = None) -> pd
     ``policy.majors.threshold`` / ``min_graduates``; ``evidence_label`` is its Chinese label. A
     major code the catalogue does not list is kept as it is (its discipline may be 其他).
     """
-    d = current if university is None else _one(current, university)
+    if university is None:
+        return _memoized("by_major", current, (policy,), lambda: _by_major(current, policy))
+    return _by_major(_one(current, university), policy)
+
+
+def _by_major(d: pd.DataFrame, policy) -> pd.DataFrame:
     keys = ["university_code", "education_level", "major_code"]
     t = rate_table(d, keys, policy.statistics.confidence)
     dd = _denominator(d)
-    first = dd.groupby(keys, observed=True, sort=True)[
-        ["major_name", "discipline_code", "discipline_name"]].first().reset_index()
+    first = (
+        dd.groupby(keys, observed=True, sort=True)[
+            ["major_name", "discipline_code", "discipline_name"]
+        ]
+        .first()
+        .reset_index()
+    )
     t = t.merge(first, on=keys, how="left", validate="one_to_one")
     m = policy.majors
-    t["evidence_level"] = evidence_level(t["graduates"], t["placement_rate"], t["ci_high"],
-                                         m.threshold, m.min_graduates).astype("object")
+    t["evidence_level"] = evidence_level(
+        t["graduates"], t["placement_rate"], t["ci_high"], m.threshold, m.min_graduates
+    ).astype("object")
     t["evidence_label"] = t["evidence_level"].map(EVIDENCE_LABELS)
-    cols = ["university_code", "education_level", "major_code", "major_name", "discipline_code",
-            "discipline_name", "graduates", "placed", "placement_rate", "ci_low", "ci_high",
-            "coverage_rate", "evidence_level", "evidence_label"]
+    cols = [
+        "university_code",
+        "education_level",
+        "major_code",
+        "major_name",
+        "discipline_code",
+        "discipline_name",
+        "graduates",
+        "placed",
+        "placement_rate",
+        "ci_low",
+        "ci_high",
+        "coverage_rate",
+        "evidence_level",
+        "evidence_label",
+    ]
     return t[cols]
 
 
 def evidence_counts(majors: pd.DataFrame) -> pd.DataFrame:
     """Number of 专业点 per evidence level (and their graduates)."""
     g = majors.groupby("evidence_level", observed=True).agg(
-        count=("major_code", "size"), graduates=("graduates", "sum"))
+        count=("major_code", "size"), graduates=("graduates", "sum")
+    )
     g = g.reindex(list(EVIDENCE_LABELS), fill_value=0).reset_index()
     g["evidence_label"] = g["evidence_level"].map(EVIDENCE_LABELS)
     return g[["evidence_level", "evidence_label", "count", "graduates"]]
 
 
 # --- destination mix -----------------------------------------------------------------------------
-def destination_mix(current: pd.DataFrame, universities: pd.DataFrame | None = None,
-                    university: str | None = None) -> pd.DataFrame:
+def _mix_counts(current: pd.DataFrame) -> tuple[pd.DataFrame, ...]:
+    """Graduates per (university, bucket) under each rule, with the ALL row."""
+    d = _denominator(current)
+    out = []
+    for col, buckets in RULES.values():
+        counts = pd.crosstab(
+            d["university_code"].astype(str), d[col].astype("string").fillna(buckets[-1])
+        )
+        counts = counts.reindex(columns=list(buckets), fill_value=0)
+        counts.loc[ALL] = counts.sum()
+        out.append(counts)
+    return tuple(out)
+
+
+def destination_mix(
+    current: pd.DataFrame, universities: pd.DataFrame | None = None, university: str | None = None
+) -> pd.DataFrame:
     """Shares of each destination bucket under both rules, per university and for the province.
 
     Long table: university_code, university_name, rule, bucket, count, graduates, share; every
     bucket of a rule is listed (0 counts included), shares of a university sum to 1 per rule.
     """
-    d = _denominator(current)
     if university is not None:
         _one(current, university)
+    tables = _memoized("mix_counts", current, (), lambda: _mix_counts(current))
     frames = []
-    for rule, (col, buckets) in RULES.items():
-        counts = pd.crosstab(d["university_code"].astype(str),
-                             d[col].astype("string").fillna(buckets[-1]))
-        counts = counts.reindex(columns=list(buckets), fill_value=0)
-        counts.loc[ALL] = counts.sum()
+    for rule, counts in zip(RULES, tables, strict=True):
         if university is not None:
             counts = counts.loc[[university, ALL]]
         long = counts.stack().rename("count").reset_index()
@@ -536,27 +809,46 @@ def share_signals(current: pd.DataFrame, policy) -> pd.DataFrame:
     ordinary spread between universities: 预警 above the ``funnel_alarm`` limit, 关注 above
     ``funnel_alert``. Unusually low shares are not signals.
     """
+    return _memoized("share_signals", current, (policy,), lambda: _share_signals(current, policy))
+
+
+def _share_signals(current: pd.DataFrame, policy) -> pd.DataFrame:
     st = policy.statistics
     d = _denominator(current)
     frames = []
     for label, col, buckets in SIGNALS.values():
         hit = d[col].isin(list(buckets)).to_numpy(dtype=bool)
-        g = pd.DataFrame({"university_code": d["university_code"].to_numpy(),
-                          "hit": hit.astype(np.int64)}).groupby(
-            "university_code", observed=True, sort=True)["hit"].agg(["size", "sum"])
-        t = pd.DataFrame({"university_code": g.index.astype(str), "signal": label,
-                          "graduates": g["size"].to_numpy(), "count": g["sum"].to_numpy()})
+        g = (
+            pd.DataFrame(
+                {"university_code": d["university_code"].to_numpy(), "hit": hit.astype(np.int64)}
+            )
+            .groupby("university_code", observed=True, sort=True)["hit"]
+            .agg(["size", "sum"])
+        )
+        t = pd.DataFrame(
+            {
+                "university_code": g.index.astype(str),
+                "signal": label,
+                "graduates": g["size"].to_numpy(),
+                "count": g["sum"].to_numpy(),
+            }
+        )
         t["share"] = placement_rate(t["count"], t["graduates"])
         pooled = pooled_rate(t["count"], t["graduates"])
         t["provincial_share"] = pooled
-        funnel, od = funnel_assessment(t["count"], t["graduates"], target=pooled,
-                                       alert=st.funnel_alert, alarm=st.funnel_alarm,
-                                       winsor=st.winsor)
+        funnel, od = funnel_assessment(
+            t["count"],
+            t["graduates"],
+            target=pooled,
+            alert=st.funnel_alert,
+            alarm=st.funnel_alarm,
+            winsor=st.winsor,
+        )
         t["alert_high_limit"] = funnel["alert_high_limit"].to_numpy()
         t["alarm_high_limit"] = funnel["alarm_high_limit"].to_numpy()
         t["funnel_z"] = funnel["funnel_z"].to_numpy()
         t["flag_level"] = _flag(funnel["funnel_zone"]).to_numpy()
-        t["signal_basis"] = ("漏斗图（随机效应调整）" if od.overdispersed else "漏斗图（精确二项）")
+        t["signal_basis"] = "漏斗图（随机效应调整）" if od.overdispersed else "漏斗图（精确二项）"
         t["overdispersion_tau2"] = od.tau2 if od.overdispersed else 0.0
         frames.append(t)
     return pd.concat(frames, ignore_index=True)
@@ -567,8 +859,11 @@ def jump_snapshots(counts: pd.DataFrame, policy, as_of) -> tuple[pd.Timestamp, p
     as_of = pd.Timestamp(as_of)
     cohort = int(counts.loc[counts["snapshot_date"] <= as_of, "cohort"].max())
     cutoff = min(as_of, pd.Timestamp(policy.date(policy.placement.initial_snapshot, cohort)))
-    days = np.sort(counts.loc[(counts["cohort"] == cohort) & (counts["snapshot_date"] <= cutoff),
-                              "snapshot_date"].unique())
+    days = np.sort(
+        counts.loc[
+            (counts["cohort"] == cohort) & (counts["snapshot_date"] <= cutoff), "snapshot_date"
+        ].unique()
+    )
     if len(days) < 2:
         return None
     return pd.Timestamp(days[-2]), pd.Timestamp(days[-1])
@@ -585,10 +880,26 @@ def jump_signals(counts: pd.DataFrame, policy, as_of) -> pd.DataFrame:
     than two snapshots exist.
     """
     st = policy.statistics
-    cols = ["university_code", "signal", "previous_snapshot_date", "snapshot_date",
-            "previous_rate", "placement_rate", "rate_jump", "graduates", "not_placed_before",
-            "newly_placed", "conversion_rate", "provincial_share", "alert_high_limit",
-            "alarm_high_limit", "funnel_z", "flag_level", "signal_basis", "overdispersion_tau2"]
+    cols = [
+        "university_code",
+        "signal",
+        "previous_snapshot_date",
+        "snapshot_date",
+        "previous_rate",
+        "placement_rate",
+        "rate_jump",
+        "graduates",
+        "not_placed_before",
+        "newly_placed",
+        "conversion_rate",
+        "provincial_share",
+        "alert_high_limit",
+        "alarm_high_limit",
+        "funnel_z",
+        "flag_level",
+        "signal_basis",
+        "overdispersion_tau2",
+    ]
     pair = jump_snapshots(counts, policy, as_of)
     if pair is None:
         return pd.DataFrame(columns=cols)
@@ -599,23 +910,31 @@ def jump_signals(counts: pd.DataFrame, policy, as_of) -> pd.DataFrame:
     a, b = a.loc[both], b.loc[both]
     open_before = (a["graduates"] - a["placed"]).to_numpy()
     newly = np.clip((b["placed"] - a["placed"]).to_numpy(), 0, open_before)
-    t = pd.DataFrame({
-        "university_code": both.astype(str),
-        "signal": JUMP_SIGNAL,
-        "previous_snapshot_date": before,
-        "snapshot_date": after,
-        "previous_rate": (a["placed"] / a["graduates"]).to_numpy(),
-        "placement_rate": (b["placed"] / b["graduates"]).to_numpy(),
-        "graduates": b["graduates"].to_numpy(),
-        "not_placed_before": open_before,
-        "newly_placed": newly,
-    })
+    t = pd.DataFrame(
+        {
+            "university_code": both.astype(str),
+            "signal": JUMP_SIGNAL,
+            "previous_snapshot_date": before,
+            "snapshot_date": after,
+            "previous_rate": (a["placed"] / a["graduates"]).to_numpy(),
+            "placement_rate": (b["placed"] / b["graduates"]).to_numpy(),
+            "graduates": b["graduates"].to_numpy(),
+            "not_placed_before": open_before,
+            "newly_placed": newly,
+        }
+    )
     t["rate_jump"] = t["placement_rate"] - t["previous_rate"]
     t["conversion_rate"] = placement_rate(t["newly_placed"], t["not_placed_before"])
     pooled = pooled_rate(t["newly_placed"], t["not_placed_before"])
     t["provincial_share"] = pooled
-    funnel, od = funnel_assessment(t["newly_placed"], t["not_placed_before"], target=pooled,
-                                   alert=st.funnel_alert, alarm=st.funnel_alarm, winsor=st.winsor)
+    funnel, od = funnel_assessment(
+        t["newly_placed"],
+        t["not_placed_before"],
+        target=pooled,
+        alert=st.funnel_alert,
+        alarm=st.funnel_alarm,
+        winsor=st.winsor,
+    )
     t["alert_high_limit"] = funnel["alert_high_limit"].to_numpy()
     t["alarm_high_limit"] = funnel["alarm_high_limit"].to_numpy()
     t["funnel_z"] = funnel["funnel_z"].to_numpy()
@@ -625,9 +944,14 @@ def jump_signals(counts: pd.DataFrame, policy, as_of) -> pd.DataFrame:
     return t[cols].sort_values("university_code").reset_index(drop=True)
 
 
-def warning_signals(current: pd.DataFrame, counts: pd.DataFrame, policy, as_of,
-                    universities: pd.DataFrame | None = None,
-                    university: str | None = None) -> pd.DataFrame:
+def warning_signals(
+    current: pd.DataFrame,
+    counts: pd.DataFrame,
+    policy,
+    as_of,
+    universities: pd.DataFrame | None = None,
+    university: str | None = None,
+) -> pd.DataFrame:
     """All warning signals, one row per (university, signal); ``flagged`` marks 预警 / 关注.
 
     In university mode only the university's rows (the provincial share is a province aggregate).
@@ -635,10 +959,28 @@ def warning_signals(current: pd.DataFrame, counts: pd.DataFrame, policy, as_of,
     shares = share_signals(current, policy)
     jumps = jump_signals(counts, policy, as_of)
     out = pd.concat([shares, jumps], ignore_index=True) if len(jumps) else shares
-    cols = ["university_code", "signal", "graduates", "count", "share", "previous_snapshot_date",
-            "snapshot_date", "previous_rate", "placement_rate", "rate_jump", "not_placed_before",
-            "newly_placed", "conversion_rate", "provincial_share", "alert_high_limit",
-            "alarm_high_limit", "funnel_z", "flag_level", "signal_basis", "overdispersion_tau2"]
+    cols = [
+        "university_code",
+        "signal",
+        "graduates",
+        "count",
+        "share",
+        "previous_snapshot_date",
+        "snapshot_date",
+        "previous_rate",
+        "placement_rate",
+        "rate_jump",
+        "not_placed_before",
+        "newly_placed",
+        "conversion_rate",
+        "provincial_share",
+        "alert_high_limit",
+        "alarm_high_limit",
+        "funnel_z",
+        "flag_level",
+        "signal_basis",
+        "overdispersion_tau2",
+    ]
     out = out.reindex(columns=cols)
     for col in ("previous_snapshot_date", "snapshot_date"):
         out[col] = pd.to_datetime(out[col])
@@ -651,8 +993,12 @@ def warning_signals(current: pd.DataFrame, counts: pd.DataFrame, policy, as_of,
 
 
 # --- progress through the year -------------------------------------------------------------------
-def progress(counts: pd.DataFrame, policy, university: str | None = None,
-             cohorts: Sequence[int] | None = None) -> pd.DataFrame:
+def progress(
+    counts: pd.DataFrame,
+    policy,
+    university: str | None = None,
+    cohorts: Sequence[int] | None = None,
+) -> pd.DataFrame:
     """Rate by snapshot date for the current and the previous cohort (province; university first).
 
     ``previous_cohort_rate`` is the previous cohort's rate on the same month-day (when that
@@ -673,12 +1019,28 @@ def progress(counts: pd.DataFrame, policy, university: str | None = None,
     prev = prev.rename(columns={"placement_rate": "previous_cohort_rate"})
     s = s.merge(prev, on=["university_code", "cohort", "month_day"], how="left")
     s["cohort_change"] = s["placement_rate"] - s["previous_cohort_rate"]
-    cols = ["university_code", "cohort", "snapshot_date", "month_day", "graduates", "placed",
-            "placement_rate", "ci_low", "ci_high", "known", "coverage_rate",
-            "previous_cohort_rate", "cohort_change"]
+    cols = [
+        "university_code",
+        "cohort",
+        "snapshot_date",
+        "month_day",
+        "graduates",
+        "placed",
+        "placement_rate",
+        "ci_low",
+        "ci_high",
+        "known",
+        "coverage_rate",
+        "previous_cohort_rate",
+        "cohort_change",
+    ]
     order = s["university_code"].eq(ALL).astype(int)
-    return s.assign(_o=order).sort_values(["_o", "cohort", "snapshot_date"]).drop(
-        columns="_o")[cols].reset_index(drop=True)
+    return (
+        s.assign(_o=order)
+        .sort_values(["_o", "cohort", "snapshot_date"])
+        .drop(columns="_o")[cols]
+        .reset_index(drop=True)
+    )
 
 
 def progress_series(table: pd.DataFrame, names: dict[str, str] | None = None) -> pd.DataFrame:
@@ -688,8 +1050,12 @@ def progress_series(table: pd.DataFrame, names: dict[str, str] | None = None) ->
     return table.assign(series=table["cohort"].astype(str) + "届 " + scope)
 
 
-def movers(counts: pd.DataFrame, policy, universities: pd.DataFrame | None = None,
-           university: str | None = None) -> pd.DataFrame:
+def movers(
+    counts: pd.DataFrame,
+    policy,
+    universities: pd.DataFrame | None = None,
+    university: str | None = None,
+) -> pd.DataFrame:
     """Change of each university's rate since the previous snapshot of the same cohort.
 
     Sorted by change (largest rise first), with the province's change as the ALL row. Empty (with
@@ -697,12 +1063,24 @@ def movers(counts: pd.DataFrame, policy, universities: pd.DataFrame | None = Non
     university and the province.
     """
     conf = policy.statistics.confidence
-    cols = ["university_code", "previous_snapshot_date", "snapshot_date", "graduates", "placed",
-            "previous_rate", "placement_rate", "ci_low", "ci_high", "rate_change", "newly_placed"]
+    cols = [
+        "university_code",
+        "previous_snapshot_date",
+        "snapshot_date",
+        "graduates",
+        "placed",
+        "previous_rate",
+        "placement_rate",
+        "ci_low",
+        "ci_high",
+        "rate_change",
+        "newly_placed",
+    ]
     day = counts["snapshot_date"].max()
     cohort = int(counts.loc[counts["snapshot_date"] == day, "cohort"].max())
-    earlier = counts.loc[(counts["cohort"] == cohort) & (counts["snapshot_date"] < day),
-                         "snapshot_date"]
+    earlier = counts.loc[
+        (counts["cohort"] == cohort) & (counts["snapshot_date"] < day), "snapshot_date"
+    ]
     if earlier.empty:
         return _attach_names(pd.DataFrame(columns=cols), universities)
     before = earlier.max()
@@ -714,23 +1092,31 @@ def movers(counts: pd.DataFrame, policy, universities: pd.DataFrame | None = Non
         b = frame[frame["snapshot_date"] == day].set_index("university_code")
         both = b.index.intersection(a.index)
         a, b = a.loc[both], b.loc[both]
-        t = pd.DataFrame({
-            "university_code": both.astype(str),
-            "previous_snapshot_date": before,
-            "snapshot_date": day,
-            "graduates": b["graduates"].to_numpy(),
-            "placed": b["placed"].to_numpy(),
-            "previous_rate": (a["placed"] / a["graduates"]).to_numpy(),
-            "newly_placed": (b["placed"] - a["placed"]).to_numpy(),
-        })
+        t = pd.DataFrame(
+            {
+                "university_code": both.astype(str),
+                "previous_snapshot_date": before,
+                "snapshot_date": day,
+                "graduates": b["graduates"].to_numpy(),
+                "placed": b["placed"].to_numpy(),
+                "previous_rate": (a["placed"] / a["graduates"]).to_numpy(),
+                "newly_placed": (b["placed"] - a["placed"]).to_numpy(),
+            }
+        )
         frames.append(t)
     t = add_rates(pd.concat(frames, ignore_index=True), conf)
     t["rate_change"] = t["placement_rate"] - t["previous_rate"]
     t = t[cols]
     is_all = t["university_code"] == ALL
-    t = pd.concat([t[~is_all].sort_values(["rate_change", "university_code"],
-                                          ascending=[False, True], kind="stable"), t[is_all]],
-                  ignore_index=True)
+    t = pd.concat(
+        [
+            t[~is_all].sort_values(
+                ["rate_change", "university_code"], ascending=[False, True], kind="stable"
+            ),
+            t[is_all],
+        ],
+        ignore_index=True,
+    )
     if university is not None:
         t = t[t["university_code"].isin([university, ALL])]
     return _attach_names(t.reset_index(drop=True), universities)
@@ -772,8 +1158,12 @@ def with_names(df: pd.DataFrame, universities: pd.DataFrame | None) -> pd.DataFr
     return _attach_names(df, universities)
 
 
-def scoped_labels(df: pd.DataFrame, columns: Sequence[str], names: dict[str, str] | None = None,
-                  with_scope: bool = True) -> pd.Series:
+def scoped_labels(
+    df: pd.DataFrame,
+    columns: Sequence[str],
+    names: dict[str, str] | None = None,
+    with_scope: bool = True,
+) -> pd.Series:
     """Row labels for charts: "福州大学·本科·工学" (university mode) or "本科·工学" (province)."""
     names = {ALL: PROVINCE_NAME, **(names or {})}
     parts = [df[c].astype("string").fillna(NOT_RECORDED) for c in columns]
@@ -803,22 +1193,28 @@ def headline_text(head: pd.DataFrame, policy, names: dict[str, str] | None = Non
     out = []
     for r in head.itertuples(index=False):
         who = names.get(r.university_code, r.university_code)
-        text = (f"截至{label_dates(r.snapshot_date)}，{who}{r.cohort}届毕业生{r.graduates:,}人"
-                f"（不含按政策不计入的结业、肄业生），已落实毕业去向{r.placed:,}人，"
-                f"毕业去向落实率{_pct(r.placement_rate)}（{conf:.0%}置信区间"
-                f"{_pct(r.ci_low)}–{_pct(r.ci_high)}），去向登记覆盖率{_pct(r.coverage_rate)}。")
+        text = (
+            f"截至{label_dates(r.snapshot_date)}，{who}{r.cohort}届毕业生{r.graduates:,}人"
+            f"（不含按政策不计入的结业、肄业生），已落实毕业去向{r.placed:,}人，"
+            f"毕业去向落实率{_pct(r.placement_rate)}（{conf:.0%}置信区间"
+            f"{_pct(r.ci_low)}–{_pct(r.ci_high)}），去向登记覆盖率{_pct(r.coverage_rate)}。"
+        )
         if pd.notna(r.previous_rate):
             text += f"较上期（{label_dates(r.previous_snapshot_date)}）{_pp(r.rate_change)}；"
         else:
             text += "本届暂无更早的统计快照；"
         if pd.notna(r.last_year_rate):
-            text += (f"较上届同期（{label_dates(r.last_year_snapshot_date)}，"
-                     f"{_pct(r.last_year_rate)}）{_pp(r.last_year_change)}。")
+            text += (
+                f"较上届同期（{label_dates(r.last_year_snapshot_date)}，"
+                f"{_pct(r.last_year_rate)}）{_pp(r.last_year_change)}。"
+            )
         else:
             text += "暂无上届同期数据。"
         if r.coverage_rate < policy.placement.coverage_alert:
-            text += (f"**注意：去向登记覆盖率低于{policy.placement.coverage_alert:.0%}，"
-                     "落实率可能被低估，应先督促登记。**")
+            text += (
+                f"**注意：去向登记覆盖率低于{policy.placement.coverage_alert:.0%}，"
+                "落实率可能被低估，应先督促登记。**"
+            )
         out.append(text)
     return "\n\n".join(out)
 
@@ -828,13 +1224,19 @@ def funnel_text(od: Overdispersion, policy, what: str = "各高校") -> str:
     st = policy.statistics
     if od.units < 2:
         return f"{what}数量不足，无法进行离散度检验，控制限采用精确二项分布。"
-    basis = (f"过度离散检验：φ={od.phi:.2f}，卡方={od.chi2:.1f}（自由度{od.dof}），p={od.p_value:.3g}。")
+    basis = (
+        f"过度离散检验：φ={od.phi:.2f}，卡方={od.chi2:.1f}（自由度{od.dof}），p={od.p_value:.3g}。"
+    )
     if od.overdispersed:
-        return (basis + f"{what}之间的差异明显超出抽样误差，因此采用随机效应（反正弦尺度，"
-                f"τ²={od.tau2:.4f}）调整后的{st.funnel_alert:.0%}与{st.funnel_alarm:.1%}控制限"
-                "判定位置；精确二项限仅作参考。")
-    return (basis + f"{what}之间的差异未超出抽样误差，采用精确二项分布的{st.funnel_alert:.0%}与"
-            f"{st.funnel_alarm:.1%}控制限。")
+        return (
+            basis + f"{what}之间的差异明显超出抽样误差，因此采用随机效应（反正弦尺度，"
+            f"τ²={od.tau2:.4f}）调整后的{st.funnel_alert:.0%}与{st.funnel_alarm:.1%}控制限"
+            "判定位置；精确二项限仅作参考。"
+        )
+    return (
+        basis + f"{what}之间的差异未超出抽样误差，采用精确二项分布的{st.funnel_alert:.0%}与"
+        f"{st.funnel_alarm:.1%}控制限。"
+    )
 
 
 def side_by_side(table: pd.DataFrame, keys: Sequence[str], university: str | None) -> pd.DataFrame:

@@ -55,8 +55,13 @@ def exact_interval(placed, n, confidence: float = 0.95):
     return np.where(m > 0, lo, np.nan), np.where(m > 0, hi, np.nan)
 
 
-def with_rates(df: pd.DataFrame, placed: str = "placed", n: str = "graduates",
-               confidence: float = 0.95, prefix: str = "") -> pd.DataFrame:
+def with_rates(
+    df: pd.DataFrame,
+    placed: str = "placed",
+    n: str = "graduates",
+    confidence: float = 0.95,
+    prefix: str = "",
+) -> pd.DataFrame:
     """Add ``placement_rate``, ``ci_low``, ``ci_high`` (Wilson) columns to an aggregate frame."""
     out = df.copy()
     out[f"{prefix}placement_rate"] = placement_rate(out[placed], out[n])
@@ -153,15 +158,15 @@ def winsorise(values, fraction: float):
 class Overdispersion:
     """Result of the overdispersion test of a set of units around a target."""
 
-    units: int          # I: units with at least one graduate
-    target: float       # θ0 (a fraction)
-    phi: float          # φ̂ = mean of squared winsorised z-scores
-    chi2: float         # I·φ̂, compared with χ²(I−1)
+    units: int  # I: units with at least one graduate
+    target: float  # θ0 (a fraction)
+    phi: float  # φ̂ = mean of squared winsorised z-scores
+    chi2: float  # I·φ̂, compared with χ²(I−1)
     dof: int
     p_value: float
-    tau2: float         # DerSimonian–Laird between-unit variance on the arcsine scale
+    tau2: float  # DerSimonian–Laird between-unit variance on the arcsine scale
     winsor: float
-    alpha: float        # significance level of the test
+    alpha: float  # significance level of the test
 
     @property
     def overdispersed(self) -> bool:
@@ -169,8 +174,9 @@ class Overdispersion:
         return bool(self.units > 1 and self.p_value < self.alpha and self.tau2 > 0)
 
 
-def overdispersion(placed, n, target: float | None = None, winsor: float = 0.10,
-                   alpha: float = 0.05) -> Overdispersion:
+def overdispersion(
+    placed, n, target: float | None = None, winsor: float = 0.10, alpha: float = 0.05
+) -> Overdispersion:
     """Spiegelhalter (2005) overdispersion: φ̂, the χ² test, and the additive τ² (arcsine scale).
 
     z_i = (asin√y_i − asin√θ0) / s_i with s_i = 1/(2√n_i); z winsorised at ``winsor`` / 1 −
@@ -184,8 +190,9 @@ def overdispersion(placed, n, target: float | None = None, winsor: float = 0.10,
     if target is None:
         target = float(x.sum() / m.sum()) if units else float("nan")
     if units == 0:
-        return Overdispersion(0, target, float("nan"), float("nan"), 0, float("nan"), 0.0,
-                              winsor, alpha)
+        return Overdispersion(
+            0, target, float("nan"), float("nan"), 0, float("nan"), 0.0, winsor, alpha
+        )
     z = winsorise(funnel_z_scores(x, m, target), winsor)
     phi = float(np.mean(z**2))
     chi2 = units * phi
@@ -219,8 +226,9 @@ FUNNEL_ZONE_LABELS = {
 }
 
 
-def funnel_assessment(placed, n, *, target: float, alert: float, alarm: float,
-                      winsor: float) -> tuple[pd.DataFrame, Overdispersion]:
+def funnel_assessment(
+    placed, n, *, target: float, alert: float, alarm: float, winsor: float
+) -> tuple[pd.DataFrame, Overdispersion]:
     """Each unit's funnel position around ``target``.
 
     Limits are exact binomial; when the units are overdispersed (χ² test at 1 − ``alert``) they are
@@ -253,8 +261,9 @@ def funnel_assessment(placed, n, *, target: float, alert: float, alarm: float,
             "alarm_low_limit": b_lo,
             "alarm_high_limit": b_hi,
             "funnel_z": np.where(m > 0, z, np.nan),
-            "funnel_zone": pd.Categorical(np.where(zone == "", None, zone),
-                                          categories=FUNNEL_ZONES),
+            "funnel_zone": pd.Categorical(
+                np.where(zone == "", None, zone), categories=FUNNEL_ZONES
+            ),
         }
     )
     if isinstance(n, pd.Series):

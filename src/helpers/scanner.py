@@ -97,6 +97,25 @@ class Hit:
         return f"{self.file}: {self.location}: {zh} ({self.kind}, {self.rule}){extra}"
 
 
+_HEX = frozenset("0123456789abcdefABCDEF")
+MIN_HASH = 16  # hex runs at least this long are digests (sha256, uuids), not numbers
+
+
+def _in_hash(text: str, m: re.Match) -> bool:
+    """The match lies inside a long hexadecimal token (e.g. a file hash in a manifest): a hex
+    letter touches it and the whole hex run is at least ``MIN_HASH`` characters."""
+    start, end = m.start(), m.end()
+    touching = text[start - 1 : start] + text[end : end + 1]
+    if not any(c in _HEX and c.isalpha() for c in touching):
+        return False
+    lo, hi = start, end
+    while lo > 0 and text[lo - 1] in _HEX:
+        lo -= 1
+    while hi < len(text) and text[hi] in _HEX:
+        hi += 1
+    return hi - lo >= MIN_HASH and all(c in _HEX for c in text[start:end])
+
+
 def _mobile(match: str) -> str:
     digits = re.sub(r"\D", "", match)
     return digits[2:] if len(digits) == 13 else digits
@@ -205,6 +224,7 @@ def _json_strings(obj, path: str = "") -> Iterator[tuple[str, str]]:
 
 
 def _cell_text(v) -> str:
+    """A cell as text on one line (line breaks and tabs inside a cell would shift locations)."""
     if v is None:
         return ""
     if isinstance(v, float):
@@ -213,7 +233,7 @@ def _cell_text(v) -> str:
         return repr(v)
     if hasattr(v, "isoformat"):
         return v.isoformat()
-    return str(v)
+    return str(v).replace("\r", " ").replace("\n", " ").replace("\t", " ")
 
 
 def _segments(path: Path) -> list[_Segment]:
@@ -230,7 +250,7 @@ def _segments(path: Path) -> list[_Segment]:
         return segs
     if suffix == ".parquet":
         frame = pd.read_parquet(path)
-        text = frame.to_csv(index=False, sep="\t")
+        text = frame.astype(str).replace(r"[\r\n\t]", " ", regex=True).to_csv(index=False, sep="\t")
         return [_Segment("", text, sheet=True)]
     raw = path.read_bytes()
     if suffix in JSON_SUFFIXES:
@@ -352,8 +372,9 @@ class Scanner:
         self._blank = _blanker(words)
         self._blank_cache: dict[str, str] = {}
 
-    def scan_file(self, path: Path) -> list[Hit]:
-        name = str(path)
+    def scan_file(self, path: Path, root: Path | None = None) -> list[Hit]:
+        """Hits in one file; ``root`` makes the reported file name relative to it."""
+        name = path.relative_to(root).as_posix() if root is not None else str(path)
         suffix = path.suffix.lower()
         if suffix in BINARY_SUFFIXES:
             return []
@@ -380,7 +401,7 @@ class Scanner:
     def _patterns(self, name: str, seg: _Segment) -> list[Hit]:
         text = seg.text
         hits = []
-        ids = [(m.start(), m.group()) for m in _ID_RE.finditer(text)]
+        ids = [(m.start(), m.group()) for m in _ID_RE.finditer(text) if not _in_hash(text, m)]
         if ids:
             ok = id_check_ok([v for _, v in ids])
             hits += [
@@ -407,6 +428,7 @@ class Scanner:
                 "pattern",
             )
             for m in _MOBILE_RE.finditer(text)
+            if not _in_hash(text, m)
         ]
         return hits
 
@@ -465,12 +487,15 @@ def scan_paths(
     fingerprints: pd.DataFrame | None,
     key: bytes | None,
     vocabulary_words: Iterable[str] | None = None,
+    root: Path | None = None,
 ) -> list[Hit]:
-    """Scan files (folders are walked) for ID numbers, mobiles and fingerprinted values."""
+    """Scan files (folders are walked) for ID numbers, mobiles and fingerprinted values.
+
+    ``root``: name files relative to this folder in the hits (default: the paths as given)."""
     scanner = Scanner(fingerprints, key, vocabulary_words)
     hits: list[Hit] = []
     for p in _walk(paths):
-        hits += scanner.scan_file(p)
+        hits += scanner.scan_file(p, root)
     return hits
 
 
@@ -503,11 +528,32 @@ def load_fingerprints(data_dir: Path, as_of: str) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True).drop_duplicates()
 
 
+def check_key(data_dir: Path, as_of: str, key: bytes) -> None:
+    """Refuse to scan with a key other than the one the period's fingerprints were made with
+    (the processed manifest's ``pseudonym_key_fingerprint``): no digest would ever match."""
+    manifest = Path(data_dir) / "processed" / str(as_of) / "manifest.json"
+    if not manifest.exists():
+        return
+    recorded = json.loads(manifest.read_text(encoding="utf-8")).get("pseudonym_key_fingerprint")
+    if not recorded:
+        return
+    from helpers.ingest.pseudonym import key_fingerprint
+
+    current = key_fingerprint(key)
+    if current != recorded:
+        raise ValueError(
+            f"privacy scan: {manifest.parent} was pseudonymised with another key (fingerprint "
+            f"{recorded}, current key {current}); names and 学号 cannot be checked — "
+            "restore the key or re-ingest (docs/privacy.md §3)"
+        )
+
+
 def scan_run(report_folder: Path, data_dir: Path, key: bytes | None = None) -> list[Hit]:
     """Scan every file under ``reports/<as_of>`` against the period's fingerprints.
 
-    ``as_of`` is the folder's name (a staging folder ``<as_of>.<suffix>`` works too); ``key``
-    defaults to ``helpers.ingest.pseudonym.load_key()``. An empty list means clean.
+    ``as_of`` is the folder's name; ``key`` defaults to ``helpers.ingest.pseudonym.load_key()``
+    and must be the key the period was ingested with (:func:`check_key`). An empty list means
+    clean. Hits name files relative to ``report_folder`` (e.g. ``notebooks/circular.ipynb``).
     """
     report_folder = Path(report_folder)
     m = re.match(r"\d{4}-\d{2}-\d{2}", report_folder.name)
@@ -519,8 +565,9 @@ def scan_run(report_folder: Path, data_dir: Path, key: bytes | None = None) -> l
         from helpers.ingest.pseudonym import load_key
 
         key = load_key()
+    check_key(data_dir, as_of, key)
     words = vocabulary(data_dir, as_of)
-    return scan_paths([report_folder], fingerprints, key, words)
+    return scan_paths([report_folder], fingerprints, key, words, root=report_folder)
 
 
 def format_hits(hits: list[Hit], limit: int = 20) -> str:

@@ -63,8 +63,9 @@ _RATE_SUFFIXES = ("_rate", "_share", "ci_low", "ci_high", "_limit")
 _DIFFERENCE_SUFFIXES = ("gap", "_change", "_jump")
 
 
-def register_headers(headers: Mapping[str, str], *, rates: Iterable[str] = (),
-                     differences: Iterable[str] = ()) -> None:
+def register_headers(
+    headers: Mapping[str, str], *, rates: Iterable[str] = (), differences: Iterable[str] = ()
+) -> None:
     """Add Chinese headers (and mark rate / difference columns).
 
     Registering the same header twice is fine; a different Chinese header for a column that already
@@ -259,7 +260,9 @@ register_table_titles(
 
 
 # --- paths and writing -------------------------------------------------------------------------
-def tables_dir(reports_dir: str | Path, as_of: dt.date | str, university: str | None = None) -> Path:
+def tables_dir(
+    reports_dir: str | Path, as_of: dt.date | str, university: str | None = None
+) -> Path:
     """Folder for a report's tables (not created here; :func:`write_table` creates it).
 
     Province: ``<reports_dir>/<as_of>/tables``; university:
@@ -282,8 +285,10 @@ def _check_values(df: pd.DataFrame, name: str) -> None:
         bad_type = values.isna() & df[col].notna()
         if bad_type.any():
             row = int(np.flatnonzero(bad_type.to_numpy())[0])
-            raise ValueError(f"table {name!r}, column {col!r}, row {row}: not a number "
-                             f"({df[col].iloc[row]!r}); rates are fractions")
+            raise ValueError(
+                f"table {name!r}, column {col!r}, row {row}: not a number "
+                f"({df[col].iloc[row]!r}); rates are fractions"
+            )
         low = -1.0 if is_difference_column(col) else 0.0
         out = (values < low - 1e-12) | (values > 1 + 1e-12)
         if out.any():
@@ -304,8 +309,10 @@ def write_table(df: pd.DataFrame, name: str, directory: str | Path) -> Path:
     if not _SNAKE.match(name):
         raise ValueError(f"table name must be snake_case ASCII, got {name!r}")
     if name not in TABLE_TITLES:
-        raise ValueError(f"table {name!r} has no Chinese title: add it with "
-                         "helpers.tables.register_table_titles({...})")
+        raise ValueError(
+            f"table {name!r} has no Chinese title: add it with "
+            "helpers.tables.register_table_titles({...})"
+        )
     cols = [str(c) for c in df.columns]
     if len(set(cols)) != len(cols):
         raise ValueError(f"table {name!r} has duplicate columns: {cols}")
@@ -314,8 +321,10 @@ def write_table(df: pd.DataFrame, name: str, directory: str | Path) -> Path:
         raise ValueError(f"table {name!r}: columns must be snake_case ASCII, got {bad}")
     missing = [c for c in cols if c not in ZH_HEADERS]
     if missing:
-        raise ValueError(f"table {name!r}: no Chinese header for {missing}; add them with "
-                         "helpers.tables.register_headers({...})")
+        raise ValueError(
+            f"table {name!r}: no Chinese header for {missing}; add them with "
+            "helpers.tables.register_headers({...})"
+        )
     _check_values(df, name)
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
@@ -394,19 +403,32 @@ def _gather(tables_root: Path) -> list[tuple[str, str, pd.DataFrame, str]]:
     sheets: list[tuple[str, str, pd.DataFrame, str]] = []
     stacked: dict[str, list[pd.DataFrame]] = {}
     sources: dict[str, int] = {}
-    for path in sorted(tables_root.rglob("*.csv")):
+    order = {name: i for i, name in enumerate(TABLE_TITLES)}
+    paths = sorted(
+        tables_root.rglob("*.csv"),
+        key=lambda p: (
+            len(p.relative_to(tables_root).parts) > 1,
+            order.get(p.stem, len(order)),
+            p.as_posix(),
+        ),
+    )
+    for path in paths:
         rel = path.relative_to(tables_root)
         name = path.stem
         if name not in TABLE_TITLES:
-            raise ValueError(f"{path}: table {name!r} has no Chinese title; register it with "
-                             "helpers.tables.register_table_titles (and list the module in "
-                             "helpers.tables.HEADER_MODULES)")
+            raise ValueError(
+                f"{path}: table {name!r} has no Chinese title; register it with "
+                "helpers.tables.register_table_titles (and list the module in "
+                "helpers.tables.HEADER_MODULES)"
+            )
         df = read_table(path)
         unknown = [c for c in df.columns if c not in ZH_HEADERS]
         if unknown:
-            raise ValueError(f"{path}: no Chinese header for columns {unknown}; register them with "
-                             "helpers.tables.register_headers (and list the module in "
-                             "helpers.tables.HEADER_MODULES)")
+            raise ValueError(
+                f"{path}: no Chinese header for columns {unknown}; register them with "
+                "helpers.tables.register_headers (and list the module in "
+                "helpers.tables.HEADER_MODULES)"
+            )
         if len(rel.parts) == 1:
             sheets.append((name, TABLE_TITLES[name], df, rel.as_posix()))
             continue
@@ -417,7 +439,7 @@ def _gather(tables_root: Path) -> list[tuple[str, str, pd.DataFrame, str]]:
             df.insert(0, "report_folder", rel.parent.as_posix())
         stacked.setdefault(name, []).append(df)
         sources[name] = sources.get(name, 0) + 1
-    for name, frames in sorted(stacked.items()):
+    for name, frames in stacked.items():  # already in title order
         df = pd.concat(frames, ignore_index=True)
         sheets.append((name, "各校·" + TABLE_TITLES[name], df, f"{sources[name]} 个院校报表目录"))
     return sheets
@@ -463,11 +485,14 @@ def _cell(value):
 def _write_workbook(path: Path, sheets: list[tuple[str, str, pd.DataFrame, str]]) -> None:
     import xlsxwriter
 
-    wb = xlsxwriter.Workbook(str(path), {"strings_to_numbers": False, "strings_to_formulas": False,
-                                         "strings_to_urls": False})
+    wb = xlsxwriter.Workbook(
+        str(path),
+        {"strings_to_numbers": False, "strings_to_formulas": False, "strings_to_urls": False},
+    )
     try:
-        head = wb.add_format({"bold": True, "text_wrap": True, "valign": "top",
-                              "bg_color": "#e8e8e8", "border": 1})
+        head = wb.add_format(
+            {"bold": True, "text_wrap": True, "valign": "top", "bg_color": "#e8e8e8", "border": 1}
+        )
         pct = wb.add_format({"num_format": "0.0%"})
         used: set[str] = set()
         toc = wb.add_worksheet(_sheet_name("目录", used))
@@ -510,24 +535,40 @@ def _write_workbook(path: Path, sheets: list[tuple[str, str, pd.DataFrame, str]]
 
 
 # --- notebook display --------------------------------------------------------------------------
-def display_frame(df: pd.DataFrame, columns: Iterable[str] | None = None, digits: int = 1,
-                  missing: str = "—") -> pd.DataFrame:
+def display_frame(
+    df: pd.DataFrame, columns: Iterable[str] | None = None, digits: int = 1, missing: str = "—"
+) -> pd.DataFrame:
     """A small aggregate table for reading: Chinese headers, percentages, 是/否, no index.
 
     Only for aggregated tables (never records). Returns strings, so the notebook shows exactly what
-    a reader sees; suppressed / missing values show as ``missing`` ("—"), never as 0.
+    a reader sees; suppressed / missing values show as ``missing`` ("—"), never as 0. Where a
+    ``<col>_display`` column exists (written by :mod:`helpers.disclosure`), it is shown instead of
+    ``<col>``.
     """
-    cols = list(columns) if columns is not None else list(df.columns)
+    cols = (
+        list(columns)
+        if columns is not None
+        else [c for c in df.columns if not str(c).endswith("_display")]
+    )
     out = {}
     for col in cols:
         s = df[col]
-        if is_percent_column(col):
+        shown = f"{col}_display"
+        if shown in df.columns:  # disclosure control already decided what a reader sees
+            text = [missing if pd.isna(v) else str(v) for v in df[shown].astype(object)]
+        elif is_percent_column(col):
             num = pd.to_numeric(s, errors="coerce").to_numpy(dtype=float)
             sign = "+" if is_difference_column(col) else ""
             text = [missing if np.isnan(v) else f"{v * 100:{sign}.{digits}f}%" for v in num]
         elif pd.api.types.is_bool_dtype(s.dtype) or str(s.dtype) == "boolean":
-            text = ["是" if v is True or v is np.True_ else "否" if v is False or v is np.False_
-                    else missing for v in s.astype(object)]
+            text = [
+                "是"
+                if v is True or v is np.True_
+                else "否"
+                if v is False or v is np.False_
+                else missing
+                for v in s.astype(object)
+            ]
         elif pd.api.types.is_datetime64_any_dtype(s.dtype):
             text = [missing if pd.isna(v) else v.strftime("%Y-%m-%d") for v in s]
         elif pd.api.types.is_float_dtype(s.dtype):

@@ -36,9 +36,21 @@ def _height(rows: int, per_row: float = 0.3, minimum: float = 2.8) -> float:
     return max(minimum, 1.4 + per_row * rows)
 
 
-def _legend_offset(rows: int) -> float:
-    """Axes-fraction y of a legend placed under the x-axis label of a chart with ``rows`` rows."""
-    return -0.14 - 0.9 / max(rows, 3)
+def _bottom_legend(fig: Figure, ax, ncols: int, fontsize: float = 8) -> None:
+    """Legend centred under the plot (below the x-axis label), then lay out the figure around it:
+    the space kept is in inches, so tall and short charts look alike."""
+    handles, labels = ax.get_legend_handles_labels()
+    rows = -(-len(handles) // ncols)
+    height = fig.get_figheight()
+    fig.legend(
+        handles,
+        labels,
+        loc="lower center",
+        bbox_to_anchor=(0.5, 0.0),
+        ncols=ncols,
+        fontsize=fontsize,
+    )
+    fig.tight_layout(rect=(0, min(0.5, (0.12 + 0.22 * rows) / height), 1, 1))
 
 
 def _threshold_line(ax, threshold: float, vertical: bool = True) -> None:
@@ -103,8 +115,7 @@ def evidence_bars(summary: pd.DataFrame, *, label: str, title: str) -> Figure:
     ax.set_xlabel("专业点数（个）")
     ax.set_title(title)
     ax.grid(axis="y", visible=False)
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, _legend_offset(len(data))), ncols=4)
-    fig.tight_layout()
+    _bottom_legend(fig, ax, ncols=4, fontsize=9)
     return fig
 
 
@@ -153,13 +164,7 @@ def eb_intervals(points: pd.DataFrame, *, label: str, threshold: float, title: s
     ax.set_xlabel("初次毕业去向落实率")
     ax.set_title(title)
     ax.grid(axis="y", visible=False)
-    ax.legend(
-        loc="upper center",
-        bbox_to_anchor=(0.5, _legend_offset(len(data))),
-        ncols=3,
-        fontsize=8,
-    )
-    fig.tight_layout()
+    _bottom_legend(fig, ax, ncols=3)
     return fig
 
 
@@ -195,8 +200,7 @@ def trend_lines(trend: pd.DataFrame, *, label: str, threshold: float, title: str
     ax.set_ylabel("初次毕业去向落实率")
     ax.set_xlabel("毕业届别")
     ax.set_title(title)
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), ncols=2, fontsize=8)
-    fig.tight_layout()
+    _bottom_legend(fig, ax, ncols=2)
     return fig
 
 
@@ -232,15 +236,15 @@ def peer_dumbbell(
             label="省内同专业其他院校合计（95%置信区间）",
             zorder=4,
         )
-    for yi in y[~ok]:
+    none = (
+        data["peer_points"].to_numpy() == 0
+        if "peer_points" in data
+        else np.zeros(len(data), dtype=bool)
+    )
+    for yi, alone in zip(y[~ok], none[~ok], strict=True):
+        note = "省内其他院校无该专业点" if alone else "同专业院校过少，不公布"
         ax.text(
-            0.99,
-            yi,
-            "同专业院校过少，不公布",
-            va="center",
-            ha="right",
-            fontsize=8,
-            transform=ax.get_yaxis_transform(),
+            0.99, yi, note, va="center", ha="right", fontsize=8, transform=ax.get_yaxis_transform()
         )
     _threshold_line(ax, threshold)
     ax.set_yticks(y, data[label].astype(str))
@@ -250,13 +254,7 @@ def peer_dumbbell(
     ax.set_xlabel("初次毕业去向落实率")
     ax.set_title(title)
     ax.grid(axis="y", visible=False)
-    ax.legend(
-        loc="upper center",
-        bbox_to_anchor=(0.5, _legend_offset(len(data))),
-        ncols=3,
-        fontsize=8,
-    )
-    fig.tight_layout()
+    _bottom_legend(fig, ax, ncols=3)
     return fig
 
 

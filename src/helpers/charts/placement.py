@@ -75,8 +75,10 @@ def ranked_rates(
     labels = data[label].astype(str).tolist()
     if n is not None:
         counts = data[n].to_numpy()
-        labels = [f"{lab}（{int(c):,}人）" if pd.notna(c) else lab
-                  for lab, c in zip(labels, counts, strict=True)]
+        labels = [
+            f"{lab}（{int(c):,}人）" if pd.notna(c) else lab
+            for lab, c in zip(labels, counts, strict=True)
+        ]
     y = np.arange(len(data))
     fig, ax = plt.subplots(figsize=(8, _rows_height(len(data))))
     r = data[rate].to_numpy(dtype=float)
@@ -84,27 +86,56 @@ def ranked_rates(
     hi = data[ci[1]].to_numpy(dtype=float) if ci else r
     hl = data[label].astype(str).isin([str(h) for h in highlight]).to_numpy()
     ok = ~np.isnan(r)
-    for mask, colour, marker, name in ((ok & ~hl, PALETTE[0], "o", None),
-                                       (ok & hl, HIGHLIGHT, "s", "本校")):
+    for mask, colour, marker, name in (
+        (ok & ~hl, PALETTE[0], "o", None),
+        (ok & hl, HIGHLIGHT, "s", "本校"),
+    ):
         if not mask.any():
             continue
-        ax.errorbar(r[mask], y[mask], xerr=[r[mask] - lo[mask], hi[mask] - r[mask]], fmt=marker,
-                    color=colour, ecolor=colour, elinewidth=1.2, capsize=2, markersize=5,
-                    label=name)
+        ax.errorbar(
+            r[mask],
+            y[mask],
+            xerr=[r[mask] - lo[mask], hi[mask] - r[mask]],
+            fmt=marker,
+            color=colour,
+            ecolor=colour,
+            elinewidth=1.2,
+            capsize=2,
+            markersize=5,
+            label=name,
+        )
     for yi in y[~ok]:
         ax.text(0.01, yi, "无数据", va="center", fontsize=8, transform=ax.get_yaxis_transform())
     if baseline is not None and baseline in data:
         b = data[baseline].to_numpy(dtype=float)
         m = ~np.isnan(b)
         if m.any():
-            ax.plot(b[m], y[m], linestyle="none", marker="D", markerfacecolor="white",
-                    markeredgecolor="#333333", markersize=5, label="上年初次落实率")
+            ax.plot(
+                b[m],
+                y[m],
+                linestyle="none",
+                marker="D",
+                markerfacecolor="white",
+                markeredgecolor="#333333",
+                markersize=5,
+                label="上年初次落实率",
+            )
     if policy_line is not None:
-        ax.axvline(policy_line, color="#333333", linestyle="--", linewidth=1.2,
-                   label=f"全省平均水平（政策线）{policy_line:.0%}")
+        ax.axvline(
+            policy_line,
+            color="#333333",
+            linestyle="--",
+            linewidth=1.2,
+            label=f"全省平均水平（政策线）{policy_line:.0%}",
+        )
     if pooled is not None and not np.isnan(pooled):
-        ax.axvline(pooled, color="#777777", linestyle=":", linewidth=1.5,
-                   label=f"本期全省汇总 {pooled:.1%}")
+        ax.axvline(
+            pooled,
+            color="#777777",
+            linestyle=":",
+            linewidth=1.5,
+            label=f"本期全省汇总 {pooled:.1%}",
+        )
     ax.set_yticks(y, labels)
     ax.set_ylim(-0.7, len(data) - 0.3)
     ax.set_xlim(_rate_limits(np.concatenate([lo[ok], hi[ok], [policy_line or np.nan]])))
@@ -115,8 +146,13 @@ def ranked_rates(
     handles, names = ax.get_legend_handles_labels()
     if handles:
         height = fig.get_size_inches()[1]
-        ax.legend(handles, names, loc="upper center", ncols=min(len(handles), 3),
-                  bbox_to_anchor=(0.5, -0.6 / max(height - 1.2, 1.0)))
+        ax.legend(
+            handles,
+            names,
+            loc="upper center",
+            ncols=min(len(handles), 3),
+            bbox_to_anchor=(0.5, -0.6 / max(height - 1.2, 1.0)),
+        )
     fig.tight_layout()
     return fig
 
@@ -168,41 +204,78 @@ def funnel_plot(
     if log_x is None:
         log_x = len(sizes) > 0 and n_max / n_min > 60
     grid = np.unique(np.round(np.geomspace(n_min, n_max, 240)))
-    styles = (("--", alert, f"{alert:.0%}控制限（精确二项）"),
-              (":", alarm, f"{alarm:.1%}控制限（精确二项）"))
+    styles = (
+        ("--", alert, f"{alert:.0%}控制限（精确二项）"),
+        (":", alarm, f"{alarm:.1%}控制限（精确二项）"),
+    )
     for style, cov, name in styles:
         lo, hi = funnel_limits(grid, target, cov)
         ax.plot(grid, lo, color="#555555", linestyle=style, linewidth=1.1, label=name)
         ax.plot(grid, hi, color="#555555", linestyle=style, linewidth=1.1)
     if tau2 > 0:
-        for style, cov, name in (("-", alert, f"{alert:.0%}控制限（离散度调整）"),
-                                 ("-.", alarm, f"{alarm:.1%}控制限（离散度调整）")):
+        for style, cov, name in (
+            ("-", alert, f"{alert:.0%}控制限（离散度调整）"),
+            ("-.", alarm, f"{alarm:.1%}控制限（离散度调整）"),
+        ):
             lo, hi = random_effects_limits(grid, target, cov, tau2)
             ax.plot(grid, lo, color=PALETTE[2], linestyle=style, linewidth=1.6, label=name)
             ax.plot(grid, hi, color=PALETTE[2], linestyle=style, linewidth=1.6)
     ax.axhline(target, color="#222222", linewidth=1.2, label=f"{target_label} {target:.1%}")
     if policy_line is not None:
-        ax.axhline(policy_line, color=HIGHLIGHT, linestyle=(0, (6, 2)), linewidth=1.2,
-                   label=f"全省平均水平（政策线）{policy_line:.0%}")
+        ax.axhline(
+            policy_line,
+            color=HIGHLIGHT,
+            linestyle=(0, (6, 2)),
+            linewidth=1.2,
+            label=f"全省平均水平（政策线）{policy_line:.0%}",
+        )
     # which units lie outside the limits that decide flags
     if tau2 > 0:
         lo_used, hi_used = random_effects_limits(sizes, target, alert, tau2)
     else:
         lo_used, hi_used = funnel_limits(sizes, target, alert)
     outside = (r < lo_used) | (r > hi_used)
-    hl = (data[label].astype(str).isin([str(h) for h in highlight]).to_numpy()
-          if label is not None else np.zeros(len(data), dtype=bool))
+    hl = (
+        data[label].astype(str).isin([str(h) for h in highlight]).to_numpy()
+        if label is not None
+        else np.zeros(len(data), dtype=bool)
+    )
     inside = ~outside & ~hl
     if inside.any():
-        ax.scatter(sizes[inside], r[inside], s=22, marker="o", facecolor=PALETTE[0],
-                   edgecolor="white", linewidth=0.5, zorder=3, label="控制限内")
+        ax.scatter(
+            sizes[inside],
+            r[inside],
+            s=22,
+            marker="o",
+            facecolor=PALETTE[0],
+            edgecolor="white",
+            linewidth=0.5,
+            zorder=3,
+            label="控制限内",
+        )
     if (outside & ~hl).any():
-        ax.scatter(sizes[outside & ~hl], r[outside & ~hl], s=30, marker="^",
-                   facecolor="white", edgecolor="#111111", linewidth=1.0, zorder=4,
-                   label="95%控制限外")
+        ax.scatter(
+            sizes[outside & ~hl],
+            r[outside & ~hl],
+            s=30,
+            marker="^",
+            facecolor="white",
+            edgecolor="#111111",
+            linewidth=1.0,
+            zorder=4,
+            label="95%控制限外",
+        )
     if hl.any():
-        ax.scatter(sizes[hl], r[hl], s=60, marker="s", facecolor=HIGHLIGHT, edgecolor="black",
-                   zorder=5, label="本校")
+        ax.scatter(
+            sizes[hl],
+            r[hl],
+            s=60,
+            marker="s",
+            facecolor=HIGHLIGHT,
+            edgecolor="black",
+            zorder=5,
+            label="本校",
+        )
     if label is not None:
         names = data[label].astype(str).to_numpy()
         show = hl | (outside if label_outside else np.zeros(len(data), dtype=bool))
@@ -213,8 +286,11 @@ def funnel_plot(
     ax.set_xlim(n_min, n_max)
     smallest = np.array([max(1.0, float(sizes.min()) if len(sizes) else 1.0)])
     lo_all, hi_all = funnel_limits(np.round(smallest), target, alert)
-    ylo, yhi = _rate_limits(np.concatenate([r, lo_all, hi_all, [target],
-                                            [policy_line if policy_line is not None else np.nan]]))
+    ylo, yhi = _rate_limits(
+        np.concatenate(
+            [r, lo_all, hi_all, [target], [policy_line if policy_line is not None else np.nan]]
+        )
+    )
     ax.set_ylim(ylo, yhi)
     _pct_axis(ax.yaxis)
     ax.set_xlabel(xlabel)
@@ -255,13 +331,27 @@ def progress_lines(
     order = list(dict.fromkeys(data.sort_values([cohort, series], ascending=[False, True])[series]))
     for i, name in enumerate(order):
         part = data[data[series] == name].sort_values("_x")
-        ax.plot(part["_x"], part[rate], marker=MARKERS[i % len(MARKERS)],
-                linestyle=LINESTYLES[i % len(LINESTYLES)], color=PALETTE[i % len(PALETTE)],
-                linewidth=1.6, markersize=5, label=name)
+        ax.plot(
+            part["_x"],
+            part[rate],
+            marker=MARKERS[i % len(MARKERS)],
+            linestyle=LINESTYLES[i % len(LINESTYLES)],
+            color=PALETTE[i % len(PALETTE)],
+            linewidth=1.6,
+            markersize=5,
+            label=name,
+        )
     for when, text in marks:
         ax.axvline(pd.Timestamp(when), color="#888888", linestyle=":", linewidth=1)
-        ax.annotate(text, (pd.Timestamp(when), 0.02), xycoords=("data", "axes fraction"),
-                    rotation=90, fontsize=8, ha="right", va="bottom")
+        ax.annotate(
+            text,
+            (pd.Timestamp(when), 0.02),
+            xycoords=("data", "axes fraction"),
+            rotation=90,
+            fontsize=8,
+            ha="right",
+            va="bottom",
+        )
     _pct_axis(ax.yaxis)
     ax.set_ylim(0, 1)
     ax.set_ylabel(ylabel)
@@ -291,8 +381,13 @@ def destination_mix_bars(
     Buckets keep the order given (e.g. ``helpers.codes.BUCKETS_2024``); each has its own grey and
     hatch so the bars read in greyscale.
     """
-    wide = df.pivot_table(index=label, columns=bucket, values=share, aggfunc="sum",
-                          observed=True, sort=False).reindex(columns=list(buckets)).fillna(0.0)
+    wide = (
+        df.pivot_table(
+            index=label, columns=bucket, values=share, aggfunc="sum", observed=True, sort=False
+        )
+        .reindex(columns=list(buckets))
+        .fillna(0.0)
+    )
     labels = list(dict.fromkeys(df[label].astype(str)))
     wide.index = wide.index.astype(str)
     wide = wide.reindex(labels[::-1])
@@ -301,13 +396,28 @@ def destination_mix_bars(
     y = np.arange(len(wide))
     for i, b in enumerate(buckets):
         vals = wide[b].to_numpy(dtype=float)
-        ax.barh(y, vals, left=left, color=GREYS[i % len(GREYS)], hatch=HATCHES[i % len(HATCHES)],
-                edgecolor="#333333", linewidth=0.5, label=b)
+        ax.barh(
+            y,
+            vals,
+            left=left,
+            color=GREYS[i % len(GREYS)],
+            hatch=HATCHES[i % len(HATCHES)],
+            edgecolor="#333333",
+            linewidth=0.5,
+            label=b,
+        )
         for yi, (l0, v) in enumerate(zip(left, vals, strict=True)):
             if v >= 0.08:
-                ax.text(l0 + v / 2, yi, f"{v:.0%}", ha="center", va="center", fontsize=7,
-                        color="white" if i in (0, 1, 5) else "black",
-                        bbox={"boxstyle": "round,pad=0.1", "fc": "none", "ec": "none"})
+                ax.text(
+                    l0 + v / 2,
+                    yi,
+                    f"{v:.0%}",
+                    ha="center",
+                    va="center",
+                    fontsize=7,
+                    color="white" if i in (0, 1, 5) else "black",
+                    bbox={"boxstyle": "round,pad=0.1", "fc": "none", "ec": "none"},
+                )
         left += vals
     ticks = [f"▶ {lab}" if lab in {str(h) for h in highlight} else lab for lab in wide.index]
     ax.set_yticks(y, ticks)
@@ -316,8 +426,12 @@ def destination_mix_bars(
     ax.set_xlabel("占毕业生比例")
     ax.set_title(title)
     ax.grid(axis="y", visible=False)
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.12 - 0.6 / max(len(wide), 3)),
-              ncols=min(len(buckets), 4), fontsize=8)
+    ax.legend(
+        loc="upper center",
+        bbox_to_anchor=(0.5, -0.12 - 0.6 / max(len(wide), 3)),
+        ncols=min(len(buckets), 4),
+        fontsize=8,
+    )
     fig.tight_layout()
     return fig
 
@@ -348,16 +462,40 @@ def group_gaps(
     if ci is not None and ok.any():
         lo = data[ci[0]].to_numpy(dtype=float)
         hi = data[ci[1]].to_numpy(dtype=float)
-        ax.errorbar(r[ok], y[ok], xerr=[r[ok] - lo[ok], hi[ok] - r[ok]], fmt="s", color=PALETTE[0],
-                    capsize=3, markersize=6, label="该群体（含置信区间）", zorder=3)
+        ax.errorbar(
+            r[ok],
+            y[ok],
+            xerr=[r[ok] - lo[ok], hi[ok] - r[ok]],
+            fmt="s",
+            color=PALETTE[0],
+            capsize=3,
+            markersize=6,
+            label="该群体（含置信区间）",
+            zorder=3,
+        )
     elif ok.any():
         ax.plot(r[ok], y[ok], "s", color=PALETTE[0], label="该群体", zorder=3)
     m = ~np.isnan(ref)
-    ax.plot(ref[m], y[m], "o", markerfacecolor="white", markeredgecolor="#111111", markersize=7,
-            linestyle="none", label=reference_label, zorder=4)
+    ax.plot(
+        ref[m],
+        y[m],
+        "o",
+        markerfacecolor="white",
+        markeredgecolor="#111111",
+        markersize=7,
+        linestyle="none",
+        label=reference_label,
+        zorder=4,
+    )
     for yi in y[~ok]:
-        ax.text(0.02, yi, "数据保护（人数过少，不显示）", va="center", fontsize=8,
-                transform=ax.get_yaxis_transform())
+        ax.text(
+            0.02,
+            yi,
+            "数据保护（人数过少，不显示）",
+            va="center",
+            fontsize=8,
+            transform=ax.get_yaxis_transform(),
+        )
     ax.set_yticks(y, data[label].astype(str))
     ax.set_ylim(-0.7, len(data) - 0.3)
     vals = np.concatenate([r[ok], ref[m]])
@@ -390,8 +528,9 @@ def change_bars(
     ax.barh(y[up], v[up], color=GREYS[2], hatch="//", edgecolor="#333333", label="上升")
     ax.barh(y[~up], v[~up], color=PALETTE[0], edgecolor="#333333", label="下降")
     for yi, val in zip(y, v, strict=True):
-        ax.text(val, yi, f" {val:+.1f}", va="center", ha="left" if val >= 0 else "right",
-                fontsize=8)
+        ax.text(
+            val, yi, f" {val:+.1f}", va="center", ha="left" if val >= 0 else "right", fontsize=8
+        )
     ax.axvline(0, color="#333333", linewidth=0.8)
     ax.set_yticks(y, data[label].astype(str))
     span = max(1.0, float(np.abs(v).max()) if len(v) else 1.0) * 1.25
@@ -399,9 +538,12 @@ def change_bars(
     ax.set_xlabel(xlabel)
     ax.set_title(title)
     ax.grid(axis="y", visible=False)
-    ax.legend(handles=[Patch(facecolor=GREYS[2], hatch="//", edgecolor="#333333", label="上升"),
-                       Patch(facecolor=PALETTE[0], edgecolor="#333333", label="下降")],
-              loc="lower right")
+    ax.legend(
+        handles=[
+            Patch(facecolor=GREYS[2], hatch="//", edgecolor="#333333", label="上升"),
+            Patch(facecolor=PALETTE[0], edgecolor="#333333", label="下降"),
+        ],
+        loc="lower right",
+    )
     fig.tight_layout()
     return fig
-

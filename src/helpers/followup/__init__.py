@@ -2,7 +2,8 @@
 (:mod:`.recruitment`), employer visits against the targets (:mod:`.visits`), platform and
 registration figures (:mod:`.platform`), graduates in difficulty (:mod:`.assistance`), the 约谈
 list (:mod:`.interviews`) and the sentences of the 全省通报 (:mod:`.circular`). Date logic lives in
-:mod:`.dates`. Every threshold and date comes from the policy file.
+:mod:`.dates`; :mod:`.report` computes every table of a reporting date for the notebooks
+(``followup.ipynb``, ``circular.ipynb``). Every threshold and date comes from the policy file.
 
 Importing the package registers the Chinese headers and titles of its tables with
 :mod:`helpers.tables`.

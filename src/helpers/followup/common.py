@@ -39,9 +39,13 @@ def monitored_universities(universities: pd.DataFrame, *frames: pd.DataFrame) ->
     A code missing from the reference keeps its code as its name (ingest quarantines unknown
     codes, so this only happens with hand-made frames).
     """
-    codes = pd.concat([f["university_code"].astype("string") for f in frames if len(f)],
-                      ignore_index=True) if any(len(f) for f in frames) else pd.Series(
-        [], dtype="string")
+    codes = (
+        pd.concat(
+            [f["university_code"].astype("string") for f in frames if len(f)], ignore_index=True
+        )
+        if any(len(f) for f in frames)
+        else pd.Series([], dtype="string")
+    )
     codes = pd.Series(sorted(codes.dropna().unique()), dtype="string", name="university_code")
     ref = universities[["university_code", "university_name", "baseline_rate"]].copy()
     ref["university_code"] = ref["university_code"].astype("string")
@@ -52,7 +56,9 @@ def monitored_universities(universities: pd.DataFrame, *frames: pd.DataFrame) ->
     return out.reset_index(drop=True)
 
 
-def in_year_to_date(dates: pd.Series, as_of: dt.date | str) -> tuple[pd.Series, pd.Series, pd.Series]:
+def in_year_to_date(
+    dates: pd.Series, as_of: dt.date | str
+) -> tuple[pd.Series, pd.Series, pd.Series]:
     """Masks (counted, before the monitoring year, after as_of) for activity dates."""
     d = parse_as_of(as_of)
     values = pd.to_datetime(dates)
@@ -74,8 +80,9 @@ def scope_summary(dataset: str, before: pd.Series, after: pd.Series) -> pd.DataF
     )
 
 
-def university_placement(graduates: pd.DataFrame, universities: pd.DataFrame, policy,
-                         confidence: float | None = None) -> pd.DataFrame:
+def university_placement(
+    graduates: pd.DataFrame, universities: pd.DataFrame, policy, confidence: float | None = None
+) -> pd.DataFrame:
     """Pooled placement rate per university (``in_denominator`` graduates) with Wilson limits,
     baseline, and the lagging test of the 约谈 list: below the provincial average
     (``placement.provincial_average``) and below the university's own baseline.
@@ -89,7 +96,8 @@ def university_placement(graduates: pd.DataFrame, universities: pd.DataFrame, po
     confidence = confidence or policy.statistics.confidence
     g = graduates.loc[graduates["in_denominator"]]
     by = g.groupby(g["university_code"].astype("string"), observed=True)["placed"].agg(
-        graduates="size", placed="sum")
+        graduates="size", placed="sum"
+    )
     by.index.name = "university_code"
     uni = universities[["university_code", "university_name", "baseline_rate"]].copy()
     uni["university_code"] = uni["university_code"].astype("string")
@@ -103,22 +111,40 @@ def university_placement(graduates: pd.DataFrame, universities: pd.DataFrame, po
     out["below_average"] = out["placement_rate"] < average
     below_base = pd.array(out["placement_rate"] < out["baseline_rate"], dtype="boolean")
     out["below_baseline"] = pd.Series(below_base, index=out.index).mask(
-        out["baseline_rate"].isna(), pd.NA)
+        out["baseline_rate"].isna(), pd.NA
+    )
     out["lagging"] = out["below_average"] & out["below_baseline"].fillna(False).astype(bool)
-    cols = ["university_code", "university_name", "graduates", "placed", "placement_rate",
-            "ci_low", "ci_high", "baseline_rate", "below_average", "below_baseline", "lagging"]
+    cols = [
+        "university_code",
+        "university_name",
+        "graduates",
+        "placed",
+        "placement_rate",
+        "ci_low",
+        "ci_high",
+        "baseline_rate",
+        "below_average",
+        "below_baseline",
+        "lagging",
+    ]
     return out[cols].sort_values("university_code", ignore_index=True)
 
 
-def pooled(table: pd.DataFrame, placed: str = "placed", n: str = "graduates",
-           confidence: float = 0.95) -> dict[str, float]:
+def pooled(
+    table: pd.DataFrame, placed: str = "placed", n: str = "graduates", confidence: float = 0.95
+) -> dict[str, float]:
     """Σplaced / Σgraduates of a table with Wilson limits (never an average of rates)."""
     from helpers.rates import wilson_interval
 
     x, m = int(table[placed].sum()), int(table[n].sum())
     lo, hi = wilson_interval([x], [m], confidence)
-    return {"graduates": m, "placed": x, "rate": x / m if m else float("nan"),
-            "ci_low": float(lo[0]), "ci_high": float(hi[0])}
+    return {
+        "graduates": m,
+        "placed": x,
+        "rate": x / m if m else float("nan"),
+        "ci_low": float(lo[0]),
+        "ci_high": float(hi[0]),
+    }
 
 
 PROVINCE_NAME = "全省"
@@ -127,8 +153,9 @@ PROVINCE_NAME = "全省"
 def attach_names(table: pd.DataFrame, universities: pd.DataFrame) -> pd.DataFrame:
     """Insert ``university_name`` after ``university_code`` (the province row ALL reads 全省)."""
     ref = universities[["university_code", "university_name"]].drop_duplicates("university_code")
-    mapping = dict(zip(ref["university_code"].astype(str), ref["university_name"].astype(str),
-                       strict=True))
+    mapping = dict(
+        zip(ref["university_code"].astype(str), ref["university_name"].astype(str), strict=True)
+    )
     mapping["ALL"] = PROVINCE_NAME
     out = table.drop(columns=["university_name"], errors="ignore")
     codes = out["university_code"].astype("string")

@@ -41,9 +41,13 @@ _HIDDEN = "—"
 
 
 def _rows(codes, reason_code: str, evidence) -> pd.DataFrame:
-    return pd.DataFrame({"university_code": pd.Series(codes, dtype="string").to_numpy(),
-                         "reason_code": reason_code,
-                         "evidence": pd.Series(evidence, dtype="string").to_numpy()})
+    return pd.DataFrame(
+        {
+            "university_code": pd.Series(codes, dtype="string").to_numpy(),
+            "reason_code": reason_code,
+            "evidence": pd.Series(evidence, dtype="string").to_numpy(),
+        }
+    )
 
 
 def _join_pieces(df: pd.DataFrame, reason_code: str) -> pd.DataFrame:
@@ -60,47 +64,88 @@ def group_rate_reasons(gaps_protected: pd.DataFrame) -> pd.DataFrame:
     if g.empty:
         return _rows([], "group_rate_below", [])
     g = g.sort_values(["university_code", "checkpoint", "group"])
-    head = (g["checkpoint_label"].astype(str) + "约谈节点（数据截至" +
-            g["snapshot_date"].map(lambda d: date_zh(d, year=False)) + "）：")
+    head = (
+        g["checkpoint_label"].astype(str)
+        + "约谈节点（数据截至"
+        + g["snapshot_date"].map(lambda d: date_zh(d, year=False))
+        + "）："
+    )
     rate = g["placement_rate_display"].astype(str)
     exact = g["placement_rate"].notna()
-    body_exact = (g["group"].astype(str) + "毕业生" + g["graduates"].map(count) + "人，落实率" + rate
-                  + "，低于本校" + g["university_rate"].map(pct) + "，差距"
-                  + g["gap"].map(pp))
-    body_coded = (g["group"].astype(str) + "毕业生" + g["graduates"].map(count) + "人，落实率" + rate
-                  + "，低于本校" + g["university_rate"].map(pct))
-    body_hidden = (g["group"].astype(str) + "毕业生" + g["graduates"].map(count)
-                   + "人，落实率低于本校平均水平（人数较少，具体数值按数据保护规则不公开）")
+    body_exact = (
+        g["group"].astype(str)
+        + "毕业生"
+        + g["graduates"].map(count)
+        + "人，落实率"
+        + rate
+        + "，低于本校"
+        + g["university_rate"].map(pct)
+        + "，差距"
+        + g["gap"].map(pp)
+    )
+    body_coded = (
+        g["group"].astype(str)
+        + "毕业生"
+        + g["graduates"].map(count)
+        + "人，落实率"
+        + rate
+        + "，低于本校"
+        + g["university_rate"].map(pct)
+    )
+    body_hidden = (
+        g["group"].astype(str)
+        + "毕业生"
+        + g["graduates"].map(count)
+        + "人，落实率低于本校平均水平（人数较少，具体数值按数据保护规则不公开）"
+    )
     body = np.where(exact, body_exact, np.where(rate == _HIDDEN, body_hidden, body_coded))
-    return _join_pieces(pd.DataFrame({"university_code": g["university_code"],
-                                      "piece": head.to_numpy() + body}), "group_rate_below")
+    return _join_pieces(
+        pd.DataFrame({"university_code": g["university_code"], "piece": head.to_numpy() + body}),
+        "group_rate_below",
+    )
 
 
 def all_placed_reasons(zero_protected: pd.DataFrame, as_of: dt.date | str) -> pd.DataFrame:
     """From the protected 零就业家庭 table (all_placed_check + protect)."""
-    z = zero_protected.loc[(zero_protected["university_code"] != "ALL")
-                           & ~zero_protected["target_met"]]
+    z = zero_protected.loc[
+        (zero_protected["university_code"] != "ALL") & ~zero_protected["target_met"]
+    ]
     if z.empty:
         return _rows([], "all_placed_unmet", [])
     shown = z["not_placed_display"].astype(str)
     head = "截至" + date_zh(as_of, year=False) + "，" + z["group"].astype(str) + "毕业生"
     # a protected (small) group: neither its size nor the count left is written
-    piece = np.where(shown == _HIDDEN, head + "尚未全部落实（人数较少，具体人数不公开）",
-                     head + z["graduates"].map(count) + "人，尚有" + shown + "人未落实")
-    return _join_pieces(pd.DataFrame({"university_code": z["university_code"], "piece": piece}),
-                        "all_placed_unmet")
+    piece = np.where(
+        shown == _HIDDEN,
+        head + "尚未全部落实（人数较少，具体人数不公开）",
+        head + z["graduates"].map(count) + "人，尚有" + shown + "人未落实",
+    )
+    return _join_pieces(
+        pd.DataFrame({"university_code": z["university_code"], "piece": piece}), "all_placed_unmet"
+    )
 
 
-def placement_reasons(placement: pd.DataFrame, policy: Policy, as_of: dt.date | str) -> pd.DataFrame:
+def placement_reasons(
+    placement: pd.DataFrame, policy: Policy, as_of: dt.date | str
+) -> pd.DataFrame:
     """From helpers.followup.common.university_placement."""
     p = placement.loc[placement["lagging"]]
     if p.empty:
         return _rows([], "placement_lagging", [])
     avg = policy.placement.provincial_average
-    piece = ("截至" + date_zh(as_of, year=False) + "毕业去向落实率" + p["placement_rate"].map(pct)
-             + "（" + p["placed"].map(count) + "/" + p["graduates"].map(count) + "人），低于全省"
-             + f"{policy.placement.provincial_average_cohort}届平均水平{pct(avg)}，也低于本校上届"
-             + p["baseline_rate"].map(pct))
+    piece = (
+        "截至"
+        + date_zh(as_of, year=False)
+        + "毕业去向落实率"
+        + p["placement_rate"].map(pct)
+        + "（"
+        + p["placed"].map(count)
+        + "/"
+        + p["graduates"].map(count)
+        + "人），低于全省"
+        + f"{policy.placement.provincial_average_cohort}届平均水平{pct(avg)}，也低于本校上届"
+        + p["baseline_rate"].map(pct)
+    )
     return _rows(p["university_code"], "placement_lagging", piece)
 
 
@@ -118,10 +163,14 @@ def platform_reasons(platform: pd.DataFrame, policy: Policy) -> pd.DataFrame:
         if p.empty:
             continue
         below = p[rate] < threshold
-        text = np.where(below, label + p[rate].map(pct) + f"，低于{pct(threshold)}",
-                        label + p[rate].map(pct) + f"，处于全省后{share * 100:.0f}%")
-        parts.append(pd.DataFrame({"university_code": p["university_code"], "order": rate,
-                                   "piece": text}))
+        text = np.where(
+            below,
+            label + p[rate].map(pct) + f"，低于{pct(threshold)}",
+            label + p[rate].map(pct) + f"，处于全省后{share * 100:.0f}%",
+        )
+        parts.append(
+            pd.DataFrame({"university_code": p["university_code"], "order": rate, "piece": text})
+        )
     if not parts:
         return _rows([], "platform_lagging", [])
     df = pd.concat(parts, ignore_index=True).sort_values(["university_code", "order"])
@@ -134,24 +183,47 @@ def visits_reasons(visits: pd.DataFrame, as_of: dt.date | str) -> pd.DataFrame:
     if v.empty:
         return _rows([], "visits_off_track", [])
     day = date_zh(as_of, year=False)
-    emp = np.where(~v["on_track_employers"],
-                   "截至" + day + "走访用人单位" + v["distinct_employers"].map(count) + "家，按进度应达"
-                   + v["expected_to_date"].map(count) + "家（全年目标" + v["target_visits"].map(count)
-                   + "家）", "")
+    emp = np.where(
+        ~v["on_track_employers"],
+        "截至"
+        + day
+        + "走访用人单位"
+        + v["distinct_employers"].map(count)
+        + "家，按进度应达"
+        + v["expected_to_date"].map(count)
+        + "家（全年目标"
+        + v["target_visits"].map(count)
+        + "家）",
+        "",
+    )
     off_new = (v["on_track_new"] == False).fillna(False).to_numpy(dtype=bool)  # noqa: E712
-    new = np.where(off_new,
-                   "校领导上半年新开拓用人单位" + v["new_employers_h1"].map(count) + "家，按进度应达"
-                   + v["expected_new_to_date"].astype("string").fillna("") + "家（目标"
-                   + v["target_new_employers"].astype("string").fillna("") + "家）", "")
+    new = np.where(
+        off_new,
+        "校领导上半年新开拓用人单位"
+        + v["new_employers_h1"].map(count)
+        + "家，按进度应达"
+        + v["expected_new_to_date"].astype("string").fillna("")
+        + "家（目标"
+        + v["target_new_employers"].astype("string").fillna("")
+        + "家）",
+        "",
+    )
     piece = pd.Series(emp, index=v.index).str.cat(pd.Series(new, index=v.index), sep="；")
     piece = piece.str.strip("；")
     return _rows(v["university_code"], "visits_off_track", piece)
 
 
-def interview_list(universities: pd.DataFrame, policy: Policy, as_of: dt.date | str, *,
-                   placement: pd.DataFrame, gaps_protected: pd.DataFrame,
-                   zero_protected: pd.DataFrame, platform: pd.DataFrame,
-                   visits: pd.DataFrame) -> pd.DataFrame:
+def interview_list(
+    universities: pd.DataFrame,
+    policy: Policy,
+    as_of: dt.date | str,
+    *,
+    placement: pd.DataFrame,
+    gaps_protected: pd.DataFrame,
+    zero_protected: pd.DataFrame,
+    platform: pd.DataFrame,
+    visits: pd.DataFrame,
+) -> pd.DataFrame:
     """The contract table ``interview_list``: university_code, university_name, reason_code,
     reason, evidence; one row per (university, reason), ordered by university then reason."""
     d = parse_as_of(as_of)
@@ -176,7 +248,12 @@ def interview_list(universities: pd.DataFrame, policy: Policy, as_of: dt.date | 
 def interview_summary(interviews: pd.DataFrame) -> pd.DataFrame:
     """Per reason: number of universities and their names (for the circular)."""
     g = interviews.groupby("reason_code", sort=False)
-    out = pd.DataFrame({"reason": g["reason"].first(), "universities": g.size(),
-                        "names": g["university_name"].agg("、".join)}).reset_index()
+    out = pd.DataFrame(
+        {
+            "reason": g["reason"].first(),
+            "universities": g.size(),
+            "names": g["university_name"].agg("、".join),
+        }
+    ).reset_index()
     order = {code: i for i, code in enumerate(REASONS)}
     return out.sort_values("reason_code", key=lambda s: s.map(order), ignore_index=True)

@@ -36,15 +36,20 @@ def latest_platform(platform: pd.DataFrame, as_of: dt.date | str) -> tuple[pd.Da
     require_columns(platform, ("university_code", "stat_date", *COUNTS), "platform")
     d = pd.Timestamp(parse_as_of(as_of))
     stat = pd.to_datetime(platform["stat_date"])
-    for num, den in (("platform_followers", "graduates"), ("counsellors_bound", "counsellors"),
-                     ("registered", "graduates")):
+    for num, den in (
+        ("platform_followers", "graduates"),
+        ("counsellors_bound", "counsellors"),
+        ("registered", "graduates"),
+    ):
         bad = (platform[num] > platform[den]).to_numpy() | (platform[num] < 0).to_numpy()
         if bad.any():
-            raise ValueError(bad_rows_message(platform, bad, "platform", num,
-                                              f"{num} 大于 {den} 或为负数"))
+            raise ValueError(
+                bad_rows_message(platform, bad, "platform", num, f"{num} 大于 {den} 或为负数")
+            )
     keep = platform.loc[(stat <= d).to_numpy()].assign(stat_date=stat[stat <= d])
     latest = keep.sort_values(["university_code", "stat_date"]).drop_duplicates(
-        "university_code", keep="last")
+        "university_code", keep="last"
+    )
     return latest.reset_index(drop=True), int((stat > d).sum())
 
 
@@ -71,8 +76,9 @@ def bottom_flags(rates: pd.Series, share: float) -> pd.Series:
     return out
 
 
-def platform_progress(platform: pd.DataFrame, universities: pd.DataFrame, policy: Policy,
-                      as_of: dt.date | str) -> pd.DataFrame:
+def platform_progress(
+    platform: pd.DataFrame, universities: pd.DataFrame, policy: Policy, as_of: dt.date | str
+) -> pd.DataFrame:
     """The contract table ``platform_progress``: one row per monitored university.
 
     Columns: university_code, university_name, stat_date, the five counts, follow_rate,
@@ -84,8 +90,9 @@ def platform_progress(platform: pd.DataFrame, universities: pd.DataFrame, policy
     latest = latest.assign(university_code=latest["university_code"].astype("string"))
     uni = universities[["university_code", "university_name"]].copy()
     uni["university_code"] = uni["university_code"].astype("string")
-    out = uni.merge(latest[["university_code", "stat_date", *COUNTS]], on="university_code",
-                    how="outer")
+    out = uni.merge(
+        latest[["university_code", "stat_date", *COUNTS]], on="university_code", how="outer"
+    )
     out["university_name"] = out["university_name"].astype("string").fillna(out["university_code"])
     out = _rates(out)
     share = policy.platform.bottom_share
@@ -101,15 +108,24 @@ def platform_progress(platform: pd.DataFrame, universities: pd.DataFrame, policy
         pct = (out[rate] * 100).round(1).astype("string")
         text_below = label + pct + f"%低于{threshold * 100:.1f}%"
         text_bottom = label + pct + f"%处于全省后{share * 100:.0f}%"
-        piece = pd.Series(np.where(below, text_below, np.where(bottom, text_bottom, "")),
-                          index=out.index)
+        piece = pd.Series(
+            np.where(below, text_below, np.where(bottom, text_bottom, "")), index=out.index
+        )
         reasons = reasons.str.cat(piece, sep="；").str.strip("；").str.replace("；；", "；")
     missing = out["stat_date"].isna()
     reasons = reasons.mask(missing, "未报送平台数据")
     out["laggard"] = any_lag
     out["laggard_reason"] = reasons.replace("", pd.NA).astype("string")
-    cols = ["university_code", "university_name", "stat_date", *COUNTS, *RATES,
-            *(f"{r}_laggard" for r in RATES), "laggard", "laggard_reason"]
+    cols = [
+        "university_code",
+        "university_name",
+        "stat_date",
+        *COUNTS,
+        *RATES,
+        *(f"{r}_laggard" for r in RATES),
+        "laggard",
+        "laggard_reason",
+    ]
     out = out[cols].sort_values("university_code", ignore_index=True)
     for col in COUNTS:
         out[col] = out[col].astype("Int64")

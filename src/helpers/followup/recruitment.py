@@ -45,8 +45,11 @@ def assign_windows(recruitment: pd.DataFrame, policy: Policy, as_of: dt.date | s
     end = pd.to_datetime(df["window_end"])
     reversed_ = (end < start).to_numpy()
     if reversed_.any():
-        raise ValueError(bad_rows_message(df, reversed_, "recruitment", "window_end",
-                                          "统计截止日期早于统计起始日期"))
+        raise ValueError(
+            bad_rows_message(
+                df, reversed_, "recruitment", "window_end", "统计截止日期早于统计起始日期"
+            )
+        )
     for col in COUNTS:
         negative = (df[col] < 0).to_numpy()
         if negative.any():
@@ -71,8 +74,9 @@ def recruitment_scope(assigned: pd.DataFrame) -> pd.DataFrame:
     return scope_summary("校园招聘", assigned["before_year"], assigned["after_as_of"])
 
 
-def recruitment_by_window(assigned: pd.DataFrame, universities: pd.DataFrame, policy: Policy,
-                          as_of: dt.date | str) -> pd.DataFrame:
+def recruitment_by_window(
+    assigned: pd.DataFrame, universities: pd.DataFrame, policy: Policy, as_of: dt.date | str
+) -> pd.DataFrame:
     """The contract table: one row per monitored university and grid window, from the first
     window with a report (the grid's first window at the latest) to the window containing
     ``as_of``. A university without reports in a window has true zeros.
@@ -90,13 +94,18 @@ def recruitment_by_window(assigned: pd.DataFrame, universities: pd.DataFrame, po
         first_idx = min(first_idx, int(scoped["grid_index"].min()))
     idx = np.arange(first_idx, current_idx + 1, dtype="int64")
     uni = universities[["university_code", "university_name"]].drop_duplicates("university_code")
-    grid = pd.MultiIndex.from_product([uni["university_code"].astype("string"), idx],
-                                      names=["university_code", "grid_index"])
+    grid = pd.MultiIndex.from_product(
+        [uni["university_code"].astype("string"), idx], names=["university_code", "grid_index"]
+    )
     agg = (
-        scoped.assign(university_code=scoped["university_code"].astype("string"), records=1,
-                      straddling_records=scoped["straddles"].astype("int64"))
+        scoped.assign(
+            university_code=scoped["university_code"].astype("string"),
+            records=1,
+            straddling_records=scoped["straddles"].astype("int64"),
+        )
         .groupby(["university_code", "grid_index"], observed=True)[
-            [*COUNTS, "records", "straddling_records"]]
+            [*COUNTS, "records", "straddling_records"]
+        ]
         .sum()
     )
     out = agg.reindex(grid, fill_value=0).reset_index()
@@ -107,11 +116,22 @@ def recruitment_by_window(assigned: pd.DataFrame, universities: pd.DataFrame, po
     out["window_start"] = start
     out["window_end"] = end
     out["complete"] = out["window_end"] <= pd.Timestamp(d)
-    out = out.merge(uni.assign(university_code=uni["university_code"].astype("string")),
-                    on="university_code", how="left")
+    out = out.merge(
+        uni.assign(university_code=uni["university_code"].astype("string")),
+        on="university_code",
+        how="left",
+    )
     out["university_name"] = out["university_name"].astype("string").fillna(out["university_code"])
-    cols = ["university_code", "university_name", "window_start", "window_end", "complete",
-            *COUNTS, "records", "straddling_records"]
+    cols = [
+        "university_code",
+        "university_name",
+        "window_start",
+        "window_end",
+        "complete",
+        *COUNTS,
+        "records",
+        "straddling_records",
+    ]
     out = out[cols].sort_values(["university_code", "window_start"], ignore_index=True)
     for col in (*COUNTS, "records", "straddling_records"):
         out[col] = out[col].astype("int64")
@@ -122,8 +142,9 @@ def recruitment_by_type(assigned: pd.DataFrame) -> pd.DataFrame:
     """Counts per university, grid window and activity type (in-scope rows only)."""
     scoped = assigned.loc[assigned["in_scope"]]
     out = (
-        scoped.groupby(["university_code", "grid_start", "grid_end", "activity_type"],
-                       observed=True)[list(COUNTS)]
+        scoped.groupby(
+            ["university_code", "grid_start", "grid_end", "activity_type"], observed=True
+        )[list(COUNTS)]
         .sum()
         .reset_index()
         .rename(columns={"grid_start": "window_start", "grid_end": "window_end"})
@@ -134,7 +155,8 @@ def recruitment_by_type(assigned: pd.DataFrame) -> pd.DataFrame:
 def province_by_window(by_window: pd.DataFrame) -> pd.DataFrame:
     """Province totals per window, with how many universities reported any event."""
     g = by_window.assign(active=by_window["events"] > 0).groupby(
-        ["window_start", "window_end", "complete"], observed=True)
+        ["window_start", "window_end", "complete"], observed=True
+    )
     out = g[list(COUNTS)].sum()
     out["universities"] = g["university_code"].nunique()
     out["active_universities"] = g["active"].sum()
@@ -144,13 +166,19 @@ def province_by_window(by_window: pd.DataFrame) -> pd.DataFrame:
 def province_by_type(assigned: pd.DataFrame) -> pd.DataFrame:
     """Province events per grid window (rows) and activity type (columns)."""
     by_type = recruitment_by_type(assigned)
-    return by_type.pivot_table(index=["window_start", "window_end"], columns="activity_type",
-                               values="events", aggfunc="sum", fill_value=0,
-                               observed=True).reset_index()
+    return by_type.pivot_table(
+        index=["window_start", "window_end"],
+        columns="activity_type",
+        values="events",
+        aggfunc="sum",
+        fill_value=0,
+        observed=True,
+    ).reset_index()
 
 
-def inactive_in_latest_window(by_window: pd.DataFrame, policy: Policy,
-                              as_of: dt.date | str) -> tuple[pd.DataFrame, dt.date | None, dt.date | None]:
+def inactive_in_latest_window(
+    by_window: pd.DataFrame, policy: Policy, as_of: dt.date | str
+) -> tuple[pd.DataFrame, dt.date | None, dt.date | None]:
     """Universities without any event (场次 = 0) in the newest complete window.
 
     Returns (universities, window first day, window last day); the window is None when no
@@ -164,7 +192,9 @@ def inactive_in_latest_window(by_window: pd.DataFrame, policy: Policy,
     return none.reset_index(drop=True), start, end
 
 
-def university_summary(by_window: pd.DataFrame, policy: Policy, as_of: dt.date | str) -> pd.DataFrame:
+def university_summary(
+    by_window: pd.DataFrame, policy: Policy, as_of: dt.date | str
+) -> pd.DataFrame:
     """Per university: totals of the monitoring year, the latest complete window, and the share
     of complete windows with at least one event."""
     _, _, end = dates.latest_complete_window(policy, as_of)
@@ -172,11 +202,13 @@ def university_summary(by_window: pd.DataFrame, policy: Policy, as_of: dt.date |
     g = by_window.groupby(["university_code", "university_name"], observed=True)
     out = g[list(COUNTS)].sum()
     cg = complete.assign(active=complete["events"] > 0).groupby(
-        ["university_code", "university_name"], observed=True)
+        ["university_code", "university_name"], observed=True
+    )
     out["complete_windows"] = cg.size()
     out["active_windows"] = cg["active"].sum()
     latest = complete.loc[complete["window_end"] == pd.Timestamp(end)].set_index(
-        ["university_code", "university_name"])
+        ["university_code", "university_name"]
+    )
     out["events_latest"] = latest["events"]
     out["positions_latest"] = latest["positions"]
     out = out.reset_index()

@@ -23,43 +23,160 @@ from helpers.followup import recruitment as R
 from helpers.followup import visits as V
 from helpers.followup.common import attach_names, monitored_universities, university_placement
 
-GRADUATE_COLUMNS = ["student_key", "university_code", "cohort", "in_denominator", "placed",
-                    "willing_to_work", "snapshot_date", *GROUP_COLUMNS.values()]
-HISTORY_COLUMNS = ["university_code", "cohort", "in_denominator", "placed", "snapshot_date",
-                   *GROUP_COLUMNS.values()]
+GRADUATE_COLUMNS = [
+    "student_key",
+    "university_code",
+    "cohort",
+    "in_denominator",
+    "placed",
+    "willing_to_work",
+    "snapshot_date",
+    *GROUP_COLUMNS.values(),
+]
+HISTORY_COLUMNS = [
+    "university_code",
+    "cohort",
+    "in_denominator",
+    "placed",
+    "snapshot_date",
+    *GROUP_COLUMNS.values(),
+]
 UNIVERSITY_COLUMNS = ["university_code", "university_name", "baseline_rate"]
-RECRUITMENT_COLUMNS = ["university_code", "window_start", "window_end", "activity_type", "events",
-                       "employers", "positions", "student_visits", "source_file", "source_row"]
-VISIT_COLUMNS = ["university_code", "visit_date", "visitor_role", "employer_name",
-                 "employer_credit_code", "new_employer", "positions", "source_file", "source_row"]
-PLATFORM_COLUMNS = ["university_code", "stat_date", "graduates", "platform_followers",
-                    "counsellors", "counsellors_bound", "registered", "source_file", "source_row"]
+RECRUITMENT_COLUMNS = [
+    "university_code",
+    "window_start",
+    "window_end",
+    "activity_type",
+    "events",
+    "employers",
+    "positions",
+    "student_visits",
+    "source_file",
+    "source_row",
+]
+VISIT_COLUMNS = [
+    "university_code",
+    "visit_date",
+    "visitor_role",
+    "employer_name",
+    "employer_credit_code",
+    "new_employer",
+    "positions",
+    "source_file",
+    "source_row",
+]
+PLATFORM_COLUMNS = [
+    "university_code",
+    "stat_date",
+    "graduates",
+    "platform_followers",
+    "counsellors",
+    "counsellors_bound",
+    "registered",
+    "source_file",
+    "source_row",
+]
 ASSISTANCE_COLUMNS = ["university_code", "student_key", "help_date", "help_type"]
 
 # columns of the written tables (display helpers stay in the notebook)
 WRITTEN = {
-    "recruitment_by_window": ["university_code", "university_name", "window_start", "window_end",
-                              "complete", "events", "employers", "positions", "student_visits",
-                              "records", "straddling_records"],
-    "recruitment_by_type": ["university_code", "university_name", "window_start", "window_end",
-                            "activity_type", "events", "employers", "positions", "student_visits"],
-    "visits_by_role": ["university_code", "university_name", "role_group", "visits",
-                       "distinct_employers", "new_employers", "positions"],
-    "assistance_by_group": ["university_code", "university_name", "group", "graduates", "placed",
-                            "not_placed", "placement_rate", "ci_low", "ci_high",
-                            "university_rate", "gap", "suppressed"],
-    "assistance_compliance": ["university_code", "university_name", "group", "graduates",
-                              "compliant_3x3", "not_compliant_3x3", "compliance_rate",
-                              "suppressed"],
-    "all_placed_check": ["university_code", "university_name", "group", "graduates", "placed",
-                         "not_placed", "placement_rate", "target_met", "suppressed"],
-    "willing_check": ["university_code", "university_name", "group", "graduates", "placed",
-                      "not_placed", "placement_rate", "willing_unknown", "target_met",
-                      "suppressed"],
-    "checkpoint_gaps": ["checkpoint", "checkpoint_label", "data_date", "snapshot_date",
-                        "university_code", "university_name", "group", "graduates", "placed",
-                        "not_placed", "placement_rate", "university_rate", "gap", "below",
-                        "suppressed"],
+    "recruitment_by_window": [
+        "university_code",
+        "university_name",
+        "window_start",
+        "window_end",
+        "complete",
+        "events",
+        "employers",
+        "positions",
+        "student_visits",
+        "records",
+        "straddling_records",
+    ],
+    "recruitment_by_type": [
+        "university_code",
+        "university_name",
+        "window_start",
+        "window_end",
+        "activity_type",
+        "events",
+        "employers",
+        "positions",
+        "student_visits",
+    ],
+    "visits_by_role": [
+        "university_code",
+        "university_name",
+        "role_group",
+        "visits",
+        "distinct_employers",
+        "new_employers",
+        "positions",
+    ],
+    "assistance_by_group": [
+        "university_code",
+        "university_name",
+        "group",
+        "graduates",
+        "placed",
+        "not_placed",
+        "placement_rate",
+        "ci_low",
+        "ci_high",
+        "university_rate",
+        "gap",
+        "suppressed",
+    ],
+    "assistance_compliance": [
+        "university_code",
+        "university_name",
+        "group",
+        "graduates",
+        "compliant_3x3",
+        "not_compliant_3x3",
+        "compliance_rate",
+        "suppressed",
+    ],
+    "all_placed_check": [
+        "university_code",
+        "university_name",
+        "group",
+        "graduates",
+        "placed",
+        "not_placed",
+        "placement_rate",
+        "target_met",
+        "suppressed",
+    ],
+    "willing_check": [
+        "university_code",
+        "university_name",
+        "group",
+        "graduates",
+        "placed",
+        "not_placed",
+        "placement_rate",
+        "willing_unknown",
+        "target_met",
+        "suppressed",
+    ],
+    "checkpoint_gaps": [
+        "checkpoint",
+        "checkpoint_label",
+        "data_date",
+        "snapshot_date",
+        "university_code",
+        "university_name",
+        "group",
+        "graduates",
+        "placed",
+        "not_placed",
+        "placement_rate",
+        "university_rate",
+        "gap",
+        "below",
+        "suppressed",
+    ],
 }
 
 
@@ -121,7 +238,9 @@ class FollowupTables:
         """A contract/extra table by its file name, with the columns that are written."""
         df = self.view(name)
         cols = WRITTEN.get(name)
-        return df[cols] if cols else df.loc[:, [c for c in df.columns if not c.endswith("_display")]]
+        return (
+            df[cols] if cols else df.loc[:, [c for c in df.columns if not c.endswith("_display")]]
+        )
 
 
 DECISION_COLUMNS = ("below", "target_met")
@@ -139,14 +258,33 @@ def mask_decisions(df: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-TABLE_NAMES = ("recruitment_by_window", "recruitment_by_type", "visits_progress", "visits_by_role",
-               "platform_progress", "assistance_by_group", "assistance_compliance",
-               "all_placed_check", "willing_check", "checkpoint_gaps", "interview_list")
+TABLE_NAMES = (
+    "recruitment_by_window",
+    "recruitment_by_type",
+    "visits_progress",
+    "visits_by_role",
+    "platform_progress",
+    "assistance_by_group",
+    "assistance_compliance",
+    "all_placed_check",
+    "willing_check",
+    "checkpoint_gaps",
+    "interview_list",
+)
 
 
-def build(*, graduates: pd.DataFrame, history: pd.DataFrame, recruitment: pd.DataFrame,
-          visits: pd.DataFrame, platform: pd.DataFrame, assistance: pd.DataFrame,
-          universities: pd.DataFrame, policy: Policy, as_of: dt.date | str) -> FollowupTables:
+def build(
+    *,
+    graduates: pd.DataFrame,
+    history: pd.DataFrame,
+    recruitment: pd.DataFrame,
+    visits: pd.DataFrame,
+    platform: pd.DataFrame,
+    assistance: pd.DataFrame,
+    universities: pd.DataFrame,
+    policy: Policy,
+    as_of: dt.date | str,
+) -> FollowupTables:
     """Compute every follow-up table of a reporting date (province scope)."""
     d = parse_as_of(as_of)
     cohort = int(graduates["cohort"].max())
@@ -169,43 +307,93 @@ def build(*, graduates: pd.DataFrame, history: pd.DataFrame, recruitment: pd.Dat
     members = A.group_members(graduates, policy.assistance.groups)
     counts, help_scope = A.help_counts(assistance, d)
     per_graduate = A.compliance_per_graduate(members, counts, policy)
-    groups = A.protect(attach_names(A.group_rates(graduates, policy), uni), policy,
-                       table="assistance_by_group", audit=audit)
-    compliance = A.protect(attach_names(A.assistance_compliance(members, per_graduate), uni),
-                           policy, placed_col="compliant_3x3", rate_cols=("compliance_rate",),
-                           table="assistance_compliance", audit=audit)
-    zero = A.protect(attach_names(A.all_placed_check(graduates, policy), uni), policy,
-                     table="all_placed_check", audit=audit)
-    willing = A.protect(attach_names(A.willing_check(graduates, policy), uni), policy,
-                        table="willing_check", audit=audit)
+    groups = A.protect(
+        attach_names(A.group_rates(graduates, policy), uni),
+        policy,
+        table="assistance_by_group",
+        audit=audit,
+    )
+    compliance = A.protect(
+        attach_names(A.assistance_compliance(members, per_graduate), uni),
+        policy,
+        placed_col="compliant_3x3",
+        rate_cols=("compliance_rate",),
+        table="assistance_compliance",
+        audit=audit,
+    )
+    zero = A.protect(
+        attach_names(A.all_placed_check(graduates, policy), uni),
+        policy,
+        table="all_placed_check",
+        audit=audit,
+    )
+    willing = A.protect(
+        attach_names(A.willing_check(graduates, policy), uni),
+        policy,
+        table="willing_check",
+        audit=audit,
+    )
     gaps = A.protect_checkpoints(
-        attach_names(A.checkpoint_gaps(history, policy, d, cohort), uni), policy, audit=audit)
-    interviews = I.interview_list(uni, policy, d, placement=placement, gaps_protected=gaps,
-                                  zero_protected=zero, platform=plat, visits=progress)
+        attach_names(A.checkpoint_gaps(history, policy, d, cohort), uni), policy, audit=audit
+    )
+    interviews = I.interview_list(
+        uni,
+        policy,
+        d,
+        placement=placement,
+        gaps_protected=gaps,
+        zero_protected=zero,
+        platform=plat,
+        visits=progress,
+    )
     _, later = P.latest_platform(platform, d)
-    scope = pd.concat([
-        R.recruitment_scope(assigned), V.visits_scope(prepared), help_scope,
-        pd.DataFrame({"dataset": ["平台"], "reason": ["晚于统计日期（待下期计入）"],
-                      "records": [later]}),
-    ], ignore_index=True)
+    scope = pd.concat(
+        [
+            R.recruitment_scope(assigned),
+            V.visits_scope(prepared),
+            help_scope,
+            pd.DataFrame(
+                {"dataset": ["平台"], "reason": ["晚于统计日期（待下期计入）"], "records": [later]}
+            ),
+        ],
+        ignore_index=True,
+    )
     return FollowupTables(
-        as_of=d, cohort=cohort, universities=uni, scope=scope, by_window=by_window,
-        by_type=by_type, province_windows=R.province_by_window(by_window),
+        as_of=d,
+        cohort=cohort,
+        universities=uni,
+        scope=scope,
+        by_window=by_window,
+        by_type=by_type,
+        province_windows=R.province_by_window(by_window),
         province_types=R.province_by_type(assigned),
-        recruitment_summary=R.university_summary(by_window, policy, d), inactive=inactive,
-        latest_window=(start, end), visits=progress, visits_by_role=by_role,
+        recruitment_summary=R.university_summary(by_window, policy, d),
+        inactive=inactive,
+        latest_window=(start, end),
+        visits=progress,
+        visits_by_role=by_role,
         visits_cumulative=V.province_cumulative(cumulative, len(uni), policy),
-        visits_cumulative_universities=cumulative, platform=plat,
-        platform_province=P.province_platform(plat), placement=placement, groups=groups,
-        compliance=compliance, compliance_counts=per_graduate, zero=zero, willing=willing,
-        gaps=gaps, checkpoint_status=A.checkpoint_snapshots(history, policy, d, cohort),
-        unmatched_help=A.unmatched_help_records(members, counts), interviews=interviews,
-        interview_summary=I.interview_summary(interviews), audit=audit,
+        visits_cumulative_universities=cumulative,
+        platform=plat,
+        platform_province=P.province_platform(plat),
+        placement=placement,
+        groups=groups,
+        compliance=compliance,
+        compliance_counts=per_graduate,
+        zero=zero,
+        willing=willing,
+        gaps=gaps,
+        checkpoint_status=A.checkpoint_snapshots(history, policy, d, cohort),
+        unmatched_help=A.unmatched_help_records(members, counts),
+        interviews=interviews,
+        interview_summary=I.interview_summary(interviews),
+        audit=audit,
     )
 
 
-def university_rows(df: pd.DataFrame, university: str | None, keep_province: bool = True
-                    ) -> pd.DataFrame:
+def university_rows(
+    df: pd.DataFrame, university: str | None, keep_province: bool = True
+) -> pd.DataFrame:
     """Rows of one university (and the province rows ``ALL`` beside them); all rows when
     ``university`` is None."""
     if university is None:
@@ -232,9 +420,15 @@ def checkpoint_note(policy: Policy, as_of: dt.date | str) -> str:
 
     due = dates.due_checkpoints(policy, as_of)
     nxt = dates.next_checkpoint(policy, as_of)
-    text = ("已到期的约谈节点：" + "、".join(
-        f"{c.label}（以{date_zh(c.data_date, year=False)}数据为准）" for c in due) + "。"
-            if due else "本期尚无到期的约谈节点。")
+    text = (
+        "已到期的约谈节点："
+        + "、".join(f"{c.label}（以{date_zh(c.data_date, year=False)}数据为准）" for c in due)
+        + "。"
+        if due
+        else "本期尚无到期的约谈节点。"
+    )
     if nxt is not None:
-        text += f"下一约谈节点为{date_zh(nxt.date)}，以{date_zh(nxt.data_date, year=False)}数据为准。"
+        text += (
+            f"下一约谈节点为{date_zh(nxt.date)}，以{date_zh(nxt.data_date, year=False)}数据为准。"
+        )
     return text

@@ -34,8 +34,15 @@ from helpers.followup.common import (
 
 COLLEGE_ROLE = "二级学院负责人"  # 走访人职务 value of a department (二级学院) head
 ROLE_GROUPS = ("校领导", "二级学院", "其他")
-_INPUT = ("university_code", "visit_date", "visitor_role", "employer_name", "employer_credit_code",
-          "new_employer", "positions")
+_INPUT = (
+    "university_code",
+    "visit_date",
+    "visitor_role",
+    "employer_name",
+    "employer_credit_code",
+    "new_employer",
+    "positions",
+)
 
 
 def normalise_employer_name(names: pd.Series) -> pd.Series:
@@ -59,17 +66,29 @@ def employer_keys(visits: pd.DataFrame) -> pd.Series:
         code = code.fillna(name.map(by_name))
     key = code.fillna("名称:" + name)
     if key.isna().any():
-        raise ValueError(bad_rows_message(visits, key.isna(), "visits", "employer_name",
-                                          "走访单位名称与统一社会信用代码均为空"))
+        raise ValueError(
+            bad_rows_message(
+                visits,
+                key.isna(),
+                "visits",
+                "employer_name",
+                "走访单位名称与统一社会信用代码均为空",
+            )
+        )
     return key.astype("string")
 
 
 def role_group(roles: pd.Series, policy: Policy) -> pd.Series:
     """校领导 (policy leader_roles) / 二级学院 / 其他."""
     r = roles.astype("string")
-    out = np.select([r.isin(list(policy.visits.leader_roles)).fillna(False).to_numpy(dtype=bool),
-                     (r == COLLEGE_ROLE).fillna(False).to_numpy(dtype=bool)],
-                    list(ROLE_GROUPS[:2]), default=ROLE_GROUPS[2])
+    out = np.select(
+        [
+            r.isin(list(policy.visits.leader_roles)).fillna(False).to_numpy(dtype=bool),
+            (r == COLLEGE_ROLE).fillna(False).to_numpy(dtype=bool),
+        ],
+        list(ROLE_GROUPS[:2]),
+        default=ROLE_GROUPS[2],
+    )
     return pd.Series(pd.Categorical(out, categories=ROLE_GROUPS), index=roles.index)
 
 
@@ -99,12 +118,17 @@ def visits_scope(prepared: pd.DataFrame) -> pd.DataFrame:
 
 
 def _distinct(df: pd.DataFrame, mask, name: str) -> pd.Series:
-    return (df.loc[np.asarray(mask, dtype=bool)]
-            .groupby("university_code", observed=True)["employer_id"].nunique().rename(name))
+    return (
+        df.loc[np.asarray(mask, dtype=bool)]
+        .groupby("university_code", observed=True)["employer_id"]
+        .nunique()
+        .rename(name)
+    )
 
 
-def visits_progress(prepared: pd.DataFrame, universities: pd.DataFrame, policy: Policy,
-                    as_of: dt.date | str) -> pd.DataFrame:
+def visits_progress(
+    prepared: pd.DataFrame, universities: pd.DataFrame, policy: Policy, as_of: dt.date | str
+) -> pd.DataFrame:
     """The contract table ``visits_progress``: one row per monitored university.
 
     ``universities``: university_code, university_name, baseline_rate (the monitored list).
@@ -124,19 +148,32 @@ def visits_progress(prepared: pd.DataFrame, universities: pd.DataFrame, policy: 
     out = out.join(_distinct(v, v["new_employer"], "new_employers"), how="outer")
     h1 = v["new_employer"] & v["leader"] & v["in_first_half"]
     out = out.join(_distinct(v, h1, "new_employers_h1"), how="outer")
-    roles = v.groupby(["university_code", "role_group"], observed=False).size().unstack(
-        "role_group", fill_value=0)
+    roles = (
+        v.groupby(["university_code", "role_group"], observed=False)
+        .size()
+        .unstack("role_group", fill_value=0)
+    )
     roles = roles.reindex(columns=list(ROLE_GROUPS), fill_value=0)
     roles.columns = ["leader_visits", "college_visits", "other_visits"]
     out = out.join(roles, how="outer")
-    out = out.join(_distinct(v, v["role_group"] == ROLE_GROUPS[1], "college_distinct_employers"),
-                   how="outer")
+    out = out.join(
+        _distinct(v, v["role_group"] == ROLE_GROUPS[1], "college_distinct_employers"), how="outer"
+    )
     uni = universities[["university_code", "university_name", "baseline_rate"]].copy()
     uni["university_code"] = uni["university_code"].astype("string")
     out = uni.merge(out.reset_index(), on="university_code", how="outer")
     out["university_name"] = out["university_name"].astype("string").fillna(out["university_code"])
-    counts = ["visits", "distinct_employers", "new_employers", "new_employers_h1", "positions",
-              "leader_visits", "college_visits", "other_visits", "college_distinct_employers"]
+    counts = [
+        "visits",
+        "distinct_employers",
+        "new_employers",
+        "new_employers_h1",
+        "positions",
+        "leader_visits",
+        "college_visits",
+        "other_visits",
+        "college_distinct_employers",
+    ]
     out[counts] = out[counts].fillna(0).astype("int64")
 
     target = policy.visits.employers_per_year
@@ -154,11 +191,28 @@ def visits_progress(prepared: pd.DataFrame, universities: pd.DataFrame, policy: 
     on_new = pd.array(out["new_employers_h1"] >= expected_new, dtype="boolean")
     out["on_track_new"] = pd.Series(on_new, index=out.index).where(yes, pd.NA)
     out["on_track"] = out["on_track_employers"] & out["on_track_new"].fillna(True).astype(bool)
-    cols = ["university_code", "university_name", "baseline_rate", "visits", "distinct_employers",
-            "new_employers", "new_employers_h1", "positions", "leader_visits", "college_visits",
-            "other_visits", "college_distinct_employers", "target_visits", "expected_to_date",
-            "new_target_applies", "target_new_employers", "expected_new_to_date",
-            "on_track_employers", "on_track_new", "on_track"]
+    cols = [
+        "university_code",
+        "university_name",
+        "baseline_rate",
+        "visits",
+        "distinct_employers",
+        "new_employers",
+        "new_employers_h1",
+        "positions",
+        "leader_visits",
+        "college_visits",
+        "other_visits",
+        "college_distinct_employers",
+        "target_visits",
+        "expected_to_date",
+        "new_target_applies",
+        "target_new_employers",
+        "expected_new_to_date",
+        "on_track_employers",
+        "on_track_new",
+        "on_track",
+    ]
     return out[cols].sort_values("university_code", ignore_index=True)
 
 
@@ -167,10 +221,18 @@ def visits_by_role(prepared: pd.DataFrame) -> pd.DataFrame:
     employers, positions — the 二级学院 extension shown on its own."""
     v = prepared.loc[prepared["in_scope"]]
     g = v.groupby(["university_code", "role_group"], observed=True)
-    out = pd.DataFrame({"visits": g.size(), "distinct_employers": g["employer_id"].nunique(),
-                        "positions": g["positions"].sum()})
-    new = v.loc[v["new_employer"]].groupby(["university_code", "role_group"], observed=True)[
-        "employer_id"].nunique()
+    out = pd.DataFrame(
+        {
+            "visits": g.size(),
+            "distinct_employers": g["employer_id"].nunique(),
+            "positions": g["positions"].sum(),
+        }
+    )
+    new = (
+        v.loc[v["new_employer"]]
+        .groupby(["university_code", "role_group"], observed=True)["employer_id"]
+        .nunique()
+    )
     out["new_employers"] = new.reindex(out.index, fill_value=0).astype("int64")
     return out.reset_index()
 
@@ -188,19 +250,23 @@ def cumulative_by_month(prepared: pd.DataFrame, as_of: dt.date | str) -> pd.Data
     first["point"] = points[pos]
     counts = first.groupby(["university_code", "point"], observed=True).size()
     codes = v["university_code"].astype("string").unique()
-    full = counts.reindex(pd.MultiIndex.from_product([sorted(codes), points],
-                                                     names=["university_code", "point"]),
-                          fill_value=0)
+    full = counts.reindex(
+        pd.MultiIndex.from_product([sorted(codes), points], names=["university_code", "point"]),
+        fill_value=0,
+    )
     cum = full.groupby(level="university_code").cumsum().rename("distinct_employers").reset_index()
     fractions = {p: dates.year_fraction(p.date()) for p in points}
     cum["year_fraction"] = cum["point"].map(fractions).astype("float64")
     return cum.rename(columns={"point": "date"})
 
 
-def province_cumulative(cumulative: pd.DataFrame, universities: int, policy: Policy) -> pd.DataFrame:
+def province_cumulative(
+    cumulative: pd.DataFrame, universities: int, policy: Policy
+) -> pd.DataFrame:
     """Sum over universities of cumulative distinct employers, beside the pro-rated on-track line
     (``universities`` x yearly target x share of the year elapsed)."""
     out = cumulative.groupby("date", observed=True).agg(
-        distinct_employers=("distinct_employers", "sum"), year_fraction=("year_fraction", "first"))
+        distinct_employers=("distinct_employers", "sum"), year_fraction=("year_fraction", "first")
+    )
     out["on_track_line"] = universities * policy.visits.employers_per_year * out["year_fraction"]
     return out.reset_index()

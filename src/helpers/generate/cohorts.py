@@ -30,7 +30,7 @@ from helpers.generate import people
 from helpers.generate.majors import department_of, pick_majors
 from helpers.generate.universities import DOCTORAL, RESEARCH, TIER_EFFECT, TIER_SIZE
 
-LEVEL_BASE = {"专科": 0.15, "本科": 0.0, "硕士": 0.45, "博士": 0.9}       # logit shifts
+LEVEL_BASE = {"专科": 0.15, "本科": 0.0, "硕士": 0.45, "博士": 0.9}  # logit shifts
 YEAR_END_TARGET = {"专科": 0.95, "本科": 0.92, "硕士": 0.95, "博士": 0.97}
 LEVEL_DIGIT = {"博士": "0", "硕士": "1", "本科": "3", "专科": "4"}
 PROGRAM_YEARS = {"博士": 4, "硕士": 3, "本科": 4, "专科": 3}
@@ -39,26 +39,99 @@ GROUP_SHARE = {"本科": 0.05, "专科": 0.08, "硕士": 0.02, "博士": 0.01}
 GROUP_BITS = {"脱贫家庭": 1, "低保家庭": 2, "零就业家庭": 4, "残疾": 8, "长期失业": 16}
 # (mask, probability among group members)
 GROUP_MIX = ((1, 0.40), (2, 0.32), (3, 0.06), (4, 0.07), (8, 0.10), (16, 0.03), (9, 0.02))
-FEMALE_SHARE = {"08": 0.3, "07": 0.5, "10": 0.72, "05": 0.78, "04": 0.8, "12": 0.62, "02": 0.6,
-                "13": 0.66, "03": 0.6, "09": 0.45, "51": 0.3, "46": 0.1, "44": 0.25, "50": 0.35,
-                "52": 0.85, "53": 0.7, "54": 0.72, "55": 0.6, "57": 0.9, "58": 0.4}
-DISCIPLINE_EFFECT = {"10": 0.25, "08": 0.15, "51": 0.15, "52": 0.3, "12": -0.05, "05": -0.15,
-                     "13": -0.3, "55": -0.25, "07": -0.05, "06": -0.2, "01": -0.2, "04": 0.1,
-                     "57": 0.15, "50": 0.2, "46": 0.2}
+FEMALE_SHARE = {
+    "08": 0.3,
+    "07": 0.5,
+    "10": 0.72,
+    "05": 0.78,
+    "04": 0.8,
+    "12": 0.62,
+    "02": 0.6,
+    "13": 0.66,
+    "03": 0.6,
+    "09": 0.45,
+    "51": 0.3,
+    "46": 0.1,
+    "44": 0.25,
+    "50": 0.35,
+    "52": 0.85,
+    "53": 0.7,
+    "54": 0.72,
+    "55": 0.6,
+    "57": 0.9,
+    "58": 0.4,
+}
+DISCIPLINE_EFFECT = {
+    "10": 0.25,
+    "08": 0.15,
+    "51": 0.15,
+    "52": 0.3,
+    "12": -0.05,
+    "05": -0.15,
+    "13": -0.3,
+    "55": -0.25,
+    "07": -0.05,
+    "06": -0.2,
+    "01": -0.2,
+    "04": 0.1,
+    "57": 0.15,
+    "50": 0.2,
+    "46": 0.2,
+}
 
 # 毕业去向类别代码 of placed graduates by level (shares; normalised); 3-digit where the 2023
 # export uses them (universities that still export 2-digit codes map to the parent at write time).
 PLACED_CODES = {
-    "本科": {"10": 30, "11": 14, "12": 10, "271": 1, "46": 1.5, "502": 0.8, "503": 0.6, "512": 1,
-             "519": 1.2, "75": 0.8, "76": 3, "801": 24, "802": 1, "85": 4},
-    "专科": {"10": 38, "11": 12, "12": 18, "46": 5, "502": 0.4, "519": 0.6, "75": 1, "76": 3, "80": 21,
-             "85": 0.3},
-    "硕士": {"10": 45, "11": 20, "12": 5, "271": 4, "46": 0.5, "502": 1, "512": 5, "519": 1, "75": 0.5,
-             "76": 2, "801": 8, "85": 3},
+    "本科": {
+        "10": 30,
+        "11": 14,
+        "12": 10,
+        "271": 1,
+        "46": 1.5,
+        "502": 0.8,
+        "503": 0.6,
+        "512": 1,
+        "519": 1.2,
+        "75": 0.8,
+        "76": 3,
+        "801": 24,
+        "802": 1,
+        "85": 4,
+    },
+    "专科": {
+        "10": 38,
+        "11": 12,
+        "12": 18,
+        "46": 5,
+        "502": 0.4,
+        "519": 0.6,
+        "75": 1,
+        "76": 3,
+        "80": 21,
+        "85": 0.3,
+    },
+    "硕士": {
+        "10": 45,
+        "11": 20,
+        "12": 5,
+        "271": 4,
+        "46": 0.5,
+        "502": 1,
+        "512": 5,
+        "519": 1,
+        "75": 0.5,
+        "76": 2,
+        "801": 8,
+        "85": 3,
+    },
     "博士": {"10": 75, "11": 8, "12": 2, "271": 10, "801": 2, "85": 3},
 }
-PENDING_CODES = {"本科": {"70": 70, "71": 20, "72": 10}, "专科": {"70": 82, "71": 8, "72": 10},
-                 "硕士": {"70": 85, "71": 5, "72": 10}, "博士": {"70": 90, "72": 10}}
+PENDING_CODES = {
+    "本科": {"70": 70, "71": 20, "72": 10},
+    "专科": {"70": 82, "71": 8, "72": 10},
+    "硕士": {"70": 85, "71": 5, "72": 10},
+    "博士": {"70": 90, "72": 10},
+}
 FLEXIBLE_BOOST = {"12": 3.5, "76": 5.0, "75": 4.0}
 EMPLOYER_CODES = ("10", "11", "12", "27", "50", "51")
 STUDY_CODES = ("80", "85")
@@ -71,10 +144,10 @@ LATE_MONTHS = (8, 9, 10, 11)
 LATE_WEIGHTS = (35, 25, 22, 18)
 RECORD_MONTHS = (0, 1, 2, 3, 4, 5, 6)
 RECORD_WEIGHTS = (6, 10, 16, 18, 20, 20, 10)
-GROUP_PENALTY_INITIAL = 0.08   # mean initial-rate penalty of 帮扶群体 (varies by university)
-CHANGE_SHARE = 0.03            # placed graduates whose code changes later (12/76 -> 10/11)
-BREAK_SHARE = 0.01             # not placed at the initial date after a broken early contract
-LATE_JUMP_SHARE = 0.4          # at jump universities: share of Jun-Aug placements moved to late August
+GROUP_PENALTY_INITIAL = 0.08  # mean initial-rate penalty of 帮扶群体 (varies by university)
+CHANGE_SHARE = 0.03  # placed graduates whose code changes later (12/76 -> 10/11)
+BREAK_SHARE = 0.01  # not placed at the initial date after a broken early contract
+LATE_JUMP_SHARE = 0.4  # at jump universities: share of Jun-Aug placements moved to late August
 
 
 @dataclass(frozen=True)
@@ -143,16 +216,25 @@ def plan_points(u: pd.DataFrame, scale: Scale, rng: np.random.Generator) -> pd.D
             majors = pick_majors(rng, row["university_name"], level, k)
             w = rng.lognormal(0, 0.6, len(majors))
             n = np.maximum(np.round(w / w.sum() * level_size), 3 if level != "博士" else 1)
-            majors = majors.assign(university_code=row["university_code"], uni_idx=row["uni_idx"],
-                                   education_level=level, n_base=n.astype(int))
+            majors = majors.assign(
+                university_code=row["university_code"],
+                uni_idx=row["uni_idx"],
+                education_level=level,
+                n_base=n.astype(int),
+            )
             frames.append(majors)
     pts = pd.concat(frames, ignore_index=True)
     pts["point_id"] = np.arange(len(pts))
     return pts
 
 
-def designate(pts: pd.DataFrame, scale: Scale, policy: Policy, rng: np.random.Generator,
-              must_have: tuple[str, ...] = ()) -> pd.DataFrame:
+def designate(
+    pts: pd.DataFrame,
+    scale: Scale,
+    policy: Policy,
+    rng: np.random.Generator,
+    must_have: tuple[str, ...] = (),
+) -> pd.DataFrame:
     """Choose the truly-below, persistent, recovered and decoy points; resize them.
 
     Sizes of designated points are log-uniform between the policy's minimum and
@@ -160,7 +242,9 @@ def designate(pts: pd.DataFrame, scale: Scale, policy: Policy, rng: np.random.Ge
     """
     pts = pts.copy()
     min_n = policy.majors.min_graduates
-    eligible = np.flatnonzero((pts["n_base"] >= min_n) & (pts["education_level"].isin(["本科", "专科", "硕士"])))
+    eligible = np.flatnonzero(
+        (pts["n_base"] >= min_n) & (pts["education_level"].isin(["本科", "专科", "硕士"]))
+    )
     n_el = eligible.size
     n_below = max(scale.min_below, round(scale.share_below * n_el))
     n_decoy = max(scale.min_decoy, round(scale.share_decoy * n_el))
@@ -172,14 +256,14 @@ def designate(pts: pd.DataFrame, scale: Scale, policy: Policy, rng: np.random.Ge
         if own.size:
             order = np.concatenate([[own[0]], order[order != own[0]]])
     below = order[:n_below]
-    decoy = order[n_below:n_below + n_decoy]
-    recovered = order[n_below + n_decoy:n_below + n_decoy + n_recovered]
+    decoy = order[n_below : n_below + n_decoy]
+    recovered = order[n_below + n_decoy : n_below + n_decoy + n_recovered]
     designation = np.full(len(pts), "natural", dtype=object)
     designation[below] = "below"
     designation[decoy] = "decoy"
     designation[recovered] = "recovered"
     persistent = np.zeros(len(pts), dtype=bool)
-    persistent[below[: max(2, n_below // 2)]] = True   # half of them below in two cohorts
+    persistent[below[: max(2, n_below // 2)]] = True  # half of them below in two cohorts
     pts["designation"] = designation
     pts["persistent"] = persistent
     chosen = np.concatenate([below, decoy, recovered])
@@ -188,24 +272,40 @@ def designate(pts: pd.DataFrame, scale: Scale, policy: Policy, rng: np.random.Ge
     return pts
 
 
-def point_rates(pts: pd.DataFrame, u: pd.DataFrame, cohorts: list[int], policy: Policy,
-                rng: np.random.Generator) -> pd.DataFrame:
+def point_rates(
+    pts: pd.DataFrame, u: pd.DataFrame, cohorts: list[int], policy: Policy, rng: np.random.Generator
+) -> pd.DataFrame:
     """True initial rate, year-end catch-up and size of every 专业点 in every cohort (long)."""
     thr = policy.majors.threshold
     floor = thr + 0.12
     current, previous = cohorts[-1], cohorts[-2]
     disc = pts["discipline_code"].map(DISCIPLINE_EFFECT).fillna(0.0).to_numpy()
-    base = (pts["education_level"].map(LEVEL_BASE).to_numpy() + disc
-            + u["effect"].to_numpy()[pts["uni_idx"].to_numpy()] + rng.normal(0, 0.35, len(pts)))
+    base = (
+        pts["education_level"].map(LEVEL_BASE).to_numpy()
+        + disc
+        + u["effect"].to_numpy()[pts["uni_idx"].to_numpy()]
+        + rng.normal(0, 0.35, len(pts))
+    )
     year_shift = {c: 0.05 * ((c - previous) % 3) for c in cohorts}  # small cohort wiggle
     frames = []
-    noise = {c: rng.normal(0, 0.2, len(pts)) if c != current else np.zeros(len(pts)) for c in cohorts}
-    sizes = {c: np.maximum(np.round(pts["n_base"].to_numpy() * 0.96 ** (current - c)
-                                    * rng.lognormal(0, 0.06, len(pts))), 1).astype(int)
-             for c in cohorts}
+    noise = {
+        c: rng.normal(0, 0.2, len(pts)) if c != current else np.zeros(len(pts)) for c in cohorts
+    }
+    sizes = {
+        c: np.maximum(
+            np.round(
+                pts["n_base"].to_numpy() * 0.96 ** (current - c) * rng.lognormal(0, 0.06, len(pts))
+            ),
+            1,
+        ).astype(int)
+        for c in cohorts
+    }
     for c in cohorts:
-        sizes[c] = np.where(pts["designation"].to_numpy() != "natural",
-                            np.maximum(sizes[c], policy.majors.min_graduates), sizes[c])
+        sizes[c] = np.where(
+            pts["designation"].to_numpy() != "natural",
+            np.maximum(sizes[c], policy.majors.min_graduates),
+            sizes[c],
+        )
     lift = rng.uniform(0.0, 0.08, len(pts))
 
     def natural(shift, c):
@@ -242,13 +342,25 @@ def point_rates(pts: pd.DataFrame, u: pd.DataFrame, cohorts: list[int], policy: 
             r = np.where(des == "recovered", below_draw, r)
         else:
             older_below = rng.random(k) < 0.3
-            r = np.where(np.isin(des, ["below", "recovered"]),
-                         np.where(older_below & persistent, below_draw, above_draw), r)
+            r = np.where(
+                np.isin(des, ["below", "recovered"]),
+                np.where(older_below & persistent, below_draw, above_draw),
+                r,
+            )
         lvl = pts["education_level"].to_numpy()
         ye = pd.Series(lvl).map(YEAR_END_TARGET).to_numpy()
         q = np.clip((ye - r) / (1 - r), 0.3, 0.95)
-        frames.append(pd.DataFrame({"point_id": pts["point_id"].to_numpy(), "cohort": c,
-                                    "n_graduates": sizes[c], "rate": r, "catch_up": q}))
+        frames.append(
+            pd.DataFrame(
+                {
+                    "point_id": pts["point_id"].to_numpy(),
+                    "cohort": c,
+                    "n_graduates": sizes[c],
+                    "rate": r,
+                    "catch_up": q,
+                }
+            )
+        )
     return pd.concat(frames, ignore_index=True)
 
 
@@ -262,8 +374,9 @@ def _sample_month_dates(rng, n, year: int, months, weights) -> np.ndarray:
     return start + np.floor(rng.random(n) * length).astype(int)
 
 
-def _draw_codes(rng, levels: np.ndarray, table: dict[str, dict[str, float]],
-                boost: np.ndarray | None = None) -> np.ndarray:
+def _draw_codes(
+    rng, levels: np.ndarray, table: dict[str, dict[str, float]], boost: np.ndarray | None = None
+) -> np.ndarray:
     """A code per graduate from a per-level share table (optionally boosted per row)."""
     out = np.empty(levels.size, dtype=object)
     for lvl, shares in table.items():
@@ -283,29 +396,40 @@ def _draw_codes(rng, levels: np.ndarray, table: dict[str, dict[str, float]],
     return out
 
 
-def graduates(pts: pd.DataFrame, rates: pd.DataFrame, u: pd.DataFrame, employers: pd.DataFrame,
-              policy: Policy, rng: np.random.Generator, flexible_unis: set[str],
-              jump_unis: set[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
+def graduates(
+    pts: pd.DataFrame,
+    rates: pd.DataFrame,
+    u: pd.DataFrame,
+    employers: pd.DataFrame,
+    policy: Policy,
+    rng: np.random.Generator,
+    flexible_unis: set[str],
+    jump_unis: set[str],
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Every graduate of every cohort with a full timeline; and the per-point ground truth."""
     pr = rates.merge(pts, on="point_id", how="left")
-    extra = rng.binomial(pr["n_graduates"].to_numpy(), np.where(
-        pr["education_level"].isin(["本科", "专科"]), 0.012, 0.004))
+    extra = rng.binomial(
+        pr["n_graduates"].to_numpy(),
+        np.where(pr["education_level"].isin(["本科", "专科"]), 0.012, 0.004),
+    )
     total = pr["n_graduates"].to_numpy() + extra
     row_of = np.repeat(np.arange(len(pr)), total)
     n = row_of.size
     # position within the point: the first n_graduates are 毕业, the rest 结业/肄业
     starts = np.repeat(np.cumsum(total) - total, total)
     pos = np.arange(n) - starts
-    g = pd.DataFrame({
-        "cohort": pr["cohort"].to_numpy()[row_of].astype(np.int16),
-        "point_id": pr["point_id"].to_numpy()[row_of],
-        "university_code": pr["university_code"].to_numpy()[row_of],
-        "uni_idx": pr["uni_idx"].to_numpy()[row_of],
-        "education_level": pr["education_level"].to_numpy()[row_of],
-        "major_code": pr["major_code"].to_numpy()[row_of],
-        "major_name": pr["major_name"].to_numpy()[row_of],
-        "discipline_code": pr["discipline_code"].to_numpy()[row_of],
-    })
+    g = pd.DataFrame(
+        {
+            "cohort": pr["cohort"].to_numpy()[row_of].astype(np.int16),
+            "point_id": pr["point_id"].to_numpy()[row_of],
+            "university_code": pr["university_code"].to_numpy()[row_of],
+            "uni_idx": pr["uni_idx"].to_numpy()[row_of],
+            "education_level": pr["education_level"].to_numpy()[row_of],
+            "major_code": pr["major_code"].to_numpy()[row_of],
+            "major_name": pr["major_name"].to_numpy()[row_of],
+            "discipline_code": pr["discipline_code"].to_numpy()[row_of],
+        }
+    )
     is_grad = pos < pr["n_graduates"].to_numpy()[row_of]
     g["status"] = np.where(is_grad, "毕业", np.where(rng.random(n) < 0.8, "结业", "肄业"))
     g.loc[g["education_level"].isin(["硕士", "博士"]) & ~is_grad, "status"] = "结业"
@@ -320,7 +444,10 @@ def graduates(pts: pd.DataFrame, rates: pd.DataFrame, u: pd.DataFrame, employers
     g["rural"] = rng.random(n) < rural_p
     fujian = rng.random(n) < 0.85
     g["origin_region_code"] = np.where(
-        fujian, rng.choice(people.FUJIAN_COUNTIES, size=n), rng.choice(people.OTHER_COUNTIES, size=n))
+        fujian,
+        rng.choice(people.FUJIAN_COUNTIES, size=n),
+        rng.choice(people.OTHER_COUNTIES, size=n),
+    )
     g["department"] = department_of(g["major_code"]).to_numpy()
 
     # --- 帮扶群体 and 就业意愿 --------------------------------------------------------------------
@@ -375,18 +502,27 @@ def graduates(pts: pd.DataFrame, rates: pd.DataFrame, u: pd.DataFrame, employers
         d_emp = _sample_month_dates(rng, sel.sum(), int(c), EMPLOY_MONTHS, EMPLOY_WEIGHTS)
         d_study = _sample_month_dates(rng, sel.sum(), int(c), STUDY_MONTHS, STUDY_WEIGHTS)
         d_init = np.minimum(np.where(study, d_study, d_emp), initial)
-        d_late = np.clip(_sample_month_dates(rng, sel.sum(), int(c), LATE_MONTHS, LATE_WEIGHTS),
-                         initial + 1, year_end)
+        d_late = np.clip(
+            _sample_month_dates(rng, sel.sum(), int(c), LATE_MONTHS, LATE_WEIGHTS),
+            initial + 1,
+            year_end,
+        )
         pi, py = placed_init[sel], placed_ye[sel]
         place[sel] = np.where(pi, d_init, np.where(py, d_late, np.datetime64("NaT")))
-        rec[sel] = np.minimum(_sample_month_dates(rng, sel.sum(), int(c), RECORD_MONTHS, RECORD_WEIGHTS),
-                              initial - 10)
+        rec[sel] = np.minimum(
+            _sample_month_dates(rng, sel.sum(), int(c), RECORD_MONTHS, RECORD_WEIGHTS), initial - 10
+        )
         # late-August jumps: Jun–Aug placements moved just before the initial date as 12/76
         if jump_unis and c == cohort.max():
-            jump = (sel & placed_init & np.isin(g["university_code"].to_numpy(), list(jump_unis))
-                    & (place >= initial - 92) & (place < initial - 11)
-                    & np.isin(np.array([str(x)[:2] for x in final_code]), EMPLOYER_CODES)
-                    & (rng.random(n) < LATE_JUMP_SHARE))
+            jump = (
+                sel
+                & placed_init
+                & np.isin(g["university_code"].to_numpy(), list(jump_unis))
+                & (place >= initial - 92)
+                & (place < initial - 11)
+                & np.isin(np.array([str(x)[:2] for x in final_code]), EMPLOYER_CODES)
+                & (rng.random(n) < LATE_JUMP_SHARE)
+            )
             place[jump] = initial - rng.integers(0, 12, jump.sum())
             final_code[jump] = np.where(rng.random(jump.sum()) < 0.6, "12", "76")
             g["final_code"] = np.where(placed_ye, final_code, None)
@@ -398,8 +534,11 @@ def graduates(pts: pd.DataFrame, rates: pd.DataFrame, u: pd.DataFrame, employers
     g["place_date"] = place
 
     # realistic changes: an earlier placed code replaced later (still placed)
-    change = placed_ye & (rng.random(n) < CHANGE_SHARE) & np.isin(
-        np.array([str(x)[:2] for x in final_code]), ("10", "11"))
+    change = (
+        placed_ye
+        & (rng.random(n) < CHANGE_SHARE)
+        & np.isin(np.array([str(x)[:2] for x in final_code]), ("10", "11"))
+    )
     g["prev_code"] = np.where(change, np.where(rng.random(n) < 0.6, "12", "76"), g["final_code"])
     g["change_date"] = np.where(change, place + rng.integers(10, 120, n), np.datetime64("NaT"))
     # broken early contracts: placed early, back to 70 before the initial date
@@ -414,7 +553,9 @@ def graduates(pts: pd.DataFrame, rates: pd.DataFrame, u: pd.DataFrame, employers
     g["break_date"] = brk_d
     g["early_code"] = np.where(brk, np.where(rng.random(n) < 0.5, "10", "11"), None)
     g["pending_code"] = np.where(brk, "70", g["pending_code"])
-    g["rec_date"] = np.where(brk, np.minimum(g["rec_date"].to_numpy(), early), g["rec_date"].to_numpy())
+    g["rec_date"] = np.where(
+        brk, np.minimum(g["rec_date"].to_numpy(), early), g["rec_date"].to_numpy()
+    )
     g["placed_initial"] = placed_init
     g["placed_year_end"] = placed_ye
     g["is_graduate"] = is_grad
@@ -426,13 +567,15 @@ def graduates(pts: pd.DataFrame, rates: pd.DataFrame, u: pd.DataFrame, employers
     # --- personal fields -------------------------------------------------------------------------
     age = pd.Series(lvl).map(AGE_AT_GRADUATION).to_numpy() + rng.integers(-1, 2, n)
     birth_year = cohort - age
-    birth = (np.array(birth_year - 1970, dtype="datetime64[Y]").astype("datetime64[D]")
-             + rng.integers(0, 365, n))
+    birth = np.array(birth_year - 1970, dtype="datetime64[Y]").astype(
+        "datetime64[D]"
+    ) + rng.integers(0, 365, n)
     g["name"] = people.chinese_names(rng, n)
     g["id_number"] = people.id_numbers(rng, g["origin_region_code"].to_numpy(), birth, male)
     g["phone"] = people.phone_numbers(rng, n)
     years = pd.Series(lvl).map(PROGRAM_YEARS).to_numpy() + np.isin(
-        g["major_code"].to_numpy(), ["100201K", "100501K", "082801", "082802"]).astype(int)
+        g["major_code"].to_numpy(), ["100201K", "100501K", "082801", "082802"]
+    ).astype(int)
     entry = cohort - years
     g["student_id"] = _student_ids(g, u, entry)
 
@@ -452,20 +595,43 @@ def _student_ids(g: pd.DataFrame, u: pd.DataFrame, entry: np.ndarray) -> np.ndar
     for ui in np.unique(g["uni_idx"].to_numpy()):
         sel = g["uni_idx"].to_numpy() == ui
         row = u.iloc[ui]
-        out[sel] = people.student_ids(int(row["id_pattern"]), int(row["school_no"]), entry[sel],
-                                      lvl_digit[sel], dept_codes[sel], seq[sel])
+        out[sel] = people.student_ids(
+            int(row["id_pattern"]),
+            int(row["school_no"]),
+            entry[sel],
+            lvl_digit[sel],
+            dept_codes[sel],
+            seq[sel],
+        )
     return out
 
 
 def _truth(pr: pd.DataFrame, g: pd.DataFrame, policy: Policy) -> pd.DataFrame:
     """Per 专业点 and cohort: size and true (expected) rates among 毕业 graduates."""
     grads = g[g["is_graduate"]]
-    agg = grads.groupby(["point_id", "cohort"], observed=True).agg(
-        n_graduates=("p_initial", "size"), true_rate_initial=("p_initial", "mean"),
-        true_rate_year_end=("p_year_end", "mean"), realised_initial=("placed_initial", "sum"),
-        realised_year_end=("placed_year_end", "sum")).reset_index()
-    meta = pr[["point_id", "cohort", "university_code", "education_level", "major_code", "major_name",
-               "designation", "persistent"]]
+    agg = (
+        grads.groupby(["point_id", "cohort"], observed=True)
+        .agg(
+            n_graduates=("p_initial", "size"),
+            true_rate_initial=("p_initial", "mean"),
+            true_rate_year_end=("p_year_end", "mean"),
+            realised_initial=("placed_initial", "sum"),
+            realised_year_end=("placed_year_end", "sum"),
+        )
+        .reset_index()
+    )
+    meta = pr[
+        [
+            "point_id",
+            "cohort",
+            "university_code",
+            "education_level",
+            "major_code",
+            "major_name",
+            "designation",
+            "persistent",
+        ]
+    ]
     t = meta.merge(agg, on=["point_id", "cohort"], how="inner")
     t["truly_below"] = t["true_rate_initial"] < policy.majors.threshold
     t = t.sort_values(["university_code", "education_level", "major_code", "cohort"])

@@ -45,38 +45,79 @@ TITLES = {
 # row-level forms per dataset -> expected outcome
 ROW_FORMS: dict[str, dict[str, str]] = {
     "graduates": {
-        "major_code_lost_zero": "repaired", "fullwidth_digits": "repaired", "name_spaces": "repaired",
-        "fullwidth_parens": "repaired", "id_scientific": "quarantined", "duplicate_identical": "merged",
-        "duplicate_conflicting": "quarantined", "unknown_university": "quarantined",
-        "unknown_destination": "quarantined", "empty_required": "quarantined",
+        "major_code_lost_zero": "repaired",
+        "fullwidth_digits": "repaired",
+        "name_spaces": "repaired",
+        "fullwidth_parens": "repaired",
+        "id_scientific": "quarantined",
+        "duplicate_identical": "merged",
+        "duplicate_conflicting": "quarantined",
+        "unknown_university": "quarantined",
+        "unknown_destination": "quarantined",
+        "empty_required": "quarantined",
         "destination_label_only": "accepted",
     },
-    "recruitment": {"negative_count": "quarantined", "non_integer_count": "quarantined",
-                    "fullwidth_digits": "repaired", "unknown_university": "quarantined",
-                    "empty_required": "quarantined"},
-    "visits": {"name_spaces": "repaired", "fullwidth_parens": "repaired", "bad_date": "quarantined",
-               "unknown_university": "quarantined", "empty_required": "quarantined",
-               "duplicate_identical": "merged"},
+    "recruitment": {
+        "negative_count": "quarantined",
+        "non_integer_count": "quarantined",
+        "fullwidth_digits": "repaired",
+        "unknown_university": "quarantined",
+        "empty_required": "quarantined",
+    },
+    "visits": {
+        "name_spaces": "repaired",
+        "fullwidth_parens": "repaired",
+        "bad_date": "quarantined",
+        "unknown_university": "quarantined",
+        "empty_required": "quarantined",
+        "duplicate_identical": "merged",
+    },
     "platform": {"numerator_above_denominator": "quarantined"},
-    "assistance": {"unknown_university": "quarantined", "empty_required": "quarantined",
-                   "duplicate_identical": "merged"},
+    "assistance": {
+        "unknown_university": "quarantined",
+        "empty_required": "quarantined",
+        "duplicate_identical": "merged",
+    },
 }
-FILE_FORMS = ("title_row", "blank_rows", "blank_column", "footer_total", "footer_filler",
-              "header_en", "header_fullwidth", "header_spaces", "header_linebreak",
-              "university_id", "university_id_float", "university_name", "date_form",
-              "major_code_as_number", "encoding_gbk", "encoding_utf8_bom", "encoding_utf8",
-              "format_xls", "multi_sheet", "unreadable_file")
-REQUIRED_EMPTY = {"graduates": ("学号", "专业代码", "学历层次"), "recruitment": ("活动类型",),
-                  "visits": ("走访单位名称",), "assistance": ("帮扶类型",)}
-FULLWIDTH = str.maketrans("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ",
-                          "０１２３４５６７８９ＡＢＣＤＥＦＧＨＩＪＫＬＭＮＯＰＱＲＳＴＵＶＷＸＹＺ")
+FILE_FORMS = (
+    "title_row",
+    "blank_rows",
+    "blank_column",
+    "footer_total",
+    "footer_filler",
+    "header_en",
+    "header_fullwidth",
+    "header_spaces",
+    "header_linebreak",
+    "university_id",
+    "university_id_float",
+    "university_name",
+    "date_form",
+    "major_code_as_number",
+    "encoding_gbk",
+    "encoding_utf8_bom",
+    "encoding_utf8",
+    "format_xls",
+    "multi_sheet",
+    "unreadable_file",
+)
+REQUIRED_EMPTY = {
+    "graduates": ("学号", "专业代码", "学历层次"),
+    "recruitment": ("活动类型",),
+    "visits": ("走访单位名称",),
+    "assistance": ("帮扶类型",),
+}
+FULLWIDTH = str.maketrans(
+    "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ",
+    "０１２３４５６７８９ＡＢＣＤＥＦＧＨＩＪＫＬＭＮＯＰＱＲＳＴＵＶＷＸＹＺ",
+)
 _EXCEL_EPOCH = dt.date(1899, 12, 30)
 
 
 @dataclass
 class FileStyle:
-    fmt: str = "xlsx"                 # xlsx | xls | csv | corrupt
-    encoding: str | None = None       # csv: utf-8 | utf-8-sig | gbk
+    fmt: str = "xlsx"  # xlsx | xls | csv | corrupt
+    encoding: str | None = None  # csv: utf-8 | utf-8-sig | gbk
     title: bool = False
     blank_rows: int = 0
     blank_column: bool = False
@@ -99,11 +140,14 @@ class MessLog:
         self.records.append((file, sheet, "" if row is None else int(row), column, kind, expected))
 
     def frame(self) -> pd.DataFrame:
-        return pd.DataFrame(self.records, columns=["file", "sheet", "row", "column", "kind", "expected"])
+        return pd.DataFrame(
+            self.records, columns=["file", "sheet", "row", "column", "kind", "expected"]
+        )
 
 
-def plan_style(rng: np.random.Generator, dataset: str, mess_rate: float, n_rows: int,
-               allow_xls: bool) -> FileStyle:
+def plan_style(
+    rng: np.random.Generator, dataset: str, mess_rate: float, n_rows: int, allow_xls: bool
+) -> FileStyle:
     """Random file-level habits and mess of one file (probabilities scale with ``mess_rate``)."""
     s = FileStyle(row_rate=mess_rate)
     if mess_rate <= 0:
@@ -149,7 +193,7 @@ def _headers(dataset: str, columns: list[str], mode: str, rng: np.random.Generat
         elif mode == "spaces" and i % 2 == 0:
             out.append(f" {c} " if len(c) < 3 else f"{c[:2]} {c[2:]}")
         elif mode == "linebreak" and len(c) >= 4 and i % 2 == 1:
-            out.append(c[: len(c) // 2] + "\n" + c[len(c) // 2:])
+            out.append(c[: len(c) // 2] + "\n" + c[len(c) // 2 :])
         else:
             out.append(c)
     return out
@@ -190,8 +234,13 @@ def _pick(rng, candidates: np.ndarray, k: int, used: set[int]) -> list[int]:
     return [int(i) for i in chosen]
 
 
-def apply_row_mess(df: pd.DataFrame, dataset: str, style: FileStyle, rng: np.random.Generator,
-                   unknown: dict[str, str]) -> tuple[pd.DataFrame, list[tuple[int, str, str, str]]]:
+def apply_row_mess(
+    df: pd.DataFrame,
+    dataset: str,
+    style: FileStyle,
+    rng: np.random.Generator,
+    unknown: dict[str, str],
+) -> tuple[pd.DataFrame, list[tuple[int, str, str, str]]]:
     """Damage some rows; returns the frame (extra duplicate rows appended) and (row id, column,
     kind, expected) records. Rows that will be quarantined never carry two quarantining forms."""
     forms = ROW_FORMS.get(dataset, {})
@@ -215,7 +264,9 @@ def apply_row_mess(df: pd.DataFrame, dataset: str, style: FileStyle, rng: np.ran
         if form == "major_code_lost_zero":
             cand = ids[df["专业代码"].astype(str).str.match(r"^0\d{5}$").to_numpy()]
             for i in _pick(rng, cand, k, used):
-                df.iat[i, df.columns.get_loc("专业代码")] = df.iat[i, df.columns.get_loc("专业代码")][1:]
+                df.iat[i, df.columns.get_loc("专业代码")] = df.iat[
+                    i, df.columns.get_loc("专业代码")
+                ][1:]
                 recs.append((i, "专业代码", form, expected))
         elif form == "fullwidth_digits":
             col = {"graduates": "专业代码", "recruitment": "场次"}[dataset]
@@ -236,8 +287,11 @@ def apply_row_mess(df: pd.DataFrame, dataset: str, style: FileStyle, rng: np.ran
             has = df[col].astype(str).str.contains(r"[()（）]", regex=True).to_numpy()
             for i in _pick(rng, ids[has], k, used):
                 v = str(df.iat[i, j])
-                df.iat[i, j] = (v.replace("(", "（").replace(")", "）") if "(" in v
-                                else v.replace("（", "(").replace("）", ")"))
+                df.iat[i, j] = (
+                    v.replace("(", "（").replace(")", "）")
+                    if "(" in v
+                    else v.replace("（", "(").replace("）", ")")
+                )
                 recs.append((i, col, form, expected))
         elif form == "id_scientific":
             j = df.columns.get_loc("身份证号")
@@ -253,7 +307,9 @@ def apply_row_mess(df: pd.DataFrame, dataset: str, style: FileStyle, rng: np.ran
             for i in _pick(rng, ids[has_code], k, used):
                 row = df.iloc[i].copy()
                 row["毕业去向类别代码"] = "70" if str(row["毕业去向类别代码"]) != "70" else "10"
-                row["毕业去向"] = "待就业" if row["毕业去向类别代码"] == "70" else "签就业协议形式就业"
+                row["毕业去向"] = (
+                    "待就业" if row["毕业去向类别代码"] == "70" else "签就业协议形式就业"
+                )
                 extra_rows.append((row, form, expected, "毕业去向类别代码", i))
                 recs.append((i, "学号", form, expected))
         elif form == "unknown_university":
@@ -264,7 +320,9 @@ def apply_row_mess(df: pd.DataFrame, dataset: str, style: FileStyle, rng: np.ran
         elif form == "unknown_destination":
             has_code = df["毕业去向类别代码"].notna().to_numpy()
             for i in _pick(rng, ids[has_code], k, used):
-                df.iat[i, df.columns.get_loc("毕业去向类别代码")] = ("55", "65", "99")[rng.integers(3)]
+                df.iat[i, df.columns.get_loc("毕业去向类别代码")] = ("55", "65", "99")[
+                    rng.integers(3)
+                ]
                 recs.append((i, "毕业去向类别代码", form, expected))
         elif form == "empty_required":
             cols = REQUIRED_EMPTY[dataset]
@@ -294,7 +352,9 @@ def apply_row_mess(df: pd.DataFrame, dataset: str, style: FileStyle, rng: np.ran
         elif form == "numerator_above_denominator":
             for i in _pick(rng, ids, k, used):
                 j = df.columns.get_loc("平台关注人数")
-                df.iat[i, j] = int(df.iat[i, df.columns.get_loc("毕业生数")]) + int(rng.integers(1, 50))
+                df.iat[i, j] = int(df.iat[i, df.columns.get_loc("毕业生数")]) + int(
+                    rng.integers(1, 50)
+                )
                 recs.append((i, "平台关注人数", form, expected))
     if extra_rows:
         order = list(range(n))
@@ -303,14 +363,22 @@ def apply_row_mess(df: pd.DataFrame, dataset: str, style: FileStyle, rng: np.ran
             df.loc[new_id] = row
             recs.append((new_id, col or ("学号" if "学号" in df.columns else ""), form, expected))
             # pasted in again somewhere after the original row
-            at = order.index(orig) + 1 + int(rng.integers(0, max(1, len(order) - order.index(orig))))
+            at = (
+                order.index(orig) + 1 + int(rng.integers(0, max(1, len(order) - order.index(orig))))
+            )
             order.insert(at, new_id)
         df = df.loc[order]
     return df, recs
 
 
-def layout(df: pd.DataFrame, dataset: str, style: FileStyle, rng: np.random.Generator,
-           title_text: str, footer_date: dt.date) -> tuple[Sheet, dict[int, int], list[tuple[int, str, str]]]:
+def layout(
+    df: pd.DataFrame,
+    dataset: str,
+    style: FileStyle,
+    rng: np.random.Generator,
+    title_text: str,
+    footer_date: dt.date,
+) -> tuple[Sheet, dict[int, int], list[tuple[int, str, str]]]:
     """Title, header, data, blank rows, footers -> a Sheet; the row number (1-based, as seen in
     the file) of every frame row id; and (row, kind, expected) records of non-data rows."""
     columns = list(df.columns)
@@ -341,7 +409,11 @@ def layout(df: pd.DataFrame, dataset: str, style: FileStyle, rng: np.random.Gene
             rows.append([None] * width)
             kinds.append((len(rows), "blank_rows", "skipped"))
     rows.append(header)
-    blank_at = set(rng.integers(1, max(2, len(data)), size=style.blank_rows).tolist()) if style.blank_rows else set()
+    blank_at = (
+        set(rng.integers(1, max(2, len(data)), size=style.blank_rows).tolist())
+        if style.blank_rows
+        else set()
+    )
     pos: dict[int, int] = {}
     for k, i in enumerate(order):
         if k in blank_at:
@@ -350,14 +422,20 @@ def layout(df: pd.DataFrame, dataset: str, style: FileStyle, rng: np.random.Gene
         rows.append(data[i])
         pos[frame_ids[i]] = len(rows)
     if style.footer_total:
-        rows.append(["合计", f"{len(data)}人" if dataset == "graduates" else len(data)] + [None] * (width - 2))
+        rows.append(
+            ["合计", f"{len(data)}人" if dataset == "graduates" else len(data)]
+            + [None] * (width - 2)
+        )
         kinds.append((len(rows), "footer_total", "skipped"))
     if style.footer_filler:
         rows.append([None] * width)
         kinds.append((len(rows), "blank_rows", "skipped"))
         rows.append(["填表人：" + "就业指导中心"] + [None] * (width - 1))
         kinds.append((len(rows), "footer_filler", "skipped"))
-        rows.append([f"制表日期：{footer_date.year}年{footer_date.month}月{footer_date.day}日"] + [None] * (width - 1))
+        rows.append(
+            [f"制表日期：{footer_date.year}年{footer_date.month}月{footer_date.day}日"]
+            + [None] * (width - 1)
+        )
         kinds.append((len(rows), "footer_filler", "skipped"))
     if style.blank_column:
         at = int(rng.integers(1, width))

@@ -11,24 +11,55 @@ from helpers.codes import DESTINATIONS, SUB_DESTINATIONS
 from helpers.generate.cohorts import EMPLOYER_CODES, GROUP_BITS, state_at
 
 GRADUATE_COLUMNS = (
-    "学号", "姓名", "性别", "身份证号", "手机号码", "院校代码", "学历层次", "所在院系", "专业代码", "专业名称",
-    "毕业年份", "生源地代码", "城乡生源", "困难生类别", "帮扶群体", "就业意愿", "毕业去向类别代码", "毕业去向",
-    "签约日期", "单位名称", "统一社会信用代码", "单位性质代码", "单位行业代码", "单位所在地代码",
+    "学号",
+    "姓名",
+    "性别",
+    "身份证号",
+    "手机号码",
+    "院校代码",
+    "学历层次",
+    "所在院系",
+    "专业代码",
+    "专业名称",
+    "毕业年份",
+    "生源地代码",
+    "城乡生源",
+    "困难生类别",
+    "帮扶群体",
+    "就业意愿",
+    "毕业去向类别代码",
+    "毕业去向",
+    "签约日期",
+    "单位名称",
+    "统一社会信用代码",
+    "单位性质代码",
+    "单位行业代码",
+    "单位所在地代码",
 )
-LEVEL_CODE = {("博士", "毕业"): "01", ("博士", "结业"): "03", ("硕士", "毕业"): "11", ("硕士", "结业"): "13",
-              ("本科", "毕业"): "31", ("本科", "结业"): "33", ("本科", "肄业"): "39",
-              ("专科", "毕业"): "41", ("专科", "结业"): "43", ("专科", "肄业"): "49"}
+LEVEL_CODE = {
+    ("博士", "毕业"): "01",
+    ("博士", "结业"): "03",
+    ("硕士", "毕业"): "11",
+    ("硕士", "结业"): "13",
+    ("本科", "毕业"): "31",
+    ("本科", "结业"): "33",
+    ("本科", "肄业"): "39",
+    ("专科", "毕业"): "41",
+    ("专科", "结业"): "43",
+    ("专科", "肄业"): "49",
+}
 SEPARATORS = ("、", ",", "，", ";", "/")
 
 
 @dataclass(frozen=True)
 class Habits:
     """How one university's system exports (not mess: legitimate variants)."""
+
     three_digit_codes: bool = True
-    level_style: str = "label"     # label 本科生毕业 | code 31 | short 本科
-    gender_digits: bool = False    # 1/2 instead of 男/女
+    level_style: str = "label"  # label 本科生毕业 | code 31 | short 本科
+    gender_digits: bool = False  # 1/2 instead of 男/女
     group_sep: str = "、"
-    english_prefix: bool = False   # graduates_10386.xlsx instead of 毕业去向_10386_福州大学.xlsx
+    english_prefix: bool = False  # graduates_10386.xlsx instead of 毕业去向_10386_福州大学.xlsx
 
 
 def destination_labels(codes: np.ndarray) -> np.ndarray:
@@ -63,7 +94,9 @@ def graduates_frame(g: dict, when, emp: dict, habits: Habits, two_digit: bool) -
         code = np.array([c[:2] if isinstance(c, str) else None for c in code], dtype=object)
     lvl, status = g["education_level"], g["status"]
     if habits.level_style == "code":
-        level = np.array([LEVEL_CODE[(a, b)] for a, b in zip(lvl, status, strict=True)], dtype=object)
+        level = np.array(
+            [LEVEL_CODE[(a, b)] for a, b in zip(lvl, status, strict=True)], dtype=object
+        )
     else:
         label = np.array([f"{a}生{b}" for a, b in zip(lvl, status, strict=True)], dtype=object)
         level = np.where(status == "毕业", lvl, label) if habits.level_style == "short" else label
@@ -72,8 +105,11 @@ def graduates_frame(g: dict, when, emp: dict, habits: Habits, two_digit: bool) -
     masks = g["groups"].astype(int)
     family = (masks & (1 | 2 | 4 | 16)) > 0
     disabled = (masks & 8) > 0
-    difficulty = np.where(family & disabled, "家庭困难和残疾", np.where(disabled, "残疾", np.where(
-        family, "家庭困难", "非困难生")))
+    difficulty = np.where(
+        family & disabled,
+        "家庭困难和残疾",
+        np.where(disabled, "残疾", np.where(family, "家庭困难", "非困难生")),
+    )
     parent = np.array([c[:2] if isinstance(c, str) else "" for c in code])
     emp_idx = g["employer_idx"]
     show_emp = np.isin(parent, EMPLOYER_CODES) & (emp_idx >= 0)
@@ -109,5 +145,7 @@ def graduates_frame(g: dict, when, emp: dict, habits: Habits, two_digit: bool) -
         "单位行业代码": emp_col("employer_industry_code"),
         "单位所在地代码": emp_col("employer_region_code"),
     }
-    return pd.DataFrame({k: pd.Series(np.asarray(v, dtype=object), dtype=object) for k, v in data.items()},
-                        columns=list(GRADUATE_COLUMNS))
+    return pd.DataFrame(
+        {k: pd.Series(np.asarray(v, dtype=object), dtype=object) for k, v in data.items()},
+        columns=list(GRADUATE_COLUMNS),
+    )

@@ -1,9 +1,9 @@
-"""Write laid-out sheets as .xlsx (xlsxwriter), .xls (xlwt) or .csv, byte-for-byte reproducibly.
+"""Write laid-out sheets as .xlsx (a small built-in writer), .xls (xlwt) or .csv, reproducibly.
 
 A sheet is a list of rows exactly as they appear in the file (title, header, data, footer rows);
 cells are ``str``, ``int``/``float`` (numeric cells), ``datetime.date`` (date cells) or ``None``.
-xlsx files get a fixed document timestamp (xlsxwriter writes fixed zip entry times itself), so
-the same seed gives the same bytes.
+xlsx files get a fixed document timestamp and fixed zip entry times, so the same seed gives the
+same bytes.
 """
 
 from __future__ import annotations
@@ -25,40 +25,6 @@ class Sheet:
     merges: list[tuple[int, int, int, int]] = field(default_factory=list)  # (r1, c1, r2, c2)
 
 
-def write_xlsx(path: Path, sheets: list[Sheet], created: dt.datetime = FIXED_CREATED) -> None:
-    import xlsxwriter
-
-    wb = xlsxwriter.Workbook(str(path), {"constant_memory": True, "strings_to_numbers": False,
-                                         "strings_to_formulas": False, "strings_to_urls": False})
-    wb.set_properties({"created": created, "author": "", "comments": ""})
-    date_fmt = wb.add_format({"num_format": "yyyy-mm-dd"})
-    title_fmt = wb.add_format({"bold": True, "align": "center"})
-    for sheet in sheets:
-        ws = wb.add_worksheet(sheet.name)
-        merged_rows = {}
-        for r1, c1, r2, c2 in sheet.merges:
-            merged_rows[r1] = (c1, r2, c2)
-        ws_string, ws_number, ws_date = ws.write_string, ws.write_number, ws.write_datetime
-        for r, row in enumerate(sheet.rows):
-            if r in merged_rows:
-                c1, r2, c2 = merged_rows[r]
-                ws.merge_range(r, c1, r2, c2, row[c1] if row else "", title_fmt)
-                continue
-            for c, v in enumerate(row):
-                if v is None:
-                    continue
-                t = type(v)
-                if t is str:
-                    ws_string(r, c, v)
-                elif t is int or t is float:
-                    ws_number(r, c, v)
-                elif t is dt.date or t is dt.datetime:
-                    ws_date(r, c, v if t is dt.datetime else dt.datetime(v.year, v.month, v.day), date_fmt)
-                else:
-                    ws_string(r, c, str(v))
-    wb.close()
-
-
 _CONTENT_TYPES = (
     '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
     '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
@@ -70,42 +36,59 @@ _CONTENT_TYPES = (
     '<Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>'
     "{sheets}</Types>"
 )
-_SHEET_CT = ('<Override PartName="/xl/worksheets/sheet{i}.xml" '
-             'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/>')
-_RELS = ('<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
-         '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
-         '<Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument" Target="xl/workbook.xml"/>'
-         '<Relationship Id="rId2" Type="http://schemas.openxmlformats.org/package/2006/relationships/metadata/core-properties" Target="docProps/core.xml"/>'
-         '<Relationship Id="rId3" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/extended-properties" Target="docProps/app.xml"/>'
-         "</Relationships>")
-_APP = ('<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
-        '<Properties xmlns="http://schemas.openxmlformats.org/officeDocument/2006/extended-properties">'
-        "<Application>Microsoft Excel</Application></Properties>")
-_CORE = ('<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
-         '<cp:coreProperties xmlns:cp="http://schemas.openxmlformats.org/package/2006/metadata/core-properties" '
-         'xmlns:dc="http://purl.org/dc/elements/1.1/" xmlns:dcterms="http://purl.org/dc/terms/" '
-         'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">'
-         '<dcterms:created xsi:type="dcterms:W3CDTF">{t}</dcterms:created>'
-         '<dcterms:modified xsi:type="dcterms:W3CDTF">{t}</dcterms:modified></cp:coreProperties>')
-_WB_RELS = ('<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
-            '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">{rels}'
-            '<Relationship Id="rIdS" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/styles" Target="styles.xml"/>'
-            "</Relationships>")
-_WB_REL = ('<Relationship Id="rId{i}" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet" '
-           'Target="worksheets/sheet{i}.xml"/>')
-_WORKBOOK = ('<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
-             '<workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" '
-             'xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"><sheets>{sheets}</sheets></workbook>')
-_STYLES = ('<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
-           '<styleSheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
-           '<fonts count="2"><font><sz val="11"/><name val="等线"/></font><font><b/><sz val="11"/><name val="等线"/></font></fonts>'
-           '<fills count="2"><fill><patternFill patternType="none"/></fill><fill><patternFill patternType="gray125"/></fill></fills>'
-           '<borders count="1"><border><left/><right/><top/><bottom/><diagonal/></border></borders>'
-           '<cellStyleXfs count="1"><xf numFmtId="0" fontId="0" fillId="0" borderId="0"/></cellStyleXfs>'
-           '<cellXfs count="3"><xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0"/>'
-           '<xf numFmtId="14" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/>'
-           '<xf numFmtId="0" fontId="1" fillId="0" borderId="0" xfId="0" applyFont="1" applyAlignment="1">'
-           '<alignment horizontal="center"/></xf></cellXfs></styleSheet>')
+_SHEET_CT = (
+    '<Override PartName="/xl/worksheets/sheet{i}.xml" '
+    'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/>'
+)
+_RELS = (
+    '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+    '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+    '<Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument" Target="xl/workbook.xml"/>'
+    '<Relationship Id="rId2" Type="http://schemas.openxmlformats.org/package/2006/relationships/metadata/core-properties" Target="docProps/core.xml"/>'
+    '<Relationship Id="rId3" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/extended-properties" Target="docProps/app.xml"/>'
+    "</Relationships>"
+)
+_APP = (
+    '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+    '<Properties xmlns="http://schemas.openxmlformats.org/officeDocument/2006/extended-properties">'
+    "<Application>Microsoft Excel</Application></Properties>"
+)
+_CORE = (
+    '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+    '<cp:coreProperties xmlns:cp="http://schemas.openxmlformats.org/package/2006/metadata/core-properties" '
+    'xmlns:dc="http://purl.org/dc/elements/1.1/" xmlns:dcterms="http://purl.org/dc/terms/" '
+    'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">'
+    '<dcterms:created xsi:type="dcterms:W3CDTF">{t}</dcterms:created>'
+    '<dcterms:modified xsi:type="dcterms:W3CDTF">{t}</dcterms:modified></cp:coreProperties>'
+)
+_WB_RELS = (
+    '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+    '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">{rels}'
+    '<Relationship Id="rIdS" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/styles" Target="styles.xml"/>'
+    "</Relationships>"
+)
+_WB_REL = (
+    '<Relationship Id="rId{i}" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet" '
+    'Target="worksheets/sheet{i}.xml"/>'
+)
+_WORKBOOK = (
+    '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+    '<workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" '
+    'xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"><sheets>{sheets}</sheets></workbook>'
+)
+_STYLES = (
+    '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+    '<styleSheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+    '<fonts count="2"><font><sz val="11"/><name val="等线"/></font><font><b/><sz val="11"/><name val="等线"/></font></fonts>'
+    '<fills count="2"><fill><patternFill patternType="none"/></fill><fill><patternFill patternType="gray125"/></fill></fills>'
+    '<borders count="1"><border><left/><right/><top/><bottom/><diagonal/></border></borders>'
+    '<cellStyleXfs count="1"><xf numFmtId="0" fontId="0" fillId="0" borderId="0"/></cellStyleXfs>'
+    '<cellXfs count="3"><xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0"/>'
+    '<xf numFmtId="14" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/>'
+    '<xf numFmtId="0" fontId="1" fillId="0" borderId="0" xfId="0" applyFont="1" applyAlignment="1">'
+    '<alignment horizontal="center"/></xf></cellXfs>'
+    '<cellStyles count="1"><cellStyle name="Normal" xfId="0" builtinId="0"/></cellStyles></styleSheet>'
+)
 
 
 def _col_letter(j: int) -> str:
@@ -150,19 +133,25 @@ def _sheet_xml(sheet: Sheet) -> str:
             elif t is int or t is float:
                 parts.append(f'<c r="{letters[j]}{r}"><v>{v!r}</v></c>')
             elif isinstance(v, dt.date):
-                parts.append(f'<c r="{letters[j]}{r}" s="1"><v>{v.toordinal() - _EPOCH_ORDINAL}</v></c>')
+                parts.append(
+                    f'<c r="{letters[j]}{r}" s="1"><v>{v.toordinal() - _EPOCH_ORDINAL}</v></c>'
+                )
             else:
                 parts.append(f'<c r="{letters[j]}{r}" t="inlineStr"><is>{_text(str(v))}</is></c>')
         body.append(f'<row r="{r}">{"".join(parts)}</row>')
     merges = ""
     if sheet.merges:
-        refs = "".join(f'<mergeCell ref="{_col_letter(c1)}{r1 + 1}:{_col_letter(c2)}{r2 + 1}"/>'
-                       for r1, c1, r2, c2 in sheet.merges)
+        refs = "".join(
+            f'<mergeCell ref="{_col_letter(c1)}{r1 + 1}:{_col_letter(c2)}{r2 + 1}"/>'
+            for r1, c1, r2, c2 in sheet.merges
+        )
         merges = f'<mergeCells count="{len(sheet.merges)}">{refs}</mergeCells>'
-    return ('<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
-            '<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" '
-            'xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships">'
-            f"<sheetData>{''.join(body)}</sheetData>{merges}</worksheet>")
+    return (
+        '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+        '<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" '
+        'xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships">'
+        f"<sheetData>{''.join(body)}</sheetData>{merges}</worksheet>"
+    )
 
 
 def xlsx_bytes(sheets: list[Sheet], created: dt.datetime = FIXED_CREATED) -> bytes:
@@ -182,16 +171,24 @@ def xlsx_bytes(sheets: list[Sheet], created: dt.datetime = FIXED_CREATED) -> byt
     buf = io.BytesIO()
     k = len(sheets)
     with zipfile.ZipFile(buf, "w") as z:
-        z.writestr(info("[Content_Types].xml"),
-                   _CONTENT_TYPES.format(sheets="".join(_SHEET_CT.format(i=i + 1) for i in range(k))))
+        z.writestr(
+            info("[Content_Types].xml"),
+            _CONTENT_TYPES.format(sheets="".join(_SHEET_CT.format(i=i + 1) for i in range(k))),
+        )
         z.writestr(info("_rels/.rels"), _RELS)
         z.writestr(info("docProps/app.xml"), _APP)
-        z.writestr(info("docProps/core.xml"), _CORE.format(t=created.strftime("%Y-%m-%dT%H:%M:%SZ")))
+        z.writestr(
+            info("docProps/core.xml"), _CORE.format(t=created.strftime("%Y-%m-%dT%H:%M:%SZ"))
+        )
         sheets_xml = "".join(
-            f'<sheet name="{_xml_attr(s.name)}" sheetId="{i + 1}" r:id="rId{i + 1}"/>' for i, s in enumerate(sheets))
+            f'<sheet name="{_xml_attr(s.name)}" sheetId="{i + 1}" r:id="rId{i + 1}"/>'
+            for i, s in enumerate(sheets)
+        )
         z.writestr(info("xl/workbook.xml"), _WORKBOOK.format(sheets=sheets_xml))
-        z.writestr(info("xl/_rels/workbook.xml.rels"),
-                   _WB_RELS.format(rels="".join(_WB_REL.format(i=i + 1) for i in range(k))))
+        z.writestr(
+            info("xl/_rels/workbook.xml.rels"),
+            _WB_RELS.format(rels="".join(_WB_REL.format(i=i + 1) for i in range(k))),
+        )
         z.writestr(info("xl/styles.xml"), _STYLES)
         for i, s in enumerate(sheets):
             z.writestr(info(f"xl/worksheets/sheet{i + 1}.xml"), _sheet_xml(s))
@@ -260,13 +257,13 @@ def write_corrupt(path: Path, sheets: list[Sheet]) -> None:
     path.write_bytes(data[: max(64, len(data) // 3)])
 
 
-def write_sheets(path: Path, sheets: list[Sheet], fmt: str, encoding: str | None = None) -> str | None:
+def write_sheets(
+    path: Path, sheets: list[Sheet], fmt: str, encoding: str | None = None
+) -> str | None:
     """Dispatch on format; returns the encoding actually used for CSV (None otherwise)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     if fmt == "xlsx":
         path.write_bytes(xlsx_bytes(sheets))
-    elif fmt == "xlsx-xlsxwriter":
-        write_xlsx(path, sheets)
     elif fmt == "xls":
         write_xls(path, sheets)
     elif fmt == "csv":

@@ -293,13 +293,12 @@ def _label_to_code(label: str) -> str | None:
     key = re.sub(r"\s+", "", label)
     if key in DESTINATION_LABELS:
         return DESTINATION_LABELS[key]
-    # '科研助理、管理助理—科研助理、管理助理' / '境内升学-研究生': parent—child labels
-    parts = [p for p in re.split(r"[—\-－]+", key) if p]
-    if len(parts) == 2:
-        joined = parts[0] + "—" + parts[1]
-        for candidate in (joined, parts[1], parts[0]):
-            if candidate in DESTINATION_LABELS:
-                return DESTINATION_LABELS[candidate]
+    # parent—child labels of exports: '科研助理、管理助理—科研助理、管理助理',
+    # '境内升学—境内升学—研究生': the longest known tail wins, then the parent
+    parts = [p for p in re.split(r"[—\-－–]+", key) if p]
+    for candidate in ["—".join(parts[i:]) for i in range(len(parts))] + parts[:1]:
+        if candidate in DESTINATION_LABELS:
+            return DESTINATION_LABELS[candidate]
     return None
 
 

@@ -204,12 +204,15 @@ def _existing_digest(folder: Path) -> str | None:
 
 # --- running batches -------------------------------------------------------------------------
 def _batches(tasks: list[FileTask], sizes: dict[str, int], workers: int) -> list[list[FileTask]]:
-    """Tasks grouped by (dataset, folder), split into chunks of similar size for the pool."""
-    groups: dict[tuple[str, str | None], list[FileTask]] = {}
+    """Tasks grouped by dataset (any folder), split into chunks of similar size for the pool.
+
+    Few, large batches: fixed costs per batch (pandera, Arrow calls) then weigh little.
+    """
+    groups: dict[str, list[FileTask]] = {}
     for t in tasks:
-        groups.setdefault((t.dataset, t.folder), []).append(t)
+        groups.setdefault(t.dataset, []).append(t)
     total = sum(sizes[t.path] for t in tasks) or 1
-    target = max(total / max(1, workers * 6), 1 << 20)
+    target = max(total / max(1, workers * 4), 4 << 20)
     out = []
     for group in groups.values():
         group = sorted(group, key=lambda t: -sizes[t.path])
@@ -238,6 +241,54 @@ def _run(batches: list[list[FileTask]], ctx: Context, workers: int, use_pool: bo
 
 
 # --- merging ---------------------------------------------------------------------------------
+@dataclass
+class Pool:
+    """Every batch result of one dataset, stacked; a target takes the rows of its folders."""
+
+    records: pd.DataFrame
+    quarantine: pd.DataFrame
+    repairs: pd.DataFrame
+    files: pd.DataFrame
+    fingerprints: pd.DataFrame
+    dup_raw: dict
+
+    @classmethod
+    def of(cls, dataset: str, results: list[BatchResult]) -> Pool:
+        recs = [r.records for r in results if len(r.records)]
+        fps = [r.fingerprints for r in results if len(r.fingerprints)]
+        dup_raw: dict = {}
+        for r in results:
+            dup_raw.update(r.dup_raw)
+        records = pd.concat(recs, ignore_index=True) if recs else _empty_records(dataset)
+        # categorical source columns: selecting folders and counting per file stay cheap
+        for c in ("_file", "_sheet", "_folder"):
+            records[c] = records[c].astype("category")
+        fingerprints = (pd.concat(fps, ignore_index=True) if fps else
+                        pd.DataFrame({c: pd.Series(dtype="string") for c in ("kind", "digest", "_folder")}))
+        fingerprints["_folder"] = fingerprints["_folder"].astype("category")
+        return cls(
+            records,
+            _concat([r.quarantine for r in results], QUARANTINE_COLUMNS),
+            _concat([r.repairs for r in results], REPAIR_COLUMNS),
+            _concat([r.files for r in results], FILE_COLUMNS),
+            fingerprints,
+            dup_raw,
+        )
+
+    def select(self, folders: list[str] | None) -> Pool:
+        """Rows from these raw folders only (None: all, for reference tables)."""
+        if folders is None:
+            return self
+        keep = set(folders)
+
+        def pick(df: pd.DataFrame, col: str) -> pd.DataFrame:
+            return df.loc[df[col].isin(keep).fillna(False).to_numpy(dtype=bool)]
+
+        return Pool(pick(self.records, "_folder"), pick(self.quarantine, "snapshot_date"),
+                    pick(self.repairs, "snapshot_date"), pick(self.files, "snapshot_date"),
+                    pick(self.fingerprints, "_folder"), self.dup_raw)
+
+
 @dataclass
 class Merged:
     records: pd.DataFrame
@@ -282,20 +333,14 @@ def _empty_records(dataset: str) -> pd.DataFrame:
     return df
 
 
-def merge(dataset: str, results: list[BatchResult], paths: dict[str, str]) -> Merged:
-    """Concatenate batches of one dataset; merge identical duplicates, quarantine conflicting ones;
-    count rows per file and sheet (rows read = accepted + merged + quarantined)."""
+def merge(dataset: str, pool: Pool, paths: dict[str, str]) -> Merged:
+    """One dataset of one target: merge identical duplicates, quarantine conflicting ones; count
+    rows per file and sheet (rows read = accepted + merged + quarantined)."""
     spec = PROCESSED_COLUMNS[dataset]
-    recs = [r.records for r in results if len(r.records)]
-    records = pd.concat(recs, ignore_index=True) if recs else _empty_records(dataset)
-    records = records.sort_values(["_folder", "_file", "_sheet", "_row"], kind="stable", ignore_index=True,
-                                  na_position="first")
-    quarantine = _concat([r.quarantine for r in results], QUARANTINE_COLUMNS)
-    repairs = _concat([r.repairs for r in results], REPAIR_COLUMNS)
-    files = _concat([r.files for r in results], FILE_COLUMNS)
-    fps = [r.fingerprints for r in results if len(r.fingerprints)]
-    fingerprints = (pd.concat(fps, ignore_index=True).drop_duplicates(ignore_index=True) if fps
-                    else pd.DataFrame({"kind": pd.Series(dtype="string"), "digest": pd.Series(dtype="string")}))
+    records = pool.records.sort_values(["_folder", "_file", "_sheet", "_row"], kind="stable",
+                                       ignore_index=True, na_position="first")
+    quarantine, repairs, files = pool.quarantine, pool.repairs, pool.files
+    fingerprints = pool.fingerprints[["kind", "digest"]].drop_duplicates(ignore_index=True)
 
     n = len(records)
     merged_mask = np.zeros(n, dtype=bool)
@@ -317,7 +362,7 @@ def merge(dataset: str, results: list[BatchResult], paths: dict[str, str]) -> Me
             same = grp.loc[nsig == 1]
             merged_mask[same.index[same.duplicated(keys, keep="first").to_numpy()]] = True
     if conflict_mask.any():
-        quarantine = pd.concat([quarantine, _conflict_rows(dataset, records.loc[conflict_mask], results, paths)],
+        quarantine = pd.concat([quarantine, _conflict_rows(dataset, records.loc[conflict_mask], pool, paths)],
                                ignore_index=True)
     if override_mask.any():
         o = records.loc[override_mask]
@@ -344,11 +389,8 @@ def merge(dataset: str, results: list[BatchResult], paths: dict[str, str]) -> Me
     return Merged(out, quarantine, repairs, files, fingerprints, counts)
 
 
-def _conflict_rows(dataset: str, rows: pd.DataFrame, results: list[BatchResult],
-                   paths: dict[str, str]) -> pd.DataFrame:
-    dup_raw: dict = {}
-    for r in results:
-        dup_raw.update(r.dup_raw)
+def _conflict_rows(dataset: str, rows: pd.DataFrame, pool: Pool, paths: dict[str, str]) -> pd.DataFrame:
+    dup_raw = dict(pool.dup_raw)
     where = list(zip(rows["_file"], rows["_sheet"], rows["_row"].astype(int), strict=True))
     missing: dict[tuple[str, str], list[int]] = {}
     for f, s, row in where:
@@ -564,12 +606,12 @@ def ingest(as_of: dt.date | str, data_dir: str | Path, workers: int | None = Non
         paths = {t.rel: t.path for ts in inputs.tasks.values() for t in ts}
         uni_res = process_batch([t for t in ref_tasks if t.dataset == "universities"],
                                 Context(key, nz.UniversityLookup.empty()))
-        universities = merge("universities", [uni_res], paths)
-        ctx = Context(key, nz.UniversityLookup.from_frame(universities.records))
-        ref_results: dict[str, list[BatchResult]] = {"universities": [uni_res]}
+        reference: dict[str, Merged] = {"universities": merge("universities", Pool.of("universities", [uni_res]),
+                                                              paths)}
+        ctx = Context(key, nz.UniversityLookup.from_frame(reference["universities"].records))
         for name in ("majors", "adjustment_plans"):
             ts = [t for t in ref_tasks if t.dataset == name]
-            ref_results[name] = [process_batch(ts, ctx)] if ts else []
+            reference[name] = merge(name, Pool.of(name, [process_batch(ts, ctx)] if ts else []), paths)
 
         needed: dict[str, FileTask] = {}
         for target, _ in todo:
@@ -579,20 +621,16 @@ def ingest(as_of: dt.date | str, data_dir: str | Path, workers: int | None = Non
         batches = _batches(list(needed.values()), sizes, workers)
         use_pool = not auto or sum(sizes[p] for p in needed) >= POOL_MIN_BYTES
         results = _run(batches, ctx, workers, use_pool)
-        by_group: dict[tuple[str, str], list[BatchResult]] = {}
-        for b, r in zip(batches, results, strict=True):
-            by_group.setdefault((r.dataset, b[0].folder), []).append(r)
+        pools = {d.name: Pool.of(d.name, [r for r in results if r.dataset == d.name]) for d in INPUT_DATASETS}
+        del results
 
         for target, digest in todo:
-            merged: dict[str, Merged] = {"universities": universities}
-            for name in ("majors", "adjustment_plans"):
-                merged[name] = merge(name, ref_results[name], paths)
+            merged = dict(reference)
             for name in SNAPSHOT:
                 folder = target.snapshot_folders[name]
-                merged[name] = merge(name, by_group.get((name, folder), []) if folder else [], paths)
+                merged[name] = merge(name, pools[name].select([folder] if folder else []), paths)
             for name in ACTIVITY:
-                rs = [r for f in target.activity_folders for r in by_group.get((name, f), [])]
-                merged[name] = merge(name, rs, paths)
+                merged[name] = merge(name, pools[name].select(target.activity_folders), paths)
             _write_target(processed, target, digest, merged, inputs, hashes, sizes, fp)
             result.built.append(target.date)
         result.seconds = time.perf_counter() - started

@@ -23,7 +23,7 @@ from helpers.codes import BUCKETS_2021, BUCKETS_2024, classify_destinations, dis
 from helpers.config import load_policy
 from helpers.datasets import BY_NAME, PROCESSED_COLUMNS, Dataset
 from helpers.ingest import normalise as nz
-from helpers.ingest.pseudonym import digest_many, normalise_identifiers, pseudonymise
+from helpers.ingest.pseudonym import Digester, normalise_identifiers, pseudonymise
 from helpers.ingest.quarantine import (
     QUARANTINE_COLUMNS,
     REASONS,
@@ -512,9 +512,9 @@ def _disciplines(level: pd.Series, major_code: pd.Series) -> tuple[pd.Series, pd
             pd.Series([mapped[k][1] for k in keys], index=level.index))
 
 
-def _type_graduates(v: pd.DataFrame, ctx: Context) -> pd.DataFrame:
+def _type_graduates(v: pd.DataFrame, digester: Digester) -> pd.DataFrame:
     out = pd.DataFrame(index=v.index)
-    out["student_key"] = pseudonymise(v["student_id"], ctx.key)
+    out["student_key"] = pseudonymise(v["student_id"], digester)
     out["university_code"] = v["university_code"]
     out["cohort"] = v["cohort"].astype(int)
     out["education_level"] = v["education_level"]
@@ -533,7 +533,7 @@ def _type_graduates(v: pd.DataFrame, ctx: Context) -> pd.DataFrame:
     return out
 
 
-def _type_recruitment(v, ctx) -> pd.DataFrame:
+def _type_recruitment(v: pd.DataFrame, digester: Digester) -> pd.DataFrame:
     out = pd.DataFrame(index=v.index)
     out["university_code"] = v["university_code"]
     out["window_start"] = nz.parse_dates(v["window_start"])
@@ -544,11 +544,11 @@ def _type_recruitment(v, ctx) -> pd.DataFrame:
     return out
 
 
-def _type_visits(v, ctx) -> pd.DataFrame:
+def _type_visits(v: pd.DataFrame, digester: Digester) -> pd.DataFrame:
     out = pd.DataFrame(index=v.index)
     out["university_code"] = v["university_code"]
     out["visit_date"] = nz.parse_dates(v["visit_date"])
-    out["visitor_key"] = pseudonymise(v["visitor"], ctx.key)
+    out["visitor_key"] = pseudonymise(v["visitor"], digester)
     out["visitor_role"] = v["visitor_role"]
     out["employer_name"] = v["employer_name"]
     out["employer_credit_code"] = v["employer_credit_code"]
@@ -558,7 +558,7 @@ def _type_visits(v, ctx) -> pd.DataFrame:
     return out
 
 
-def _type_platform(v, ctx) -> pd.DataFrame:
+def _type_platform(v: pd.DataFrame, digester: Digester) -> pd.DataFrame:
     out = pd.DataFrame(index=v.index)
     out["university_code"] = v["university_code"]
     out["stat_date"] = nz.parse_dates(v["stat_date"])
@@ -567,23 +567,23 @@ def _type_platform(v, ctx) -> pd.DataFrame:
     return out
 
 
-def _type_assistance(v, ctx) -> pd.DataFrame:
+def _type_assistance(v: pd.DataFrame, digester: Digester) -> pd.DataFrame:
     out = pd.DataFrame(index=v.index)
-    out["student_key"] = pseudonymise(v["student_id"], ctx.key)
+    out["student_key"] = pseudonymise(v["student_id"], digester)
     out["university_code"] = v["university_code"]
     out["help_date"] = nz.parse_dates(v["help_date"])
     out["help_type"] = v["help_type"]
-    out["helper_key"] = pseudonymise(v["helper"], ctx.key)
+    out["helper_key"] = pseudonymise(v["helper"], digester)
     return out
 
 
-def _type_universities(v, ctx) -> pd.DataFrame:
+def _type_universities(v: pd.DataFrame, digester: Digester) -> pd.DataFrame:
     cols = ("university_id", "university_code", "university_name", "school_level", "ownership", "city",
             "baseline_rate")
     return v[list(cols)].copy()
 
 
-def _type_majors(v, ctx) -> pd.DataFrame:
+def _type_majors(v: pd.DataFrame, digester: Digester) -> pd.DataFrame:
     out = v[["major_code", "major_name", "education_level", "discipline_code", "discipline_name"]].copy()
     missing = out["discipline_code"].isna() | out["discipline_name"].isna()
     if missing.any():
@@ -594,7 +594,7 @@ def _type_majors(v, ctx) -> pd.DataFrame:
     return out
 
 
-def _type_adjustment_plans(v, ctx) -> pd.DataFrame:
+def _type_adjustment_plans(v: pd.DataFrame, digester: Digester) -> pd.DataFrame:
     out = pd.DataFrame(index=v.index)
     out["university_code"] = v["university_code"]
     out["received_date"] = nz.parse_dates(v["received_date"])
@@ -643,23 +643,30 @@ def _signature(dataset: str, frame: pd.DataFrame, personal: pd.DataFrame | None)
 
 
 # --- fingerprints ----------------------------------------------------------------------------
-def _fingerprints(f: pd.DataFrame, key: bytes) -> pd.DataFrame:
+def _fingerprints(f: pd.DataFrame, digester: Digester) -> pd.DataFrame:
+    """(kind, digest, _folder) of every distinct personal value of the batch, as written and in
+    the forms a leak may take (no internal spaces; no '.0' of a number stored as a decimal)."""
     parts = []
     for col, kind in PERSONAL_KINDS.items():
         if col not in f.columns:
             continue
-        base = normalise_identifiers(f[col]).dropna()
-        variants = pd.concat([
-            base,
-            base.str.replace(r"\s+", "", regex=True),
-            base.str.replace(r"^([0-9]+)\.0+$", r"\1", regex=True),
-        ]).dropna()
-        values = pd.unique(variants[variants != ""])
-        if len(values):
-            parts.append(pd.DataFrame({"kind": kind, "digest": digest_many(list(values), key)}))
+        base = normalise_identifiers(f[col])
+        frame = pd.DataFrame({"v": base, "_folder": f["_folder"]}).dropna(subset=["v"])
+        forms = [frame]
+        for pattern, repl in ((r"\s+", ""), (r"^([0-9]+)\.0+$", r"\1")):
+            alt = frame["v"].str.replace(pattern, repl, regex=True)
+            changed = (alt != frame["v"]).to_numpy(dtype=bool)
+            if changed.any():
+                forms.append(pd.DataFrame({"v": alt[changed], "_folder": frame["_folder"][changed]}))
+        allv = pd.concat(forms, ignore_index=True).drop_duplicates(ignore_index=True)
+        allv = allv[allv["v"] != ""]
+        if len(allv):
+            codes, uniques = pd.factorize(allv["v"])
+            digests = np.array(digester.many(list(uniques.astype(object))), dtype=object)[codes]
+            parts.append(pd.DataFrame({"kind": kind, "digest": digests, "_folder": allv["_folder"].to_numpy()}))
     if not parts:
-        return pd.DataFrame({"kind": pd.Series(dtype="string"), "digest": pd.Series(dtype="string")})
-    return pd.concat(parts, ignore_index=True).drop_duplicates().astype("string")
+        return pd.DataFrame({c: pd.Series(dtype="string") for c in ("kind", "digest", "_folder")})
+    return pd.concat(parts, ignore_index=True).drop_duplicates(ignore_index=True).astype("string")
 
 
 # --- the batch -------------------------------------------------------------------------------
@@ -693,10 +700,11 @@ def process_batch(tasks: list[FileTask], ctx: Context) -> BatchResult:
     if sheets.n == 0:
         return BatchResult(dataset, empty_records, _quarantine_frame(quarantine),
                            _repairs_frame(dataset, repair_rows, None, None),
-                           _files_frame(files), _fingerprints(pd.DataFrame(), ctx.key))
+                           _files_frame(files), _fingerprints(pd.DataFrame(), Digester(ctx.key)))
 
     f = _batch_frame(d, sheets)
-    fingerprints = _fingerprints(f, ctx.key)
+    digester = Digester(ctx.key)
+    fingerprints = _fingerprints(f, digester)
     rep = _Repairs(f, dataset)
     v = NORMALISERS[dataset](f, ctx, rep)
     issues = validate(dataset, v.copy(), ctx.universities.codes)
@@ -726,7 +734,7 @@ def process_batch(tasks: list[FileTask], ctx: Context) -> BatchResult:
     good = np.ones(len(f), dtype=bool)
     good[bad_pos] = False
     vg = v.loc[good]
-    typed = TYPERS[dataset](vg, ctx)
+    typed = TYPERS[dataset](vg, digester)
     records = processed_frame(dataset, typed, f.loc[good])
     personal = None
     if dataset == "graduates":
@@ -737,13 +745,16 @@ def process_batch(tasks: list[FileTask], ctx: Context) -> BatchResult:
         records[c] = f.loc[good, c].astype("string")
     records["_row"] = f.loc[good, "_row"].astype("int64")
 
-    dup_raw = {}
-    keys = list(NATURAL_KEYS[dataset])
+    # raw rows of duplicates (the parent quarantines the conflicting ones); snapshot datasets only
+    # compare rows of the same raw folder
+    keys = list(NATURAL_KEYS[dataset]) + (["_folder"] if d.kind == "snapshot" else [])
     dup = records.duplicated(keys, keep=False).to_numpy()
+    dup_raw = {}
     if dup.any():
         pos = np.flatnonzero(good)[dup]
-        for p, js in zip(pos, _raw_for(sheets, pos), strict=True):
-            dup_raw[(f["_file"].iat[p], f["_sheet"].iat[p], int(f["_row"].iat[p]))] = js
+        where = zip(f["_file"].to_numpy()[pos], f["_sheet"].to_numpy()[pos], f["_row"].to_numpy()[pos],
+                    strict=True)
+        dup_raw = {(fi, sh, int(r)): js for (fi, sh, r), js in zip(where, _raw_for(sheets, pos), strict=True)}
 
     repairs = _repairs_frame(dataset, repair_rows, rep.result(), f)
     return BatchResult(dataset, records.reset_index(drop=True), quarantine_frame, repairs, _files_frame(files),

@@ -111,6 +111,25 @@ class _Hmac:
         return outer.hexdigest()
 
 
+class Digester:
+    """keyed_digest with a memo: the same value (a 学号 in the graduates file and again in its
+    fingerprint) is hashed once per batch."""
+
+    def __init__(self, key: bytes):
+        self._mac = _Hmac(key)
+        self._memo: dict[str, str] = {}
+
+    def many(self, normalised) -> list[str]:
+        memo, mac = self._memo, self._mac
+        out = []
+        for v in normalised:
+            d = memo.get(v)
+            if d is None:
+                d = memo[v] = mac.hexdigest(v.encode("utf-8"))
+            out.append(d)
+        return out
+
+
 def digest_many(normalised: list[str], key: bytes) -> list[str]:
     """keyed_digest of values that are already normalised (normalise_identifier)."""
     mac = _Hmac(key)
@@ -123,14 +142,16 @@ def normalise_identifiers(values: pd.Series) -> pd.Series:
     return s.mask(s == "")
 
 
-def pseudonymise(values: pd.Series, key: bytes) -> pd.Series:
+def pseudonymise(values: pd.Series, key: bytes | Digester) -> pd.Series:
     """keyed_digest of every value; missing and blank values stay missing.
 
     Computed once per distinct value (a column of 300k student numbers has 300k distinct values,
-    but columns such as 走访人 repeat a lot).
+    but columns such as 走访人 repeat a lot). ``key`` may be a :class:`Digester` sharing its memo.
     """
     norm = normalise_identifiers(values)
     codes, uniques = pd.factorize(norm, use_na_sentinel=True)
-    digests = np.array(digest_many(list(uniques.astype(object)), key) + [None], dtype=object)
+    values_u = list(uniques.astype(object))
+    hashed = key.many(values_u) if isinstance(key, Digester) else digest_many(values_u, key)
+    digests = np.array([*hashed, None], dtype=object)
     # code -1 (missing) picks the trailing None
     return pd.Series(digests[codes], index=values.index, dtype="string", name=values.name)

@@ -24,6 +24,7 @@ import io
 import re
 import unicodedata
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -235,6 +236,7 @@ def read_file(path: Path) -> RawFile:
 
 
 # --- headers ---------------------------------------------------------------------------------
+@lru_cache(maxsize=1 << 16)
 def header_key(text: str) -> str:
     """Header text -> matching key: NFKC, no spaces or line breaks, no '*' marks or trailing
     colon, case-insensitive, '_' / '-' ignored (so 'Student ID' matches student_id)."""
@@ -267,11 +269,17 @@ def find_header(sheet: RawSheet, dataset: Dataset,
     keys = _alias_keys(dataset, extra)
     best: tuple[int, int] | None = None
     n = min(HEADER_SCAN_ROWS, sheet.cells.shape[0])
+    after = 0
     for i in range(n):
-        names = {match_header(c, keys) for c in sheet.cells[i] if c}
+        names = {match_header(c, keys) for c in sheet.cells[i] if c and len(c) <= 40}
         names.discard(None)
         if len(names) >= MIN_HEADER_MATCHES and (best is None or len(names) > best[1]):
             best = (i, len(names))
+            after = 0
+        elif best is not None:
+            after += 1
+            if after >= 3:  # data rows follow the header: stop looking
+                break
     if best is None:
         return None
     row = best[0]

@@ -1,0 +1,156 @@
+"""Benchmark: `placement ingest` on the province data set against the time to merely read the same
+files with python-calamine in one process (the floor), measured in the same run.
+
+    .venv/bin/python benchmarks/ingest.py [--data benchmarks/out/province] [--as-of 2023-08-31]
+                                          [--workers N]
+
+Generates the province data set first when it is missing (`placement generate --size province`).
+Each measurement runs in a fresh subprocess, so its peak memory is its own: max RSS of the process
+itself and of its largest child (the ingest worker processes), from resource.getrusage. The floor
+reads every sheet of every Excel file with python-calamine (``CalamineWorkbook.to_python``) and every
+CSV with a strict decode plus the csv module; it converts nothing. Goal: ingest <= 1.3x the floor.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_DATA = ROOT / "benchmarks" / "out" / "province"
+GOAL = 1.3
+
+
+def _rss_mb() -> dict[str, float]:
+    # ru_maxrss is in KiB on Linux
+    return {
+        "self_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "children_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
+    }
+
+
+def _input_files(data: Path, as_of: str) -> list[Path]:
+    """The files ingest(as_of) reads: every input file of every raw folder <= as_of + references."""
+    import datetime as dt
+
+    from helpers.ingest.pipeline import discover
+
+    inputs = discover(data / "raw", dt.date.fromisoformat(as_of))
+    return [Path(t.path) for ts in inputs.tasks.values() for t in ts]
+
+
+def phase_floor(data: Path, as_of: str) -> dict:
+    import csv
+    import io
+
+    import python_calamine as pc
+
+    files = _input_files(data, as_of)
+    started = time.perf_counter()
+    cells = 0
+    for p in files:
+        if p.suffix.lower() in (".xlsx", ".xlsm", ".xlsb", ".xls", ".ods"):
+            try:
+                wb = pc.CalamineWorkbook.from_path(str(p))
+            except Exception:
+                continue  # the deliberately unreadable file
+            for name in wb.sheet_names:
+                rows = wb.get_sheet_by_name(name).to_python(skip_empty_area=False)
+                cells += sum(len(r) for r in rows)
+        elif p.suffix.lower() == ".csv":
+            raw = p.read_bytes()
+            for enc in ("utf-8-sig", "gb18030"):
+                try:
+                    text = raw.decode(enc)
+                    break
+                except UnicodeDecodeError:
+                    text = ""
+            cells += sum(len(r) for r in csv.reader(io.StringIO(text, newline="")))
+    return {"seconds": time.perf_counter() - started, "files": len(files), "cells": cells, **_rss_mb()}
+
+
+def phase_ingest(data: Path, as_of: str, workers: int | None) -> dict:
+    from helpers.ingest import ingest
+
+    started = time.perf_counter()
+    result = ingest(as_of, data, workers=workers)
+    seconds = time.perf_counter() - started
+    m = result.manifest()
+    rows = {k: v["counts"] for k, v in m["datasets"].items()}
+    rerun_started = time.perf_counter()
+    again = ingest(as_of, data, workers=workers)
+    return {"seconds": seconds, "built": [d.isoformat() for d in result.built], "counts": rows,
+            "rerun_seconds": time.perf_counter() - rerun_started, "rerun_built": len(again.built),
+            "balanced": bool(result.files()["balanced"].all()), **_rss_mb()}
+
+
+def _run_phase(phase: str, data: Path, as_of: str, workers: int | None) -> dict:
+    cmd = [sys.executable, __file__, "--phase", phase, "--data", str(data), "--as-of", as_of]
+    if workers:
+        cmd += ["--workers", str(workers)]
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True, cwd=ROOT)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    ap.add_argument("--as-of", default="2023-08-31")
+    ap.add_argument("--workers", type=int, default=None)
+    ap.add_argument("--phase", choices=["floor", "ingest"], help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+
+    if args.phase == "floor":
+        print(json.dumps(phase_floor(args.data, args.as_of)))
+        return 0
+    if args.phase == "ingest":
+        print(json.dumps(phase_ingest(args.data, args.as_of, args.workers)))
+        return 0
+
+    data = args.data.resolve()
+    if not (data / "raw").is_dir():
+        print(f"generating the province data set into {data} ...", flush=True)
+        from helpers.generate import generate
+
+        print(generate(size="province", out=data, seed=2023), flush=True)
+    # a private data dir: the raw folder linked, processed/ fresh, so ingest starts from scratch
+    work = Path(tempfile.mkdtemp(prefix="ingest-bench-"))
+    try:
+        (work / "raw").symlink_to(data / "raw", target_is_directory=True)
+        for p in _input_files(work, args.as_of):  # warm the page cache for both measurements
+            p.read_bytes()
+        floor = _run_phase("floor", work, args.as_of, None)
+        ing = _run_phase("ingest", work, args.as_of, args.workers)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+    ratio = ing["seconds"] / floor["seconds"]
+    workers = args.workers or os.cpu_count()
+    grads = ing["counts"]["graduates"]
+    print(f"province ingest benchmark (as of {args.as_of}, {floor['files']} files, "
+          f"{floor['cells']:,} cells, {os.cpu_count()} cores, workers={workers})")
+    print(f"  floor: python-calamine read, 1 process  {floor['seconds']:8.1f} s   "
+          f"peak RSS {floor['self_mb']:,.0f} MB")
+    print(f"  placement ingest (from scratch)        {ing['seconds']:8.1f} s   "
+          f"peak RSS parent {ing['self_mb']:,.0f} MB, largest worker {ing['children_mb']:,.0f} MB")
+    print(f"  ratio ingest / floor                   {ratio:8.2f}x  (goal <= {GOAL}x: "
+          f"{'met' if ratio <= GOAL else 'NOT met'})")
+    print(f"  re-run with unchanged inputs (no-op)   {ing['rerun_seconds']:8.1f} s   "
+          f"(folders rebuilt: {ing['rerun_built']})")
+    print(f"  processed folders: {', '.join(ing['built'])}")
+    print(f"  graduates (as of): read {grads['rows_read']:,}, accepted {grads['accepted']:,}, "
+          f"merged {grads['merged']:,}, quarantined {grads['quarantined']:,}; every file balanced: "
+          f"{ing['balanced']}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
