@@ -328,6 +328,8 @@ def point_rates(graduates: pd.DataFrame, policy, keys=POINT_KEYS) -> pd.DataFram
     names = _most_frequent(frame, keys, "major_name")
     disc = frame.drop_duplicates(keys)[[*keys, "discipline_code", "discipline_name"]]
     out = agg.merge(names, on=keys, how="left").merge(disc, on=keys, how="left")
+    for col in keys[:-1]:
+        out[col] = out[col].astype("string")
     # a point without a discipline (not expected from ingest) is grouped as 未知, never dropped
     out["discipline_code"] = out["discipline_code"].astype("string").fillna("")
     out["discipline_name"] = out["discipline_name"].astype("string").fillna(UNKNOWN_DISCIPLINE)
@@ -552,7 +554,9 @@ def fit_beta_binomial(placed, n) -> BetaPrior:
     """Maximum-likelihood Beta(a, b) prior of binomial rates: y_i ~ BetaBinomial(n_i, a, b).
 
     Minimises the negative log-likelihood (``scipy.stats.betabinom.logpmf``) over (log a, log b)
-    with L-BFGS-B and the analytic gradient, from a method-of-moments start. Groups with n = 0 are
+    with SLSQP (bounded) and the analytic gradient, from a method-of-moments start. (SLSQP rather
+    than L-BFGS-B: the latter calls multithreaded BLAS on 2-vectors, which costs ~100 ms per fit
+    when the cores are busy with other work; SLSQP needs a few ms.) Groups with n = 0 are
     ignored. When the rates vary no more than binomial noise allows, the likelihood keeps rising
     with a + b: the fit stops at the bound (a + b up to 1e6), i.e. complete pooling.
     """
@@ -581,7 +585,14 @@ def fit_beta_binomial(placed, n) -> BetaPrior:
         gb = special.digamma(m - y + b) - psi_mab - special.digamma(b) + psi_ab
         return value, -np.array([ga.sum() * a, gb.sum() * b])
 
-    res = optimize.minimize(nll, x0, jac=True, method="L-BFGS-B", bounds=[_LOG_BOUNDS, _LOG_BOUNDS])
+    res = optimize.minimize(
+        nll,
+        x0,
+        jac=True,
+        method="SLSQP",
+        bounds=[_LOG_BOUNDS, _LOG_BOUNDS],
+        options={"maxiter": 200, "ftol": 1e-10},
+    )
     a, b = np.exp(res.x)
     return BetaPrior(float(a), float(b), len(y), bool(res.success), float(-res.fun))
 
@@ -1048,6 +1059,35 @@ class MajorEvidence:
         }
 
 
+# text columns grouped on: dictionary-encoded once per report (grouping on codes is much faster
+# than on Arrow strings at province scale); aggregates get plain strings back
+_CODED_COLUMNS = (
+    "university_code",
+    "education_level",
+    "major_code",
+    "major_name",
+    "discipline_code",
+    "discipline_name",
+)
+
+
+def _needed_rows(history: pd.DataFrame, review: ReviewSnapshot, as_of: dt.date, policy):
+    """Only the snapshots the evidence uses (the trend cohorts at their initial snapshots and the
+    cohort of the plan tracking), with the grouped text columns dictionary-encoded."""
+    chosen = trend_snapshots(history, review, policy)
+    pairs = list(zip(chosen["cohort"], chosen["snapshot_date"], strict=True))
+    t_cohort = plan_cohort(as_of)
+    if t_cohort not in set(chosen["cohort"]):
+        snaps = available_snapshots(history)
+        dates = sorted(snaps.loc[snaps["cohort"] == t_cohort, "snapshot_date"])
+        if dates:
+            initial = policy.date(policy.placement.initial_snapshot, t_cohort)
+            pairs.append((t_cohort, _cohort_snapshot(dates, initial)[0]))
+    rows = history[_snapshot_mask(history, pairs)]
+    coded = {c: rows[c].astype("category") for c in _CODED_COLUMNS if c in rows.columns}
+    return rows.assign(**coded)
+
+
 def major_evidence(
     history: pd.DataFrame,
     universities: pd.DataFrame,
@@ -1060,6 +1100,7 @@ def major_evidence(
     names) and the adjustment plans received (None when the reference file is absent: no plans).
     """
     review = review_snapshot(history, as_of, policy)
+    history = _needed_rows(history, review, as_of, policy)
     rows = snapshot_rows(history, review.cohort, review.snapshot_date)
     points = point_rates(rows, policy)
     points["snapshot_date"] = review.snapshot_date
