@@ -17,7 +17,7 @@ import pytest
 from helpers.config import load_policy
 from helpers.tables import read_table
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("followup_notebooks")]
 
 ROOT = Path(__file__).resolve().parents[1]
 AS_OF = "2023-08-31"

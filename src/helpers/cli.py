@@ -19,7 +19,7 @@ def _as_of(value: str):
 def _cmd_generate(args: argparse.Namespace) -> int:
     from helpers.generate import generate
 
-    summary = generate(size=args.size, out=Path(args.out), seed=args.seed)
+    summary = generate(size=args.size, out=Path(args.out), seed=args.seed, mess_rate=args.mess_rate)
     print(summary)
     return 0
 
@@ -63,6 +63,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--size", choices=["demo", "province", "national"], default="demo")
     g.add_argument("--out", default="data", help="data directory to write raw/ and ground_truth/ into")
     g.add_argument("--seed", type=int, default=2023)
+    g.add_argument("--mess-rate", type=float, default=None,
+                   help="per-row probability of each mess form (default per size; 0 = clean files)")
     g.set_defaults(func=_cmd_generate)
 
     i = sub.add_parser("ingest", help="read raw exports into validated, pseudonymised Parquet")
