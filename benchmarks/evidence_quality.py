@@ -179,7 +179,7 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"cohort under review {ev.review.cohort}, snapshot {ev.review.snapshot_date} "
         f"({'initial' if ev.review.is_initial else 'NOT the initial snapshot'}); "
-        f"evidence computed in {seconds:.1f} s"
+        f"data loaded and evidence computed in {seconds:.1f} s"
     )
     print(
         f"points: {len(pts):,} in the snapshot, {unmatched:,} without ground truth, "

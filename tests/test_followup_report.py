@@ -111,3 +111,23 @@ def test_checkpoint_note():
     assert report.checkpoint_note(p, "2023-08-31") == (
         "已到期的约谈节点：7月1日（以6月30日数据为准）、9月1日（以8月31日数据为准）。"
     )
+
+
+def test_a_period_without_activity_reports_is_not_an_error():
+    s = scenario()
+    ft = report.build(
+        graduates=s["graduates"],
+        history=s["history"],
+        recruitment=typed("recruitment", []),
+        visits=typed("visits", []),
+        platform=typed("platform", []),
+        assistance=typed("assistance", []),
+        universities=s["universities"],
+        policy=s["policy"],
+        as_of=s["as_of"],
+    )
+    assert ft.by_window["events"].sum() == 0 and len(ft.inactive) == 3
+    assert (ft.visits["visits"] == 0).all() and not ft.visits["on_track"].any()
+    assert (ft.platform["laggard_reason"] == "未报送平台数据").all()
+    assert not ft.compliance_counts["compliant"].any()
+    assert set(ft.interviews["reason_code"]) >= {"visits_off_track", "group_rate_below"}

@@ -315,12 +315,16 @@ def test_display_frame_chinese_headers_and_formats():
 
 
 def test_display_frame_uses_disclosure_display_columns():
-    df = pd.DataFrame({
-        "group": ["残疾", "低保家庭"], "graduates": [4, 120],
-        "placed": pd.array([pd.NA, 100], dtype="Int64"),
-        "placed_display": ["—", "100"], "placement_rate": [np.nan, 100 / 120],
-        "placement_rate_display": ["—", "83.3%"],
-    })
+    df = pd.DataFrame(
+        {
+            "group": ["残疾", "低保家庭"],
+            "graduates": [4, 120],
+            "placed": pd.array([pd.NA, 100], dtype="Int64"),
+            "placed_display": ["—", "100"],
+            "placement_rate": [np.nan, 100 / 120],
+            "placement_rate_display": ["—", "83.3%"],
+        }
+    )
     out = display_frame(df)
     assert list(out.columns) == ["帮扶群体", "毕业生数", "已落实人数", "毕业去向落实率"]
     assert out["已落实人数"].tolist() == ["—", "100"]

@@ -96,6 +96,7 @@ class Assistance(_Section):
     rate_above_school_groups: tuple[str, ...]
     rate_deadline: str
     all_placed_groups: tuple[str, ...]
+    willing_all_placed_groups: tuple[str, ...]
     talks: int = Field(ge=0)
     activities: int = Field(ge=0)
     recommendations: int = Field(ge=0)

@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, special, stats
 
+from helpers.codes import UNKNOWN_BUCKET
 from helpers.rates import placement_rate, wilson_interval
 
 EVIDENCE_LEVELS = ("insufficient", "below_confident", "below_point", "not_below")
@@ -316,7 +317,7 @@ def point_rates(graduates: pd.DataFrame, policy, keys=POINT_KEYS) -> pd.DataFram
     if missing:
         raise ValueError(f"graduates frame lacks columns {sorted(missing)}")
     counted = graduates["in_denominator"].astype(bool)
-    frame = graduates.assign(
+    frame = graduates[[*keys, "major_name", "discipline_code", "discipline_name"]].assign(
         _n=counted.astype(np.int64),
         _placed=(counted & graduates["placed"].astype(bool)).astype(np.int64),
     )
@@ -384,11 +385,13 @@ def trend_snapshots(snapshots: pd.DataFrame, review: ReviewSnapshot, policy) -> 
     return pd.DataFrame(rows, columns=["cohort", "snapshot_date", "is_initial"])
 
 
-def cohort_trend(history: pd.DataFrame, review: ReviewSnapshot, policy) -> pd.DataFrame:
+def cohort_trend(
+    history: pd.DataFrame, review: ReviewSnapshot, policy, snapshots: pd.DataFrame | None = None
+) -> pd.DataFrame:
     """Per-point rates of the cohort under review and its earlier cohorts (long: one row per point
     and cohort), each cohort at its own initial snapshot; ``below_threshold`` marks rate < threshold.
     Points of earlier cohorts that no longer exist stay in the frame (their own history)."""
-    chosen = trend_snapshots(history, review, policy)
+    chosen = trend_snapshots(history if snapshots is None else snapshots, review, policy)
     pairs = zip(chosen["cohort"], chosen["snapshot_date"], strict=True)
     rows = history[_snapshot_mask(history, pairs)]
     trend = point_rates(rows, policy)
@@ -693,11 +696,16 @@ def destination_mix(graduates: pd.DataFrame, keys=POINT_KEYS) -> pd.DataFrame:
     """
     keys = list(keys)
     counted = graduates[graduates["in_denominator"].astype(bool)]
-    code = counted["destination_code"].astype("string")
-    category = counted["bucket_2024"].astype("string")
-    category = category.mask(code.str.startswith("71").fillna(False), "不就业拟升学")
-    category = category.mask(code.str.startswith("72").fillna(False), "其他暂不就业")
-    category = category.fillna("未登记")
+    # work on the distinct (code, bucket) pairs, then map back by position: a handful of strings
+    pair_codes, pairs = pd.factorize(
+        pd.MultiIndex.from_arrays([counted["destination_code"], counted["bucket_2024"]])
+    )
+    code = pd.Series(pairs.get_level_values(0), dtype="string")
+    label = pd.Series(pairs.get_level_values(1), dtype="string")
+    label = label.mask(code.str.startswith("71").fillna(False), "不就业拟升学")
+    label = label.mask(code.str.startswith("72").fillna(False), "其他暂不就业")
+    label = label.fillna(UNKNOWN_BUCKET).to_numpy(dtype=object)
+    category = label[pair_codes] if len(pair_codes) else np.array([], dtype=object)
     counts = (
         counted[keys]
         .assign(_cat=pd.Categorical(category, categories=list(MIX_CATEGORIES)))
@@ -771,11 +779,11 @@ def plan_deadline(cohort: int, policy) -> dt.date:
 
 
 def cohort_points(
-    history: pd.DataFrame, cohort: int, policy
+    history: pd.DataFrame, cohort: int, policy, snapshots: pd.DataFrame | None = None
 ) -> tuple[pd.DataFrame, dt.date | None]:
     """Points of one cohort at its initial snapshot (or the stand-in of :func:`review_snapshot`)
     and the snapshot date; an empty frame and None when the cohort is not in ``history``."""
-    pairs = available_snapshots(history)
+    pairs = available_snapshots(history if snapshots is None else snapshots)
     dates = sorted(pairs.loc[pairs["cohort"] == cohort, "snapshot_date"])
     if not dates:
         return point_rates(history.iloc[:0], policy), None
@@ -1068,24 +1076,27 @@ _CODED_COLUMNS = (
     "major_name",
     "discipline_code",
     "discipline_name",
+    "destination_code",
 )
 
 
-def _needed_rows(history: pd.DataFrame, review: ReviewSnapshot, as_of: dt.date, policy):
+def _needed_rows(
+    history: pd.DataFrame, snapshots: pd.DataFrame, review: ReviewSnapshot, as_of: dt.date, policy
+) -> pd.DataFrame:
     """Only the snapshots the evidence uses (the trend cohorts at their initial snapshots and the
-    cohort of the plan tracking), with the grouped text columns dictionary-encoded."""
-    chosen = trend_snapshots(history, review, policy)
+    cohort of the plan tracking), with the grouped text columns dictionary-encoded first (so the
+    row selection moves integer codes, not strings)."""
+    chosen = trend_snapshots(snapshots, review, policy)
     pairs = list(zip(chosen["cohort"], chosen["snapshot_date"], strict=True))
     t_cohort = plan_cohort(as_of)
     if t_cohort not in set(chosen["cohort"]):
-        snaps = available_snapshots(history)
-        dates = sorted(snaps.loc[snaps["cohort"] == t_cohort, "snapshot_date"])
+        dates = sorted(snapshots.loc[snapshots["cohort"] == t_cohort, "snapshot_date"])
         if dates:
             initial = policy.date(policy.placement.initial_snapshot, t_cohort)
             pairs.append((t_cohort, _cohort_snapshot(dates, initial)[0]))
-    rows = history[_snapshot_mask(history, pairs)]
-    coded = {c: rows[c].astype("category") for c in _CODED_COLUMNS if c in rows.columns}
-    return rows.assign(**coded)
+    coded = {c: history[c].astype("category") for c in _CODED_COLUMNS if c in history.columns}
+    history = history.assign(**coded)
+    return history[_snapshot_mask(history, pairs)]
 
 
 def major_evidence(
@@ -1099,8 +1110,9 @@ def major_evidence(
     ``as_of``, :func:`helpers.load.load_graduate_history`), the universities reference (codes and
     names) and the adjustment plans received (None when the reference file is absent: no plans).
     """
-    review = review_snapshot(history, as_of, policy)
-    history = _needed_rows(history, review, as_of, policy)
+    snapshots = available_snapshots(history)
+    review = review_snapshot(snapshots, as_of, policy)
+    history = _needed_rows(history, snapshots, review, as_of, policy)
     rows = snapshot_rows(history, review.cohort, review.snapshot_date)
     points = point_rates(rows, policy)
     points["snapshot_date"] = review.snapshot_date
@@ -1111,7 +1123,7 @@ def major_evidence(
     points = points.merge(names, on="university_code", how="left")
     priors = eb_priors(points)
     points = eb_estimates(points, priors, policy)
-    trend = cohort_trend(history, review, policy)
+    trend = cohort_trend(history, review, policy, snapshots)
     flags = trend_flags(trend, review.cohort, policy)
     points = points.merge(flags, on=list(POINT_KEYS), how="left")
     peers = peer_comparison(points, policy)
@@ -1143,7 +1155,7 @@ def major_evidence(
     if t_cohort == review.cohort:
         t_points, t_snapshot = points, review.snapshot_date
     else:
-        t_points, t_snapshot = cohort_points(history, t_cohort, policy)
+        t_points, t_snapshot = cohort_points(history, t_cohort, policy, snapshots)
     status = adjustment_plan_status(t_points, plan_frame, t_cohort, as_of, policy)
     status = status.merge(names, on="university_code", how="left")
     status = status[

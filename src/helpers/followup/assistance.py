@@ -32,15 +32,11 @@ HELP_REQUIREMENTS = {
     "就业促进活动": "activities",
     "岗位推荐": "recommendations",
 }
-# Groups whose members willing to work must all be placed (notice §五: 有就业意愿和就业能力的残疾毕业生
-# 全部落实). The policy file has no key for it yet; ``willing_all_placed_groups`` is read when present.
-WILLING_ALL_PLACED_DEFAULT = ("残疾",)
 
 
 def willing_all_placed_groups(policy: Policy) -> tuple[str, ...]:
-    return tuple(
-        getattr(policy.assistance, "willing_all_placed_groups", WILLING_ALL_PLACED_DEFAULT)
-    )
+    """Groups whose members willing to work must all be placed (notice §五: 残疾)."""
+    return tuple(policy.assistance.willing_all_placed_groups)
 
 
 def _group_column(group: str) -> str:
@@ -210,22 +206,6 @@ def assistance_compliance(members: pd.DataFrame, per_graduate: pd.DataFrame) -> 
     out["compliant_3x3"] = out["compliant_3x3"].astype("int64")
     out["compliance_rate"] = placement_rate(out["compliant_3x3"], out["graduates"])
     return out
-
-
-def help_type_shortfall(per_graduate: pd.DataFrame, policy: Policy) -> pd.DataFrame:
-    """Province-wide: graduates in groups short of each requirement (counts only, for text)."""
-    rows = []
-    for help_type, attr in HELP_REQUIREMENTS.items():
-        need = getattr(policy.assistance, attr)
-        rows.append(
-            {
-                "help_type": help_type,
-                "required": need,
-                "graduates": len(per_graduate),
-                "short": int((per_graduate[help_type] < need).sum()),
-            }
-        )
-    return pd.DataFrame(rows)
 
 
 # --- must-be-placed groups ------------------------------------------------------------------------

@@ -39,13 +39,8 @@ def monitored_universities(universities: pd.DataFrame, *frames: pd.DataFrame) ->
     A code missing from the reference keeps its code as its name (ingest quarantines unknown
     codes, so this only happens with hand-made frames).
     """
-    codes = (
-        pd.concat(
-            [f["university_code"].astype("string") for f in frames if len(f)], ignore_index=True
-        )
-        if any(len(f) for f in frames)
-        else pd.Series([], dtype="string")
-    )
+    parts = [f["university_code"].astype("string") for f in frames if len(f)]
+    codes = pd.concat(parts, ignore_index=True) if parts else pd.Series([], dtype="string")
     codes = pd.Series(sorted(codes.dropna().unique()), dtype="string", name="university_code")
     ref = universities[["university_code", "university_name", "baseline_rate"]].copy()
     ref["university_code"] = ref["university_code"].astype("string")
