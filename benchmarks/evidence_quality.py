@@ -223,9 +223,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     rate_bands = pd.cut(
         big["true_rate_initial"],
-        [0, 0.4, 0.45, 0.5],
+        [0, t_ - 0.10, t_ - 0.05, t_],
         right=False,
-        labels=["<0.40", "0.40-0.45", "0.45-0.50"],
+        labels=[
+            f"<{t_ - 0.10:.2f}",
+            f"{t_ - 0.10:.2f}-{t_ - 0.05:.2f}",
+            f"{t_ - 0.05:.2f}-{t_:.2f}",
+        ],
     )
     below = big[truly]
     print()

@@ -387,6 +387,15 @@ def test_fit_needs_two_groups():
         M.fit_beta_binomial([3, 0], [10, 0])
 
 
+def test_a_single_point_gets_the_jeffreys_prior():
+    pts = M.point_rates(grads([("10386", "本科", "080901", 20, 9)]), POLICY)
+    priors = M.eb_priors(pts)
+    assert priors.loc[0, "prior_source"] == "无可合并的专业点"
+    assert (priors.loc[0, "prior_a"], priors.loc[0, "prior_b"]) == (0.5, 0.5)
+    eb = M.eb_estimates(pts, priors, POLICY)
+    assert eb.loc[0, "eb_rate"] == pytest.approx(9.5 / 21)
+
+
 def test_eb_posterior_hand_checked():
     g = grads(
         [

@@ -606,18 +606,23 @@ def eb_priors(points: pd.DataFrame, min_points: int = MIN_POINTS_FOR_PRIOR) -> p
     A discipline with at least ``min_points`` points with graduates gets its own maximum-likelihood
     prior (``prior_source`` 学科); a smaller one takes the prior fitted on every point of its
     education level (学历层次); a level with too few points takes the prior of all points (全部).
+    With fewer than two points in all there is nothing to pool: the Jeffreys prior Beta(½, ½)
+    (无可合并的专业点), whose posterior mean stays close to the raw rate.
     """
     valid = points[points["graduates"] > 0]
-    if len(valid) < 2:
-        raise ValueError("empirical Bayes needs at least two 专业点 with graduates")
     keys = list(DISCIPLINE_KEYS)
-    overall = fit_beta_binomial(valid["placed"], valid["graduates"])
+    if len(valid) < 2:
+        overall = BetaPrior(0.5, 0.5, len(valid), True, float("nan"))
+        level_source = "无可合并的专业点"
+    else:
+        overall = fit_beta_binomial(valid["placed"], valid["graduates"])
+        level_source = "全部专业点"
     level_priors: dict[str, tuple[BetaPrior, str]] = {}
     for level, grp in valid.groupby("education_level", observed=True):
         if len(grp) >= min_points:
             level_priors[level] = (fit_beta_binomial(grp["placed"], grp["graduates"]), "学历层次")
         else:
-            level_priors[level] = (overall, "全部专业点")
+            level_priors[level] = (overall, level_source)
     rows = []
     disciplines = points.drop_duplicates(keys)[[*keys, "discipline_name"]]
     sizes = valid.groupby(keys, observed=True).size()
@@ -628,7 +633,7 @@ def eb_priors(points: pd.DataFrame, min_points: int = MIN_POINTS_FOR_PRIOR) -> p
             grp = groups[(level, code)]
             prior, source = fit_beta_binomial(grp["placed"], grp["graduates"]), "学科"
         else:
-            prior, source = level_priors.get(level, (overall, "全部专业点"))
+            prior, source = level_priors.get(level, (overall, level_source))
         rows.append(
             (
                 level,

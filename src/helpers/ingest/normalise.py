@@ -27,6 +27,9 @@ from helpers.codes import (
 )
 
 _CJK = "\u2e80-\u9fff\uf900-\ufaff()"
+# Whitespace after NFKC (U+3000 and NBSP are spaces by then). An explicit class, not '\s': pandas
+# runs '\s' patterns through Python's re value by value, explicit classes through Arrow.
+WS = r"[ \t\r\n\f\v]+"
 _FLOAT_SUFFIX = r"^([0-9]+)\.0+$"
 SCIENTIFIC = r"^[0-9](?:\.[0-9]+)?[eE][+]?[0-9]+$"
 MAJOR_CODE = r"^[0-9]{6}(?:T|K|TK)?$"
@@ -56,14 +59,14 @@ def nfkc(s: pd.Series) -> pd.Series:
 def clean_name(s: pd.Series) -> pd.Series:
     """Names (majors, departments, employers, universities): NFKC, spaces collapsed, and no space
     next to a Chinese character or bracket ('计算机 科学与技术' -> '计算机科学与技术')."""
-    out = as_text(s).str.replace(r"\s+", " ", regex=True)
+    out = as_text(s).str.replace(WS, " ", regex=True)
     out = out.str.replace(f"([{_CJK}]) ", r"\1", regex=True)
     return out.str.replace(f" ([{_CJK}])", r"\1", regex=True)
 
 
 def match_name(s: pd.Series) -> pd.Series:
     """Key for matching names exactly after normalisation: clean_name without any space."""
-    return as_text(s).str.replace(r"\s+", "", regex=True)
+    return as_text(s).str.replace(WS, "", regex=True)
 
 
 def clean_code(s: pd.Series) -> tuple[pd.Series, pd.Series]:
@@ -71,7 +74,7 @@ def clean_code(s: pd.Series) -> tuple[pd.Series, pd.Series]:
 
     Returns the clean codes and a mask of cells whose '.0' suffix was removed (a repair).
     """
-    out = as_text(s).str.replace(r"\s+", "", regex=True).str.upper()
+    out = as_text(s).str.replace(WS, "", regex=True).str.upper()
     fixed = out.str.replace(_FLOAT_SUFFIX, r"\1", regex=True)
     mask = (out.notna() & (fixed != out)).astype(bool)
     return fixed, mask
@@ -147,7 +150,7 @@ def parse_dates(s: pd.Series) -> pd.Series:
     Forms: Excel serial (45107, also '45107.0'), 2023/6/30, 2023-06-30 (with or without a time),
     2023.06.30, 20230630, 2023年6月30日.
     """
-    t = as_text(s).str.replace(r"\s+", " ", regex=True)
+    t = as_text(s).str.replace(WS, " ", regex=True)
     codes, uniques = pd.factorize(t, use_na_sentinel=True)
     if len(uniques) == 0:
         return pd.Series(pd.NaT, index=s.index, dtype="datetime64[ms]")
@@ -169,7 +172,7 @@ def clean_counts(s: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series]:
     Returns (clean text, thousands-separator mask, float-suffix mask). Anything that is still not
     all digits afterwards (negative, fraction, text) is a bad count for validation.
     """
-    t = as_text(s).str.replace(r"\s+", "", regex=True)
+    t = as_text(s).str.replace(WS, "", regex=True)
     thousands = t.str.fullmatch(r"[0-9]{1,3}(?:,[0-9]{3})+(?:\.0+)?").fillna(False).astype(bool)
     t = t.mask(thousands, t.str.replace(",", "", regex=False))
     fixed = t.str.replace(_FLOAT_SUFFIX, r"\1", regex=True)
@@ -385,7 +388,7 @@ def parse_rate(s: pd.Series) -> tuple[pd.Series, pd.Series]:
 
     Second value: mask of text that is neither (or a fraction outside [0, 1]).
     """
-    t = as_text(s).str.replace(r"\s+", "", regex=True)
+    t = as_text(s).str.replace(WS, "", regex=True)
     pct = t.str.fullmatch(r"[0-9]+(?:\.[0-9]+)?%").fillna(False).astype(bool)
     num = pd.to_numeric(t.str.rstrip("%"), errors="coerce")
     value = num.where(~pct, num / 100.0)

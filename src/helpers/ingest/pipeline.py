@@ -43,6 +43,7 @@ from helpers.ingest.process import (
     Context,
     FileTask,
     process_batch,
+    signature,
 )
 from helpers.ingest.pseudonym import key_fingerprint, load_key
 from helpers.ingest.quarantine import QUARANTINE_COLUMNS, REASONS, REPAIR_COLUMNS, REPAIRS, empty_frame, raw_json
@@ -326,7 +327,7 @@ _KEY_ZH = {"student_key": "学号", "visitor_key": "走访人", "helper_key": "�
 def _empty_records(dataset: str) -> pd.DataFrame:
     spec = PROCESSED_COLUMNS[dataset]
     df = pd.DataFrame({c: pd.Series(dtype=t) for c, t in spec.items()})
-    df["_sig"] = pd.Series(dtype="uint64")
+    df["_psig"] = pd.Series(dtype="uint64")
     for c in ("_file", "_sheet", "_folder"):
         df[c] = pd.Series(dtype="string")
     df["_row"] = pd.Series(dtype="int64")
@@ -357,6 +358,7 @@ def merge(dataset: str, pool: Pool, paths: dict[str, str]) -> Merged:
         dup = sub.duplicated(keys, keep=False).to_numpy()
         if dup.any():
             grp = sub.loc[dup]
+            grp = grp.assign(_sig=signature(grp))
             nsig = grp.groupby(keys, observed=True, dropna=False)["_sig"].transform("nunique").to_numpy()
             conflict_mask[grp.index[nsig > 1]] = True
             same = grp.loc[nsig == 1]

@@ -89,7 +89,7 @@ class Context:
 @dataclass
 class BatchResult:
     dataset: str
-    records: pd.DataFrame      # typed processed columns + _sig
+    records: pd.DataFrame      # typed processed columns + _psig and source columns
     quarantine: pd.DataFrame   # QUARANTINE_COLUMNS
     repairs: pd.DataFrame      # REPAIR_COLUMNS
     files: pd.DataFrame        # FILE_COLUMNS
@@ -121,7 +121,11 @@ def text_column(cells: np.ndarray) -> pd.Series:
     Done in Arrow on the whole batch column at once (per-call overhead dominates small arrays).
     """
     a = pa.array(cells, type=pa.large_string())
-    a = pc.utf8_trim_whitespace(pc.utf8_normalize(a, "NFKC"))
+    ascii_ = pc.string_is_ascii(a)
+    if not pc.all(ascii_).as_py():  # ASCII text is its own NFKC form: normalise the rest only
+        rest = pc.invert(ascii_)
+        a = pc.replace_with_mask(a, rest, pc.utf8_normalize(pc.filter(a, rest), "NFKC"))
+    a = pc.utf8_trim_whitespace(a)
     a = pc.if_else(pc.equal(a, ""), pa.scalar(None, pa.large_string()), a)
     return pd.Series(pd.array(a, dtype=pd.StringDtype("pyarrow", na_value=np.nan)))
 
@@ -132,10 +136,14 @@ def _body_masks(body: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[str]]:
     if n == 0 or body.shape[1] == 0:
         return np.ones(n, dtype=bool), np.zeros(n, dtype=bool), []
     ne = body != ""
+    sparse = np.flatnonzero(ne.sum(axis=1) <= 3)  # blank-looking rows: cells of only spaces?
+    if len(sparse):
+        sub = body[sparse]
+        ne[sparse] = np.frompyfunc(lambda c: bool(c.strip()), 1, 1)(sub).astype(bool)
     nonempty = ne.any(axis=1)
     first = body[np.arange(n), ne.argmax(axis=1)]
     key = pc.replace_substring_regex(pc.utf8_normalize(pa.array(first, type=pa.large_string()), "NFKC"),
-                                     r"\s+", "")
+                                     nz.WS, "")
     footer = pc.match_substring_regex(key, FOOTER.pattern).to_numpy(zero_copy_only=False) & nonempty
     keywords = [re.split(r"[:：]", key[int(i)].as_py())[0] for i in np.flatnonzero(footer)]
     return ~nonempty, footer, keywords
@@ -634,39 +642,51 @@ def processed_frame(dataset: str, typed: pd.DataFrame, meta: pd.DataFrame) -> pd
     return pd.DataFrame(data, index=typed.index)
 
 
-def _signature(dataset: str, frame: pd.DataFrame, personal: pd.DataFrame | None) -> pd.Series:
-    cols = [c for c in frame.columns if c not in META_COLUMNS]
-    parts = frame[cols]
-    if personal is not None and len(personal.columns):
-        parts = parts.join(personal)
-    return pd.util.hash_pandas_object(parts, index=False)
+def signature(frame: pd.DataFrame) -> pd.Series:
+    """Content hash of processed rows (source columns excluded) and their personal values' hash
+    (``_psig``): two rows with one natural key are identical duplicates when these agree."""
+    cols = [c for c in frame.columns if c not in META_COLUMNS and not c.startswith("_")]
+    return pd.util.hash_pandas_object(frame[cols + ["_psig"]], index=False)
 
 
 # --- fingerprints ----------------------------------------------------------------------------
 def _fingerprints(f: pd.DataFrame, digester: Digester) -> pd.DataFrame:
-    """(kind, digest, _folder) of every distinct personal value of the batch, as written and in
-    the forms a leak may take (no internal spaces; no '.0' of a number stored as a decimal)."""
+    """(kind, digest, _folder) of every distinct personal value of the batch per raw folder, as
+    written and in the forms a leak may take (no internal spaces; no '.0' of a number stored as a
+    decimal). Batch text is already NFKC and stripped: upper case completes keyed_digest's form."""
     parts = []
+    if "_folder" not in f.columns:
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in ("kind", "digest", "_folder")})
+    fcodes, folders = pd.factorize(f["_folder"], use_na_sentinel=False)
+    nf = max(len(folders), 1)
     for col, kind in PERSONAL_KINDS.items():
         if col not in f.columns:
             continue
-        base = normalise_identifiers(f[col])
-        frame = pd.DataFrame({"v": base, "_folder": f["_folder"]}).dropna(subset=["v"])
-        forms = [frame]
-        for pattern, repl in ((r"\s+", ""), (r"^([0-9]+)\.0+$", r"\1")):
-            alt = frame["v"].str.replace(pattern, repl, regex=True)
-            changed = (alt != frame["v"]).to_numpy(dtype=bool)
-            if changed.any():
-                forms.append(pd.DataFrame({"v": alt[changed], "_folder": frame["_folder"][changed]}))
-        allv = pd.concat(forms, ignore_index=True).drop_duplicates(ignore_index=True)
-        allv = allv[allv["v"] != ""]
-        if len(allv):
-            codes, uniques = pd.factorize(allv["v"])
-            digests = np.array(digester.many(list(uniques.astype(object))), dtype=object)[codes]
-            parts.append(pd.DataFrame({"kind": kind, "digest": digests, "_folder": allv["_folder"].to_numpy()}))
+        codes, uniques = pd.factorize(f[col].str.upper(), use_na_sentinel=True)
+        if len(uniques) == 0:
+            continue
+        m = codes >= 0
+        pairs = np.unique(codes[m].astype(np.int64) * nf + fcodes[m])
+        ucode, ufolder = pairs // nf, pairs % nf
+        u = pd.Series(uniques, dtype="str")
+        forms = [u]
+        for pattern, repl in ((nz.WS, ""), (r"^([0-9]+)\.0+$", r"\1")):
+            alt = u.str.replace(pattern, repl, regex=True)
+            forms.append(alt.where(alt != u))
+        for form in forms:
+            values = form.to_numpy(dtype=object, na_value=None)
+            present = np.array([v is not None and v != "" for v in values]) if form is not u else \
+                np.ones(len(values), dtype=bool)
+            if not present.any():
+                continue
+            digests = np.empty(len(values), dtype=object)
+            digests[present] = digester.many(values[present].tolist())
+            keep = present[ucode]
+            parts.append(pd.DataFrame({"kind": kind, "digest": digests[ucode[keep]],
+                                       "_folder": np.asarray(folders, dtype=object)[ufolder[keep]]}))
     if not parts:
-        return pd.DataFrame({c: pd.Series(dtype="string") for c in ("kind", "digest", "_folder")})
-    return pd.concat(parts, ignore_index=True).drop_duplicates(ignore_index=True).astype("string")
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in ("kind", "digest", "_folder")})
+    return pd.concat(parts, ignore_index=True)
 
 
 # --- the batch -------------------------------------------------------------------------------
@@ -693,7 +713,7 @@ def process_batch(tasks: list[FileTask], ctx: Context) -> BatchResult:
     empty_records = processed_frame(dataset, pd.DataFrame({c: pd.Series(dtype=t if t != "category" else object)
                                                           for c, t in spec.items()}),
                                     pd.DataFrame({"_file": [], "_row": [], "_folder": []}))
-    empty_records["_sig"] = pd.Series(dtype="uint64")
+    empty_records["_psig"] = pd.Series(dtype="uint64")
     for c in ("_file", "_sheet", "_folder"):
         empty_records[c] = pd.Series(dtype="string")
     empty_records["_row"] = pd.Series(dtype="int64")
@@ -740,7 +760,8 @@ def process_batch(tasks: list[FileTask], ctx: Context) -> BatchResult:
     if dataset == "graduates":
         personal = pd.DataFrame({c: normalise_identifiers(f.loc[good, c]) for c in ("name", "id_number")
                                  if c in f.columns})
-    records["_sig"] = _signature(dataset, records, personal)
+    records["_psig"] = (pd.util.hash_pandas_object(personal, index=False).to_numpy()
+                        if personal is not None and len(personal.columns) else np.uint64(0))
     for c in ("_file", "_sheet", "_folder"):
         records[c] = f.loc[good, c].astype("string")
     records["_row"] = f.loc[good, "_row"].astype("int64")

@@ -122,18 +122,6 @@ def cells_to_text(column: np.ndarray) -> np.ndarray:
     return out
 
 
-def _blank_whitespace(column: np.ndarray) -> np.ndarray:
-    """Cells holding only spaces (also U+3000, line breaks) become empty."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    ws = pc.utf8_is_space(pa.array(column, type=pa.large_string())).to_numpy(zero_copy_only=False)
-    if ws.any():
-        column = column.copy()
-        column[ws] = ""
-    return column
-
-
 def _to_text_array(rows: list[list]) -> np.ndarray:
     if not rows:
         return np.empty((0, 0), dtype=object)
@@ -143,7 +131,7 @@ def _to_text_array(rows: list[list]) -> np.ndarray:
     arr = np.empty((len(rows), width), dtype=object)
     arr[:] = rows
     for j in range(width):
-        arr[:, j] = _blank_whitespace(cells_to_text(arr[:, j]))
+        arr[:, j] = cells_to_text(arr[:, j])
     return arr
 
 
