@@ -123,11 +123,12 @@ def _pct1_array(x: np.ndarray) -> np.ndarray:
 def legend(policy=None) -> str:
     """Chinese legend for the markers used in protected tables (for a notebook or report)."""
     if policy is None:
-        m, code_below, top, bottom, min_rate = "5", "100", "95%", "5%", "10"
-    else:
-        d = policy.disclosure
-        m, code_below = str(d.min_count_shown), str(d.top_bottom_code_below)
-        top, bottom, min_rate = _pct0(d.top_code), _pct0(d.bottom_code), str(d.min_group_for_rate)
+        from helpers.config import load_policy
+
+        policy = load_policy()
+    d = policy.disclosure
+    m, code_below = str(d.min_count_shown), str(d.top_bottom_code_below)
+    top, bottom, min_rate = _pct0(d.top_code), _pct0(d.bottom_code), str(d.min_group_for_rate)
     return (
         f"注：为保护困难群体毕业生个人信息，“{HIDDEN}”表示已隐藏（群体不足{min_rate}人，"
         f"或为防止由合计、另一类别反推而互补隐藏）；“<{m}”表示人数少于{m}人；"

@@ -57,6 +57,7 @@ ACTIVITY = tuple(d.name for d in INPUT_DATASETS if d.kind == "activity")
 REFERENCE = tuple(d.name for d in REFERENCE_DATASETS)
 # below this much input, a process pool costs more than it saves (auto mode only)
 POOL_MIN_BYTES = 4 * 1024 * 1024
+BATCH_BYTES = 6 * 1024 * 1024
 _PACKAGES = ("pandas", "numpy", "pyarrow", "pandera", "python-calamine", "helpers")
 
 
@@ -212,8 +213,9 @@ def _batches(tasks: list[FileTask], sizes: dict[str, int], workers: int) -> list
     groups: dict[str, list[FileTask]] = {}
     for t in tasks:
         groups.setdefault(t.dataset, []).append(t)
-    total = sum(sizes[t.path] for t in tasks) or 1
-    target = max(total / max(1, workers * 4), 4 << 20)
+    # a fixed chunk size (not derived from the worker count): the same inputs give the same
+    # batches, so processed rows come out in the same order whatever the number of workers
+    target = BATCH_BYTES
     out = []
     for group in groups.values():
         group = sorted(group, key=lambda t: -sizes[t.path])
@@ -328,6 +330,7 @@ def _empty_records(dataset: str) -> pd.DataFrame:
     spec = PROCESSED_COLUMNS[dataset]
     df = pd.DataFrame({c: pd.Series(dtype=t) for c, t in spec.items()})
     df["_psig"] = pd.Series(dtype="uint64")
+    df["_khash"] = pd.Series(dtype="uint64")
     for c in ("_file", "_sheet", "_folder"):
         df[c] = pd.Series(dtype="string")
     df["_row"] = pd.Series(dtype="int64")
@@ -338,8 +341,7 @@ def merge(dataset: str, pool: Pool, paths: dict[str, str]) -> Merged:
     """One dataset of one target: merge identical duplicates, quarantine conflicting ones; count
     rows per file and sheet (rows read = accepted + merged + quarantined)."""
     spec = PROCESSED_COLUMNS[dataset]
-    records = pool.records.sort_values(["_folder", "_file", "_sheet", "_row"], kind="stable",
-                                       ignore_index=True, na_position="first")
+    records = pool.records.reset_index(drop=True)
     quarantine, repairs, files = pool.quarantine, pool.repairs, pool.files
     fingerprints = pool.fingerprints[["kind", "digest"]].drop_duplicates(ignore_index=True)
 
@@ -349,15 +351,17 @@ def merge(dataset: str, pool: Pool, paths: dict[str, str]) -> Merged:
     override_mask = np.zeros(n, dtype=bool)
     if dataset == "majors" and n:
         # the user's catalogue (raw/reference/majors.*) replaces the shipped row of the same code
-        shipped = records["_file"].str.startswith("helpers/").fillna(False).to_numpy(dtype=bool)
+        shipped = records["_file"].astype(str).str.startswith("helpers/").to_numpy(dtype=bool)
         user_codes = records.loc[~shipped, "major_code"].dropna().unique()
         override_mask = shipped & records["major_code"].isin(user_codes).fillna(False).to_numpy(dtype=bool)
     keys = list(NATURAL_KEYS[dataset])
     if n:
-        sub = records.loc[~override_mask]
-        dup = sub.duplicated(keys, keep=False).to_numpy()
-        if dup.any():
-            grp = sub.loc[dup]
+        # candidates by the natural key's 64-bit hash (fast), then exact keys on the few candidates
+        khash = pd.Series(records["_khash"].to_numpy())
+        cand = (khash.duplicated(keep=False).to_numpy() & ~override_mask)
+        if cand.any():
+            grp = records.loc[cand].sort_values(["_folder", "_file", "_sheet", "_row"], kind="stable")
+            grp = grp.loc[grp.duplicated(keys, keep=False).to_numpy()]
             grp = grp.assign(_sig=signature(grp))
             nsig = grp.groupby(keys, observed=True, dropna=False)["_sig"].transform("nunique").to_numpy()
             conflict_mask[grp.index[nsig > 1]] = True
@@ -375,10 +379,12 @@ def merge(dataset: str, pool: Pool, paths: dict[str, str]) -> Merged:
             "before": o["major_code"], "after": o["major_code"],
         }).astype(REPAIR_COLUMNS)], ignore_index=True)
     merged_mask |= override_mask
-    accepted = records.loc[~merged_mask & ~conflict_mask]
+    drop = merged_mask | conflict_mask
+    accepted = records.loc[~drop] if drop.any() else records
 
     files = _count_rows(files, records, merged_mask, conflict_mask, quarantine, dataset)
-    out = accepted[list(spec)].reset_index(drop=True).astype(spec)
+    out = accepted[list(spec)].reset_index(drop=True)
+    out = out.astype({c: t for c, t in spec.items() if str(out[c].dtype) != t})
     counts = {
         "files": int(files["source_file"].nunique()),
         "unreadable_files": int((files["status"] == "unreadable").sum()),

@@ -675,8 +675,7 @@ def _fingerprints(f: pd.DataFrame, digester: Digester) -> pd.DataFrame:
             forms.append(alt.where(alt != u))
         for form in forms:
             values = form.to_numpy(dtype=object, na_value=None)
-            present = np.array([v is not None and v != "" for v in values]) if form is not u else \
-                np.ones(len(values), dtype=bool)
+            present = (form.notna() & (form != "")).to_numpy(dtype=bool)
             if not present.any():
                 continue
             digests = np.empty(len(values), dtype=object)
@@ -714,6 +713,7 @@ def process_batch(tasks: list[FileTask], ctx: Context) -> BatchResult:
                                                           for c, t in spec.items()}),
                                     pd.DataFrame({"_file": [], "_row": [], "_folder": []}))
     empty_records["_psig"] = pd.Series(dtype="uint64")
+    empty_records["_khash"] = pd.Series(dtype="uint64")
     for c in ("_file", "_sheet", "_folder"):
         empty_records[c] = pd.Series(dtype="string")
     empty_records["_row"] = pd.Series(dtype="int64")
@@ -768,8 +768,12 @@ def process_batch(tasks: list[FileTask], ctx: Context) -> BatchResult:
 
     # raw rows of duplicates (the parent quarantines the conflicting ones); snapshot datasets only
     # compare rows of the same raw folder
-    keys = list(NATURAL_KEYS[dataset]) + (["_folder"] if d.kind == "snapshot" else [])
-    dup = records.duplicated(keys, keep=False).to_numpy()
+    keys = list(NATURAL_KEYS[dataset])
+    records["_khash"] = pd.util.hash_pandas_object(records[keys], index=False).to_numpy()
+    # raw rows of duplicates (the parent quarantines the conflicting ones); snapshot datasets only
+    # compare rows of the same raw folder
+    probe = records[["_khash", "_folder"]] if d.kind == "snapshot" else records[["_khash"]]
+    dup = probe.duplicated(keep=False).to_numpy()
     dup_raw = {}
     if dup.any():
         pos = np.flatnonzero(good)[dup]
