@@ -573,10 +573,9 @@ def _group_targets(policy) -> dict[str, str]:
 def _willing_groups(policy) -> tuple[str, ...]:
     """Groups whose graduates willing to work must all be placed (notice §五: 残疾).
 
-    Read from ``policy.assistance.all_placed_willing_groups``; until the policy file has that key
-    no such target is shown (the rate and gap still are).
+    Read from ``policy.assistance.willing_all_placed_groups``.
     """
-    return tuple(getattr(policy.assistance, "all_placed_willing_groups", ()))
+    return tuple(policy.assistance.willing_all_placed_groups)
 
 
 def by_group(
