@@ -20,8 +20,11 @@ def _folders(demo_data_dir):
 
 
 def test_every_raw_folder_is_processed(demo_data_dir):
-    raw = sorted(p.name for p in (demo_data_dir / "raw").iterdir()
-                 if p.is_dir() and p.name != "reference" and p.name <= DEMO_AS_OF)
+    raw = sorted(
+        p.name
+        for p in (demo_data_dir / "raw").iterdir()
+        if p.is_dir() and p.name != "reference" and p.name <= DEMO_AS_OF
+    )
     assert _folders(demo_data_dir) == raw
 
 
@@ -30,18 +33,26 @@ def test_every_file_accounted_for(demo_data_dir):
     for folder in _folders(demo_data_dir):
         files = pd.read_parquet(demo_data_dir / "processed" / folder / "files.parquet")
         assert files["balanced"].all()
-        assert (files["rows_read"] == files["accepted"] + files["merged"] + files["quarantined"]).all()
+        assert (
+            files["rows_read"] == files["accepted"] + files["merged"] + files["quarantined"]
+        ).all()
         manifest = json.loads((demo_data_dir / "processed" / folder / "manifest.json").read_text())
         assert manifest["datasets"]["graduates"]["snapshot_date"] == folder
         seen = set(files["source_file"])
-        expected = truth[(truth["folder"] == folder)
-                         | (truth["dataset"].isin(["recruitment", "visits", "assistance"])
-                            & (truth["folder"] <= folder))]
+        expected = truth[
+            (truth["folder"] == folder)
+            | (
+                truth["dataset"].isin(["recruitment", "visits", "assistance"])
+                & (truth["folder"] <= folder)
+            )
+        ]
         assert set(expected["file"]) <= seen
         read = files.groupby("source_file")["rows_read"].sum()
         unreadable = set(files.loc[files["status"] == "unreadable", "source_file"])
         ok = expected[~expected["file"].isin(unreadable)]
-        assert (read.loc[ok["file"]].astype(int).to_numpy() == ok["data_rows"].astype(int).to_numpy()).all()
+        assert (
+            read.loc[ok["file"]].astype(int).to_numpy() == ok["data_rows"].astype(int).to_numpy()
+        ).all()
 
 
 def test_injected_mess_ends_where_the_ground_truth_says(demo_data_dir):
@@ -50,18 +61,30 @@ def test_injected_mess_ends_where_the_ground_truth_says(demo_data_dir):
     mess["sheet"] = mess["sheet"].fillna("")
     # a row that received two kinds of mess: a quarantine reason wins over 'merged'/'accepted'
     rows = mess.dropna(subset=["row"])
-    worst = rows.assign(q=rows["expected"] == "quarantined").groupby(["file", "sheet", "row"])["q"].any()
+    worst = (
+        rows.assign(q=rows["expected"] == "quarantined")
+        .groupby(["file", "sheet", "row"])["q"]
+        .any()
+    )
     checked = 0
     for folder in sorted(mess["file"].str.slice(0, 10).unique()):
         q = pd.read_parquet(demo_data_dir / "processed" / folder / "quarantine.parquet")
-        qrows = set(zip(q["source_file"], q["sheet"].fillna(""), q["row"].astype("Int64").astype(str),
-                        strict=True))
+        qrows = set(
+            zip(
+                q["source_file"],
+                q["sheet"].fillna(""),
+                q["row"].astype("Int64").astype(str),
+                strict=True,
+            )
+        )
         for (file, sheet, row), quarantined in worst.items():
             if not file.startswith(folder):
                 continue
             assert ((file, sheet, row) in qrows) == quarantined, (file, sheet, row, quarantined)
             checked += 1
-        unreadable = mess[(mess["expected"] == "file_unreadable") & mess["file"].str.startswith(folder)]
+        unreadable = mess[
+            (mess["expected"] == "file_unreadable") & mess["file"].str.startswith(folder)
+        ]
         assert set(unreadable["file"]) <= set(q.loc[q["level"] == "file", "source_file"])
     assert checked > 100
 

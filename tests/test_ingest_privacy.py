@@ -6,13 +6,20 @@ from __future__ import annotations
 import json
 
 import pandas as pd
-from test_ingest_support import AS_OF, GRAD_HEADER, grad_row, make_data_dir, raw_dir, write_csv, write_xlsx
+from test_ingest_support import (
+    AS_OF,
+    GRAD_HEADER,
+    grad_row,
+    make_data_dir,
+    raw_dir,
+    write_csv,
+    write_xlsx,
+)
 
-from helpers.datasets import BY_NAME
+from helpers.datasets import BY_NAME, INPUT_DATASETS
 from helpers.ingest import ingest
 from helpers.ingest.pseudonym import key_fingerprint, keyed_digest, load_key
 from helpers.ingest.readers import FOOTER, dataset_for_file, find_header, list_files, read_file
-from helpers.datasets import INPUT_DATASETS
 
 PERSONAL = {c.name for d in BY_NAME.values() for c in d.columns if c.personal}
 PERSONAL_ZH = {c.zh for d in BY_NAME.values() for c in d.columns if c.personal}
@@ -33,7 +40,7 @@ def personal_values(raw_folder) -> dict[str, set[str]]:
             header = find_header(sheet, d) if sheet.cells.size else None
             if header is None:
                 continue
-            body = sheet.cells[header.row + 1:]
+            body = sheet.cells[header.row + 1 :]
             first = [next((c.strip() for c in row if c.strip()), "") for row in body]
             body = body[[not FOOTER.match(f.replace(" ", "")) for f in first]]  # 合计 / 填表人 rows
             for name, j in header.columns.items():
@@ -80,15 +87,34 @@ def check_folder(data, date, expect_values: bool = True):
 
 def test_no_personal_value_in_processed_parquet(tmp_path, capsys):
     data = make_data_dir(tmp_path)
-    rows = [GRAD_HEADER, *(grad_row(i, 姓名=f"王{chr(0x5C0F + i)}明") for i in range(5)),
-            grad_row(9, 院校代码="99999", 姓名="赵隔离")]
+    rows = [
+        GRAD_HEADER,
+        *(grad_row(i, 姓名=f"王{chr(0x5C0F + i)}明") for i in range(5)),
+        grad_row(9, 院校代码="99999", 姓名="赵隔离"),
+    ]
     write_xlsx(raw_dir(data) / "毕业去向_a.xlsx", {"Sheet1": rows})
-    write_csv(raw_dir(data) / "访企拓岗_a.csv", [
-        ["院校代码", "走访日期", "走访人", "走访人职务", "走访单位名称", "是否新开拓", "拓展岗位数"],
-        ["10386", "2023-06-01", "钱校长", "校长", "某公司", "是", "3"]])
-    write_csv(raw_dir(data) / "帮扶台账_a.csv", [
-        ["学号", "院校代码", "帮扶日期", "帮扶类型", "帮扶责任人", "备注"],
-        ["201900001", "10386", "2023-05-01", "岗位推荐", "孙老师", "推荐给李四的单位"]])
+    write_csv(
+        raw_dir(data) / "访企拓岗_a.csv",
+        [
+            [
+                "院校代码",
+                "走访日期",
+                "走访人",
+                "走访人职务",
+                "走访单位名称",
+                "是否新开拓",
+                "拓展岗位数",
+            ],
+            ["10386", "2023-06-01", "钱校长", "校长", "某公司", "是", "3"],
+        ],
+    )
+    write_csv(
+        raw_dir(data) / "帮扶台账_a.csv",
+        [
+            ["学号", "院校代码", "帮扶日期", "帮扶类型", "帮扶责任人", "备注"],
+            ["201900001", "10386", "2023-05-01", "岗位推荐", "孙老师", "推荐给李四的单位"],
+        ],
+    )
     result = ingest(AS_OF, data, workers=1)
     print(result.summary())
     out = capsys.readouterr().out
@@ -98,7 +124,9 @@ def test_no_personal_value_in_processed_parquet(tmp_path, capsys):
     fp = pd.read_parquet(data / "processed" / str(AS_OF) / "pii_fingerprints.parquet")
     assert set(fp["kind"]) == {"student_id", "name", "id_number", "phone", "visitor", "helper"}
     key = load_key()
-    assert keyed_digest("赵隔离", key) in set(fp["digest"])  # quarantined rows are fingerprinted too
+    assert keyed_digest("赵隔离", key) in set(
+        fp["digest"]
+    )  # quarantined rows are fingerprinted too
     assert keyed_digest("钱校长", key) in set(fp["digest"])
     # the quarantine keeps the raw row (it must, to be fixed), under data/ only
     q = pd.read_parquet(data / "processed" / str(AS_OF) / "quarantine.parquet")

@@ -51,8 +51,14 @@ def build(kinds: list[tuple[str, int]]):
             continue
         if kind in ("dup_identical", "dup_conflict") and goods:
             base = goods[pick % len(goods)]
-            row = list(base) if kind == "dup_identical" else [
-                v if h != "专业名称" else f"专业{n}" for h, v in zip(GRAD_HEADER, base, strict=True)]
+            row = (
+                list(base)
+                if kind == "dup_identical"
+                else [
+                    v if h != "专业名称" else f"专业{n}"
+                    for h, v in zip(GRAD_HEADER, base, strict=True)
+                ]
+            )
         elif kind in BAD:
             row = grad_row(n, **BAD[kind])
         else:
@@ -88,9 +94,16 @@ def test_no_row_is_lost(kinds, fmt):
         data = make_data_dir(Path(tmp))
         folder = raw_dir(data)
         if fmt == "xlsx":
-            write_xlsx(folder / "毕业去向_p.xlsx", {"Sheet1": [["2023届毕业生就业方案"], GRAD_HEADER, *rows]})
+            write_xlsx(
+                folder / "毕业去向_p.xlsx",
+                {"Sheet1": [["2023届毕业生就业方案"], GRAD_HEADER, *rows]},
+            )
         else:
-            write_csv(folder / "毕业去向_p.csv", [GRAD_HEADER, *rows], "utf-8" if fmt == "csv-utf8" else "gbk")
+            write_csv(
+                folder / "毕业去向_p.csv",
+                [GRAD_HEADER, *rows],
+                "utf-8" if fmt == "csv-utf8" else "gbk",
+            )
         if not outcome:  # only blank / footer rows: still a readable file with a header
             ingest(AS_OF, data, workers=1)
             assert file_row(data, "毕业去向_p")["rows_read"] == 0

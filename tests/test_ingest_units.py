@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from helpers.datasets import GRADUATES
 from helpers.ingest import normalise as nz
 from helpers.ingest import pseudonym as ps
 from helpers.ingest.readers import (
@@ -21,7 +22,6 @@ from helpers.ingest.readers import (
     find_header,
     read_file,
 )
-from helpers.datasets import GRADUATES
 
 
 def text(values) -> pd.Series:
@@ -73,14 +73,25 @@ def test_load_key_from_env_and_file(tmp_path, monkeypatch):
 # --- normalisers ------------------------------------------------------------------------------
 @pytest.mark.parametrize(
     "value",
-    ["45107", "45107.0", "2023/6/30", "2023-06-30", "2023.06.30", "20230630", "2023年6月30日",
-     "2023-06-30 00:00:00", "２０２３－０６－３０"],
+    [
+        "45107",
+        "45107.0",
+        "2023/6/30",
+        "2023-06-30",
+        "2023.06.30",
+        "20230630",
+        "2023年6月30日",
+        "2023-06-30 00:00:00",
+        "２０２３－０６－３０",
+    ],
 )
 def test_every_contract_date_form(value):
     assert nz.parse_dates(text([value])).iloc[0] == pd.Timestamp("2023-06-30")
 
 
-@pytest.mark.parametrize("value", ["2023-02-30", "30/06/2023", "abc", "2023.06", "3023-01-01", "99999"])
+@pytest.mark.parametrize(
+    "value", ["2023-02-30", "30/06/2023", "abc", "2023.06", "3023-01-01", "99999"]
+)
 def test_bad_dates(value):
     s = text([value])
     assert pd.isna(nz.parse_dates(s).iloc[0])
@@ -110,19 +121,28 @@ def test_codes_float_suffix_and_zero_pad():
 
 
 def test_id_number_damage_and_check_digit():
-    s = text(["3.50102199901E+17", "350102199901000000", "11010519491231002X", "11010519491231002x"])
+    s = text(
+        ["3.50102199901E+17", "350102199901000000", "11010519491231002X", "11010519491231002x"]
+    )
     assert nz.id_number_damaged(s).tolist() == [True, True, False, False]
     assert nz.check_digit_valid(s).tolist() == [False, False, True, True]
 
 
 def test_names():
     s = text(["计算机 科学与技术", " 福建（厦门）  有限公司 ", "IBM  China   Co", "ＡＢＣ１２３"])
-    assert nz.clean_name(s).tolist() == ["计算机科学与技术", "福建(厦门)有限公司", "IBM China Co", "ABC123"]
+    assert nz.clean_name(s).tolist() == [
+        "计算机科学与技术",
+        "福建(厦门)有限公司",
+        "IBM China Co",
+        "ABC123",
+    ]
     assert nz.match_name(s).iloc[2] == "IBMChinaCo"
 
 
 def test_levels():
-    level, status, one = nz.parse_levels(text(["本科生毕业", "31", "1", "专科生结业", "39", "火星", None]))
+    level, status, one = nz.parse_levels(
+        text(["本科生毕业", "31", "1", "专科生结业", "39", "火星", None])
+    )
     assert level.tolist()[:6] == ["本科", "本科", "博士", "专科", "本科", "火星"]
     assert status.tolist()[:5] == ["毕业", "毕业", "毕业", "结业", "肄业"]
     assert pd.isna(status.iloc[5]) and pd.isna(level.iloc[6])
@@ -144,11 +164,50 @@ def test_destinations():
 
 
 def test_groups_split_on_every_separator():
-    groups, unknown = nz.split_groups(text(["脱贫家庭、残疾", "低保家庭,零就业家庭", "低保，残疾人", "长期失业;脱贫家庭",
-                                            "残疾/低保", "外星人", None, "无"]))
-    assert groups["group_poverty_alleviated"].tolist() == [True, False, False, True, False, False, False, False]
-    assert groups["group_minimum_living"].tolist() == [False, True, True, False, True, False, False, False]
-    assert groups["group_disabled"].tolist() == [True, False, True, False, True, False, False, False]
+    groups, unknown = nz.split_groups(
+        text(
+            [
+                "脱贫家庭、残疾",
+                "低保家庭,零就业家庭",
+                "低保，残疾人",
+                "长期失业;脱贫家庭",
+                "残疾/低保",
+                "外星人",
+                None,
+                "无",
+            ]
+        )
+    )
+    assert groups["group_poverty_alleviated"].tolist() == [
+        True,
+        False,
+        False,
+        True,
+        False,
+        False,
+        False,
+        False,
+    ]
+    assert groups["group_minimum_living"].tolist() == [
+        False,
+        True,
+        True,
+        False,
+        True,
+        False,
+        False,
+        False,
+    ]
+    assert groups["group_disabled"].tolist() == [
+        True,
+        False,
+        True,
+        False,
+        True,
+        False,
+        False,
+        False,
+    ]
     assert groups["group_zero_employment"].tolist()[1]
     assert groups["group_long_unemployed"].tolist()[3]
     assert unknown.iloc[5] == "外星人" and unknown.drop(5).isna().all()
@@ -166,8 +225,11 @@ def test_flags_and_rates():
 
 
 def test_resolve_university():
-    lookup = nz.UniversityLookup(frozenset({"10386", "10384"}), {"4135010386": "10386"},
-                                 {"福州大学": "10386", "厦门大学": "10384"})
+    lookup = nz.UniversityLookup(
+        frozenset({"10386", "10384"}),
+        {"4135010386": "10386"},
+        {"福州大学": "10386", "厦门大学": "10384"},
+    )
     code = text(["10386", None, None, "4135010386.0", "99999", "10384", None])
     uid = text([None, "4135010386", None, None, None, "4135010386", None])
     name = text([None, None, "福州 大学", None, None, None, None])
@@ -182,10 +244,33 @@ def test_resolve_university():
 
 # --- readers ----------------------------------------------------------------------------------
 def test_cells_to_text_keeps_damage_visible():
-    col = np.array([80901.0, 4135010386.0, 3.50102199901e17, "abc", dt.date(2023, 6, 30),
-                    dt.datetime(2023, 6, 30, 8, 30), 12, None, True, 0.5], dtype=object)
-    assert cells_to_text(col).tolist() == ["80901", "4135010386", "3.50102199901e+17", "abc", "2023-06-30",
-                                           "2023-06-30 08:30:00", "12", "", "True", "0.5"]
+    col = np.array(
+        [
+            80901.0,
+            4135010386.0,
+            3.50102199901e17,
+            "abc",
+            dt.date(2023, 6, 30),
+            dt.datetime(2023, 6, 30, 8, 30),
+            12,
+            None,
+            True,
+            0.5,
+        ],
+        dtype=object,
+    )
+    assert cells_to_text(col).tolist() == [
+        "80901",
+        "4135010386",
+        "3.50102199901e+17",
+        "abc",
+        "2023-06-30",
+        "2023-06-30 08:30:00",
+        "12",
+        "",
+        "True",
+        "0.5",
+    ]
 
 
 def test_strict_decoding():
@@ -202,25 +287,45 @@ def test_strict_decoding():
 def test_header_detection(tmp_path):
     from test_ingest_support import write_xlsx
 
-    rows = [["2023届毕业生就业方案"], [], [None, "填报单位：福州大学"],
-            ["序号", "Student ID", "院校\n代码", "学 历 层 次", "专业代码（6位）", "*专业名称", "ｍａｊｏｒ＿ｃｏｄｅ"],
-            [1, "2019001", "10386", "本科", "080901", "计算机", "x"]]
+    rows = [
+        ["2023届毕业生就业方案"],
+        [],
+        [None, "填报单位：福州大学"],
+        [
+            "序号",
+            "Student ID",
+            "院校\n代码",
+            "学 历 层 次",
+            "专业代码（6位）",
+            "*专业名称",
+            "ｍａｊｏｒ＿ｃｏｄｅ",
+        ],
+        [1, "2019001", "10386", "本科", "080901", "计算机", "x"],
+    ]
     path = write_xlsx(tmp_path / "a.xlsx", {"Sheet1": rows})
     sheet = read_file(path).sheets[0]
     header = find_header(sheet, GRADUATES)
     assert header.row == 3
-    assert header.columns == {"student_id": 1, "university_code": 2, "education_level": 3, "major_code": 4,
-                              "major_name": 5}
+    assert header.columns == {
+        "student_id": 1,
+        "university_code": 2,
+        "education_level": 3,
+        "major_code": 4,
+        "major_name": 5,
+    }
     assert header.duplicates == ["major_code"]
 
 
-@pytest.mark.parametrize("name,content,code", [
-    ("a.xlsx", b"PK\x03\x04 not really a zip", "file_corrupt"),
-    ("a.xlsx", b"", "file_empty"),
-    ("a.csv", b"   \r\n", "file_empty"),
-    ("a.pdf", b"%PDF-1.4", "file_wrong_type"),
-    ("a.csv", b"PK\x03\x04\x00\x00binary", "file_wrong_type"),
-])
+@pytest.mark.parametrize(
+    "name,content,code",
+    [
+        ("a.xlsx", b"PK\x03\x04 not really a zip", "file_corrupt"),
+        ("a.xlsx", b"", "file_empty"),
+        ("a.csv", b"   \r\n", "file_empty"),
+        ("a.pdf", b"%PDF-1.4", "file_wrong_type"),
+        ("a.csv", b"PK\x03\x04\x00\x00binary", "file_wrong_type"),
+    ],
+)
 def test_unreadable_files(tmp_path, name, content, code):
     p = tmp_path / name
     p.write_bytes(content)
@@ -233,8 +338,10 @@ def encrypted_workbook_bytes() -> bytes:
     """An OLE2 container naming the EncryptionInfo/EncryptedPackage streams of an
     ECMA-376-encrypted workbook (what Excel writes for a password-protected .xlsx)."""
     header = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 504
-    entries = b"".join(n.encode("utf-16-le").ljust(128, b"\x00") for n in ("Root Entry", "EncryptionInfo",
-                                                                          "EncryptedPackage"))
+    entries = b"".join(
+        n.encode("utf-16-le").ljust(128, b"\x00")
+        for n in ("Root Entry", "EncryptionInfo", "EncryptedPackage")
+    )
     return header + entries + b"\x00" * 1024
 
 

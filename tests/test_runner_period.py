@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 
 from helpers.datasets import PROCESSED_COLUMNS
+from helpers.ingest.pseudonym import key_fingerprint, keyed_digest, load_key
 from helpers.runner import manifest as mf
 from helpers.runner.catalog import PROVINCE, UNIVERSITY, Part, ReportSpec
 from helpers.runner.execute import WarmKernel, execute_part, fresh_execute
@@ -27,16 +28,28 @@ AS_OF = dt.date(2023, 8, 31)
 UNIS = {"10001": "甲大学", "10002": "乙学院", "10003": "丙职业技术学院"}
 
 # The test notebooks register these in their kernels; the workbook is built in this process.
-register_table_titles({"runner_test_counts": "运行测试计数", "runner_test_state": "运行测试内核状态"})
-register_headers({"university_code": "院校代码", "runner_test_rows": "测试行数",
-                  "runner_test_placed": "测试已落实数", "runner_test_key": "检查项",
-                  "runner_test_value": "取值"})
+register_table_titles(
+    {"runner_test_counts": "运行测试计数", "runner_test_state": "运行测试内核状态"}
+)
+register_headers(
+    {
+        "university_code": "院校代码",
+        "runner_test_rows": "测试行数",
+        "runner_test_placed": "测试已落实数",
+        "runner_test_key": "检查项",
+        "runner_test_value": "取值",
+    }
+)
 
-GOOD = [ReportSpec("tiny_report.ipynb", "测试全省报告", PROVINCE, "测试报告"),
-        ReportSpec("tiny_report.ipynb", "测试院校部分", UNIVERSITY, "tiny")]
-FAILING = [*GOOD,
-           ReportSpec("raises.ipynb", "会失败的报告", PROVINCE, "失败报告"),
-           ReportSpec("raises.ipynb", "会失败的院校部分", UNIVERSITY, "raises")]
+GOOD = [
+    ReportSpec("tiny_report.ipynb", "测试全省报告", PROVINCE, "测试报告"),
+    ReportSpec("tiny_report.ipynb", "测试院校部分", UNIVERSITY, "tiny"),
+]
+FAILING = [
+    *GOOD,
+    ReportSpec("raises.ipynb", "会失败的报告", PROVINCE, "失败报告"),
+    ReportSpec("raises.ipynb", "会失败的院校部分", UNIVERSITY, "raises"),
+]
 
 
 def make_data(base: Path) -> Path:
@@ -47,23 +60,56 @@ def make_data(base: Path) -> Path:
     proc = base / "processed" / AS_OF.isoformat()
     proc.mkdir(parents=True)
     codes = ["10001"] * 30 + ["10002"] * 20 + ["10003"] * 25
-    pd.DataFrame({"university_code": pd.array(codes, dtype="string"),
-                  "placed": [i % 3 != 1 for i in range(len(codes))]}).to_parquet(proc / "graduates.parquet")
-    pd.DataFrame({
-        "university_id": [f"41350{c}" for c in UNIS], "university_code": list(UNIS),
-        "university_name": list(UNIS.values()), "school_level": ["本科", "本科", "专科"],
-        "ownership": ["公办"] * 3, "city": ["福州市"] * 3, "baseline_rate": [0.8, 0.7, None],
-    }).astype(PROCESSED_COLUMNS["universities"]).to_parquet(proc / "universities.parquet")
+    pd.DataFrame(
+        {
+            "university_code": pd.array(codes, dtype="string"),
+            "placed": [i % 3 != 1 for i in range(len(codes))],
+        }
+    ).to_parquet(proc / "graduates.parquet")
+    pd.DataFrame(
+        {
+            "university_id": [f"41350{c}" for c in UNIS],
+            "university_code": list(UNIS),
+            "university_name": list(UNIS.values()),
+            "school_level": ["本科", "本科", "专科"],
+            "ownership": ["公办"] * 3,
+            "city": ["福州市"] * 3,
+            "baseline_rate": [0.8, 0.7, None],
+        }
+    ).astype(PROCESSED_COLUMNS["universities"]).to_parquet(proc / "universities.parquet")
+    key = load_key()
+    pd.DataFrame(
+        {
+            "kind": ["student_id", "name"],
+            "digest": [keyed_digest("S1", key), keyed_digest("张三丰", key)],
+        }
+    ).to_parquet(proc / "pii_fingerprints.parquet")
     digest = hashlib.sha256((raw / "毕业去向_汇总.csv").read_bytes()).hexdigest()
-    (proc / "manifest.json").write_text(json.dumps({
-        "inputs": {"2023-08-31/毕业去向_汇总.csv": digest},
-        "datasets": {"graduates": {"snapshot_date": "2023-08-31"}}}), encoding="utf-8")
+    (proc / "manifest.json").write_text(
+        json.dumps(
+            {
+                "files": [{"path": "2023-08-31/毕业去向_汇总.csv", "sha256": digest}],
+                "pseudonym_key_fingerprint": key_fingerprint(key),
+                "datasets": {"graduates": {"snapshot_date": "2023-08-31"}},
+            }
+        ),
+        encoding="utf-8",
+    )
     return base
 
 
 def run(data: Path, reports: Path, specs, workers: int = 1, **kw) -> int:
-    return run_period(AS_OF, kw.pop("university", None), data, reports, workers=workers,
-                      catalog=specs, notebooks_dir=TEST_NOTEBOOKS, progress=False, **kw)
+    return run_period(
+        AS_OF,
+        kw.pop("university", None),
+        data,
+        reports,
+        workers=workers,
+        catalog=specs,
+        notebooks_dir=TEST_NOTEBOOKS,
+        progress=False,
+        **kw,
+    )
 
 
 def files(folder: Path) -> set[str]:
@@ -87,36 +133,64 @@ def test_period_run_failures_atomic_rerun_only_if_new_and_one_university(data, t
     out = capsys.readouterr()
     failures = [line for line in out.err.splitlines() if line.startswith("失败 FAILED")]
     assert len(failures) == 2, out.err
-    assert any("raises.ipynb" in f and "ValueError" in f and "errors/raises.html" in f for f in failures)
+    assert any(
+        "raises.ipynb" in f and "ValueError" in f and "errors/raises.html" in f for f in failures
+    )
     assert any("10002 乙学院" in f and "errors/10002-raises.html" in f for f in failures)
     run_dir = reports / "2023-08-31"
     got = files(run_dir)
-    assert {"index.html", "manifest.json", "测试报告.html", "universities/10001-甲大学.html",
-            "universities/10002-乙学院.html", "universities/10003-丙职业技术学院.html",
-            "errors/raises.html", "errors/10002-raises.html", "notebooks/raises.ipynb",
-            "notebooks/tiny_report.ipynb", "notebooks/universities/10002-raises.ipynb",
-            "tables/runner_test_counts.csv", "tables/universities/10001/runner_test_counts.csv",
-            "tables/报表汇总.xlsx"} <= got
+    assert {
+        "index.html",
+        "manifest.json",
+        "测试报告.html",
+        "universities/10001-甲大学.html",
+        "universities/10002-乙学院.html",
+        "universities/10003-丙职业技术学院.html",
+        "errors/raises.html",
+        "errors/10002-raises.html",
+        "notebooks/raises.ipynb",
+        "notebooks/tiny_report.ipynb",
+        "notebooks/universities/10002-raises.ipynb",
+        "tables/runner_test_counts.csv",
+        "tables/universities/10001/runner_test_counts.csv",
+        "tables/报表汇总.xlsx",
+    } <= got
     assert "失败报告.html" not in got  # a failed province report has only its error page
     man = mf.read_manifest(run_dir)
     assert man["run"]["status"] == "failed" and man["run"]["as_of"] == "2023-08-31"
     status = {r["key"]: r["status"] for r in man["reports"]}
-    assert status == {"province:测试报告": "ok", "province:失败报告": "failed", "university:10001": "ok",
-                      "university:10002": "failed", "university:10003": "ok"}
-    assert man["inputs"] == {"2023-08-31/毕业去向_汇总.csv": mf.file_sha256(
-        data / "raw/2023-08-31/毕业去向_汇总.csv")}
+    assert status == {
+        "province:测试报告": "ok",
+        "province:失败报告": "failed",
+        "university:10001": "ok",
+        "university:10002": "failed",
+        "university:10003": "ok",
+    }
+    assert man["inputs"] == {
+        "2023-08-31/毕业去向_汇总.csv": mf.file_sha256(data / "raw/2023-08-31/毕业去向_汇总.csv")
+    }
     assert man["header"]["data_version"] == mf.data_version(data, AS_OF)
     assert {"commit", "dirty"} <= set(man["git"]) and "papermill" in man["versions"]
     assert all(r["seconds"] > 0 for r in man["reports"])
     error_nb = json.loads((run_dir / "notebooks/universities/10002-raises.ipynb").read_text())
-    assert any("papermill-error-cell-tag" in c["metadata"].get("tags", []) for c in error_nb["cells"])
+    assert any(
+        "papermill-error-cell-tag" in c["metadata"].get("tags", []) for c in error_nb["cells"]
+    )
     index = (run_dir / "index.html").read_text(encoding="utf-8")
-    for text in ("有 2 份报告生成失败", "errors/10002-raises.html", "errors/raises.html",
-                 "universities/10001-%E7%94%B2%E5%A4%A7%E5%AD%A6.html", "%E6%B5%8B%E8%AF%95%E6%8A%A5%E5%91%8A.html",
-                 "tables/%E6%8A%A5%E8%A1%A8%E6%B1%87%E6%80%BB.xlsx"):
+    for text in (
+        "有 2 份报告生成失败",
+        "errors/10002-raises.html",
+        "errors/raises.html",
+        "universities/10001-%E7%94%B2%E5%A4%A7%E5%AD%A6.html",
+        "%E6%B5%8B%E8%AF%95%E6%8A%A5%E5%91%8A.html",
+        "tables/%E6%8A%A5%E8%A1%A8%E6%B1%87%E6%80%BB.xlsx",
+    ):
         assert text in index, text
     page_10002 = (run_dir / "universities/10002-乙学院.html").read_text(encoding="utf-8")
-    assert "“会失败的院校部分”部分未能生成" in page_10002 and "../errors/10002-raises.html" in page_10002
+    assert (
+        "“会失败的院校部分”部分未能生成" in page_10002
+        and "../errors/10002-raises.html" in page_10002
+    )
     error_page = (run_dir / "errors/10002-raises.html").read_text(encoding="utf-8")
     assert "ValueError" in error_page and "第 3 个单元格" in error_page
     assert not any(p.name.startswith(".staging") for p in reports.iterdir())
@@ -152,11 +226,15 @@ def test_period_run_failures_atomic_rerun_only_if_new_and_one_university(data, t
 
 def test_only_if_new_runs_when_a_raw_file_arrives(data, tmp_path, capsys, monkeypatch):
     reports = tmp_path / "reports"
-    last = {"run": {"as_of": "2023-08-31", "status": "ok", "finished": "2023-09-01T08:00:00+08:00"},
-            "inputs": mf.raw_inputs(data, AS_OF)}
+    last = {
+        "run": {"as_of": "2023-08-31", "status": "ok", "finished": "2023-09-01T08:00:00+08:00"},
+        "inputs": mf.raw_inputs(data, AS_OF),
+    }
     (reports / "2023-08-31").mkdir(parents=True)
     mf.write_manifest(reports / "2023-08-31", last)
-    (data / "raw" / "2023-08-31" / "访企拓岗_10001.csv").write_text("院校代码\n10001\n", encoding="utf-8")
+    (data / "raw" / "2023-08-31" / "访企拓岗_10001.csv").write_text(
+        "院校代码\n10001\n", encoding="utf-8"
+    )
     # the new file would send the run to ingest first; this data set is hand-made, so skip that
     monkeypatch.setattr(mf, "ingest_needed", lambda *a: (False, "test"))
     assert run(data, reports, GOOD[:1], only_if_new=True) == 0
@@ -171,7 +249,8 @@ def test_unknown_university_is_a_clear_error(data, tmp_path):
 
 def _state(reports_dir: Path) -> str:
     return (reports_dir / AS_OF.isoformat() / "tables" / "runner_test_state.csv").read_text(
-        encoding="utf-8-sig")
+        encoding="utf-8-sig"
+    )
 
 
 def test_warm_kernel_is_reset_between_reports_and_matches_a_fresh_kernel(data, tmp_path):
@@ -180,25 +259,38 @@ def test_warm_kernel_is_reset_between_reports_and_matches_a_fresh_kernel(data, t
     warm_dir, fresh_dir = tmp_path / "warm", tmp_path / "fresh"
 
     def params(reports_dir: Path, university: str | None = None) -> dict:
-        return {"as_of": AS_OF.isoformat(), "university": university, "data_dir": str(data),
-                "reports_dir": str(reports_dir)}
+        return {
+            "as_of": AS_OF.isoformat(),
+            "university": university,
+            "data_dir": str(data),
+            "reports_dir": str(reports_dir),
+        }
 
-    stateful = Part(ReportSpec("stateful.ipynb", "状态", PROVINCE, "状态"), None,
-                    "notebooks/stateful.ipynb", "errors/stateful.html")
-    tiny = {code: Part(GOOD[1], code, f"notebooks/universities/{code}-tiny_report.ipynb", "e.html")
-            for code in ("10001", "10003")}
+    stateful = Part(
+        ReportSpec("stateful.ipynb", "状态", PROVINCE, "状态"),
+        None,
+        "notebooks/stateful.ipynb",
+        "errors/stateful.html",
+    )
+    tiny = {
+        code: Part(GOOD[1], code, f"notebooks/universities/{code}-tiny_report.ipynb", "e.html")
+        for code in ("10001", "10003")
+    }
     with WarmKernel(TEST_NOTEBOOKS) as kernel:
         first, _ = execute_part(stateful, kernel, TEST_NOTEBOOKS, warm_dir, params(warm_dir))
         state_first = _state(warm_dir)
         second, _ = execute_part(stateful, kernel, TEST_NOTEBOOKS, warm_dir, params(warm_dir))
         state_second = _state(warm_dir)
         for code in ("10003", "10001"):
-            result, nb = execute_part(tiny[code], kernel, TEST_NOTEBOOKS, warm_dir,
-                                      params(warm_dir, code))
+            result, nb = execute_part(
+                tiny[code], kernel, TEST_NOTEBOOKS, warm_dir, params(warm_dir, code)
+            )
             assert result.status == "ok" and nb is not None
         assert kernel.alive()
     assert first.status == second.status == "ok"
-    assert "leftover_variable,False" in state_second and "cwd_is_notebooks,notebooks" in state_second
+    assert (
+        "leftover_variable,False" in state_second and "cwd_is_notebooks,notebooks" in state_second
+    )
     assert state_first == state_second
     fresh, _ = fresh_execute(stateful, TEST_NOTEBOOKS, fresh_dir, params(fresh_dir))
     assert fresh.status == "ok" and _state(fresh_dir) == state_first
@@ -218,16 +310,41 @@ def test_dead_kernel_fails_one_report_and_the_next_gets_a_new_kernel(data, tmp_p
     killer.cells[-1].source = "import os\nos._exit(1)"
     killer.cells[2].source = "pass"
     nbformat.write(killer, str(nb_dir / "killer.ipynb"))
-    from helpers.runner.execute import RunContext, run_task
     from helpers.runner.catalog import province_task
+    from helpers.runner.execute import RunContext, run_task
 
-    ctx = RunContext(nb_dir, tmp_path / "r" / AS_OF.isoformat(), tmp_path / "r", data,
-                     AS_OF.isoformat(), {"as_of": "2023-08-31", "cohort": "2023届",
-                                         "data_version": "x", "generated_at": "now"})
+    ctx = RunContext(
+        nb_dir,
+        tmp_path / "r" / AS_OF.isoformat(),
+        tmp_path / "r",
+        data,
+        AS_OF.isoformat(),
+        {"as_of": "2023-08-31", "cohort": "2023届", "data_version": "x", "generated_at": "now"},
+    )
     with WarmKernel(nb_dir) as kernel:
-        dead = run_task(province_task(ReportSpec("killer.ipynb", "崩溃", PROVINCE, "崩溃")), ctx, kernel)
+        dead = run_task(
+            province_task(ReportSpec("killer.ipynb", "崩溃", PROVINCE, "崩溃")), ctx, kernel
+        )
         ok = run_task(province_task(GOOD[0]), ctx, kernel)
     assert dead.status == "failed" and dead.parts[0].ename
     assert (ctx.run_dir / "errors" / "killer.html").exists()
     assert ok.status == "ok" and (ctx.run_dir / "测试报告.html").exists()
     assert os.path.exists(ctx.run_dir / "notebooks" / "killer.ipynb")
+
+
+def test_a_dead_worker_process_does_not_lose_reports(data, tmp_path, capsys):
+    """A report that kills its worker process breaks the pool; what was not finished is made in
+    the main process instead (where this notebook leaves the process alone)."""
+    specs = [ReportSpec("kills_worker.ipynb", "崩溃测试", PROVINCE, "崩溃测试"), *GOOD]
+    assert run(data, tmp_path / "reports", specs, workers=2) == 0
+    assert "工作进程意外退出" in capsys.readouterr().err
+    run_dir = tmp_path / "reports" / "2023-08-31"
+    man = mf.read_manifest(run_dir)
+    assert {r["key"]: r["status"] for r in man["reports"]} == {
+        "province:崩溃测试": "ok",
+        "province:测试报告": "ok",
+        "university:10001": "ok",
+        "university:10002": "ok",
+        "university:10003": "ok",
+    }
+    assert (run_dir / "崩溃测试.html").exists()

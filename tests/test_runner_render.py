@@ -11,7 +11,7 @@ import pytest
 
 matplotlib.use("Agg")
 
-from helpers.runner import render  # noqa: E402
+from helpers.runner import render
 
 
 def _png() -> str:
@@ -27,24 +27,41 @@ def _png() -> str:
 
 def executed_notebook() -> nbformat.NotebookNode:
     nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    params = nbformat.v4.new_code_cell('as_of = "2023-08-31"\nSECRET_DEFAULT = 1',
-                                       metadata={"tags": ["parameters"]})
-    injected = nbformat.v4.new_code_cell('# Parameters\nas_of = "2023-06-30"\nINJECTED_MARK = 2',
-                                         metadata={"tags": ["injected-parameters"]})
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    params = nbformat.v4.new_code_cell(
+        'as_of = "2023-08-31"\nSECRET_DEFAULT = 1', metadata={"tags": ["parameters"]}
+    )
+    injected = nbformat.v4.new_code_cell(
+        '# Parameters\nas_of = "2023-06-30"\nINJECTED_MARK = 2',
+        metadata={"tags": ["injected-parameters"]},
+    )
     reset = nbformat.v4.new_code_cell("RUNNER_RESET_MARK = 3", metadata={"tags": ["runner-reset"]})
     chart = nbformat.v4.new_code_cell("VISIBLE_CODE_MARK = plot()")
     chart.outputs = [
         nbformat.v4.new_output("stream", name="stderr", text="WARNING_STDERR_MARK\n"),
-        nbformat.v4.new_output("display_data", data={"image/png": _png(), "text/plain": "<Figure>"}),
+        nbformat.v4.new_output(
+            "display_data", data={"image/png": _png(), "text/plain": "<Figure>"}
+        ),
     ]
     table = nbformat.v4.new_code_cell("df")
-    table.outputs = [nbformat.v4.new_output(
-        "execute_result", execution_count=5,
-        data={"text/html": "<table><tr><th>院校</th></tr><tr><td>福州大学</td></tr></table>",
-              "text/plain": "df"})]
+    table.outputs = [
+        nbformat.v4.new_output(
+            "execute_result",
+            execution_count=5,
+            data={
+                "text/html": "<table><tr><th>院校</th></tr><tr><td>福州大学</td></tr></table>",
+                "text/plain": "df",
+            },
+        )
+    ]
     nb.cells = [
-        reset, params, injected,
+        reset,
+        params,
+        injected,
         nbformat.v4.new_markdown_cell("# 一、总体情况\n\n说明文字。"),
         chart,
         nbformat.v4.new_markdown_cell("## 1.1 分院校\n\n下表。"),
@@ -56,8 +73,14 @@ def executed_notebook() -> nbformat.NotebookNode:
 
 
 def meta(**kw) -> render.PageMeta:
-    base = dict(title="全省高校毕业去向落实率分析", as_of="2023-08-31", cohort="2023届",
-                data_version="abc123def456", generated_at="2023-09-01 08:00", index_href="index.html")
+    base = dict(
+        title="全省高校毕业去向落实率分析",
+        as_of="2023-08-31",
+        cohort="2023届",
+        data_version="abc123def456",
+        generated_at="2023-09-01 08:00",
+        index_href="index.html",
+    )
     return render.PageMeta(**(base | kw))
 
 
@@ -67,16 +90,30 @@ def page() -> str:
 
 
 def test_report_hides_code_parameters_and_runner_cells(page):
-    for mark in ("VISIBLE_CODE_MARK", "SECRET_DEFAULT", "INJECTED_MARK", "RUNNER_RESET_MARK",
-                 "WARNING_STDERR_MARK", "In&nbsp;[", "Out[5]"):
+    for mark in (
+        "VISIBLE_CODE_MARK",
+        "SECRET_DEFAULT",
+        "INJECTED_MARK",
+        "RUNNER_RESET_MARK",
+        "WARNING_STDERR_MARK",
+        "In&nbsp;[",
+        "Out[5]",
+    ):
         assert mark not in page, mark
 
 
 def test_report_header_has_title_date_cohort_version_and_time(page):
     assert '<html lang="zh-CN">' in page
     assert "<title>全省高校毕业去向落实率分析</title>" in page
-    for text in ("全省高校毕业去向落实率分析", "统计截止日期", "2023-08-31", "2023届", "abc123def456",
-                 "2023-09-01 08:00", "返回本期报告目录"):
+    for text in (
+        "全省高校毕业去向落实率分析",
+        "统计截止日期",
+        "2023-08-31",
+        "2023届",
+        "abc123def456",
+        "2023-09-01 08:00",
+        "返回本期报告目录",
+    ):
         assert text in page, text
 
 
@@ -88,7 +125,10 @@ def test_report_embeds_chart_and_table(page):
 def test_table_of_contents_links_unique_heading_ids(page):
     entries = render.toc_entries(page)
     assert [(lvl, text) for lvl, _, text in entries] == [
-        (1, "一、总体情况"), (2, "1.1 分院校"), (1, "一、总体情况")]
+        (1, "一、总体情况"),
+        (2, "1.1 分院校"),
+        (1, "一、总体情况"),
+    ]
     ids = [hid for _, hid, _ in entries]
     assert len(set(ids)) == 3
     for hid in ids:
@@ -109,27 +149,33 @@ def test_no_headings_drops_the_toc_box():
     assert render.insert_toc(body) == "<p>x</p>"
 
 
-@pytest.mark.parametrize("snippet", [
-    '<script src="https://cdn.jsdelivr.net/npm/x.js"></script>',
-    "<script type='module' src='//unpkg.com/y'></script>",
-    '<link rel="stylesheet" href="https://fonts.googleapis.com/css?family=Noto">',
-    "<style>@import url('https://example.org/a.css');</style>",
-    '<style>@font-face { src: url("https://example.org/f.woff2"); }</style>',
-    '<img src="http://example.org/chart.png">',
-    '<script type="module">import x from "https://esm.sh/mermaid";</script>',
-])
+@pytest.mark.parametrize(
+    "snippet",
+    [
+        '<script src="https://cdn.jsdelivr.net/npm/x.js"></script>',
+        "<script type='module' src='//unpkg.com/y'></script>",
+        '<link rel="stylesheet" href="https://fonts.googleapis.com/css?family=Noto">',
+        "<style>@import url('https://example.org/a.css');</style>",
+        '<style>@font-face { src: url("https://example.org/f.woff2"); }</style>',
+        '<img src="http://example.org/chart.png">',
+        '<script type="module">import x from "https://esm.sh/mermaid";</script>',
+    ],
+)
 def test_offline_check_catches_network_resources(snippet):
     assert render.external_resources(snippet)
     with pytest.raises(render.OfflineError):
         render.assert_offline(snippet)
 
 
-@pytest.mark.parametrize("snippet", [
-    '<a href="https://www.moe.gov.cn/">教育部</a>',
-    '<img src="data:image/png;base64,iVBORw0KGgo=">',
-    "/* see https://github.com/x/y for the palette */",
-    "<p>网址 http://example.org 只是文字</p>",
-])
+@pytest.mark.parametrize(
+    "snippet",
+    [
+        '<a href="https://www.moe.gov.cn/">教育部</a>',
+        '<img src="data:image/png;base64,iVBORw0KGgo=">',
+        "/* see https://github.com/x/y for the palette */",
+        "<p>网址 http://example.org 只是文字</p>",
+    ],
+)
 def test_offline_check_allows_links_and_data_uris(snippet):
     assert render.external_resources(snippet) == []
 
@@ -146,13 +192,24 @@ def test_combined_notebook_keeps_parts_in_order():
 
 
 def test_error_page_names_report_cell_and_error():
-    failure = {"notebook": "placement_rates.ipynb", "university": "10386 福州大学",
-               "ename": "KeyError", "evalue": "'placement_rate'", "cell_index": 7,
-               "traceback": ["\x1b[0;31mKeyError\x1b[0m: 'placement_rate'"],
-               "notebook_href": "../notebooks/universities/10386-placement_rates.ipynb"}
+    failure = {
+        "notebook": "placement_rates.ipynb",
+        "university": "10386 福州大学",
+        "ename": "KeyError",
+        "evalue": "'placement_rate'",
+        "cell_index": 7,
+        "traceback": ["\x1b[0;31mKeyError\x1b[0m: 'placement_rate'"],
+        "notebook_href": "../notebooks/universities/10386-placement_rates.ipynb",
+    }
     page = render.render_error_page(meta(title="福州大学毕业生就业监测报告"), failure)
-    for text in ("报告生成失败", "福州大学毕业生就业监测报告", "第 7 个单元格", "KeyError",
-                 "10386 福州大学", "../notebooks/universities/10386-placement_rates.ipynb"):
+    for text in (
+        "报告生成失败",
+        "福州大学毕业生就业监测报告",
+        "第 7 个单元格",
+        "KeyError",
+        "10386 福州大学",
+        "../notebooks/universities/10386-placement_rates.ipynb",
+    ):
         assert text in page, text
     assert "\x1b[" not in page
     assert render.external_resources(page) == []
@@ -164,3 +221,30 @@ def test_write_text_atomic_replaces_whole_file(tmp_path):
     render.write_text_atomic(path, "二")
     assert path.read_text(encoding="utf-8") == "二"
     assert [p.name for p in path.parent.iterdir()] == ["x.html"]
+
+
+def test_chart_png_shrinks_to_a_palette_on_white():
+    import matplotlib.pyplot as plt
+    from PIL import Image
+
+    import helpers.charts
+
+    helpers.charts.use_house_style()  # the CJK font for the labels
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for i in range(6):
+        ax.plot(range(50), [((x * (i + 1)) % 17) for x in range(50)], marker="o", label=f"系列{i}")
+    ax.legend()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110, transparent=True)
+    plt.close(fig)
+    original = base64.b64encode(buf.getvalue()).decode()
+    small = render.shrink_png(original)
+    assert len(small) < len(original) * 0.7
+    with Image.open(io.BytesIO(base64.b64decode(small))) as im:
+        assert im.mode == "P" and im.size == Image.open(io.BytesIO(buf.getvalue())).size
+        assert im.convert("RGB").getpixel((0, 0)) == (
+            255,
+            255,
+            255,
+        )  # transparency flattened on white
+    assert render.shrink_png("not base64 png") == "not base64 png"

@@ -23,10 +23,17 @@ def test_catalog_keeps_only_notebooks_on_disk(tmp_path):
 
 def test_catalog_lists_every_period_notebook():
     names = {s.notebook for s in catalog.CATALOG}
-    assert names == {"placement_rates.ipynb", "major_evidence.ipynb", "followup.ipynb",
-                     "circular.ipynb", "data_quality.ipynb"}
+    assert names == {
+        "placement_rates.ipynb",
+        "major_evidence.ipynb",
+        "followup.ipynb",
+        "circular.ipynb",
+        "data_quality.ipynb",
+    }
     assert {s.notebook for s in catalog.CATALOG if s.scope == UNIVERSITY} == {
-        "placement_rates.ipynb", "major_evidence.ipynb"}
+        "placement_rates.ipynb",
+        "major_evidence.ipynb",
+    }
 
 
 def test_report_spec_validates():
@@ -37,15 +44,20 @@ def test_report_spec_validates():
 
 
 def test_plan_province_first_then_one_task_per_university():
-    specs = [ReportSpec("a.ipynb", "甲", PROVINCE, "甲报告"), ReportSpec("b.ipynb", "乙", UNIVERSITY, "b"),
-             ReportSpec("c.ipynb", "丙", UNIVERSITY, "c")]
+    specs = [
+        ReportSpec("a.ipynb", "甲", PROVINCE, "甲报告"),
+        ReportSpec("b.ipynb", "乙", UNIVERSITY, "b"),
+        ReportSpec("c.ipynb", "丙", UNIVERSITY, "c"),
+    ]
     unis = [("10386", "福州大学"), ("10394", "福建师范大学")]
     tasks = catalog.plan_tasks(specs, unis)
     assert [t.key for t in tasks] == ["province:甲报告", "university:10386", "university:10394"]
     assert tasks[0].html_rel == "甲报告.html"
     assert tasks[1].html_rel == "universities/10386-福州大学.html"
     assert [p.notebook_rel for p in tasks[1].parts] == [
-        "notebooks/universities/10386-b.ipynb", "notebooks/universities/10386-c.ipynb"]
+        "notebooks/universities/10386-b.ipynb",
+        "notebooks/universities/10386-c.ipynb",
+    ]
     assert [p.error_rel for p in tasks[1].parts] == ["errors/10386-b.html", "errors/10386-c.html"]
     only = catalog.plan_tasks(specs, unis, university="10394")
     assert [t.key for t in only] == ["university:10394"]
@@ -72,13 +84,16 @@ def test_raw_inputs_cover_reference_and_folders_up_to_as_of(tmp_path):
     _raw(tmp_path, "reference/universities.csv")
     _raw(tmp_path, "2023-06-30/毕业去向.xlsx")
     _raw(tmp_path, "2023-08-31/sub/平台_10386.csv")
-    _raw(tmp_path, "2023-09-14/毕业去向.xlsx")   # after as_of
+    _raw(tmp_path, "2023-09-14/毕业去向.xlsx")  # after as_of
     _raw(tmp_path, "2023-08-31/~$毕业去向.xlsx")  # Excel lock file
     _raw(tmp_path, "2023-08-31/.DS_Store")
-    _raw(tmp_path, "notes/readme.txt")            # not a date folder
+    _raw(tmp_path, "notes/readme.txt")  # not a date folder
     got = manifest.raw_inputs(tmp_path, dt.date(2023, 8, 31))
-    assert sorted(got) == ["2023-06-30/毕业去向.xlsx", "2023-08-31/sub/平台_10386.csv",
-                           "reference/universities.csv"]
+    assert sorted(got) == [
+        "2023-06-30/毕业去向.xlsx",
+        "2023-08-31/sub/平台_10386.csv",
+        "reference/universities.csv",
+    ]
     assert all(len(h) == 64 for h in got.values())
 
 
@@ -88,36 +103,72 @@ def _processed(tmp_path, as_of: str, doc: dict):
     (folder / "manifest.json").write_text(json.dumps(doc), encoding="utf-8")
 
 
+def _files(h: dict, *paths: str) -> list[dict]:
+    return [{"path": p, "dataset": "graduates", "sha256": h[p]} for p in paths]
+
+
 def test_ingest_needed_when_missing_changed_removed_or_new(tmp_path):
     as_of = dt.date(2023, 8, 31)
     a = _raw(tmp_path, "2023-06-30/毕业去向.csv", "a")
     b = _raw(tmp_path, "2023-08-31/毕业去向.csv", "b")
-    assert manifest.ingest_needed(tmp_path, as_of, manifest.raw_inputs(tmp_path, as_of))[0]
+    _raw(tmp_path, "reference/universities.csv", "u")
+    _raw(tmp_path, "2023-08-31/说明.txt", "not a dataset")
     h = manifest.raw_inputs(tmp_path, as_of)
-    # the format of ingest's manifest does not matter: every sha256 in it counts as recorded
-    _processed(tmp_path, "2023-06-30", {"files": [{"path": "x", "sha256": h["2023-06-30/毕业去向.csv"]}]})
-    _processed(tmp_path, "2023-08-31", {"inputs": {"2023-08-31/毕业去向.csv": h["2023-08-31/毕业去向.csv"]}})
+    needed, why = manifest.ingest_needed(tmp_path, as_of, h)
+    assert needed and "尚无" in why
+    # processed/2023-06-30 recorded the older snapshot; processed/2023-08-31 the newer one, the
+    # reference table, the shipped majors (outside raw/: ignored) and a file it did not recognise
+    _processed(tmp_path, "2023-06-30", {"files": _files(h, "2023-06-30/毕业去向.csv")})
+    _processed(
+        tmp_path,
+        "2023-08-31",
+        {
+            "inputs_digest": "f" * 64,
+            "files": [
+                *_files(h, "2023-08-31/毕业去向.csv", "reference/universities.csv"),
+                {"path": "helpers/reference/majors.csv", "sha256": "e" * 64},
+            ],
+            "ignored_files": ["2023-08-31/说明.txt"],
+        },
+    )
     assert manifest.ingest_needed(tmp_path, as_of, h) == (False, "处理后数据已是最新")
     b.write_text("b2", encoding="utf-8")
     needed, why = manifest.ingest_needed(tmp_path, as_of, manifest.raw_inputs(tmp_path, as_of))
     assert needed and "修改或删除" in why
     b.write_text("b", encoding="utf-8")
+    a.write_text("a2", encoding="utf-8")  # an earlier snapshot corrected afterwards
+    needed, why = manifest.ingest_needed(tmp_path, as_of, manifest.raw_inputs(tmp_path, as_of))
+    assert needed and "1 个新的或已更新" in why
+    a.write_text("a", encoding="utf-8")
     _raw(tmp_path, "2023-08-31/访企拓岗.csv", "c")
     needed, why = manifest.ingest_needed(tmp_path, as_of, manifest.raw_inputs(tmp_path, as_of))
-    assert needed and "1 个新的原始数据文件" in why
-    assert a.exists()
+    assert needed and "1 个新的或已更新" in why
+    (tmp_path / "raw/2023-08-31/访企拓岗.csv").unlink()
+    b.unlink()
+    needed, why = manifest.ingest_needed(tmp_path, as_of, manifest.raw_inputs(tmp_path, as_of))
+    assert needed and "修改或删除" in why
+
+
+def test_demo_data_needs_no_ingest(demo_data_dir):
+    as_of = dt.date(2023, 8, 31)
+    assert manifest.ingest_needed(
+        demo_data_dir, as_of, manifest.raw_inputs(demo_data_dir, as_of)
+    ) == (False, "处理后数据已是最新")
 
 
 def test_new_inputs_and_last_successful_run(tmp_path):
     assert manifest.new_inputs({"a": "1", "b": "2"}, {"a": "1"}) == ["b"]
     assert manifest.new_inputs({"a": "1"}, {"a": "0"}) == ["a"]
     assert manifest.new_inputs({"a": "1"}, {"a": "1", "gone": "9"}) == []
-    for as_of, status, finished in [("2023-08-31", "ok", "2023-09-01T08:00:00+08:00"),
-                                    ("2023-09-14", "failed", "2023-09-15T08:00:00+08:00"),
-                                    ("2023-06-30", "ok", "2023-07-01T08:00:00+08:00")]:
+    for as_of, status, finished in [
+        ("2023-08-31", "ok", "2023-09-01T08:00:00+08:00"),
+        ("2023-09-14", "failed", "2023-09-15T08:00:00+08:00"),
+        ("2023-06-30", "ok", "2023-07-01T08:00:00+08:00"),
+    ]:
         (tmp_path / as_of).mkdir()
-        manifest.write_manifest(tmp_path / as_of, {"run": {"as_of": as_of, "status": status,
-                                                           "finished": finished}})
+        manifest.write_manifest(
+            tmp_path / as_of, {"run": {"as_of": as_of, "status": status, "finished": finished}}
+        )
     (tmp_path / ".staging-2023-10-01-x").mkdir()
     assert manifest.last_successful_run(tmp_path)["run"]["as_of"] == "2023-08-31"
     assert manifest.last_successful_run(tmp_path / "nothing") is None
@@ -176,15 +227,21 @@ def test_seeded_staging_shares_files_without_changing_the_published_run(tmp_path
     run_dir = staging.new_staging(tmp_path, "2023-08-31")
     staging.seed_from(published, run_dir)
     assert _tree(run_dir) == ["tables/a.csv"]
-    assert os.stat(run_dir / "tables" / "a.csv").st_ino == os.stat(published / "tables" / "a.csv").st_ino
+    assert (
+        os.stat(run_dir / "tables" / "a.csv").st_ino
+        == os.stat(published / "tables" / "a.csv").st_ino
+    )
     (run_dir / "tables" / "a.csv").unlink()  # writers replace, never rewrite in place
     (run_dir / "tables" / "a.csv").write_text("new")
     assert (published / "tables" / "a.csv").read_text() == "old"
 
 
 def test_period_lock_refuses_a_second_run(tmp_path):
-    with staging.period_lock(tmp_path, "2023-08-31"), pytest.raises(staging.RunLockedError), \
-            staging.period_lock(tmp_path, "2023-08-31"):
+    with (
+        staging.period_lock(tmp_path, "2023-08-31"),
+        pytest.raises(staging.RunLockedError),
+        staging.period_lock(tmp_path, "2023-08-31"),
+    ):
         pass
     with staging.period_lock(tmp_path, "2023-08-31"):  # released
         pass

@@ -30,8 +30,8 @@ CHECKPOINT = "checkpoint"
 
 @dataclass(frozen=True)
 class DueItem:
-    kind: str     # FORTNIGHT | MONTH_END | CHECKPOINT
-    text: str     # what is due (Chinese)
+    kind: str  # FORTNIGHT | MONTH_END | CHECKPOINT
+    text: str  # what is due (Chinese)
 
 
 @dataclass(frozen=True)
@@ -61,7 +61,9 @@ def month_ends(year: int) -> list[dt.date]:
     return [dt.date(year, m, _calendar.monthrange(year, m)[1]) for m in range(1, 13)]
 
 
-def checkpoint_texts(year: int, policy: Policy) -> tuple[dict[dt.date, list[str]], dict[dt.date, list[str]]]:
+def checkpoint_texts(
+    year: int, policy: Policy
+) -> tuple[dict[dt.date, list[str]], dict[dt.date, list[str]]]:
     """What each policy checkpoint of ``year`` stands for (Chinese), keyed by date; and the
     policy dates that are not checkpoints (noted on a reporting date that falls on them)."""
     meanings: dict[str, list[str]] = {}
@@ -75,10 +77,14 @@ def checkpoint_texts(year: int, policy: Policy) -> tuple[dict[dt.date, list[str]
     add(policy.placement.year_end_snapshot, f"{cohort}届年终毕业去向落实率")
     for md in policy.assistance.interview_dates:
         add(md, "约谈检查点：困难群体毕业生帮扶与落实情况")
-    add(policy.majors.adjustment_plan_deadline,
-        f"{cohort - 1}届落实率低于{policy.majors.threshold:.0%}的学科专业点调整改革实施方案报送截止")
-    add(policy.visits.first_half_end,
-        f"上半年新开拓用人单位检查（低于全省平均水平的高校不少于{policy.visits.new_employers_first_half}家）")
+    add(
+        policy.majors.adjustment_plan_deadline,
+        f"{cohort - 1}届落实率低于{policy.majors.threshold:.0%}的学科专业点调整改革实施方案报送截止",
+    )
+    add(
+        policy.visits.first_half_end,
+        f"上半年新开拓用人单位检查（低于全省平均水平的高校不少于{policy.visits.new_employers_first_half}家）",
+    )
     checkpoints: dict[dt.date, list[str]] = {}
     for md in policy.calendar.checkpoints:
         checkpoints.setdefault(month_day(md, year), []).extend(meanings.get(md, ["政策检查点"]))
@@ -95,12 +101,14 @@ def year_calendar(year: int, policy: Policy | None = None) -> list[ReportingDate
     items: dict[dt.date, list[DueItem]] = {}
     if policy.calendar.fortnightly:
         for start, end in fortnight_windows(year, policy):
-            items.setdefault(end, []).append(DueItem(
-                FORTNIGHT, f"校园招聘两周统计（统计周期 {start:%m-%d} 至 {end:%m-%d}）"))
+            items.setdefault(end, []).append(
+                DueItem(FORTNIGHT, f"校园招聘两周统计（统计周期 {start:%m-%d} 至 {end:%m-%d}）")
+            )
     if policy.calendar.month_ends:
         for d in month_ends(year):
-            items.setdefault(d, []).append(DueItem(
-                MONTH_END, f"{d.month}月月末进度：访企拓岗、平台登记、帮扶台账"))
+            items.setdefault(d, []).append(
+                DueItem(MONTH_END, f"{d.month}月月末进度：访企拓岗、平台登记、帮扶台账")
+            )
     checkpoints, notes = checkpoint_texts(year, policy)
     for d, texts in checkpoints.items():
         items.setdefault(d, []).extend(DueItem(CHECKPOINT, t) for t in texts)
@@ -108,8 +116,10 @@ def year_calendar(year: int, policy: Policy | None = None) -> list[ReportingDate
         if d in items:  # a note never creates a reporting date of its own
             items[d].extend(DueItem(CHECKPOINT, t) for t in texts)
     order = {CHECKPOINT: 0, MONTH_END: 1, FORTNIGHT: 2}
-    return [ReportingDate(d, tuple(sorted(v, key=lambda i: order[i.kind])))
-            for d, v in sorted(items.items())]
+    return [
+        ReportingDate(d, tuple(sorted(v, key=lambda i: order[i.kind])))
+        for d, v in sorted(items.items())
+    ]
 
 
 def next_reporting_dates(start: dt.date, count: int) -> list[ReportingDate]:
@@ -139,6 +149,9 @@ def format_calendar(start: dt.date | None, count: int) -> str:
     for r in dates:
         head = f"{r.date:%Y-%m-%d}（周{WEEKDAYS[r.date.weekday()]}）"
         lines.append(f"{head}  {'；'.join(i.text for i in r.items)}")
-    lines += ["", "每个报告日运行 / run on each date:  placement run --as-of <日期> "
-              "（定时任务用 --only-if-new，见 docs/scheduling.md）"]
+    lines += [
+        "",
+        "每个报告日运行 / run on each date:  placement run --as-of <日期> "
+        "（定时任务用 --only-if-new，见 docs/scheduling.md）",
+    ]
     return "\n".join(lines)

@@ -209,10 +209,16 @@ class UniversityLookup:
         name_keys = match_name(names["university_name"])
         return cls(
             codes=frozenset(codes),
-            by_id=dict(zip(ids["university_id"].astype(str), ids["university_code"].astype(str),
-                           strict=True)),
-            by_name=dict(zip(name_keys.astype(str), names["university_code"].astype(str),
-                             strict=True)),
+            by_id=dict(
+                zip(
+                    ids["university_id"].astype(str),
+                    ids["university_code"].astype(str),
+                    strict=True,
+                )
+            ),
+            by_name=dict(
+                zip(name_keys.astype(str), names["university_code"].astype(str), strict=True)
+            ),
         )
 
     @classmethod
@@ -229,14 +235,14 @@ def _id_to_code(ids: pd.Series, lookup: UniversityLookup) -> pd.Series:
 
 @dataclass
 class ResolvedUniversity:
-    code: pd.Series          # resolved 院校代码, or the unresolved text, or missing
-    conflict: pd.Series      # 院校代码 / 学校标识码 / 院校名称 disagree
-    id_used: pd.Series       # code came from a 学校标识码
-    name_used: pd.Series     # code came from a 院校名称
-    id_text: pd.Series       # the 学校标识码 text used (also one found in the 院校代码 column)
-    code_floats: pd.Series   # '.0' removed from 院校代码 text
-    id_floats: pd.Series     # '.0' removed from 学校标识码 text
-    code_before: pd.Series   # 院校代码 text before the '.0' repair
+    code: pd.Series  # resolved 院校代码, or the unresolved text, or missing
+    conflict: pd.Series  # 院校代码 / 学校标识码 / 院校名称 disagree
+    id_used: pd.Series  # code came from a 学校标识码
+    name_used: pd.Series  # code came from a 院校名称
+    id_text: pd.Series  # the 学校标识码 text used (also one found in the 院校代码 column)
+    code_floats: pd.Series  # '.0' removed from 院校代码 text
+    id_floats: pd.Series  # '.0' removed from 学校标识码 text
+    code_before: pd.Series  # 院校代码 text before the '.0' repair
 
 
 def resolve_university(
@@ -273,8 +279,9 @@ def resolve_university(
         (c.notna() & from_id.notna() & (c != from_id)).fillna(False)
         | (known.notna() & from_name.notna() & (known != from_name)).fillna(False)
     ).astype(bool)
-    return ResolvedUniversity(resolved.astype("str"), conflict, id_used, name_used, i, c_floats, i_floats,
-                              c_before)
+    return ResolvedUniversity(
+        resolved.astype("str"), conflict, id_used, name_used, i, c_floats, i_floats, c_before
+    )
 
 
 # --- levels, destinations, groups, flags -----------------------------------------------------
@@ -284,10 +291,13 @@ def parse_levels(s: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series]:
     Unknown values keep their text in ``level`` (validation reports them); status is then missing.
     """
     t, _ = clean_code(s)
-    parsed = _map_unique(t, lambda v: parse_level(v) if isinstance(v, str) else None)
-    level = parsed.map(lambda p: p[0] if p else None, na_action="ignore")
-    status = parsed.map(lambda p: p[1] if p else None, na_action="ignore")
-    level = level.astype("str").fillna(t)
+    codes, uniques = pd.factorize(t, use_na_sentinel=True)
+    parsed = [parse_level(v) for v in uniques.astype(object)]
+    lv = np.array([p[0] if p else None for p in parsed] + [None], dtype=object)
+    st = np.array([p[1] if p else None for p in parsed] + [None], dtype=object)
+    level = pd.Series(lv[codes], index=s.index, dtype="str").fillna(t)
+    status = pd.Series(st[codes], index=s.index, dtype="str")
+    parsed = pd.Series(lv[codes], index=s.index)
     one_digit = (t.str.fullmatch(r"[0-9]").fillna(False) & parsed.notna()).astype(bool)
     return level.astype("str"), status.astype("str"), one_digit
 
@@ -305,8 +315,9 @@ def _label_to_code(label: str) -> str | None:
     return None
 
 
-def destination_codes(code: pd.Series | None, label: pd.Series | None,
-                      index: pd.Index) -> tuple[pd.Series, pd.Series, pd.Series]:
+def destination_codes(
+    code: pd.Series | None, label: pd.Series | None, index: pd.Index
+) -> tuple[pd.Series, pd.Series, pd.Series]:
     """毕业去向类别代码, or the code of the 毕业去向 label when the code is empty.
 
     Returns (code, from-label mask, float-suffix mask). Both empty: missing (nothing recorded
@@ -326,7 +337,11 @@ def valid_destination(codes: pd.Series) -> pd.Series:
     t = as_text(codes)
     parents = list(DESTINATIONS)
     two = (t.str.len() == 2) & t.isin(parents)
-    three = (t.str.len() == 3) & t.str.fullmatch(r"[0-9]{3}").fillna(False) & t.str.slice(0, 2).isin(parents)
+    three = (
+        (t.str.len() == 3)
+        & t.str.fullmatch(r"[0-9]{3}").fillna(False)
+        & t.str.slice(0, 2).isin(parents)
+    )
     return (two | three).fillna(False).astype(bool)
 
 

@@ -25,7 +25,7 @@ import shutil
 import sys
 import time
 from collections import Counter
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -35,6 +35,7 @@ import pandas as pd
 
 from helpers.config import PACKAGE_DIR, REFERENCE_DIR, data_paths, parse_as_of
 from helpers.datasets import BY_NAME, INPUT_DATASETS, PROCESSED_COLUMNS, REFERENCE_DATASETS
+from helpers.ingest import bulk
 from helpers.ingest import normalise as nz
 from helpers.ingest.process import (
     FILE_COLUMNS,
@@ -42,11 +43,19 @@ from helpers.ingest.process import (
     BatchResult,
     Context,
     FileTask,
+    empty_fingerprints,
     process_batch,
     signature,
 )
-from helpers.ingest.pseudonym import key_fingerprint, load_key
-from helpers.ingest.quarantine import QUARANTINE_COLUMNS, REASONS, REPAIR_COLUMNS, REPAIRS, empty_frame, raw_json
+from helpers.ingest.pseudonym import key_fingerprint, load_key, words_hex
+from helpers.ingest.quarantine import (
+    QUARANTINE_COLUMNS,
+    REASONS,
+    REPAIR_COLUMNS,
+    REPAIRS,
+    empty_frame,
+    raw_json,
+)
 from helpers.ingest.readers import dataset_for_file, find_header, list_files, read_file
 
 INGEST_VERSION = 1
@@ -65,9 +74,9 @@ _PACKAGES = ("pandas", "numpy", "pyarrow", "pandera", "python-calamine", "helper
 @dataclass
 class Inputs:
     folders: list[dt.date]
-    tasks: dict[str, list[FileTask]]           # folder ISO (or "reference") -> tasks
-    ignored: list[str]                         # files and folders that are not inputs
-    shipped_universities: bool                 # the fallback list is used
+    tasks: dict[str, list[FileTask]]  # folder ISO (or "reference") -> tasks
+    ignored: list[str]  # files and folders that are not inputs
+    shipped_universities: bool  # the fallback list is used
 
 
 def _folder_date(name: str) -> dt.date | None:
@@ -121,7 +130,11 @@ def discover(raw: Path, as_of: dt.date) -> Inputs:
             ref.append(FileTask(str(p), _rel(p, raw), ds.name, None))
     shipped = not any(t.dataset == "universities" for t in ref)
     if shipped:
-        ref.append(FileTask(str(SHIPPED_UNIVERSITIES), _rel(SHIPPED_UNIVERSITIES, raw), "universities", None))
+        ref.append(
+            FileTask(
+                str(SHIPPED_UNIVERSITIES), _rel(SHIPPED_UNIVERSITIES, raw), "universities", None
+            )
+        )
     if SHIPPED_MAJORS.exists():
         ref.insert(0, FileTask(str(SHIPPED_MAJORS), _rel(SHIPPED_MAJORS, raw), "majors", None))
     tasks["reference"] = ref
@@ -133,7 +146,7 @@ class Target:
     """One processed folder to write and the raw folders it draws on."""
 
     date: dt.date
-    snapshot_folders: dict[str, str | None]    # graduates / platform -> folder ISO
+    snapshot_folders: dict[str, str | None]  # graduates / platform -> folder ISO
     activity_folders: list[str]
 
     def tasks(self, inputs: Inputs) -> list[FileTask]:
@@ -199,48 +212,66 @@ def inputs_digest(tasks: list[FileTask], hashes: dict[str, str], fingerprint: st
 
 def _existing_digest(folder: Path) -> str | None:
     try:
-        return json.loads((folder / "manifest.json").read_text(encoding="utf-8")).get("inputs_digest")
+        return json.loads((folder / "manifest.json").read_text(encoding="utf-8")).get(
+            "inputs_digest"
+        )
     except (OSError, ValueError):
         return None
 
 
 # --- running batches -------------------------------------------------------------------------
-def _batches(tasks: list[FileTask], sizes: dict[str, int], workers: int) -> list[list[FileTask]]:
-    """Tasks grouped by dataset (any folder), split into chunks of similar size for the pool.
+def _batches(tasks: list[FileTask], sizes: dict[str, int]) -> list[list[FileTask]]:
+    """Tasks grouped by (dataset, raw folder), split into chunks of about BATCH_BYTES.
 
-    Few, large batches: fixed costs per batch (pandera, Arrow calls) then weigh little.
+    Few, large batches: fixed costs per batch (pandera, Arrow calls) then weigh little. The chunk
+    size does not depend on the worker count, so the same inputs give the same batches and the
+    processed rows come out in the same order whatever the number of workers. Oldest folder first,
+    largest chunk first within a folder: a target can be written while later folders are read.
     """
-    groups: dict[str, list[FileTask]] = {}
+    groups: dict[tuple[str, str], list[FileTask]] = {}
     for t in tasks:
-        groups.setdefault(t.dataset, []).append(t)
-    # a fixed chunk size (not derived from the worker count): the same inputs give the same
-    # batches, so processed rows come out in the same order whatever the number of workers
-    target = BATCH_BYTES
+        groups.setdefault((t.folder or "", t.dataset), []).append(t)
     out = []
-    for group in groups.values():
-        group = sorted(group, key=lambda t: -sizes[t.path])
-        n_chunks = max(1, min(len(group), math.ceil(sum(sizes[t.path] for t in group) / target)))
+    for key in sorted(groups):
+        group = sorted(groups[key], key=lambda t: (-sizes[t.path], t.rel))
+        n_chunks = max(
+            1, min(len(group), math.ceil(sum(sizes[t.path] for t in group) / BATCH_BYTES))
+        )
         chunks: list[list[FileTask]] = [[] for _ in range(n_chunks)]
         loads = [0] * n_chunks
         for t in group:  # largest first into the lightest chunk
             i = loads.index(min(loads))
             chunks[i].append(t)
             loads[i] += sizes[t.path]
-        out += [sorted(c, key=lambda t: t.rel) for c in chunks if c]
-    # biggest first so the pool's tail is short
-    return sorted(out, key=lambda c: -sum(sizes[t.path] for t in c))
+        chunks = [sorted(c, key=lambda t: t.rel) for c in chunks if c]
+        out += sorted(chunks, key=lambda c: -sum(sizes[t.path] for t in c))
+    return out
 
 
-def _run(batches: list[list[FileTask]], ctx: Context, workers: int, use_pool: bool) -> list[BatchResult]:
-    if not batches:
-        return []
-    if not use_pool or workers <= 1 or len(batches) == 1:
-        return [process_batch(b, ctx) for b in batches]
+def _warm() -> int:
+    return os.getpid()
+
+
+def _start_pool(workers: int) -> ProcessPoolExecutor:
+    """Worker processes forked from a server that has imported the ingest code once; started
+    early (and warmed) so that their start-up overlaps the parent's own work."""
     mp = multiprocessing.get_context("forkserver")
     mp.set_forkserver_preload(["helpers.ingest.process"])
-    with ProcessPoolExecutor(max_workers=workers, mp_context=mp) as pool:
-        futures = [pool.submit(process_batch, b, ctx) for b in batches]
-        return [f.result() for f in futures]
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=mp)
+    for _ in range(workers):
+        pool.submit(_warm)
+    return pool
+
+
+def _run(batches: list[list[FileTask]], ctx: Context, pool: ProcessPoolExecutor | None):
+    """Yield (batch index, result) as batches finish (in order without a pool)."""
+    if pool is None or len(batches) <= 1:
+        for i, b in enumerate(batches):
+            yield i, process_batch(b, ctx)
+        return
+    futures = {pool.submit(process_batch, b, ctx): i for i, b in enumerate(batches)}
+    for future in as_completed(futures):
+        yield futures[future], future.result()
 
 
 # --- merging ---------------------------------------------------------------------------------
@@ -266,8 +297,8 @@ class Pool:
         # categorical source columns: selecting folders and counting per file stay cheap
         for c in ("_file", "_sheet", "_folder"):
             records[c] = records[c].astype("category")
-        fingerprints = (pd.concat(fps, ignore_index=True) if fps else
-                        pd.DataFrame({c: pd.Series(dtype="string") for c in ("kind", "digest", "_folder")}))
+        fingerprints = pd.concat(fps, ignore_index=True) if fps else empty_fingerprints()
+        fingerprints["kind"] = fingerprints["kind"].astype("category")
         fingerprints["_folder"] = fingerprints["_folder"].astype("category")
         return cls(
             records,
@@ -277,19 +308,6 @@ class Pool:
             fingerprints,
             dup_raw,
         )
-
-    def select(self, folders: list[str] | None) -> Pool:
-        """Rows from these raw folders only (None: all, for reference tables)."""
-        if folders is None:
-            return self
-        keep = set(folders)
-
-        def pick(df: pd.DataFrame, col: str) -> pd.DataFrame:
-            return df.loc[df[col].isin(keep).fillna(False).to_numpy(dtype=bool)]
-
-        return Pool(pick(self.records, "_folder"), pick(self.quarantine, "snapshot_date"),
-                    pick(self.repairs, "snapshot_date"), pick(self.files, "snapshot_date"),
-                    pick(self.fingerprints, "_folder"), self.dup_raw)
 
 
 @dataclass
@@ -322,8 +340,24 @@ def _reread_raw(path: str, dataset: str, sheet: str, rows: list[int]) -> dict[in
     return {}
 
 
-_KEY_ZH = {"student_key": "学号", "visitor_key": "走访人", "helper_key": "帮扶责任人",
-           "employer_key": "统一社会信用代码/走访单位名称"}
+def _unique_words(fp: pd.DataFrame) -> pd.DataFrame:
+    """Distinct (kind, digest) rows: candidates by the first digest word (a uint64 hash table),
+    exact comparison of all words on the few candidates."""
+    fp = fp[["kind", "d0", "d1", "d2", "d3"]].reset_index(drop=True)
+    cand = pd.Series(fp["d0"].to_numpy()).duplicated(keep=False).to_numpy()
+    if not cand.any():
+        return fp
+    sub = fp.loc[cand].astype({"kind": str})
+    drop = sub.index[sub.duplicated(keep="first").to_numpy()]
+    return fp.drop(index=drop).reset_index(drop=True)
+
+
+_KEY_ZH = {
+    "student_key": "学号",
+    "visitor_key": "走访人",
+    "helper_key": "帮扶责任人",
+    "employer_key": "统一社会信用代码/走访单位名称",
+}
 
 
 def _empty_records(dataset: str) -> pd.DataFrame:
@@ -341,9 +375,11 @@ def merge(dataset: str, pool: Pool, paths: dict[str, str]) -> Merged:
     """One dataset of one target: merge identical duplicates, quarantine conflicting ones; count
     rows per file and sheet (rows read = accepted + merged + quarantined)."""
     spec = PROCESSED_COLUMNS[dataset]
-    records = pool.records.reset_index(drop=True)
+    records = pool.records
+    if not isinstance(records.index, pd.RangeIndex) or records.index.start != 0:
+        records = records.reset_index(drop=True)
     quarantine, repairs, files = pool.quarantine, pool.repairs, pool.files
-    fingerprints = pool.fingerprints[["kind", "digest"]].drop_duplicates(ignore_index=True)
+    fingerprints = _unique_words(pool.fingerprints)
 
     n = len(records)
     merged_mask = np.zeros(n, dtype=bool)
@@ -353,43 +389,65 @@ def merge(dataset: str, pool: Pool, paths: dict[str, str]) -> Merged:
         # the user's catalogue (raw/reference/majors.*) replaces the shipped row of the same code
         shipped = records["_file"].astype(str).str.startswith("helpers/").to_numpy(dtype=bool)
         user_codes = records.loc[~shipped, "major_code"].dropna().unique()
-        override_mask = shipped & records["major_code"].isin(user_codes).fillna(False).to_numpy(dtype=bool)
+        override_mask = shipped & records["major_code"].isin(user_codes).fillna(False).to_numpy(
+            dtype=bool
+        )
     keys = list(NATURAL_KEYS[dataset])
     if n:
         # candidates by the natural key's 64-bit hash (fast), then exact keys on the few candidates
         khash = pd.Series(records["_khash"].to_numpy())
-        cand = (khash.duplicated(keep=False).to_numpy() & ~override_mask)
+        cand = khash.duplicated(keep=False).to_numpy() & ~override_mask
         if cand.any():
-            grp = records.loc[cand].sort_values(["_folder", "_file", "_sheet", "_row"], kind="stable")
+            grp = records.loc[cand].sort_values(
+                ["_folder", "_file", "_sheet", "_row"], kind="stable"
+            )
             grp = grp.loc[grp.duplicated(keys, keep=False).to_numpy()]
             grp = grp.assign(_sig=signature(grp))
-            nsig = grp.groupby(keys, observed=True, dropna=False)["_sig"].transform("nunique").to_numpy()
+            nsig = (
+                grp.groupby(keys, observed=True, dropna=False)["_sig"]
+                .transform("nunique")
+                .to_numpy()
+            )
             conflict_mask[grp.index[nsig > 1]] = True
             same = grp.loc[nsig == 1]
             merged_mask[same.index[same.duplicated(keys, keep="first").to_numpy()]] = True
     if conflict_mask.any():
-        quarantine = pd.concat([quarantine, _conflict_rows(dataset, records.loc[conflict_mask], pool, paths)],
-                               ignore_index=True)
+        quarantine = pd.concat(
+            [quarantine, _conflict_rows(dataset, records.loc[conflict_mask], pool, paths)],
+            ignore_index=True,
+        )
     if override_mask.any():
         o = records.loc[override_mask]
-        repairs = pd.concat([repairs, pd.DataFrame({
-            "source_file": o["_file"], "sheet": o["_sheet"], "row": o["_row"],
-            "snapshot_date": None, "dataset": dataset, "column": "专业代码",
-            "repair_code": "majors_user_override", "repair": REPAIRS["majors_user_override"],
-            "before": o["major_code"], "after": o["major_code"],
-        }).astype(REPAIR_COLUMNS)], ignore_index=True)
+        repairs = pd.concat(
+            [
+                repairs,
+                pd.DataFrame(
+                    {
+                        "source_file": o["_file"],
+                        "sheet": o["_sheet"],
+                        "row": o["_row"],
+                        "snapshot_date": None,
+                        "dataset": dataset,
+                        "column": "专业代码",
+                        "repair_code": "majors_user_override",
+                        "repair": REPAIRS["majors_user_override"],
+                        "before": o["major_code"],
+                        "after": o["major_code"],
+                    }
+                ).astype(REPAIR_COLUMNS),
+            ],
+            ignore_index=True,
+        )
     merged_mask |= override_mask
     drop = merged_mask | conflict_mask
-    accepted = records.loc[~drop] if drop.any() else records
-
     files = _count_rows(files, records, merged_mask, conflict_mask, quarantine, dataset)
-    out = accepted[list(spec)].reset_index(drop=True)
+    out = records.loc[~drop, list(spec)] if drop.any() else records[list(spec)]
     out = out.astype({c: t for c, t in spec.items() if str(out[c].dtype) != t})
     counts = {
         "files": int(files["source_file"].nunique()),
         "unreadable_files": int((files["status"] == "unreadable").sum()),
         "rows_read": int(files["rows_read"].sum()),
-        "accepted": int(len(out)),
+        "accepted": len(out),
         "merged": int(merged_mask.sum()),
         "quarantined": int(files["quarantined"].sum()),
         "quarantined_duplicates": int(conflict_mask.sum()),
@@ -397,7 +455,9 @@ def merge(dataset: str, pool: Pool, paths: dict[str, str]) -> Merged:
     return Merged(out, quarantine, repairs, files, fingerprints, counts)
 
 
-def _conflict_rows(dataset: str, rows: pd.DataFrame, pool: Pool, paths: dict[str, str]) -> pd.DataFrame:
+def _conflict_rows(
+    dataset: str, rows: pd.DataFrame, pool: Pool, paths: dict[str, str]
+) -> pd.DataFrame:
     dup_raw = dict(pool.dup_raw)
     where = list(zip(rows["_file"], rows["_sheet"], rows["_row"].astype(int), strict=True))
     missing: dict[tuple[str, str], list[int]] = {}
@@ -409,42 +469,56 @@ def _conflict_rows(dataset: str, rows: pd.DataFrame, pool: Pool, paths: dict[str
             dup_raw[(f, s, row)] = js
     zh = {c.name: c.zh for c in BY_NAME[dataset].columns} | _KEY_ZH
     column = "、".join(zh.get(k, k) for k in NATURAL_KEYS[dataset])
-    out = pd.DataFrame({
-        "source_file": rows["_file"].to_numpy(),
-        "sheet": rows["_sheet"].to_numpy(),
-        "row": rows["_row"].to_numpy(),
-        "snapshot_date": rows["_folder"].to_numpy(),
-        "dataset": dataset,
-        "level": "row",
-        "reason_code": "duplicate_conflict",
-        "reason": REASONS["duplicate_conflict"] + "：" + column,
-        "column": column,
-        "reason_codes": "duplicate_conflict",
-        "raw": [dup_raw.get(k, "{}") for k in where],
-    })
+    out = pd.DataFrame(
+        {
+            "source_file": rows["_file"].to_numpy(),
+            "sheet": rows["_sheet"].to_numpy(),
+            "row": rows["_row"].to_numpy(),
+            "snapshot_date": rows["_folder"].to_numpy(),
+            "dataset": dataset,
+            "level": "row",
+            "reason_code": "duplicate_conflict",
+            "reason": REASONS["duplicate_conflict"] + "：" + column,
+            "column": column,
+            "reason_codes": "duplicate_conflict",
+            "raw": [dup_raw.get(k, "{}") for k in where],
+        }
+    )
     return out.astype(QUARANTINE_COLUMNS)
 
 
-def _count_rows(files: pd.DataFrame, records: pd.DataFrame, merged: np.ndarray, conflict: np.ndarray,
-                quarantine: pd.DataFrame, dataset: str) -> pd.DataFrame:
+def _count_rows(
+    files: pd.DataFrame,
+    records: pd.DataFrame,
+    merged: np.ndarray,
+    conflict: np.ndarray,
+    quarantine: pd.DataFrame,
+    dataset: str,
+) -> pd.DataFrame:
     files = files.copy()
     key = ["source_file", "sheet"]
-    rec = pd.DataFrame({
-        "source_file": records["_file"],
-        "sheet": records["_sheet"],
-        "accepted": (~merged & ~conflict).astype(np.int64),
-        "merged": merged.astype(np.int64),
-    })
+    rec = pd.DataFrame(
+        {
+            "source_file": records["_file"],
+            "sheet": records["_sheet"],
+            "accepted": (~merged & ~conflict).astype(np.int64),
+            "merged": merged.astype(np.int64),
+        }
+    )
     acc = rec.groupby(key, observed=True, dropna=False)[["accepted", "merged"]].sum()
     q = quarantine[quarantine["level"] == "row"]
     qc = q.groupby(key, observed=True, dropna=False).size().rename("quarantined")
     files = files.join(acc, on=key).join(qc, on=key)
     for c in ("accepted", "merged", "quarantined"):
         files[c] = files[c].fillna(0).astype("int64")
-    files["balanced"] = files["rows_read"] == files["accepted"] + files["merged"] + files["quarantined"]
+    files["balanced"] = (
+        files["rows_read"] == files["accepted"] + files["merged"] + files["quarantined"]
+    )
     if not files["balanced"].all():
-        bad = files.loc[~files["balanced"], ["source_file", "sheet", "rows_read", "accepted", "merged",
-                                             "quarantined"]]
+        bad = files.loc[
+            ~files["balanced"],
+            ["source_file", "sheet", "rows_read", "accepted", "merged", "quarantined"],
+        ]
         raise RuntimeError(f"ingest lost track of rows in {dataset}: {bad.to_dict('records')}")
     return files
 
@@ -460,8 +534,9 @@ def _versions() -> dict[str, str]:
     return out
 
 
-def _write_folder(folder: Path, frames: dict[str, Merged], extra: dict[str, pd.DataFrame],
-                  manifest: dict) -> None:
+def _write_folder(
+    folder: Path, frames: dict[str, Merged], extra: dict[str, pd.DataFrame], manifest: dict
+) -> None:
     """Write into a fresh sibling folder, then swap it in (readers never see half a folder)."""
     tmp = folder.with_name(f".{folder.name}.tmp-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
@@ -470,7 +545,9 @@ def _write_folder(folder: Path, frames: dict[str, Merged], extra: dict[str, pd.D
         m.records.to_parquet(tmp / f"{name}.parquet", index=False)
     for name, df in extra.items():
         df.to_parquet(tmp / f"{name}.parquet", index=False)
-    (tmp / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")
+    (tmp / "manifest.json").write_text(
+        json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8"
+    )
     old = folder.with_name(f".{folder.name}.old-{os.getpid()}")
     if folder.exists():
         folder.rename(old)
@@ -495,6 +572,7 @@ class IngestResult:
     built: list[dt.date] = field(default_factory=list)
     up_to_date: list[dt.date] = field(default_factory=list)
     seconds: float = 0.0
+    worker_peak_rss_mb: float = 0.0  # largest peak RSS among the processes that read files
 
     @property
     def processed_dir(self) -> Path:
@@ -507,7 +585,9 @@ class IngestResult:
         return pd.read_parquet(self.processed_dir / "files.parquet")
 
     def reason_counts(self) -> pd.Series:
-        q = pd.read_parquet(self.processed_dir / "quarantine.parquet", columns=["level", "reason_code"])
+        q = pd.read_parquet(
+            self.processed_dir / "quarantine.parquet", columns=["level", "reason_code"]
+        )
         return q.loc[q["level"] == "row", "reason_code"].value_counts()
 
     def summary(self) -> str:
@@ -515,22 +595,35 @@ class IngestResult:
         files = self.files()
         lines = [f"入库 ingest {self.as_of.isoformat()} → {self.processed_dir}"]
         if self.built:
-            lines.append("  已处理 processed: " + ", ".join(d.isoformat() for d in self.built)
-                         + f"  ({self.seconds:.1f} s)")
+            lines.append(
+                "  已处理 processed: "
+                + ", ".join(d.isoformat() for d in self.built)
+                + f"  ({self.seconds:.1f} s)"
+            )
         if self.up_to_date:
-            lines.append("  无变化，未重算 up to date: " + ", ".join(d.isoformat() for d in self.up_to_date))
-        lines.append(f"  {'数据集 dataset':<26}{'文件 files':>11}{'读取 read':>11}{'接受 accepted':>15}"
-                     f"{'合并 merged':>13}{'隔离 quarantined':>18}")
+            lines.append(
+                "  无变化，未重算 up to date: " + ", ".join(d.isoformat() for d in self.up_to_date)
+            )
+        lines.append(
+            f"  {'数据集 dataset':<26}{'文件 files':>11}{'读取 read':>11}{'接受 accepted':>15}"
+            f"{'合并 merged':>13}{'隔离 quarantined':>18}"
+        )
         for name in (*INPUT_DATASETS, *REFERENCE_DATASETS):
             c = m["datasets"][name.name]["counts"]
             label = f"{name.zh} {name.name}"
-            lines.append(f"  {label:<26}{c['files']:>11,}{c['rows_read']:>11,}{c['accepted']:>15,}"
-                         f"{c['merged']:>13,}{c['quarantined']:>18,}")
+            lines.append(
+                f"  {label:<26}{c['files']:>11,}{c['rows_read']:>11,}{c['accepted']:>15,}"
+                f"{c['merged']:>13,}{c['quarantined']:>18,}"
+            )
         snap = {n: m["datasets"][n].get("snapshot_date") for n in SNAPSHOT}
-        lines.append("  快照 snapshot: " + ", ".join(f"{n}={v or '无 none'}" for n, v in snap.items()))
+        lines.append(
+            "  快照 snapshot: " + ", ".join(f"{n}={v or '无 none'}" for n, v in snap.items())
+        )
         if m["datasets"]["universities"].get("fallback"):
-            lines.append("  院校名单 universities: 未提供 raw/reference/universities.*，使用项目自带名单 "
-                         "(shipped MoE 2018 list)")
+            lines.append(
+                "  院校名单 universities: 未提供 raw/reference/universities.*，使用项目自带名单 "
+                "(shipped MoE 2018 list)"
+            )
         reasons = self.reason_counts()
         if len(reasons):
             lines.append("  主要隔离原因 top quarantine reasons:")
@@ -540,13 +633,20 @@ class IngestResult:
         if len(unreadable):
             lines.append("  无法读取的文件 unreadable files:")
             for _, r in unreadable.iterrows():
-                lines.append(f"    {r['source_file']} — {REASONS.get(r['reason_code'], r['reason_code'])}"
-                             f" ({r['reason_code']})")
+                lines.append(
+                    f"    {r['source_file']} — {REASONS.get(r['reason_code'], r['reason_code'])}"
+                    f" ({r['reason_code']})"
+                )
         if m.get("ignored_files"):
-            lines.append(f"  未识别的文件（文件名不以数据集前缀开头）unrecognised files: {len(m['ignored_files'])}: "
-                         + ", ".join(m["ignored_files"][:5]) + (" …" if len(m["ignored_files"]) > 5 else ""))
-        lines.append(f"  对账 reconciliation: 每个文件 读取 = 接受 + 合并 + 隔离 — "
-                     f"{'全部平衡 all balanced' if bool(files['balanced'].all()) else '有不平衡 NOT balanced'}")
+            lines.append(
+                f"  未识别的文件（文件名不以数据集前缀开头）unrecognised files: {len(m['ignored_files'])}: "
+                + ", ".join(m["ignored_files"][:5])
+                + (" …" if len(m["ignored_files"]) > 5 else "")
+            )
+        lines.append(
+            f"  对账 reconciliation: 每个文件 读取 = 接受 + 合并 + 隔离 — "
+            f"{'全部平衡 all balanced' if bool(files['balanced'].all()) else '有不平衡 NOT balanced'}"
+        )
         return "\n".join(lines)
 
 
@@ -565,7 +665,9 @@ def needs_ingest(as_of: dt.date | str, data_dir: str | Path) -> bool:
         for t in tasks:
             if t.path not in hashes:
                 hashes[t.path] = sha256_file(t.path)
-        if _existing_digest(processed / target.date.isoformat()) != inputs_digest(tasks, hashes, fp):
+        if _existing_digest(processed / target.date.isoformat()) != inputs_digest(
+            tasks, hashes, fp
+        ):
             return True
     return False
 
@@ -577,11 +679,15 @@ def ingest(as_of: dt.date | str, data_dir: str | Path, workers: int | None = Non
     data_dir = Path(data_dir)
     raw, processed = data_paths(data_dir)
     if not raw.is_dir():
-        raise FileNotFoundError(f"{raw} does not exist: put the raw exports in {raw}/<YYYY-MM-DD>/ "
-                                "(or run `placement generate --size demo --out DIR`)")
+        raise FileNotFoundError(
+            f"{raw} does not exist: put the raw exports in {raw}/<YYYY-MM-DD>/ "
+            "(or run `placement generate --size demo --out DIR`)"
+        )
     inputs = discover(raw, as_of)
     if not inputs.folders:
-        raise FileNotFoundError(f"no raw snapshot folder (YYYY-MM-DD) on or before {as_of} in {raw}")
+        raise FileNotFoundError(
+            f"no raw snapshot folder (YYYY-MM-DD) on or before {as_of} in {raw}"
+        )
     key = load_key()
     fp = key_fingerprint(key)
     auto = workers is None
@@ -609,38 +715,18 @@ def ingest(as_of: dt.date | str, data_dir: str | Path, workers: int | None = Non
             result.seconds = time.perf_counter() - started
             return result
 
-        # reference tables first: universities give the lookup every other dataset needs
-        ref_tasks = inputs.tasks["reference"]
-        paths = {t.rel: t.path for ts in inputs.tasks.values() for t in ts}
-        uni_res = process_batch([t for t in ref_tasks if t.dataset == "universities"],
-                                Context(key, nz.UniversityLookup.empty()))
-        reference: dict[str, Merged] = {"universities": merge("universities", Pool.of("universities", [uni_res]),
-                                                              paths)}
-        ctx = Context(key, nz.UniversityLookup.from_frame(reference["universities"].records))
-        for name in ("majors", "adjustment_plans"):
-            ts = [t for t in ref_tasks if t.dataset == name]
-            reference[name] = merge(name, Pool.of(name, [process_batch(ts, ctx)] if ts else []), paths)
-
         needed: dict[str, FileTask] = {}
         for target, _ in todo:
             for t in target.tasks(inputs):
                 if t.folder is not None:
                     needed[t.path] = t
-        batches = _batches(list(needed.values()), sizes, workers)
-        use_pool = not auto or sum(sizes[p] for p in needed) >= POOL_MIN_BYTES
-        results = _run(batches, ctx, workers, use_pool)
-        pools = {d.name: Pool.of(d.name, [r for r in results if r.dataset == d.name]) for d in INPUT_DATASETS}
-        del results
-
-        for target, digest in todo:
-            merged = dict(reference)
-            for name in SNAPSHOT:
-                folder = target.snapshot_folders[name]
-                merged[name] = merge(name, pools[name].select([folder] if folder else []), paths)
-            for name in ACTIVITY:
-                merged[name] = merge(name, pools[name].select(target.activity_folders), paths)
-            _write_target(processed, target, digest, merged, inputs, hashes, sizes, fp)
-            result.built.append(target.date)
+        use_pool = workers > 1 and (not auto or sum(sizes[p] for p in needed) >= POOL_MIN_BYTES)
+        pool = _start_pool(workers) if use_pool else None
+        try:
+            _ingest_targets(todo, needed, inputs, key, processed, hashes, sizes, fp, pool, result)
+        finally:
+            if pool is not None:
+                pool.shutdown(wait=True, cancel_futures=True)
         result.seconds = time.perf_counter() - started
         return result
     finally:
@@ -648,34 +734,156 @@ def ingest(as_of: dt.date | str, data_dir: str | Path, workers: int | None = Non
         lock.close()
 
 
-def _write_target(processed: Path, target: Target, digest: str, merged: dict[str, Merged],
-                  inputs: Inputs, hashes: dict[str, str], sizes: dict[str, int], fp: str) -> None:
+def _ingest_targets(
+    todo,
+    needed: dict[str, FileTask],
+    inputs: Inputs,
+    key: bytes,
+    processed: Path,
+    hashes,
+    sizes,
+    fp: str,
+    pool: ProcessPoolExecutor | None,
+    result: IngestResult,
+) -> None:
+    """Reference tables, then every batch (in the pool), writing each target once it is ready."""
+    # reference tables first: universities give the lookup every other dataset needs
+    ref_tasks = inputs.tasks["reference"]
+    paths = {t.rel: t.path for ts in inputs.tasks.values() for t in ts}
+    uni_res = process_batch(
+        [t for t in ref_tasks if t.dataset == "universities"],
+        Context(key, nz.UniversityLookup.empty()),
+    )
+    reference: dict[str, Merged] = {
+        "universities": merge("universities", Pool.of("universities", [uni_res]), paths)
+    }
+    ctx = Context(key, nz.UniversityLookup.from_frame(reference["universities"].records))
+    for name in ("majors", "adjustment_plans"):
+        ts = [t for t in ref_tasks if t.dataset == name]
+        reference[name] = merge(name, Pool.of(name, [process_batch(ts, ctx)] if ts else []), paths)
+
+    needed, bulk_tasks = bulk.split_tasks(needed, sizes)  # national-size graduates exports
+    batches = _batches(list(needed.values()), sizes)
+    # each target is merged and written as soon as its folders are read, while the pool reads on
+    pending_batches = {(b[0].dataset, b[0].folder): 0 for b in batches}
+    for b in batches:
+        pending_batches[(b[0].dataset, b[0].folder)] += 1
+    done: dict[tuple[str, str], list[tuple[int, BatchResult]]] = {}
+    bulk_peak = bulk.run(bulk_tasks, ctx, pool, processed, done, len(batches))
+    result.worker_peak_rss_mb = max(result.worker_peak_rss_mb, bulk_peak)
+    remaining = list(todo)
+    worker_cpu: dict[int, float] = {}
+    for index, res in _run(batches, ctx, pool):
+        result.worker_peak_rss_mb = max(result.worker_peak_rss_mb, res.peak_rss_mb)
+        if res.pid != os.getpid():
+            worker_cpu[res.pid] = max(worker_cpu.get(res.pid, 0.0), res.cpu_seconds)
+            result.worker_cpu_seconds = sum(worker_cpu.values())
+        key_ = (res.dataset, batches[index][0].folder)
+        done.setdefault(key_, []).append((index, res))
+        pending_batches[key_] -= 1
+        while remaining and _ready(remaining[0][0], pending_batches):
+            target, digest = remaining.pop(0)
+            _build_target(
+                target, digest, done, reference, paths, processed, inputs, hashes, sizes, fp
+            )
+            result.built.append(target.date)
+            _forget(done, remaining)
+    for target, digest in remaining:  # targets without input batches of their own
+        _build_target(target, digest, done, reference, paths, processed, inputs, hashes, sizes, fp)
+        result.built.append(target.date)
+    bulk.cleanup(processed)
+
+
+def _ready(target: Target, pending: dict[tuple[str, str], int]) -> bool:
+    folders = set(target.activity_folders) | {f for f in target.snapshot_folders.values() if f}
+    return all(n == 0 for (_, folder), n in pending.items() if folder in folders)
+
+
+def _results_for(done, dataset: str, folders: list[str]) -> list[BatchResult]:
+    keep = set(folders)
+    picked = [ir for (d, f), irs in done.items() if d == dataset and f in keep for ir in irs]
+    return [r for _, r in sorted(picked, key=lambda ir: ir[0])]  # batch order: deterministic
+
+
+def _build_target(
+    target: Target,
+    digest: str,
+    done,
+    reference: dict[str, Merged],
+    paths,
+    processed: Path,
+    inputs: Inputs,
+    hashes,
+    sizes,
+    fp: str,
+) -> None:
+    merged = dict(reference)
+    for name in SNAPSHOT:
+        folder = target.snapshot_folders[name]
+        results = _results_for(done, name, [folder] if folder else [])
+        merged[name] = (
+            bulk.merge(name, results, paths)
+            if bulk.has_bulk(results)
+            else merge(name, Pool.of(name, results), paths)
+        )
+    for name in ACTIVITY:
+        merged[name] = merge(
+            name, Pool.of(name, _results_for(done, name, target.activity_folders)), paths
+        )
+    _write_target(processed, target, digest, merged, inputs, hashes, sizes, fp)
+
+
+def _forget(done, remaining: list) -> None:
+    """Free snapshot batches no remaining target needs (graduates dominate memory)."""
+    needed = {(name, t.snapshot_folders[name]) for t, _ in remaining for name in SNAPSHOT}
+    for key in [k for k in done if k[0] in SNAPSHOT and k not in needed]:
+        del done[key]
+
+
+def _write_target(
+    processed: Path,
+    target: Target,
+    digest: str,
+    merged: dict[str, Merged],
+    inputs: Inputs,
+    hashes: dict[str, str],
+    sizes: dict[str, int],
+    fp: str,
+) -> None:
     ordered = {name: merged[name] for name in PROCESSED_COLUMNS}
     files = pd.concat([m.files for m in ordered.values() if len(m.files)], ignore_index=True)
     quarantine = _concat([m.quarantine for m in ordered.values()], QUARANTINE_COLUMNS)
-    quarantine = quarantine.sort_values(["dataset", "source_file", "sheet", "row"], kind="stable",
-                                        ignore_index=True)
+    quarantine = quarantine.sort_values(
+        ["dataset", "source_file", "sheet", "row"], kind="stable", ignore_index=True
+    )
     repairs = _concat([m.repairs for m in ordered.values()], REPAIR_COLUMNS)
-    fingerprints = pd.concat([m.fingerprints for m in ordered.values()], ignore_index=True)
-    fingerprints = fingerprints.drop_duplicates(ignore_index=True).astype("string")
+    words = _unique_words(pd.concat([m.fingerprints for m in ordered.values()], ignore_index=True))
+    fingerprints = pd.DataFrame(
+        {
+            "kind": words["kind"].astype("string"),
+            "digest": words_hex(words[["d0", "d1", "d2", "d3"]].to_numpy(dtype=np.uint64)),
+        }
+    )
     by_path = {t.rel: t for t in target.tasks(inputs)}
     file_info = []
     first = files.drop_duplicates("source_file").set_index("source_file")
     for rel, t in sorted(by_path.items()):
         info = first.loc[rel] if rel in first.index else None
-        file_info.append({
-            "path": rel,
-            "dataset": t.dataset,
-            "snapshot_date": t.folder,
-            "sha256": hashes.get(t.path) or sha256_file(t.path),
-            "bytes": sizes.get(t.path) or os.path.getsize(t.path),
-            "encoding": None if info is None or pd.isna(info["encoding"]) else info["encoding"],
-            "engine": None if info is None or pd.isna(info["engine"]) else info["engine"],
-            "status": None if info is None else info["status"],
-        })
+        file_info.append(
+            {
+                "path": rel,
+                "dataset": t.dataset,
+                "snapshot_date": t.folder,
+                "sha256": hashes.get(t.path) or sha256_file(t.path),
+                "bytes": sizes.get(t.path) or os.path.getsize(t.path),
+                "encoding": None if info is None or pd.isna(info["encoding"]) else info["encoding"],
+                "engine": None if info is None or pd.isna(info["engine"]) else info["engine"],
+                "status": None if info is None else info["status"],
+            }
+        )
     datasets = {}
     for name, m in ordered.items():
-        entry: dict = {"rows": int(len(m.records)), "counts": m.counts}
+        entry: dict = {"rows": len(m.records), "counts": m.counts}
         if name in SNAPSHOT:
             entry["snapshot_date"] = target.snapshot_folders[name]
         elif name in ACTIVITY:
@@ -684,8 +892,11 @@ def _write_target(processed: Path, target: Target, digest: str, merged: dict[str
             entry["folders"] = used
         if name == "universities":
             entry["fallback"] = inputs.shipped_universities
-            entry["source"] = ("shipped: " + _rel(SHIPPED_UNIVERSITIES, Path("/"))
-                               if inputs.shipped_universities else "raw/reference")
+            entry["source"] = (
+                "shipped: " + _rel(SHIPPED_UNIVERSITIES, Path("/"))
+                if inputs.shipped_universities
+                else "raw/reference"
+            )
         datasets[name] = entry
     manifest = {
         "as_of": target.date.isoformat(),
@@ -700,12 +911,19 @@ def _write_target(processed: Path, target: Target, digest: str, merged: dict[str
         "quarantine": {
             "rows": int((quarantine["level"] == "row").sum()),
             "files": int((quarantine["level"] == "file").sum()),
-            "reasons": dict(Counter(quarantine.loc[quarantine["level"] == "row", "reason_code"].astype(str))),
+            "reasons": dict(
+                Counter(quarantine.loc[quarantine["level"] == "row", "reason_code"].astype(str))
+            ),
         },
         "repairs": dict(Counter(repairs["repair_code"].astype(str))),
         "versions": _versions(),
         "platform": f"{platform.system()} {platform.machine()} (python {sys.version.split()[0]})",
     }
     files = files.astype({c: t for c, t in FILE_COLUMNS.items()})
-    extra = {"quarantine": quarantine, "repairs": repairs, "files": files, "pii_fingerprints": fingerprints}
+    extra = {
+        "quarantine": quarantine,
+        "repairs": repairs,
+        "files": files,
+        "pii_fingerprints": fingerprints,
+    }
     _write_folder(processed / target.date.isoformat(), ordered, extra, manifest)

@@ -103,12 +103,15 @@ class _Hmac:
         self._inner = hashlib.sha256(bytes(b ^ 0x36 for b in key))
         self._outer = hashlib.sha256(bytes(b ^ 0x5C for b in key))
 
-    def hexdigest(self, message: bytes) -> str:
+    def digest(self, message: bytes) -> bytes:
         inner = self._inner.copy()
         inner.update(message)
         outer = self._outer.copy()
         outer.update(inner.digest())
-        return outer.hexdigest()
+        return outer.digest()
+
+    def hexdigest(self, message: bytes) -> str:
+        return self.digest(message).hex()
 
 
 class Digester:
@@ -117,17 +120,42 @@ class Digester:
 
     def __init__(self, key: bytes):
         self._mac = _Hmac(key)
-        self._memo: dict[str, str] = {}
+        self._memo: dict[str, bytes] = {}
 
-    def many(self, normalised) -> list[str]:
+    def many_bytes(self, normalised) -> list[bytes]:
+        """Raw 32-byte digests."""
         memo, mac = self._memo, self._mac
         out = []
         for v in normalised:
             d = memo.get(v)
             if d is None:
-                d = memo[v] = mac.hexdigest(v.encode("utf-8"))
+                d = memo[v] = mac.digest(v.encode("utf-8"))
             out.append(d)
         return out
+
+    def many(self, normalised) -> list[str]:
+        """Hex digests (keyed_digest)."""
+        return [d.hex() for d in self.many_bytes(normalised)]
+
+
+def digest_words(digests: list[bytes]) -> np.ndarray:
+    """32-byte digests -> (n, 4) uint64: compact, and fast to compare and deduplicate."""
+    if not digests:
+        return np.empty((0, 4), dtype=np.uint64)
+    return np.frombuffer(b"".join(digests), dtype=np.uint64).reshape(-1, 4)
+
+
+def words_hex(words: np.ndarray) -> pd.Series:
+    """(n, 4) uint64 digest words -> hex digests (pandas string), without a Python loop."""
+    import pyarrow as pa
+
+    n = len(words)
+    if n == 0:
+        return pd.Series([], dtype="string")
+    data = np.ascontiguousarray(words, dtype=np.uint64).tobytes().hex().encode("ascii")
+    offsets = np.arange(0, 64 * n + 1, 64, dtype=np.int32)
+    arrow = pa.StringArray.from_buffers(n, pa.py_buffer(offsets.tobytes()), pa.py_buffer(data))
+    return pd.Series(pd.array(arrow, dtype=pd.StringDtype("pyarrow")))
 
 
 def digest_many(normalised: list[str], key: bytes) -> list[str]:
@@ -137,9 +165,19 @@ def digest_many(normalised: list[str], key: bytes) -> list[str]:
 
 
 def normalise_identifiers(values: pd.Series) -> pd.Series:
-    """Vectorised normalise_identifier; blank values become missing."""
-    s = values.astype("str").str.normalize("NFKC").str.strip().str.upper()
-    return s.mask(s == "")
+    """Vectorised normalise_identifier (in Arrow); blank values become missing."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    s = values.astype("str")
+    a = pa.array(s.array, type=pa.large_string())  # zero-copy for Arrow-backed text
+    a = pc.utf8_upper(pc.utf8_trim_whitespace(pc.utf8_normalize(a, "NFKC")))
+    a = pc.if_else(pc.equal(a, ""), pa.scalar(None, a.type), a)
+    return pd.Series(
+        pd.array(a, dtype=pd.StringDtype("pyarrow", na_value=np.nan)),
+        index=values.index,
+        name=values.name,
+    )
 
 
 def pseudonymise(values: pd.Series, key: bytes | Digester) -> pd.Series:
@@ -155,3 +193,22 @@ def pseudonymise(values: pd.Series, key: bytes | Digester) -> pd.Series:
     digests = np.array([*hashed, None], dtype=object)
     # code -1 (missing) picks the trailing None
     return pd.Series(digests[codes], index=values.index, dtype="string", name=values.name)
+
+
+def pseudonymise_words(values: pd.Series, digester: Digester) -> tuple[pd.Series, np.ndarray]:
+    """pseudonymise, plus the first 64-bit word of each digest (0 where missing): a ready-made
+    hash of the pseudonym for finding duplicates."""
+    norm = normalise_identifiers(values)
+    codes, uniques = pd.factorize(norm, use_na_sentinel=True)
+    words = digest_words(digester.many_bytes(list(uniques.astype(object))))
+    hexes = words_hex(words)
+    out = (
+        hexes.take(np.where(codes >= 0, codes, 0)).reset_index(drop=True)
+        if len(words)
+        else pd.Series(pd.NA, index=range(len(codes)), dtype="string")
+    )
+    out = out.where(pd.Series(codes >= 0)).astype("string")
+    out.index = values.index
+    out.name = values.name
+    d0 = np.where(codes >= 0, words[np.where(codes >= 0, codes, 0), 0] if len(words) else 0, 0)
+    return out, d0.astype(np.uint64)

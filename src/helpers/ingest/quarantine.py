@@ -111,20 +111,28 @@ def summarise_issues(issues: pd.DataFrame) -> pd.DataFrame:
     """
     if issues.empty:
         return pd.DataFrame(
-            {"pos": pd.Series(dtype=np.int64), **{c: pd.Series(dtype=object) for c in
-                                                 ("reason_code", "reason", "column", "reason_codes")}}
+            {
+                "pos": pd.Series(dtype=np.int64),
+                **{
+                    c: pd.Series(dtype=object)
+                    for c in ("reason_code", "reason", "column", "reason_codes")
+                },
+            }
         )
     df = issues.drop_duplicates(["pos", "reason_code", "column"]).copy()
     df["_prio"] = df["reason_code"].map(_PRIORITY).fillna(len(_PRIORITY)).astype(int)
     df = df.sort_values(["pos", "_prio", "column"], kind="stable")
     df["_text"] = df["reason_code"].map(REASONS).fillna(df["reason_code"])
-    df["_text"] = np.where(df["column"].astype(str) != "", df["_text"] + "：" + df["column"].astype(str),
-                           df["_text"])
+    df["_text"] = np.where(
+        df["column"].astype(str) != "", df["_text"] + "：" + df["column"].astype(str), df["_text"]
+    )
     g = df.groupby("pos", sort=True)
     first = g["reason_code"].first()
     text = (df["_text"] + "；").groupby(df["pos"], sort=True).sum().str.rstrip("；")
     cols = df.loc[df["column"].astype(str) != ""].drop_duplicates(["pos", "column"])
-    cols_text = (cols["column"].astype(str) + "、").groupby(cols["pos"], sort=True).sum().str.rstrip("、")
+    cols_text = (
+        (cols["column"].astype(str) + "、").groupby(cols["pos"], sort=True).sum().str.rstrip("、")
+    )
     codes = df.drop_duplicates(["pos", "reason_code"])
     codes_text = (codes["reason_code"] + ";").groupby(codes["pos"], sort=True).sum().str.rstrip(";")
     out = pd.DataFrame(

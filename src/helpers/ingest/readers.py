@@ -61,14 +61,14 @@ class RawSheet:
     """One sheet (or a whole CSV) as cell text."""
 
     name: str
-    cells: np.ndarray                 # 2-D object array of str
-    row_numbers: np.ndarray           # 1-based row number (Excel row / CSV line) of each array row
+    cells: np.ndarray  # 2-D object array of str
+    row_numbers: np.ndarray  # 1-based row number (Excel row / CSV line) of each array row
 
 
 @dataclass
 class RawFile:
     sheets: list[RawSheet]
-    encoding: str | None              # CSV only
+    encoding: str | None  # CSV only
     engine: str
 
 
@@ -76,9 +76,9 @@ class RawFile:
 class HeaderMatch:
     """Where the header is and which columns it names."""
 
-    row: int                          # index into RawSheet.cells
-    columns: dict[str, int]           # canonical name -> column index (first occurrence)
-    headers: list[str]                # header text per column index (as in the file, cleaned)
+    row: int  # index into RawSheet.cells
+    columns: dict[str, int]  # canonical name -> column index (first occurrence)
+    headers: list[str]  # header text per column index (as in the file, cleaned)
     duplicates: list[str] = field(default_factory=list)  # canonical names named twice
 
 
@@ -109,7 +109,7 @@ def _other_text(v) -> str:
 def cells_to_text(column: np.ndarray) -> np.ndarray:
     """One column of typed cells (str, float, int, bool, date, datetime...) -> str."""
     types = np.fromiter(map(type, column), dtype=object, count=len(column))
-    is_str = types == str
+    is_str = types == str  # noqa: E721 - element-wise comparison of an array of types
     if is_str.all():
         return column
     out = column.copy()
@@ -154,7 +154,9 @@ def _read_excel(path: Path, data: bytes) -> RawFile:
         try:
             rows = wb.get_sheet_by_name(name).to_python(skip_empty_area=False)
         except Exception as exc:
-            raise UnreadableFile("file_corrupt", f"sheet {name}: {type(exc).__name__}: {exc}") from exc
+            raise UnreadableFile(
+                "file_corrupt", f"sheet {name}: {type(exc).__name__}: {exc}"
+            ) from exc
         arr = _to_text_array(rows)
         sheets.append(RawSheet(name, arr, np.arange(1, arr.shape[0] + 1, dtype=np.int64)))
     if not any(s.cells.size for s in sheets):
@@ -179,7 +181,9 @@ def _read_csv(path: Path, data: bytes) -> RawFile:
     if not text.strip():
         raise UnreadableFile("file_empty", "no text")
     first = text[:4096].splitlines()[:5]
-    delimiter = "\t" if sum(x.count("\t") for x in first) > sum(x.count(",") for x in first) else ","
+    delimiter = (
+        "\t" if sum(x.count("\t") for x in first) > sum(x.count(",") for x in first) else ","
+    )
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     rows: list[list[str]] = []
     starts: list[int] = []
@@ -205,7 +209,9 @@ def _read_parquet(path: Path) -> RawFile:
     arr = np.vstack([header, body]) if len(body) else header
     for j in range(arr.shape[1]):
         arr[:, j] = cells_to_text(arr[:, j])
-    return RawFile([RawSheet("", arr, np.arange(1, arr.shape[0] + 1, dtype=np.int64))], None, "pyarrow")
+    return RawFile(
+        [RawSheet("", arr, np.arange(1, arr.shape[0] + 1, dtype=np.int64))], None, "pyarrow"
+    )
 
 
 def read_file(path: Path) -> RawFile:
@@ -251,8 +257,9 @@ def match_header(cell: str, keys: dict[str, str]) -> str | None:
     return keys.get(stripped) if stripped != k else None
 
 
-def find_header(sheet: RawSheet, dataset: Dataset,
-                extra: dict[str, str] | None = None) -> HeaderMatch | None:
+def find_header(
+    sheet: RawSheet, dataset: Dataset, extra: dict[str, str] | None = None
+) -> HeaderMatch | None:
     """The row (within the first HEADER_SCAN_ROWS) naming the most columns of ``dataset``."""
     keys = _alias_keys(dataset, extra)
     best: tuple[int, int] | None = None

@@ -32,7 +32,13 @@ from helpers.ingest.normalise import (
 COUNT_COLUMNS = {
     "recruitment": ("events", "employers", "positions", "student_visits"),
     "visits": ("positions",),
-    "platform": ("graduates", "platform_followers", "counsellors", "counsellors_bound", "registered"),
+    "platform": (
+        "graduates",
+        "platform_followers",
+        "counsellors",
+        "counsellors_bound",
+        "registered",
+    ),
 }
 DATE_COLUMNS = {
     "graduates": (),
@@ -116,7 +122,10 @@ def schema_for(dataset: str, university_codes: frozenset[str]) -> pa.DataFrameSc
         cols["_university_conflict"] = _col(True)
         frame_checks.append(pa.Check(_no_conflict, name="university_conflict|university_code"))
     for c in d.columns:
-        if c.name in ("university_code", "university_id", "university_name") and dataset != "universities":
+        if (
+            c.name in ("university_code", "university_id", "university_name")
+            and dataset != "universities"
+        ):
             continue
         if c.name in required:
             cols[c.name] = _col(False)
@@ -127,22 +136,35 @@ def schema_for(dataset: str, university_codes: frozenset[str]) -> pa.DataFrameSc
 
     if dataset == "graduates":
         cols["student_id"] = _col(False, [pa.Check(_not_sci, name="scientific_notation")])
-        cols["id_number"] = _col(True, [pa.Check(lambda s: ~id_number_damaged(s), name="scientific_notation")])
+        cols["id_number"] = _col(
+            True, [pa.Check(lambda s: ~id_number_damaged(s), name="scientific_notation")]
+        )
         cols["education_level"] = _col(False, [_isin(LEVELS, "unknown_level")])
         cols["major_code"] = _col(False, [_matches(MAJOR_CODE, "bad_major_code")])
-        cols["destination_code"] = _col(True, [pa.Check(valid_destination, name="unknown_destination")])
-        cols["cohort"] = _col(False, [pa.Check(
-            lambda s: s.str.fullmatch(r"(19|20)[0-9]{2}").fillna(False), name="bad_value")])
+        cols["destination_code"] = _col(
+            True, [pa.Check(valid_destination, name="unknown_destination")]
+        )
+        cols["cohort"] = _col(
+            False,
+            [
+                pa.Check(
+                    lambda s: s.str.fullmatch(r"(19|20)[0-9]{2}").fillna(False), name="bad_value"
+                )
+            ],
+        )
     elif dataset == "recruitment":
         cols["activity_type"] = _col(False, [_isin(ACTIVITY_TYPES, "unknown_category")])
         frame_checks.append(pa.Check(_window_order, name="window_reversed|window_end"))
     elif dataset == "visits":
         cols["visitor_role"] = _col(False, [_isin(VISITOR_ROLES, "unknown_category")])
-        cols["new_employer"] = _col(False, [pa.Check(
-            lambda s: s.str.upper().isin(YES | NO), name="bad_value")])
+        cols["new_employer"] = _col(
+            False, [pa.Check(lambda s: s.str.upper().isin(YES | NO), name="bad_value")]
+        )
     elif dataset == "platform":
         for num, den in PLATFORM_RATIOS.items():
-            frame_checks.append(pa.Check(_ratio(num, den), name=f"numerator_above_denominator|{num}"))
+            frame_checks.append(
+                pa.Check(_ratio(num, den), name=f"numerator_above_denominator|{num}")
+            )
     elif dataset == "assistance":
         cols["student_id"] = _col(False, [pa.Check(_not_sci, name="scientific_notation")])
         cols["help_type"] = _col(False, [_isin(HELP_TYPES, "unknown_category")])
@@ -170,12 +192,19 @@ def validate(dataset: str, frame: pd.DataFrame, university_codes: frozenset[str]
     except pa.errors.SchemaErrors as err:
         fc = err.failure_cases
     else:
-        return pd.DataFrame({"pos": pd.Series(dtype="int64"), "reason_code": pd.Series(dtype=object),
-                             "column": pd.Series(dtype=object)})
+        return pd.DataFrame(
+            {
+                "pos": pd.Series(dtype="int64"),
+                "reason_code": pd.Series(dtype=object),
+                "column": pd.Series(dtype=object),
+            }
+        )
     fc = fc[fc["index"].notna()]
     unexpected = fc[~fc["check"].astype(str).str.match(r"^(not_nullable|[a-z_]+(\|[a-z_]+)?)$")]
     if len(unexpected):
-        raise RuntimeError(f"schema problem in {dataset}: {unexpected[['column', 'check']].drop_duplicates().to_dict('records')}")
+        raise RuntimeError(
+            f"schema problem in {dataset}: {unexpected[['column', 'check']].drop_duplicates().to_dict('records')}"
+        )
     check = fc["check"].astype(str)
     parts = check.str.split("|", n=1, expand=True)
     reason = parts[0].replace({"not_nullable": "empty_required"})
@@ -187,6 +216,8 @@ def validate(dataset: str, frame: pd.DataFrame, university_codes: frozenset[str]
         {
             "pos": fc["index"].astype("int64").to_numpy(),
             "reason_code": reason.to_numpy(dtype=object),
-            "column": column.map(lambda c: zh.get(c, c) if isinstance(c, str) else "").to_numpy(dtype=object),
+            "column": column.map(lambda c: zh.get(c, c) if isinstance(c, str) else "").to_numpy(
+                dtype=object
+            ),
         }
     )

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+# The data-quality tables' Chinese titles and headers (helpers.tables.HEADER_MODULES lists us).
+from helpers.runner import quality as _quality  # noqa: F401
+
 if TYPE_CHECKING:
     from helpers.runner.period import run_period
 

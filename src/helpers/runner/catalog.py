@@ -22,10 +22,10 @@ UNIVERSITY = "university"
 
 @dataclass(frozen=True)
 class ReportSpec:
-    notebook: str   # file name in the notebooks folder
-    title: str      # Chinese title the reader sees
-    scope: str      # PROVINCE (one report) or UNIVERSITY (one part of every university's report)
-    output: str     # province: HTML file stem; university: name of the part (file names)
+    notebook: str  # file name in the notebooks folder
+    title: str  # Chinese title the reader sees
+    scope: str  # PROVINCE (one report) or UNIVERSITY (one part of every university's report)
+    output: str  # province: HTML file stem; university: name of the part (file names)
 
     def __post_init__(self) -> None:
         if self.scope not in (PROVINCE, UNIVERSITY):
@@ -42,7 +42,9 @@ class ReportSpec:
 CATALOG: tuple[ReportSpec, ...] = (
     ReportSpec("circular.ipynb", "全省高校毕业生就业工作情况通报", PROVINCE, "情况通报"),
     ReportSpec("placement_rates.ipynb", "全省高校毕业去向落实率分析", PROVINCE, "落实率分析"),
-    ReportSpec("major_evidence.ipynb", "学科专业点毕业去向落实情况与调整依据", PROVINCE, "专业点预警"),
+    ReportSpec(
+        "major_evidence.ipynb", "学科专业点毕业去向落实情况与调整依据", PROVINCE, "专业点预警"
+    ),
     ReportSpec("followup.ipynb", "就业工作任务跟踪督导", PROVINCE, "跟踪督导"),
     ReportSpec("data_quality.ipynb", "本期数据质量报告", PROVINCE, "数据质量"),
     ReportSpec("placement_rates.ipynb", "毕业去向落实情况", UNIVERSITY, "placement_rates"),
@@ -50,8 +52,10 @@ CATALOG: tuple[ReportSpec, ...] = (
 )
 
 
-def available(catalog: tuple[ReportSpec, ...] | list[ReportSpec] = CATALOG,
-              notebooks_dir: Path = NOTEBOOKS_DIR) -> list[ReportSpec]:
+def available(
+    catalog: tuple[ReportSpec, ...] | list[ReportSpec] = CATALOG,
+    notebooks_dir: Path = NOTEBOOKS_DIR,
+) -> list[ReportSpec]:
     """The specs whose notebook exists on disk."""
     return [s for s in catalog if (Path(notebooks_dir) / s.notebook).is_file()]
 
@@ -71,18 +75,18 @@ class Part:
 
     spec: ReportSpec
     university: str | None
-    notebook_rel: str   # executed notebook, relative to the run folder
-    error_rel: str      # its error page, relative to the run folder
+    notebook_rel: str  # executed notebook, relative to the run folder
+    error_rel: str  # its error page, relative to the run folder
 
 
 @dataclass(frozen=True)
 class Task:
     """One page of the run: a province report, or a university's report (one part per spec)."""
 
-    key: str                  # "province:<output>" or "university:<code>"
+    key: str  # "province:<output>" or "university:<code>"
     scope: str
     title: str
-    html_rel: str             # the page, relative to the run folder
+    html_rel: str  # the page, relative to the run folder
     parts: tuple[Part, ...]
     university: str | None = None
     university_name: str | None = None
@@ -90,21 +94,33 @@ class Task:
 
 def province_task(spec: ReportSpec) -> Task:
     part = Part(spec, None, f"notebooks/{spec.stem}.ipynb", f"errors/{spec.stem}.html")
-    return Task(f"province:{spec.output}", PROVINCE, spec.title, f"{safe_name(spec.output)}.html", (part,))
+    return Task(
+        f"province:{spec.output}", PROVINCE, spec.title, f"{safe_name(spec.output)}.html", (part,)
+    )
 
 
 def university_task(specs: list[ReportSpec], code: str, name: str) -> Task:
     stem = f"{code}-{safe_name(name)}"
     parts = tuple(
-        Part(s, code, f"notebooks/universities/{code}-{s.stem}.ipynb", f"errors/{code}-{s.stem}.html")
+        Part(
+            s, code, f"notebooks/universities/{code}-{s.stem}.ipynb", f"errors/{code}-{s.stem}.html"
+        )
         for s in specs
     )
-    return Task(f"university:{code}", UNIVERSITY, f"{name}毕业生就业监测报告",
-                f"universities/{stem}.html", parts, code, name)
+    return Task(
+        f"university:{code}",
+        UNIVERSITY,
+        f"{name}毕业生就业监测报告",
+        f"universities/{stem}.html",
+        parts,
+        code,
+        name,
+    )
 
 
-def plan_tasks(specs: list[ReportSpec], universities: list[tuple[str, str]],
-               university: str | None = None) -> list[Task]:
+def plan_tasks(
+    specs: list[ReportSpec], universities: list[tuple[str, str]], university: str | None = None
+) -> list[Task]:
     """Province tasks first (unless one university was asked for), then one task per university."""
     tasks = [] if university else [province_task(s) for s in specs if s.scope == PROVINCE]
     uni_specs = [s for s in specs if s.scope == UNIVERSITY]

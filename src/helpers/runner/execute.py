@@ -13,7 +13,10 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import shutil
 import subprocess
+import sys
+import tempfile
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -26,8 +29,8 @@ from helpers.runner.catalog import Part, Task
 from helpers.runner.kernel import collect_cell_source, reset_cell_source
 
 KERNEL_NAME = "python3"
-CELL_TIMEOUT = 1800          # seconds per cell before the report is failed
-START_TIMEOUT = 120          # seconds for a kernel to start
+CELL_TIMEOUT = 1800  # seconds per cell before the report is failed
+START_TIMEOUT = 120  # seconds for a kernel to start
 RUNNER_CELL_TAGS = ("runner-reset",)
 
 
@@ -44,20 +47,49 @@ def _warm_engine():
         return "placement-warm"
 
     class WarmEngine(NBClientEngine):
-        """NBClientEngine that gives nbclient the worker's connected client for the given km."""
+        """NBClientEngine that adds the runner's cells and reuses the worker's kernel client.
+
+        ``runner_cells`` (reset first, audit last) are added to the parameterised notebook here, so
+        papermill records the real input path. ``km``/``kc``: the warm kernel and its connected
+        client; without them nbclient starts (and stops) a fresh kernel.
+        """
 
         @classmethod
-        def execute_managed_notebook(cls, nb_man, kernel_name, log_output=False, stdout_file=None,
-                                     stderr_file=None, start_timeout=60, execution_timeout=None,
-                                     **kwargs):
+        def execute_notebook(cls, nb, kernel_name, **kwargs):
+            first, last = kwargs.pop("runner_cells", (None, None))
+            if first is not None:
+                nb.cells.insert(0, first)
+            if last is not None:
+                nb.cells.append(last)
+            return super().execute_notebook(nb, kernel_name, **kwargs)
+
+        @classmethod
+        def execute_managed_notebook(
+            cls,
+            nb_man,
+            kernel_name,
+            log_output=False,
+            stdout_file=None,
+            stderr_file=None,
+            start_timeout=60,
+            execution_timeout=None,
+            **kwargs,
+        ):
             km = kwargs.pop("km", None)
             kc = kwargs.pop("kc", None)
             for unused in ("input_path", "timeout", "startup_timeout"):
                 kwargs.pop(unused, None)
             client = PapermillNotebookClient(
-                nb_man, km=km, timeout=execution_timeout, startup_timeout=start_timeout,
-                kernel_name=kernel_name, log=logger, log_output=log_output,
-                stdout_file=stdout_file, stderr_file=stderr_file, **kwargs,
+                nb_man,
+                km=km,
+                timeout=execution_timeout,
+                startup_timeout=start_timeout,
+                kernel_name=kernel_name,
+                log=logger,
+                log_output=log_output,
+                stdout_file=stdout_file,
+                stderr_file=stderr_file,
+                **kwargs,
             )
             if kc is not None:
                 client.kc = kc  # connected already: nbclient skips starting a new client
@@ -68,7 +100,11 @@ def _warm_engine():
 
 
 class WarmKernel:
-    """One long-lived kernel and its client; restarted when it dies."""
+    """One long-lived kernel and its connected client; restarted when it dies.
+
+    Async manager and client, as nbclient expects: a blocking client would block nbclient's event
+    loop while it waits for output, so a kernel that dies mid-cell would hang the run.
+    """
 
     def __init__(self, cwd: Path, kernel_name: str = KERNEL_NAME):
         self.cwd = Path(cwd)
@@ -77,35 +113,69 @@ class WarmKernel:
         self.kc = None
         self.reports_run = 0
 
-    def start(self) -> WarmKernel:
-        from jupyter_client import KernelManager
+    def start(self, attempts: int = 2) -> WarmKernel:
+        """Start the kernel and connect; a kernel that dies while starting is tried once more."""
+        for attempt in range(1, attempts + 1):
+            try:
+                return self._start()
+            except RuntimeError:
+                self.stop()
+                if attempt == attempts:
+                    raise
+        return self
 
-        self.km = KernelManager(kernel_name=self.kernel_name)
+    def _start(self) -> WarmKernel:
+        from jupyter_client import AsyncKernelManager
+        from jupyter_core.utils import run_sync
+
+        self.km = AsyncKernelManager(kernel_name=self.kernel_name)
+        # The kernel's own log (connection notices, crashes; never cell output, which goes over
+        # ZMQ) is kept in a temporary file and quoted when the kernel dies while starting.
+        self._log = tempfile.TemporaryFile()  # noqa: SIM115  (closed in stop())
         # History off: the reset cell rewinds execution counts, which a history database rejects.
-        # The kernel's own log (connection notices) is not wanted in cron mail: discard it.
-        self.km.start_kernel(
+        run_sync(self.km.start_kernel)(
             cwd=str(self.cwd),
             extra_arguments=["--HistoryManager.enabled=False"],
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            stderr=self._log,
         )
         self.kc = self.km.client()
         self.kc.start_channels()
-        self.kc.wait_for_ready(timeout=START_TIMEOUT)
+        try:
+            run_sync(self.kc.wait_for_ready)(timeout=START_TIMEOUT)
+        except RuntimeError as exc:
+            raise RuntimeError(f"{exc}; kernel log: {self.log_tail()}") from exc
         self.reports_run = 0
         return self
 
+    def log_tail(self, limit: int = 2000) -> str:
+        log = getattr(self, "_log", None)
+        if log is None:
+            return ""
+        try:
+            log.seek(0)
+            return log.read().decode("utf-8", "replace")[-limit:].strip()
+        except (OSError, ValueError):
+            return ""
+
     def alive(self) -> bool:
-        return self.km is not None and self.km.is_alive()
+        from jupyter_core.utils import run_sync
+
+        return self.km is not None and bool(run_sync(self.km.is_alive)())
 
     def stop(self) -> None:
+        from jupyter_core.utils import run_sync
+
         if self.kc is not None:
             with contextlib.suppress(Exception):
                 self.kc.stop_channels()
         if self.km is not None:
             with contextlib.suppress(Exception):
-                self.km.shutdown_kernel(now=True)
+                run_sync(self.km.shutdown_kernel)(now=True)
         self.km = self.kc = None
+        log, self._log = getattr(self, "_log", None), None
+        if log is not None:
+            log.close()
 
     def restart(self) -> None:
         self.stop()
@@ -121,26 +191,24 @@ class WarmKernel:
 # --- executing one notebook --------------------------------------------------------------------
 
 
-def prepare_notebook(source: Path, cwd: Path, parameters: dict, report: str) -> nbformat.NotebookNode:
-    """The notebook with the runner's reset cell first and its audit cell last."""
-    nb = nbformat.read(str(source), as_version=4)
-    reset = nbformat.v4.new_code_cell(reset_cell_source(str(cwd)),
-                                      metadata={"tags": list(RUNNER_CELL_TAGS)})
+def runner_cells(cwd: Path, parameters: dict, report: str) -> tuple:
+    """The runner's reset cell (first) and disclosure-audit cell (last) of every report."""
+    tags = {"tags": list(RUNNER_CELL_TAGS)}
+    reset = nbformat.v4.new_code_cell(reset_cell_source(str(cwd)), metadata=dict(tags))
     collect = nbformat.v4.new_code_cell(
-        collect_cell_source(parameters["data_dir"], parameters["as_of"], report,
-                            parameters.get("university")),
-        metadata={"tags": list(RUNNER_CELL_TAGS)},
+        collect_cell_source(
+            parameters["data_dir"], parameters["as_of"], report, parameters.get("university")
+        ),
+        metadata=dict(tags),
     )
-    nb.cells.insert(0, reset)
-    nb.cells.append(collect)
-    return nb
+    return reset, collect
 
 
 @dataclass
 class PartResult:
     notebook: str
     university: str | None
-    status: str                        # "ok" | "failed"
+    status: str  # "ok" | "failed"
     seconds: float
     notebook_rel: str
     error_rel: str | None = None
@@ -151,8 +219,9 @@ class PartResult:
     title: str = ""
 
 
-def execute_part(part: Part, kernel: WarmKernel | None, notebooks_dir: Path, run_dir: Path,
-                 parameters: dict) -> tuple[PartResult, nbformat.NotebookNode | None]:
+def execute_part(
+    part: Part, kernel: WarmKernel | None, notebooks_dir: Path, run_dir: Path, parameters: dict
+) -> tuple[PartResult, nbformat.NotebookNode | None]:
     """Execute one notebook with papermill; keep the executed (or error) notebook in the run folder.
 
     ``kernel=None`` executes on a fresh kernel that papermill starts and stops (the slow path,
@@ -163,35 +232,59 @@ def execute_part(part: Part, kernel: WarmKernel | None, notebooks_dir: Path, run
 
     out_path = run_dir / part.notebook_rel
     out_path.parent.mkdir(parents=True, exist_ok=True)
-    nb = prepare_notebook(notebooks_dir / part.spec.notebook, notebooks_dir, parameters, part.spec.stem)
+    source = notebooks_dir / part.spec.notebook
     kwargs = dict(
-        parameters=parameters, kernel_name=KERNEL_NAME, progress_bar=False,
-        request_save_on_cell_execute=False, start_timeout=START_TIMEOUT,
+        parameters=parameters,
+        kernel_name=KERNEL_NAME,
+        progress_bar=False,
+        request_save_on_cell_execute=False,
+        start_timeout=START_TIMEOUT,
         execution_timeout=CELL_TIMEOUT,
+        engine_name=_warm_engine(),
+        runner_cells=runner_cells(notebooks_dir, parameters, part.spec.stem),
     )
     if kernel is not None:
-        kwargs.update(engine_name=_warm_engine(), km=kernel.km, kc=kernel.kc)
+        kwargs.update(km=kernel.km, kc=kernel.kc)
     else:
         kwargs.update(cwd=str(notebooks_dir))
     started = time.perf_counter()
     try:
-        executed = pm.execute_notebook(nb, str(out_path), **kwargs)
-        return PartResult(part.spec.notebook, part.university, "ok", time.perf_counter() - started,
-                          part.notebook_rel), executed
+        executed = pm.execute_notebook(str(source), str(out_path), **kwargs)
+        return PartResult(
+            part.spec.notebook,
+            part.university,
+            "ok",
+            time.perf_counter() - started,
+            part.notebook_rel,
+        ), executed
     except PapermillExecutionError as exc:  # the error notebook (with papermill's banner) is saved
         result = PartResult(
-            part.spec.notebook, part.university, "failed", time.perf_counter() - started,
-            part.notebook_rel, part.error_rel, exc.ename, _first_line(exc.evalue),
+            part.spec.notebook,
+            part.university,
+            "failed",
+            time.perf_counter() - started,
+            part.notebook_rel,
+            part.error_rel,
+            exc.ename,
+            _first_line(exc.evalue),
             # papermill counts its own banner cell and our reset cell; report the author's index
-            _author_cell_index(out_path, exc.cell_index), list(exc.traceback),
+            _author_cell_index(out_path, exc.cell_index),
+            list(exc.traceback),
         )
         return result, None
     except Exception as exc:  # kernel died, timeout, unreadable notebook ...
-        if not out_path.exists():
-            nbformat.write(nb, str(out_path))
+        if not out_path.exists() and source.exists():
+            shutil.copyfile(source, out_path)  # keep something to open next to the error page
         result = PartResult(
-            part.spec.notebook, part.university, "failed", time.perf_counter() - started,
-            part.notebook_rel, part.error_rel, type(exc).__name__, _first_line(str(exc)), None,
+            part.spec.notebook,
+            part.university,
+            "failed",
+            time.perf_counter() - started,
+            part.notebook_rel,
+            part.error_rel,
+            type(exc).__name__,
+            _first_line(str(exc)),
+            None,
             traceback.format_exception(exc),
         )
         return result, None
@@ -208,9 +301,12 @@ def _author_cell_index(executed_path: Path, fallback: int | None) -> int | None:
         nb = nbformat.read(str(executed_path), as_version=4)
     except Exception:
         return fallback
-    own = [c for c in nb.cells
-           if not set(c.get("metadata", {}).get("tags", [])) & {"runner-reset", "injected-parameters",
-                                                                   "papermill-error-cell-tag"}]
+    own = [
+        c
+        for c in nb.cells
+        if not set(c.get("metadata", {}).get("tags", []))
+        & {"runner-reset", "injected-parameters", "papermill-error-cell-tag"}
+    ]
     for i, cell in enumerate(own, 1):
         if any(o.get("output_type") == "error" for o in cell.get("outputs", [])):
             return i
@@ -225,11 +321,11 @@ class RunContext:
     """What every task of a run shares (sent to each worker once)."""
 
     notebooks_dir: Path
-    run_dir: Path                 # the staging folder reports/.staging-*/<as_of>
-    notebook_reports_dir: Path    # what notebooks get as reports_dir (run_dir's parent)
+    run_dir: Path  # the staging folder reports/.staging-*/<as_of>
+    notebook_reports_dir: Path  # what notebooks get as reports_dir (run_dir's parent)
     data_dir: Path
     as_of: str
-    header: dict                  # as_of, cohort, data_version, generated_at
+    header: dict  # as_of, cohort, data_version, generated_at
 
 
 @dataclass
@@ -279,8 +375,9 @@ def run_task(task: Task, ctx: RunContext, kernel: WarmKernel | None) -> TaskResu
     for part in task.parts:
         if kernel is not None and not kernel.alive():
             kernel.restart()
-        result, nb = execute_part(part, kernel, ctx.notebooks_dir, ctx.run_dir,
-                                  parameters_for(ctx, part.university))
+        result, nb = execute_part(
+            part, kernel, ctx.notebooks_dir, ctx.run_dir, parameters_for(ctx, part.university)
+        )
         result.title = part.spec.title
         if kernel is not None:
             kernel.reports_run += 1
@@ -288,27 +385,45 @@ def run_task(task: Task, ctx: RunContext, kernel: WarmKernel | None) -> TaskResu
         if nb is not None:
             executed.append(nb)
     started = time.perf_counter()
-    out = TaskResult(task.key, task.scope, task.title, None, task.university, task.university_name,
-                     results)
+    out = TaskResult(
+        task.key, task.scope, task.title, None, task.university, task.university_name, results
+    )
     meta = _page_meta(ctx, task)
     for part, result in zip(task.parts, results, strict=True):
         if result.status != "ok":
-            err_meta = _page_meta(ctx, task, title=f"{task.title} · {part.spec.title}"
-                                  if task.scope == "university" else task.title)
+            err_meta = _page_meta(
+                ctx,
+                task,
+                title=f"{task.title} · {part.spec.title}"
+                if task.scope == "university"
+                else task.title,
+            )
             err_meta.index_href = "../index.html"
             failure = {
-                "notebook": part.spec.notebook, "university": task.university_name and
-                f"{task.university} {task.university_name}", "ename": result.ename,
-                "evalue": result.evalue, "cell_index": result.cell_index,
-                "traceback": result.traceback, "notebook_href": "../" + part.notebook_rel,
+                "notebook": part.spec.notebook,
+                "university": task.university_name and f"{task.university} {task.university_name}",
+                "ename": result.ename,
+                "evalue": result.evalue,
+                "cell_index": result.cell_index,
+                "traceback": result.traceback,
+                "notebook_href": "../" + part.notebook_rel,
             }
-            render.write_text_atomic(ctx.run_dir / part.error_rel,
-                                     render.render_error_page(err_meta, failure))
-            meta.notices.append({"text": f"本报告的“{part.spec.title}”部分未能生成。",
-                                 "href": "../" * task.html_rel.count("/") + part.error_rel})
+            render.write_text_atomic(
+                ctx.run_dir / part.error_rel, render.render_error_page(err_meta, failure)
+            )
+            meta.notices.append(
+                {
+                    "text": f"本报告的“{part.spec.title}”部分未能生成。",
+                    "href": "../" * task.html_rel.count("/") + part.error_rel,
+                }
+            )
     if executed:
         try:
-            nb = executed[0] if len(executed) == 1 else render.combine_notebooks(executed, task.title)
+            nb = (
+                executed[0]
+                if len(executed) == 1
+                else render.combine_notebooks(executed, task.title)
+            )
             render.write_text_atomic(ctx.run_dir / task.html_rel, render.render_report(nb, meta))
             out.html_rel = task.html_rel
         except Exception as exc:  # a page that cannot be rendered fails like a notebook
@@ -345,10 +460,13 @@ def _worker_run(task: Task) -> TaskResult:
     return run_task(task, _WORKER["ctx"], _WORKER["kernel"])
 
 
-def run_tasks(tasks: list[Task], ctx: RunContext, workers: int, progress: bool = True) -> list[TaskResult]:
+def run_tasks(
+    tasks: list[Task], ctx: RunContext, workers: int, progress: bool = True
+) -> list[TaskResult]:
     """Run tasks on ``workers`` processes, each with its own warm kernel; results in task order."""
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor, as_completed
+    from concurrent.futures.process import BrokenProcessPool
 
     from tqdm import tqdm
 
@@ -356,8 +474,14 @@ def run_tasks(tasks: list[Task], ctx: RunContext, workers: int, progress: bool =
         return []
     workers = max(1, min(workers, len(tasks)))
     results: dict[str, TaskResult] = {}
-    bar = tqdm(total=len(tasks), desc="报告 reports", unit="份", disable=not progress,
-               dynamic_ncols=True, smoothing=0.1)
+    bar = tqdm(
+        total=len(tasks),
+        desc="报告 reports",
+        unit="份",
+        disable=not progress,
+        dynamic_ncols=True,
+        smoothing=0.1,
+    )
 
     def done(task: Task, result: TaskResult) -> None:
         results[task.key] = result
@@ -366,37 +490,73 @@ def run_tasks(tasks: list[Task], ctx: RunContext, workers: int, progress: bool =
         if failed:
             bar.set_postfix_str(f"失败 {failed}")
 
-    if workers == 1:  # one kernel, in this process: no worker start-up to pay
+    def in_process(todo: list[Task]) -> None:
         with WarmKernel(ctx.notebooks_dir) as kernel:
-            for task in tasks:
+            for task in todo:
                 try:
                     done(task, run_task(task, ctx, kernel))
                 except Exception as exc:
                     done(task, _crashed(task, exc))
+
+    if workers == 1:  # one kernel, in this process: no worker start-up to pay
+        in_process(tasks)
     else:
         mp = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=workers, mp_context=mp, initializer=_worker_init,
-                                 initargs=(ctx,)) as pool:
+        orphaned: list[Task] = []
+        with ProcessPoolExecutor(
+            max_workers=workers, mp_context=mp, initializer=_worker_init, initargs=(ctx,)
+        ) as pool:
             futures = {pool.submit(_worker_run, t): t for t in tasks}
             for fut in as_completed(futures):
                 task = futures[fut]
                 try:
                     done(task, fut.result())
-                except Exception as exc:  # a worker crashed: the task fails, the run goes on
+                except BrokenProcessPool:  # a worker died: its kernel or the process itself
+                    orphaned.append(task)
+                except Exception as exc:
                     done(task, _crashed(task, exc))
+        if orphaned:
+            # The pool cannot be used any more. Whatever it did not finish runs here, one kernel
+            # at a time; a report that kills this kernel too fails on its own.
+            print(
+                f"警告 WARNING  工作进程意外退出，剩余 {len(orphaned)} 份报告改在主进程中生成 "
+                f"(a worker process died; running {len(orphaned)} reports in the main process)",
+                file=sys.stderr,
+                flush=True,
+            )
+            in_process(orphaned)
     bar.close()
     return [results[t.key] for t in tasks]
 
 
 def _crashed(task: Task, exc: BaseException) -> TaskResult:
     parts = [
-        PartResult(p.spec.notebook, p.university, "failed", 0.0, p.notebook_rel, None,
-                   type(exc).__name__, _first_line(str(exc)), None, traceback.format_exception(exc),
-                   p.spec.title)
+        PartResult(
+            p.spec.notebook,
+            p.university,
+            "failed",
+            0.0,
+            p.notebook_rel,
+            None,
+            type(exc).__name__,
+            _first_line(str(exc)),
+            None,
+            traceback.format_exception(exc),
+            p.spec.title,
+        )
         for p in task.parts
     ]
-    return TaskResult(task.key, task.scope, task.title, None, task.university, task.university_name,
-                      parts, status="failed", render_error="worker process failed")
+    return TaskResult(
+        task.key,
+        task.scope,
+        task.title,
+        None,
+        task.university,
+        task.university_name,
+        parts,
+        status="failed",
+        render_error="worker process failed",
+    )
 
 
 def fresh_execute(part: Part, notebooks_dir: Path, run_dir: Path, parameters: dict):
@@ -405,6 +565,14 @@ def fresh_execute(part: Part, notebooks_dir: Path, run_dir: Path, parameters: di
 
 
 __all__ = [
-    "KERNEL_NAME", "PartResult", "RunContext", "TaskResult", "WarmKernel", "execute_part",
-    "fresh_execute", "prepare_notebook", "run_task", "run_tasks",
+    "KERNEL_NAME",
+    "PartResult",
+    "RunContext",
+    "TaskResult",
+    "WarmKernel",
+    "execute_part",
+    "fresh_execute",
+    "run_task",
+    "run_tasks",
+    "runner_cells",
 ]

@@ -33,21 +33,35 @@ def failure_rows(manifest: dict) -> list[dict]:
     for r in manifest.get("reports", []):
         for p in r.get("parts", []):
             if p.get("status") != "ok":
-                rows.append({"title": r["title"] + ("" if r["scope"] == "province" else f" · {p.get('title', '')}"),
-                             "notebook": p["notebook"], "error": p.get("error") or "",
-                             "error_page": p.get("error_page"),
-                             "executed_notebook": p.get("executed_notebook")})
+                rows.append(
+                    {
+                        "title": r["title"]
+                        + ("" if r["scope"] == "province" else f" · {p.get('title', '')}"),
+                        "notebook": p["notebook"],
+                        "error": p.get("error") or "",
+                        "error_page": p.get("error_page"),
+                        "executed_notebook": p.get("executed_notebook"),
+                    }
+                )
         if r.get("render_error"):
-            rows.append({"title": r["title"], "notebook": "（HTML 渲染）", "error": r["render_error"],
-                         "error_page": None, "executed_notebook": None})
+            rows.append(
+                {
+                    "title": r["title"],
+                    "notebook": "（HTML 渲染）",
+                    "error": r["render_error"],
+                    "error_page": None,
+                    "executed_notebook": None,
+                }
+            )
     return rows
 
 
 def render_index(manifest: dict) -> str:
     reports = manifest.get("reports", [])
     province = [r for r in reports if r["scope"] == "province"]
-    universities = sorted((r for r in reports if r["scope"] == "university"),
-                          key=lambda r: r.get("university") or "")
+    universities = sorted(
+        (r for r in reports if r["scope"] == "university"), key=lambda r: r.get("university") or ""
+    )
     run = manifest["run"]
     counts = {"total": len(reports), "failed": sum(r.get("status") != "ok" for r in reports)}
     return render_site_page(
@@ -64,6 +78,7 @@ def render_index(manifest: dict) -> str:
         timings=manifest.get("timings", {}),
         timing_labels=TIMING_LABELS,
         counts=counts,
+        privacy=manifest.get("privacy"),
         status_cell=status_cell,
     )
 

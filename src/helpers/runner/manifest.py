@@ -22,9 +22,21 @@ from helpers.config import PROJECT_ROOT, parse_as_of
 
 MANIFEST_NAME = "manifest.json"
 SCHEMA_VERSION = 1
-PACKAGES = ("helpers", "pandas", "numpy", "pyarrow", "matplotlib", "papermill", "nbconvert",
-            "nbclient", "nbformat", "jupyter_client", "ipykernel", "jinja2", "pydantic")
-_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+PACKAGES = (
+    "helpers",
+    "pandas",
+    "numpy",
+    "pyarrow",
+    "matplotlib",
+    "papermill",
+    "nbconvert",
+    "nbclient",
+    "nbformat",
+    "jupyter_client",
+    "ipykernel",
+    "jinja2",
+    "pydantic",
+)
 _IGNORED_NAMES = re.compile(r"^(\.|~\$)|\.(tmp|lock|swp)$|^Thumbs\.db$|^desktop\.ini$", re.I)
 
 
@@ -51,7 +63,9 @@ def _raw_files(raw_dir: Path, as_of: dt.date) -> list[Path]:
             except ValueError:
                 continue
         for path in sorted(folder.rglob("*")):
-            if path.is_file() and not any(_IGNORED_NAMES.search(p) for p in path.relative_to(raw_dir).parts):
+            if path.is_file() and not any(
+                _IGNORED_NAMES.search(p) for p in path.relative_to(raw_dir).parts
+            ):
                 out.append(path)
     return out
 
@@ -59,24 +73,47 @@ def _raw_files(raw_dir: Path, as_of: dt.date) -> list[Path]:
 def raw_inputs(data_dir: Path, as_of: dt.date | str) -> dict[str, str]:
     """``{path relative to data/raw (posix): sha256}`` of every raw file behind ``as_of``."""
     raw_dir = Path(data_dir) / "raw"
-    return {p.relative_to(raw_dir).as_posix(): file_sha256(p)
-            for p in _raw_files(raw_dir, parse_as_of(as_of))}
+    return {
+        p.relative_to(raw_dir).as_posix(): file_sha256(p)
+        for p in _raw_files(raw_dir, parse_as_of(as_of))
+    }
 
 
-def _hashes_in(obj) -> set[str]:
-    """Every sha256 hex digest anywhere in a JSON document (the input hashes of a manifest)."""
-    found: set[str] = set()
-    stack = [obj]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, dict):
-            stack.extend(item.values())
-            stack.extend(k for k in item if isinstance(k, str) and _SHA256.match(k))
-        elif isinstance(item, list):
-            stack.extend(item)
-        elif isinstance(item, str) and _SHA256.match(item):
-            found.add(item)
-    return found
+def _is_raw_path(rel: str) -> bool:
+    head = rel.split("/", 1)[0]
+    if head == "reference":
+        return True
+    try:
+        dt.date.fromisoformat(head)
+    except ValueError:
+        return False
+    return True
+
+
+def recorded_inputs(doc: dict) -> dict[str, str | None]:
+    """Raw files a processed manifest says it read: ``{path relative to raw/: sha256}``.
+
+    Ingest lists ``files`` (path, sha256, ...) and ``ignored_files`` (paths it does not recognise,
+    recorded with hash None: known, not new). Paths outside raw/ (the shipped reference tables)
+    are left out: they change with the code, and ingest tracks the code itself.
+    """
+    out: dict[str, str | None] = {}
+    for f in doc.get("files") or []:
+        if isinstance(f, dict) and isinstance(f.get("path"), str) and _is_raw_path(f["path"]):
+            out[f["path"]] = f.get("sha256")
+    for f in doc.get("ignored_files") or []:
+        path = f.get("path") if isinstance(f, dict) else f
+        if isinstance(path, str) and _is_raw_path(path):
+            out.setdefault(path, None)
+    return out
+
+
+def _read_json(path: Path) -> dict | None:
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return doc if isinstance(doc, dict) else None
 
 
 def processed_manifest_path(data_dir: Path, as_of: dt.date | str) -> Path:
@@ -86,36 +123,39 @@ def processed_manifest_path(data_dir: Path, as_of: dt.date | str) -> Path:
 def ingest_needed(data_dir: Path, as_of: dt.date | str, raw: dict[str, str]) -> tuple[bool, str]:
     """Whether ``placement ingest`` must run before the reports, and why (Chinese, for the log).
 
-    Needed when ``processed/<as_of>/manifest.json`` is missing, when a raw file it recorded is gone
-    or changed, or when a raw file is not recorded by any processed manifest up to ``as_of``
-    (a new file; earlier snapshot folders have their own processed manifests).
+    Needed when ``processed/<as_of>/manifest.json`` is missing or unreadable, when a raw file it
+    read is gone or changed, or when a raw file is recorded by no processed manifest up to
+    ``as_of`` (a new file; earlier snapshot folders have their own processed manifests).
     """
     as_of = parse_as_of(as_of)
     path = processed_manifest_path(data_dir, as_of)
     if not path.exists():
         return True, f"尚无 {as_of} 的处理后数据（{path} 不存在）"
-    current = set(raw.values())
-    try:
-        own = _hashes_in(json.loads(path.read_text(encoding="utf-8")))
-    except (OSError, ValueError):
+    doc = _read_json(path)
+    if doc is None:
         return True, f"{path} 无法读取"
-    if own - current:
-        return True, "原始数据文件有变动（已有文件被修改或删除）"
-    recorded = set(own)
+    own = recorded_inputs(doc)
+    changed = [p for p, h in own.items() if h is not None and raw.get(p) != h]
+    if changed:
+        return True, f"原始数据文件有变动（{len(changed)} 个已有文件被修改或删除）"
+    known: dict[str, set[str | None]] = {}
     processed = Path(data_dir) / "processed"
-    for folder in processed.iterdir() if processed.is_dir() else ():
+    for folder in sorted(processed.iterdir()) if processed.is_dir() else ():
         try:
-            d = dt.date.fromisoformat(folder.name)
+            if dt.date.fromisoformat(folder.name) > as_of:
+                continue
         except ValueError:
             continue
-        if d <= as_of and (folder / MANIFEST_NAME).exists() and folder.name != as_of.isoformat():
-            try:
-                recorded |= _hashes_in(json.loads((folder / MANIFEST_NAME).read_text(encoding="utf-8")))
-            except (OSError, ValueError):
-                continue
-    new = current - recorded
+        other = (
+            own
+            if folder.name == as_of.isoformat()
+            else recorded_inputs(_read_json(folder / MANIFEST_NAME) or {})
+        )
+        for p, h in other.items():
+            known.setdefault(p, set()).add(h)
+    new = [p for p, h in raw.items() if p not in known or not ({h, None} & known[p])]
     if new:
-        return True, f"有 {len(new)} 个新的原始数据文件"
+        return True, f"有 {len(new)} 个新的或已更新的原始数据文件"
     return False, "处理后数据已是最新"
 
 
@@ -129,10 +169,22 @@ def git_revision(root: Path = PROJECT_ROOT) -> dict:
     """Commit and whether the work tree differs from it (read-only git; empty outside a repo)."""
     env = {**os.environ, "GIT_OPTIONAL_LOCKS": "0"}
     try:
-        commit = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True,
-                                text=True, timeout=10, env=env, check=True).stdout.strip()
-        status = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
-                                capture_output=True, text=True, timeout=20, env=env, check=True).stdout
+        commit = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            env=env,
+            check=True,
+        ).stdout.strip()
+        status = subprocess.run(
+            ["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            timeout=20,
+            env=env,
+            check=True,
+        ).stdout
     except (OSError, subprocess.SubprocessError):
         return {"commit": None, "dirty": None}
     return {"commit": commit, "dirty": bool(status.strip())}
@@ -159,8 +211,9 @@ def read_manifest(run_dir: Path) -> dict | None:
 def write_manifest(run_dir: Path, manifest: dict) -> Path:
     path = Path(run_dir) / MANIFEST_NAME
     tmp = path.with_name(f".{MANIFEST_NAME}.tmp")
-    tmp.write_text(json.dumps(manifest, ensure_ascii=False, indent=2, sort_keys=False) + "\n",
-                   encoding="utf-8")
+    tmp.write_text(
+        json.dumps(manifest, ensure_ascii=False, indent=2, sort_keys=False) + "\n", encoding="utf-8"
+    )
     tmp.replace(path)
     return path
 

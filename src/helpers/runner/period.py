@@ -18,7 +18,14 @@ from pathlib import Path
 from helpers.config import parse_as_of
 from helpers.runner import manifest as mf
 from helpers.runner import staging
-from helpers.runner.catalog import CATALOG, NOTEBOOKS_DIR, PROVINCE, ReportSpec, available, plan_tasks
+from helpers.runner.catalog import (
+    CATALOG,
+    NOTEBOOKS_DIR,
+    PROVINCE,
+    ReportSpec,
+    available,
+    plan_tasks,
+)
 from helpers.runner.execute import RunContext, TaskResult, run_tasks
 from helpers.runner.index import render_index
 from helpers.runner.render import write_text_atomic
@@ -43,8 +50,12 @@ def list_universities(data_dir: Path, as_of: dt.date) -> list[tuple[str, str]]:
     grads = load_dataset(data_dir, as_of, "graduates", columns=["university_code"])
     codes = sorted(grads["university_code"].dropna().astype(str).unique())
     try:
-        ref = load_dataset(data_dir, as_of, "universities", columns=["university_code", "university_name"])
-        names = dict(zip(ref["university_code"].astype(str), ref["university_name"].astype(str), strict=True))
+        ref = load_dataset(
+            data_dir, as_of, "universities", columns=["university_code", "university_name"]
+        )
+        names = dict(
+            zip(ref["university_code"].astype(str), ref["university_name"].astype(str), strict=True)
+        )
     except FileNotFoundError:
         names = {}
     return [(c, names.get(c, c)) for c in codes]
@@ -88,8 +99,10 @@ def _failure_lines(reports: list[dict]) -> list[str]:
         for p in r["parts"]:
             if p["status"] != "ok":
                 where = f"，第 {p['cell']} 个单元格" if p.get("cell") else ""
-                lines.append(f"失败 FAILED  {who} · {p['title']}（{p['notebook']}{where}）：{p['error']}"
-                             f"  → {p['error_page']}")
+                lines.append(
+                    f"失败 FAILED  {who} · {p['title']}（{p['notebook']}{where}）：{p['error']}"
+                    f"  → {p['error_page']}"
+                )
         if r.get("render_error"):
             lines.append(f"失败 FAILED  {who}（HTML 渲染）：{r['render_error']}")
     return lines
@@ -100,7 +113,11 @@ def _clear_university_outputs(run_dir: Path, code: str) -> None:
     import shutil
 
     shutil.rmtree(run_dir / "tables" / "universities" / code, ignore_errors=True)
-    for pattern in (f"universities/{code}-*", f"notebooks/universities/{code}-*", f"errors/{code}-*"):
+    for pattern in (
+        f"universities/{code}-*",
+        f"notebooks/universities/{code}-*",
+        f"errors/{code}-*",
+    ):
         for p in run_dir.glob(pattern):
             p.unlink()
     for name in ("index.html", "manifest.json", "tables/报表汇总.xlsx"):
@@ -130,19 +147,22 @@ def _build_workbook(run_dir: Path) -> tuple[str | None, str | None]:
         return None, f"{type(exc).__name__}: {message}"
 
 
-def _privacy_scan(run_dir: Path, data_dir: Path) -> tuple[list, str]:
-    """Hits of the project's scanner over the staged run ([] = clean) and a note for the manifest."""
+def _privacy_scan(run_dir: Path, data_dir: Path) -> tuple[list, str | None]:
+    """Hits of the project's scanner over the staged run ([] = clean), and why the scan was
+    incomplete (None when it was complete)."""
     try:
         from helpers import scanner
     except ImportError:
-        return [], "scanner not installed"
+        return [], "helpers.scanner 不可用，未做隐私检查"
     try:
-        return scanner.scan_run(run_dir, data_dir), "full"
-    except FileNotFoundError as exc:
-        # No fingerprints: names and 学号 cannot be matched; ID numbers and mobiles still can.
-        _warn(f"警告 WARNING  {exc}；只检查身份证号与手机号码。")
+        return scanner.scan_run(run_dir, data_dir), None
+    except (FileNotFoundError, ValueError) as exc:
+        # No fingerprints, or made with another key: names and 学号 cannot be matched. ID numbers
+        # and mobile numbers still can; the run is marked failed so that someone fixes the cause.
         words = scanner.vocabulary(data_dir, run_dir.name)
-        return scanner.scan_paths([run_dir], None, None, words), "patterns only (no fingerprints)"
+        return scanner.scan_paths(
+            [run_dir], None, None, words
+        ), f"只检查了身份证号和手机号码：{exc}"
 
 
 def run_period(
@@ -176,15 +196,19 @@ def run_period(
     inputs = mf.raw_inputs(data_dir, as_of)
     timings["hash_inputs"] = time.perf_counter() - t
     if not inputs and not mf.processed_manifest_path(data_dir, as_of).exists():
-        raise FileNotFoundError(f"no raw data for {iso} under {data_dir / 'raw'} and no processed data "
-                                f"(generate or copy raw files first: `placement generate` / data/raw/<date>/)")
+        raise FileNotFoundError(
+            f"no raw data for {iso} under {data_dir / 'raw'} and no processed data "
+            f"(generate or copy raw files first: `placement generate` / data/raw/<date>/)"
+        )
 
     if only_if_new:
         last = mf.last_successful_run(reports_dir)
         if last is not None and not mf.new_inputs(inputs, last.get("inputs", {})):
-            _say(f"placement run {iso}: 自上次成功运行（统计截止日期 {last['run']['as_of']}，"
-                 f"完成于 {last['run'].get('finished', '?')}）以来没有新的原始数据，本次不生成报告。 "
-                 "No new raw data since the last successful run: nothing to do.")
+            _say(
+                f"placement run {iso}: 自上次成功运行（统计截止日期 {last['run']['as_of']}，"
+                f"完成于 {last['run'].get('finished', '?')}）以来没有新的原始数据，本次不生成报告。 "
+                "No new raw data since the last successful run: nothing to do."
+            )
             return EXIT_OK
 
     needed, why = mf.ingest_needed(data_dir, as_of, inputs)
@@ -202,8 +226,10 @@ def run_period(
         raise FileNotFoundError(f"no report notebooks found in {notebooks_dir}")
     universities = list_universities(data_dir, as_of)
     if university and university not in {c for c, _ in universities}:
-        raise ValueError(f"院校代码 {university} 在 {iso} 的毕业去向数据中不存在 "
-                         f"(university {university} has no graduates in the processed data)")
+        raise ValueError(
+            f"院校代码 {university} 在 {iso} 的毕业去向数据中不存在 "
+            f"(university {university} has no graduates in the processed data)"
+        )
     tasks = plan_tasks(specs, universities, university)
     header = {
         "as_of": iso,
@@ -222,9 +248,14 @@ def run_period(
                 staging.seed_from(published, run_dir)
                 _clear_university_outputs(run_dir, university)
             _clear_audit(data_dir, as_of, university)
-            ctx = RunContext(notebooks_dir=notebooks_dir, run_dir=run_dir,
-                             notebook_reports_dir=run_dir.parent, data_dir=data_dir, as_of=iso,
-                             header=header)
+            ctx = RunContext(
+                notebooks_dir=notebooks_dir,
+                run_dir=run_dir,
+                notebook_reports_dir=run_dir.parent,
+                data_dir=data_dir,
+                as_of=iso,
+                header=header,
+            )
             t = time.perf_counter()
             results = run_tasks(tasks, ctx, workers, progress=progress)
             timings["reports"] = time.perf_counter() - t
@@ -252,27 +283,47 @@ def run_period(
                     "seconds": None,
                     "workers": min(workers, max(len(tasks), 1)),
                 },
-                "parameters": {"as_of": iso, "university": university, "data_dir": str(data_dir),
-                               "reports_dir": str(reports_dir), "workers": workers,
-                               "only_if_new": only_if_new},
+                "parameters": {
+                    "as_of": iso,
+                    "university": university,
+                    "data_dir": str(data_dir),
+                    "reports_dir": str(reports_dir),
+                    "workers": workers,
+                    "only_if_new": only_if_new,
+                },
                 "header": header,
                 "git": mf.git_revision(),
                 "versions": mf.versions(),
-                "data": {"processed_manifest": str(mf.processed_manifest_path(data_dir, as_of)),
-                         "data_version": header["data_version"]},
+                "data": {
+                    "processed_manifest": str(mf.processed_manifest_path(data_dir, as_of)),
+                    "data_version": header["data_version"],
+                },
                 "inputs": inputs,
-                "notebooks": {s.notebook: mf.file_sha256(notebooks_dir / s.notebook) for s in specs},
+                "notebooks": {
+                    s.notebook: mf.file_sha256(notebooks_dir / s.notebook) for s in specs
+                },
                 "reports": reports,
-                "tables": {"workbook": workbook, "workbook_error": workbook_error,
-                           "csv": sorted(p.relative_to(run_dir).as_posix()
-                                         for p in (run_dir / "tables").glob("*.csv"))},
+                "tables": {
+                    "workbook": workbook,
+                    "workbook_error": workbook_error,
+                    "csv": sorted(
+                        p.relative_to(run_dir).as_posix()
+                        for p in (run_dir / "tables").glob("*.csv")
+                    ),
+                },
                 "timings": timings,
                 "privacy": None,
             }
             t = time.perf_counter()
-            hits, scan_mode = _privacy_scan(run_dir, data_dir)
+            hits, scan_gap = _privacy_scan(run_dir, data_dir)
             timings["privacy_scan"] = time.perf_counter() - t
-            manifest["privacy"] = {"scan": scan_mode, "hits": len(hits)}
+            manifest["privacy"] = {
+                "complete": scan_gap is None,
+                "problem": scan_gap,
+                "hits": len(hits),
+            }
+            if scan_gap:
+                manifest["run"]["status"] = "failed"
             finished = dt.datetime.now().astimezone()
             timings["total"] = time.perf_counter() - t0
             manifest["run"]["finished"] = finished.isoformat(timespec="seconds")
@@ -282,11 +333,17 @@ def run_period(
                 from helpers.scanner import format_hits
 
                 aside = staging.move_aside(
-                    run_dir, data_dir / "processed" / ".withheld-reports" /
-                    f"{iso}-{finished.strftime('%Y%m%dT%H%M%S')}")
+                    run_dir,
+                    data_dir
+                    / "processed"
+                    / ".withheld-reports"
+                    / f"{iso}-{finished.strftime('%Y%m%dT%H%M%S')}",
+                )
                 _warn(format_hits(hits))
-                _warn(f"隐私检查未通过：本次报告未发布，{published} 保持不变；生成的文件已移到 {aside} 供核查。"
-                      " PRIVACY CHECK FAILED: nothing was published.")
+                _warn(
+                    f"隐私检查未通过：本次报告未发布，{published} 保持不变；生成的文件已移到 {aside} 供核查。"
+                    " PRIVACY CHECK FAILED: nothing was published."
+                )
                 return EXIT_PRIVACY
             mf.write_manifest(run_dir, manifest)
             write_text_atomic(run_dir / "index.html", render_index(manifest))
@@ -298,9 +355,13 @@ def run_period(
     lines = _failure_lines(reports)
     if workbook_error:
         lines.append(f"失败 FAILED  报表汇总 tables/报表汇总.xlsx：{workbook_error}")
+    if scan_gap:
+        lines.append(f"失败 FAILED  隐私检查不完整 privacy scan incomplete：{scan_gap}")
     n_failed = sum(r["status"] != "ok" for r in reports if not r.get("carried"))
-    _say(f"placement run {iso}: {len(results)} 份报告，{n_failed} 份失败，用时 {timings['total']:.1f} 秒"
-         f" / {len(results)} reports, {n_failed} failed, {timings['total']:.1f} s → {published / 'index.html'}")
+    _say(
+        f"placement run {iso}: {len(results)} 份报告，{n_failed} 份失败，用时 {timings['total']:.1f} 秒"
+        f" / {len(results)} reports, {n_failed} failed, {timings['total']:.1f} s → {published / 'index.html'}"
+    )
     for line in lines:
         _warn(line)
     return EXIT_FAILED if lines else EXIT_OK

@@ -8,8 +8,10 @@ for external scripts, styles, fonts and images before it is written.
 
 from __future__ import annotations
 
+import base64
 import copy
 import html as html_lib
+import io
 import re
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
@@ -26,7 +28,13 @@ TEMPLATE_DIR = TEMPLATES_DIR / TEMPLATE_NAME
 
 # Cells never shown to readers: papermill's parameter cells, the runner's kernel-reset cell, and
 # cells an author tags for removal.
-REMOVE_CELL_TAGS = ("parameters", "injected-parameters", "runner-reset", "remove_cell", "remove-cell")
+REMOVE_CELL_TAGS = (
+    "parameters",
+    "injected-parameters",
+    "runner-reset",
+    "remove_cell",
+    "remove-cell",
+)
 REMOVE_INPUT_TAGS = ("remove_input", "remove-input")
 REMOVE_OUTPUT_TAGS = ("remove_output", "remove-output")
 
@@ -50,7 +58,9 @@ class PageMeta:
     kicker: str = "福建省教育厅 · 高校毕业生就业监测"
     subtitle: str = ""
     index_href: str = ""
-    footer: str = "本报告由毕业去向落实率监测系统按统计截止日期自动生成，供工作参考；个人信息不出现在报告中。"
+    footer: str = (
+        "本报告由毕业去向落实率监测系统按统计截止日期自动生成，供工作参考；个人信息不出现在报告中。"
+    )
     notices: list[dict] = field(default_factory=list)  # {"text": ..., "href": ...}
 
     def as_dict(self) -> dict:
@@ -60,18 +70,56 @@ class PageMeta:
 # --- notebook preparation ----------------------------------------------------------------------
 
 
+def shrink_png(b64: str) -> str:
+    """A chart PNG with at most 256 colours (flattened on white): about a third of the size and
+    indistinguishable for charts. Returns the input when that is not smaller or not a PNG."""
+    from PIL import Image
+
+    try:
+        raw = base64.b64decode(b64)
+        with Image.open(io.BytesIO(raw)) as im:
+            rgba = im.convert("RGBA") if im.mode in ("RGBA", "LA", "P") else None
+            if rgba is not None and rgba.getextrema()[3][0] < 255:  # some transparency
+                white = Image.new("RGBA", rgba.size, "white")
+                flat = Image.alpha_composite(white, rgba).convert("RGB")
+            else:
+                flat = im.convert("RGB")
+            small = flat.quantize(
+                colors=256, method=Image.Quantize.FASTOCTREE, dither=Image.Dither.NONE
+            )
+            # octree averages white to (254, 254, 254): keep the page's white exact
+            palette = small.getpalette() or []
+            for i in range(0, len(palette) - 2, 3):
+                if min(palette[i : i + 3]) >= 250:
+                    palette[i : i + 3] = [255, 255, 255]
+            small.putpalette(palette)
+            buf = io.BytesIO()
+            small.save(buf, format="PNG")
+    except Exception:  # not a readable PNG: keep it as it is
+        return b64
+    data = buf.getvalue()
+    return base64.b64encode(data).decode("ascii") if len(data) < len(raw) else b64
+
+
 def prepare_for_reader(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
-    """A copy of an executed notebook fit for readers: stderr streams (warnings, logs) dropped.
+    """A copy of an executed notebook fit for readers: stderr streams (warnings, logs) dropped,
+    chart PNGs reduced to a 256-colour palette (keeps a university report well under 2 MB).
 
     Tagged cells are removed by nbconvert's TagRemovePreprocessor (configured in the exporter).
     """
     out = copy.deepcopy(nb)
     for cell in out.cells:
-        if cell.get("cell_type") == "code":
-            cell.outputs = [
-                o for o in cell.get("outputs", [])
-                if not (o.get("output_type") == "stream" and o.get("name") == "stderr")
-            ]
+        if cell.get("cell_type") != "code":
+            continue
+        cell.outputs = [
+            o
+            for o in cell.get("outputs", [])
+            if not (o.get("output_type") == "stream" and o.get("name") == "stderr")
+        ]
+        for o in cell.outputs:
+            png = o.get("data", {}).get("image/png")
+            if isinstance(png, str):
+                o["data"]["image/png"] = shrink_png(png)
     return out
 
 
@@ -105,8 +153,15 @@ def report_exporter():
     c.HTMLExporter.exclude_output_prompt = True
     c.HTMLExporter.embed_images = True
     # Nothing from a CDN: the template drops these blocks; blank the URLs as a second guard.
-    for trait in ("require_js_url", "mathjax_url", "jquery_url", "mermaid_js_url",
-                  "mermaid_layout_elk_js_url", "jupyter_widgets_base_url", "widget_renderer_url"):
+    for trait in (
+        "require_js_url",
+        "mathjax_url",
+        "jquery_url",
+        "mermaid_js_url",
+        "mermaid_layout_elk_js_url",
+        "jupyter_widgets_base_url",
+        "widget_renderer_url",
+    ):
         setattr(c.HTMLExporter, trait, "")
     c.TagRemovePreprocessor.enabled = True
     c.TagRemovePreprocessor.remove_cell_tags = set(REMOVE_CELL_TAGS)
@@ -197,7 +252,10 @@ def insert_toc(body: str) -> str:
 
 _EXTERNAL = [
     # any element that fetches its src from elsewhere (script, img, iframe, source, audio, video, embed)
-    re.compile(r"<(?:script|img|iframe|source|audio|video|embed|input|track)\b[^>]*?\ssrc\s*=\s*[\"']?\s*(?:https?:)?//", re.I),
+    re.compile(
+        r"<(?:script|img|iframe|source|audio|video|embed|input|track)\b[^>]*?\ssrc\s*=\s*[\"']?\s*(?:https?:)?//",
+        re.I,
+    ),
     # stylesheets, preloads, icons and fonts via <link href>
     re.compile(r"<link\b[^>]*?\shref\s*=\s*[\"']?\s*(?:https?:)?//", re.I),
     # CSS imports and url() to the network (fonts, backgrounds)
@@ -216,7 +274,7 @@ def external_resources(page: str) -> list[str]:
     found = []
     for pattern in _EXTERNAL:
         for m in pattern.finditer(page):
-            found.append(page[m.start(): m.end() + 60].replace("\n", " "))
+            found.append(page[m.start() : m.end() + 60].replace("\n", " "))
     return found
 
 
