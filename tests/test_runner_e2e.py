@@ -1,12 +1,17 @@
 """End to end on the demo province: `placement run` with the project's notebooks.
 
-One run serves this module and tests/test_html_browser.py (``demo_run``). It is forced to fail in
-one report: the data-quality notebook reads ingest's files.parquet, which is removed from the
-copy of the demo data; every other report must come out intact and the command must exit 1.
+One run serves this module and tests/test_html_browser.py (``demo_run``, cached on disk). It is
+forced to fail in one report: the data-quality notebook reads ingest's files.parquet, which is
+removed from the copy of the demo data; every other report must come out intact and the command
+must exit 1.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import hashlib
+import io
 import json
 import shutil
 from dataclasses import dataclass
@@ -34,39 +39,71 @@ class DemoRun:
     err: str
 
 
-_RUNS: dict[str, DemoRun] = {}
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _code_hash() -> str:
+    """Everything a run's output depends on besides the demo data: code, templates, notebooks."""
+    h = hashlib.sha256()
+    for folder, pattern in (
+        ("src/helpers", "*.py"),
+        ("src/helpers/templates", "*"),
+        ("src/helpers/policy", "*.yaml"),
+        ("notebooks", "*.ipynb"),
+    ):
+        for p in sorted((ROOT / folder).rglob(pattern)):
+            if p.is_file():
+                h.update(p.relative_to(ROOT).as_posix().encode())
+                h.update(p.read_bytes())
+    return h.hexdigest()[:16]
 
 
 @pytest.fixture(scope="module")
-def demo_run(demo_data_dir, tmp_path_factory) -> DemoRun:
-    """`placement run --as-of 2023-08-31` on a copy of the demo data without files.parquet."""
-    key = str(demo_data_dir)
-    if key not in _RUNS:
-        import contextlib
-        import io
+def demo_run(demo_data_dir) -> DemoRun:
+    """`placement run --as-of 2023-08-31` on a copy of the demo data without files.parquet.
 
-        base = tmp_path_factory.mktemp("demo-run")
-        data = base / "data"
-        shutil.copytree(demo_data_dir, data)
-        (data / "processed" / AS_OF / "files.parquet").unlink()
-        reports = base / "reports"
-        out, err = io.StringIO(), io.StringIO()
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            code = cli_main(
-                [
-                    "run",
-                    "--as-of",
-                    AS_OF,
-                    "--data-dir",
-                    str(data),
-                    "--reports-dir",
-                    str(reports),
-                    "--workers",
-                    "2",
-                ]
+    Made once and kept on disk (like the demo data), under a lock: pytest-xdist may hand the
+    tests that use it to different workers, and they all read the same run.
+    """
+    cache = ROOT / ".pytest_cache" / f"runner-demo-{demo_data_dir.name}-{_code_hash()}"
+    with (cache.parent / "runner-demo.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (cache / "result.json").exists():
+            shutil.rmtree(cache, ignore_errors=True)
+            for old in cache.parent.glob("runner-demo-*"):
+                if old.is_dir():
+                    shutil.rmtree(old, ignore_errors=True)
+            data, reports = cache / "data", cache / "reports"
+            shutil.copytree(demo_data_dir, data)
+            (data / "processed" / AS_OF / "files.parquet").unlink()
+            out, err = io.StringIO(), io.StringIO()
+            with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+                code = cli_main(
+                    [
+                        "run",
+                        "--as-of",
+                        AS_OF,
+                        "--data-dir",
+                        str(data),
+                        "--reports-dir",
+                        str(reports),
+                        "--workers",
+                        "2",
+                    ]
+                )
+            (cache / "result.json").write_text(
+                json.dumps({"exit_code": code, "out": out.getvalue(), "err": err.getvalue()}),
+                encoding="utf-8",
             )
-        _RUNS[key] = DemoRun(data, reports, reports / AS_OF, code, out.getvalue(), err.getvalue())
-    return _RUNS[key]
+    result = json.loads((cache / "result.json").read_text(encoding="utf-8"))
+    return DemoRun(
+        cache / "data",
+        cache / "reports",
+        cache / "reports" / AS_OF,
+        result["exit_code"],
+        result["out"],
+        result["err"],
+    )
 
 
 def _manifest(run: DemoRun) -> dict:

@@ -32,6 +32,8 @@ KERNEL_NAME = "python3"
 CELL_TIMEOUT = 1800  # seconds per cell before the report is failed
 START_TIMEOUT = 120  # seconds for a kernel to start
 RUNNER_CELL_TAGS = ("runner-reset",)
+WARM_ENGINE = "placement-warm"
+_ENGINE_REGISTERED = False
 
 
 # --- papermill engine that reuses the worker's kernel client -----------------------------------
@@ -43,8 +45,8 @@ def _warm_engine():
     from papermill.engines import NBClientEngine, papermill_engines
     from papermill.log import logger
 
-    if "placement-warm" in papermill_engines._engines:
-        return "placement-warm"
+    if _ENGINE_REGISTERED:
+        return WARM_ENGINE
 
     class WarmEngine(NBClientEngine):
         """NBClientEngine that adds the runner's cells and reuses the worker's kernel client.
@@ -95,8 +97,9 @@ def _warm_engine():
                 client.kc = kc  # connected already: nbclient skips starting a new client
             return client.execute()
 
-    papermill_engines.register("placement-warm", WarmEngine)
-    return "placement-warm"
+    papermill_engines.register(WARM_ENGINE, WarmEngine)
+    globals()["_ENGINE_REGISTERED"] = True
+    return WARM_ENGINE
 
 
 class WarmKernel:
@@ -111,7 +114,7 @@ class WarmKernel:
         self.kernel_name = kernel_name
         self.km = None
         self.kc = None
-        self.reports_run = 0
+        self._log = None
 
     def start(self, attempts: int = 2) -> WarmKernel:
         """Start the kernel and connect; a kernel that dies while starting is tried once more."""
@@ -145,11 +148,10 @@ class WarmKernel:
             run_sync(self.kc.wait_for_ready)(timeout=START_TIMEOUT)
         except RuntimeError as exc:
             raise RuntimeError(f"{exc}; kernel log: {self.log_tail()}") from exc
-        self.reports_run = 0
         return self
 
     def log_tail(self, limit: int = 2000) -> str:
-        log = getattr(self, "_log", None)
+        log = self._log
         if log is None:
             return ""
         try:
@@ -173,7 +175,7 @@ class WarmKernel:
             with contextlib.suppress(Exception):
                 run_sync(self.km.shutdown_kernel)(now=True)
         self.km = self.kc = None
-        log, self._log = getattr(self, "_log", None), None
+        log, self._log = self._log, None
         if log is not None:
             log.close()
 
@@ -379,8 +381,6 @@ def run_task(task: Task, ctx: RunContext, kernel: WarmKernel | None) -> TaskResu
             part, kernel, ctx.notebooks_dir, ctx.run_dir, parameters_for(ctx, part.university)
         )
         result.title = part.spec.title
-        if kernel is not None:
-            kernel.reports_run += 1
         results.append(result)
         if nb is not None:
             executed.append(nb)
@@ -555,7 +555,6 @@ def _crashed(task: Task, exc: BaseException) -> TaskResult:
         task.university_name,
         parts,
         status="failed",
-        render_error="worker process failed",
     )
 
 
