@@ -373,9 +373,11 @@ def test_willing_to_work_target_once_policy_names_the_groups():
         block("10386", 12, 10, groups=("残疾",)),  # 2 not placed ...
     )
     cur.loc[cur.index[-2:], "willing_to_work"] = False  # ... and both unwilling to work
-    plain = P.by_group(cur, POLICY, protect=False).set_index(["university_code", "group"])
-    assert pd.isna(plain.loc[("10386", "残疾"), "target"])  # no policy key: no target
-    assistance = POLICY.assistance.model_copy(update={"all_placed_willing_groups": ("残疾",)})
+    none = POLICY.assistance.model_copy(update={"willing_all_placed_groups": ()})
+    plain = P.by_group(cur, POLICY.model_copy(update={"assistance": none}), protect=False)
+    plain = plain.set_index(["university_code", "group"])
+    assert pd.isna(plain.loc[("10386", "残疾"), "target"])  # policy names no group: no target
+    assistance = POLICY.assistance.model_copy(update={"willing_all_placed_groups": ("残疾",)})
     policy = POLICY.model_copy(update={"assistance": assistance})
     t = P.by_group(cur, policy, protect=False).set_index(["university_code", "group"])
     assert t.loc[("10386", "残疾"), "target"] == "有就业意愿的全部落实"

@@ -18,6 +18,7 @@ class Column:
     zh: str              # Chinese header in files and in reader-facing tables
     required: bool = False
     personal: bool = False   # never reaches processed data (dropped or pseudonymised)
+    aliases: tuple[str, ...] = ()   # further headers seen in real exports
 
 
 @dataclass(frozen=True)
@@ -38,13 +39,15 @@ class Dataset:
         for c in self.columns:
             out[c.zh] = c.name
             out[c.name] = c.name
+            for alias in c.aliases:
+                out[alias] = c.name
         return out
 
 
 _UNIVERSITY = (
     Column("university_code", "院校代码"),
     Column("university_id", "学校标识码"),
-    Column("university_name", "院校名称"),
+    Column("university_name", "院校名称", aliases=("学校名称",)),
 )
 
 GRADUATES = Dataset(
@@ -164,7 +167,7 @@ UNIVERSITIES = Dataset(
     columns=(
         Column("university_id", "学校标识码"),
         Column("university_code", "院校代码"),
-        Column("university_name", "院校名称", required=True),
+        Column("university_name", "院校名称", required=True, aliases=("学校名称",)),
         Column("school_level", "办学层次"),
         Column("ownership", "办学性质"),
         Column("city", "所在地"),

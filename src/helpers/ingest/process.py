@@ -71,9 +71,6 @@ FILE_COLUMNS = {
     "columns": "string",
 }
 # Header names accepted for one particular shipped file (the MoE list says 学校名称).
-SHIPPED_EXTRA_HEADERS = {"universities": {"学校名称": "university_name"}}
-
-
 @dataclass(frozen=True)
 class FileTask:
     path: str  # absolute path
@@ -205,7 +202,6 @@ def _read_task(
     except UnreadableFile as exc:
         _file_failure(base, exc.code, exc.detail, files, quarantine)
         return
-    extra = SHIPPED_EXTRA_HEADERS.get(d.name) if task.rel.startswith("helpers/") else None
     found_any = False
     pending: list[dict] = []
     for sheet in raw.sheets:
@@ -213,7 +209,7 @@ def _read_task(
         if sheet.cells.size == 0 or not (sheet.cells != "").any():
             pending.append({**info, "status": "empty_sheet"})
             continue
-        header = find_header(sheet, d, extra)
+        header = find_header(sheet, d)
         if header is None:
             pending.append(
                 {
