@@ -27,6 +27,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from helpers import grouping
 from helpers.codes import BUCKETS_2021, BUCKETS_2024, GROUP_COLUMNS
 from helpers.majors import EVIDENCE_LABELS, evidence_level
 from helpers.rates import (
@@ -159,28 +160,19 @@ def _frame_token(df: pd.DataFrame | None):
 
 
 # --- core aggregation ----------------------------------------------------------------------------
-def _denominator(df: pd.DataFrame) -> pd.DataFrame:
-    """Rows counted in rates."""
+def _denominator_mask(df: pd.DataFrame) -> np.ndarray:
+    """Rows counted in rates (boolean mask)."""
     missing = [c for c in ("in_denominator", "placed") if c not in df.columns]
     if missing:
         raise ValueError(
             f"graduates frame lacks column(s) {missing} (processed graduates expected)"
         )
-    return df[df["in_denominator"].to_numpy(dtype=bool)]
+    return df["in_denominator"].to_numpy(dtype=bool)
 
 
-def _fill(df: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
-    """Missing category values become 未填报 (counted, never dropped)."""
-    out = df
-    for col in columns:
-        if out[col].isna().any():
-            if out is df:
-                out = df.copy()
-            s = out[col]
-            if isinstance(s.dtype, pd.CategoricalDtype):
-                s = s.astype("string")
-            out[col] = s.fillna(NOT_RECORDED)
-    return out
+def _denominator(df: pd.DataFrame) -> pd.DataFrame:
+    """Rows counted in rates."""
+    return df[_denominator_mask(df)]
 
 
 def add_rates(df: pd.DataFrame, confidence: float) -> pd.DataFrame:
@@ -197,24 +189,33 @@ def rate_table(
     """Graduates, placed, known, rate with interval and coverage per combination of ``by``.
 
     ``by`` may be empty (one row for the whole frame). Missing values of ``by`` columns are
-    grouped as 未填报.
+    grouped as 未填报. Groups come in ascending key order. Counted with integer codes and
+    ``bincount`` (:mod:`helpers.grouping`): the same table as ``groupby(by, observed=True,
+    sort=True)`` on the text columns, without hashing every row's text (national scale).
     """
     by = list(by)
-    d = _denominator(df) if denominator_only else df
-    d = _fill(d[[*by, "placed", "destination_known"]], by)
-    if by:
-        g = d.groupby(by, observed=True, sort=True).agg(
-            graduates=("placed", "size"),
-            placed=("placed", "sum"),
-            known=("destination_known", "sum"),
+    missing = [c for c in (*by, "destination_known") if c not in df.columns]
+    if missing:
+        raise ValueError(
+            f"graduates frame lacks column(s) {missing} (processed graduates expected)"
         )
-        out = g.reset_index()
+    keep = _denominator_mask(df) if denominator_only else None
+    if by:
+        out = grouping.group_counts(
+            df,
+            by,
+            {"placed": "placed", "known": "destination_known"},
+            mask=keep,
+            missing=NOT_RECORDED,
+        ).rename(columns={"size": "graduates"})
+        out = out[[*by, "graduates", "placed", "known"]]
     else:
+        sel = np.ones(len(df), dtype=bool) if keep is None else keep
         out = pd.DataFrame(
             {
-                "graduates": [len(d)],
-                "placed": [int(d["placed"].sum())],
-                "known": [int(d["destination_known"].sum())],
+                "graduates": [int(sel.sum())],
+                "placed": [int((grouping.as_bool(df["placed"]) & sel).sum())],
+                "known": [int((grouping.as_bool(df["destination_known"]) & sel).sum())],
             }
         )
     out[["graduates", "placed", "known"]] = out[["graduates", "placed", "known"]].astype("int64")
@@ -614,26 +615,24 @@ def by_group(
 def _group_table(current: pd.DataFrame, policy) -> pd.DataFrame:
     conf = policy.statistics.confidence
     groups = _group_order(policy)
-    d = _denominator(current)
-    cols = [GROUP_COLUMNS[g] for g in groups]
-    placed = d["placed"].to_numpy(dtype=bool)
-    members = d[cols].to_numpy(dtype=bool)
-    frame = pd.DataFrame(
-        np.concatenate([members, members & placed[:, None]], axis=1).astype(np.int64),
-        columns=[f"n_{i}" for i in range(len(groups))] + [f"x_{i}" for i in range(len(groups))],
-    )
-    willing_groups = [g for g in _willing_groups(policy) if g in groups]
+    # per university: bincount over integer codes of the counted rows (no row-wide frame)
+    g = grouping.groups(current, ["university_code"], mask=_denominator_mask(current))
+    placed = grouping.as_bool(current["placed"])
+    counts = {"_all": g.size(), "_placed": g.count(placed)}
+    willing_groups = [x for x in _willing_groups(policy) if x in groups]
     if willing_groups:
         # unknown willingness counts as willing: the target is never met by a missing answer
-        willing = d["willing_to_work"].fillna(True).to_numpy(dtype=bool)
-        for g in willing_groups:
-            i = groups.index(g)
-            frame[f"w_{i}"] = (members[:, i] & willing).astype(np.int64)
-            frame[f"wx_{i}"] = (members[:, i] & willing & placed).astype(np.int64)
-    frame["university_code"] = d["university_code"].to_numpy()
-    frame["_all"] = 1
-    frame["_placed"] = placed.astype(np.int64)
-    per = frame.groupby("university_code", observed=True, sort=True).sum()
+        willing = grouping.as_bool(current["willing_to_work"].fillna(True))
+    for i, group in enumerate(groups):
+        member = grouping.as_bool(current[GROUP_COLUMNS[group]])
+        counts[f"n_{i}"] = g.count(member)
+        counts[f"x_{i}"] = g.count(member & placed)
+        if group in willing_groups:
+            counts[f"w_{i}"] = g.count(member & willing)
+            counts[f"wx_{i}"] = g.count(member & willing & placed)
+    per = pd.DataFrame(
+        counts, index=pd.Index(g.keys["university_code"].to_numpy(dtype=object), dtype=object)
+    )
     per.loc[ALL] = per.sum()
     rows = []
     for i, g in enumerate(groups):
@@ -708,16 +707,21 @@ def by_major(current: pd.DataFrame, policy, university: str | None = None) -> pd
 
 def _by_major(d: pd.DataFrame, policy) -> pd.DataFrame:
     keys = ["university_code", "education_level", "major_code"]
-    t = rate_table(d, keys, policy.statistics.confidence)
-    dd = _denominator(d)
-    first = (
-        dd.groupby(keys, observed=True, sort=True)[
-            ["major_name", "discipline_code", "discipline_name"]
-        ]
-        .first()
-        .reset_index()
-    )
-    t = t.merge(first, on=keys, how="left", validate="one_to_one")
+    # one grouping for the counts and the names (integer codes, helpers.grouping)
+    g = grouping.groups(d, keys, mask=_denominator_mask(d), missing=NOT_RECORDED)
+    t = g.keys.copy()
+    t["graduates"] = g.size()
+    t["placed"] = g.count(d["placed"])
+    t["known"] = g.count(d["destination_known"])
+    t = add_rates(t, policy.statistics.confidence)
+    t["coverage_rate"] = placement_rate(t["known"], t["graduates"])
+    # names: the first recorded value of each 专业点 (groupby.first, which leaves out rows with a
+    # missing key: a 未填报 key has no names)
+    na_key = np.zeros(len(d), dtype=bool)
+    for k in keys:
+        na_key |= d[k].isna().to_numpy(dtype=bool)
+    for col in ("major_name", "discipline_code", "discipline_name"):
+        t[col] = g.first_valid(d[col], exclude=na_key if na_key.any() else None).array
     m = policy.majors
     t["evidence_level"] = evidence_level(
         t["graduates"], t["placement_rate"], t["ci_high"], m.threshold, m.min_graduates

@@ -42,6 +42,7 @@ import io
 import itertools
 import os
 import re
+import resource
 import shutil
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
@@ -185,6 +186,8 @@ class ChunkResult:
     blank_rows: int
     footer_rows: int
     peak_rss_mb: float = 0.0
+    pid: int = 0
+    cpu_seconds: float = 0.0  # CPU time of that process so far (user + system)
 
 
 @dataclass
@@ -756,7 +759,14 @@ def process_cells(
         int(blank.sum()) + blank_lines,
         int(footer.sum()),
         _peak_rss_mb(),
+        os.getpid(),
+        _cpu_seconds(),
     )
+
+
+def _cpu_seconds() -> float:
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
 
 
 def _process_frame(
@@ -985,20 +995,28 @@ def run(
     processed: Path,
     done: dict,
     first_index: int,
-) -> float:
+    result=None,
+) -> dict[int, float]:
     """Process every bulk file; put one BulkFile per file into the pipeline's ``done`` (keyed
-    like its batch results). Returns the largest worker peak RSS (MB)."""
+    like its batch results, after them). Updates ``result`` (an IngestResult) with the workers'
+    peak RSS and CPU; returns CPU seconds per worker process id (not the parent's)."""
+    cpu: dict[int, float] = {}
     if not tasks:
-        return 0.0
+        return cpu
     cleanup(processed)
     spill_dir = spill_root(processed)
     spill_dir.mkdir(parents=True)
-    peak = 0.0
     for i, task in enumerate(tasks):
         res = _process_file(task, i, ctx, pool, spill_dir)
-        peak = max(peak, res.peak_rss_mb)
         done.setdefault((task.dataset, task.folder), []).append((first_index + i, res))
-    return peak
+        for c in res.chunks:
+            if c.pid != os.getpid():
+                cpu[c.pid] = max(cpu.get(c.pid, 0.0), c.cpu_seconds)
+        if result is not None:
+            result.worker_peak_rss_mb = max(result.worker_peak_rss_mb, res.peak_rss_mb)
+    if result is not None:
+        result.worker_cpu_seconds = sum(cpu.values())
+    return cpu
 
 
 def has_bulk(results: list) -> bool:

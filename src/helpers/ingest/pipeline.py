@@ -769,10 +769,9 @@ def _ingest_targets(
     for b in batches:
         pending_batches[(b[0].dataset, b[0].folder)] += 1
     done: dict[tuple[str, str], list[tuple[int, BatchResult]]] = {}
-    bulk_peak = bulk.run(bulk_tasks, ctx, pool, processed, done, len(batches))
-    result.worker_peak_rss_mb = max(result.worker_peak_rss_mb, bulk_peak)
+    bulk_cpu = bulk.run(bulk_tasks, ctx, pool, processed, done, len(batches), result)
     remaining = list(todo)
-    worker_cpu: dict[int, float] = {}
+    worker_cpu: dict[int, float] = dict(bulk_cpu)
     for index, res in _run(batches, ctx, pool):
         result.worker_peak_rss_mb = max(result.worker_peak_rss_mb, res.peak_rss_mb)
         if res.pid != os.getpid():
