@@ -14,6 +14,7 @@ import hashlib
 import io
 import json
 import shutil
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -71,7 +72,8 @@ def demo_run(demo_data_dir) -> DemoRun:
         if not (cache / "result.json").exists():
             shutil.rmtree(cache, ignore_errors=True)
             for old in cache.parent.glob("runner-demo-*"):
-                if old.is_dir():
+                # older runs only: another test session may be reading a recent one
+                if old.is_dir() and time.time() - old.stat().st_mtime > 2 * 3600:
                     shutil.rmtree(old, ignore_errors=True)
             data, reports = cache / "data", cache / "reports"
             shutil.copytree(demo_data_dir, data)

@@ -348,3 +348,33 @@ def test_a_dead_worker_process_does_not_lose_reports(data, tmp_path, capsys):
         "university:10003": "ok",
     }
     assert (run_dir / "崩溃测试.html").exists()
+
+
+def test_personal_data_in_a_report_withholds_the_whole_run(data, tmp_path, capsys):
+    """A report that prints a name from the inputs: the scanner finds it, nothing is published,
+    the previous run stays, and the name itself is never printed."""
+    reports = tmp_path / "reports"
+    assert run(data, reports, GOOD) == 0
+    before = files(reports / "2023-08-31")
+    index_before = (reports / "2023-08-31" / "index.html").read_bytes()
+    capsys.readouterr()
+    leak = ReportSpec("leak.ipynb", "泄露测试", PROVINCE, "泄露测试")
+    assert run(data, reports, [*GOOD, leak]) == 3
+    out = capsys.readouterr()
+    assert "隐私检查未通过" in out.err and "泄露测试.html" in out.err
+    assert "张三丰" not in out.out + out.err
+    assert files(reports / "2023-08-31") == before
+    assert (reports / "2023-08-31" / "index.html").read_bytes() == index_before
+    withheld = list((data / "processed" / ".withheld-reports").iterdir())
+    assert len(withheld) == 1 and (withheld[0] / "泄露测试.html").exists()
+    assert sorted(p.name for p in reports.iterdir()) == [".2023-08-31.lock", "2023-08-31"]
+
+
+def test_a_second_run_of_the_same_period_is_refused(data, tmp_path, capsys):
+    from helpers.runner import staging
+
+    reports = tmp_path / "reports"
+    with staging.period_lock(reports, "2023-08-31"):
+        assert run(data, reports, GOOD) == 4
+    assert "另一个 2023-08-31 的运行正在进行" in capsys.readouterr().err
+    assert not (reports / "2023-08-31").exists()

@@ -1,157 +1,50 @@
-"""Group-by kernels for national-size frames: integer codes, ``bincount``, no Python per group.
+"""Group-by kernels for national-size frames: integer codes and one ``bincount``.
 
-``pandas.groupby`` on text keys hashes every string of every row (11.6 million graduates: seconds
-per key and a copy of the keys); these kernels turn each key column into integer codes once
-(categoricals: their codes; Arrow-backed text: ``pyarrow.compute.dictionary_encode``, which reads
-the Arrow buffers without making Python strings), combine the codes of several keys into one group
-number and count with ``numpy.bincount``. Results are the same as
-``df.groupby(keys, observed=True, sort=True)`` on the text columns: groups in ascending order of
-the key values, missing values grouped under a label of your choice (or left out).
+``pandas.groupby`` on text keys hashes the text of every row (11.6 million graduates: seconds per
+key, plus a copy of the keys); counting several boolean columns then takes one pass each. Here
+each key column becomes integer codes once (categoricals: their codes; Arrow-backed text:
+``pyarrow.compute.dictionary_encode`` over the Arrow buffers, without Python strings), the codes
+of all keys are combined into one number per row, the boolean columns into a bit pattern, and a
+single ``numpy.bincount`` over (group, pattern) gives every count at once: the number of rows of
+a group where any combination of the flags holds is a sum over the matching patterns.
 
-Used by :mod:`helpers.placement` (``rate_table``, ``by_major``, ``by_group``). Pure functions:
-frames in, arrays / small frames out; nothing is read or written.
+Results equal ``df.groupby(by, observed=True, sort=True)`` on the text columns: groups in
+ascending order of the key values, missing key values grouped under a label of the caller's
+choice (or left out, as ``dropna=True``). Used by :mod:`helpers.placement`. Pure functions:
+frames in, small frames out.
+
+Rows are counted in slices of :data:`SLICE_ROWS` on a small thread pool (numpy releases the GIL
+in these loops): both cores work, and the temporary arrays stay small.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+import os
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-# combined key codes at most this large are counted directly (bincount over the code space)
-_DIRECT_MAX = 1 << 24
+MAX_FLAGS = 12  # boolean columns counted in one pass (2**12 patterns per group at most)
+_MAX_BINS = 1 << 20  # (key combinations x flag patterns) counted directly, per slice
+SLICE_ROWS = 1 << 20
+THREADS = min(4, os.cpu_count() or 1)
+_EXECUTOR: ThreadPoolExecutor | None = None
 
 
-def _arrow_chunks(s: pd.Series) -> pa.ChunkedArray | None:
-    """The Arrow data behind an Arrow-backed text column (no copy), else None."""
-    arr = s.array
-    if not hasattr(arr, "__arrow_array__"):
-        return None
-    if isinstance(s.dtype, pd.CategoricalDtype):
-        return None
-    try:
-        data = arr.__arrow_array__()
-    except (TypeError, NotImplementedError):
-        return None
-    if isinstance(data, pa.Array):
-        data = pa.chunked_array([data])
-    if not (pa.types.is_string(data.type) or pa.types.is_large_string(data.type)):
-        return None
-    return data
-
-
-def key_codes(s: pd.Series, missing: str | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Codes and labels of one key column: ``labels[codes[i]]`` is row i's value.
-
-    ``labels`` are the distinct values in ascending order (so code order is value order);
-    missing values get the code of ``missing`` (added to the labels when absent), or -1 when
-    ``missing`` is None. Categorical columns use their codes, Arrow-backed text a dictionary
-    encoding, anything else ``pandas.factorize``.
-    """
-    chunks = _arrow_chunks(s)
-    if isinstance(s.dtype, pd.CategoricalDtype):
-        codes = s.cat.codes.to_numpy().astype(np.int64)
-        labels = np.asarray(s.cat.categories, dtype=object)
-    elif chunks is not None:
-        enc = pc.dictionary_encode(chunks)
-        if enc.num_chunks == 0:
-            codes, labels = np.empty(0, dtype=np.int64), np.empty(0, dtype=object)
-        else:
-            enc = enc.unify_dictionaries()
-            labels = np.asarray(enc.chunk(0).dictionary.to_pylist(), dtype=object)
-            parts = [c.indices.fill_null(-1).to_numpy() for c in enc.chunks]
-            codes = np.concatenate(parts).astype(np.int64) if parts else np.empty(0, np.int64)
-    else:
-        c, u = pd.factorize(s, use_na_sentinel=True)
-        codes, labels = c.astype(np.int64), np.asarray(u, dtype=object)
-    na = codes < 0
-    if missing is not None and na.any():
-        hit = np.flatnonzero(labels == missing) if len(labels) else np.empty(0, dtype=np.int64)
-        if len(hit):
-            codes[na] = hit[0]
-        else:
-            labels = np.append(labels, np.asarray([missing], dtype=object))
-            codes[na] = len(labels) - 1
-    if len(labels) > 1:
-        order = np.argsort(labels, kind="stable")
-        if (order != np.arange(len(labels))).any():
-            rank = np.empty(len(labels) + 1, dtype=np.int64)
-            rank[order] = np.arange(len(labels))
-            rank[-1] = -1  # code -1 (missing, left out) stays -1
-            codes = rank[codes]
-            labels = labels[order]
-    return codes, labels
-
-
-@dataclass(frozen=True)
-class Groups:
-    """Group number of every selected row and the key values of each group (sorted)."""
-
-    ids: np.ndarray  # group number per selected row, 0..n_groups-1
-    rows: np.ndarray | None  # positions of the selected rows in the frame (None: all rows)
-    keys: pd.DataFrame  # one row per group, in ascending key order
-
-    @property
-    def n(self) -> int:
-        return len(self.keys)
-
-    def size(self) -> np.ndarray:
-        return np.bincount(self.ids, minlength=self.n).astype(np.int64)
-
-    def select(self, values: np.ndarray) -> np.ndarray:
-        return values if self.rows is None else values[self.rows]
-
-    def count(self, flag) -> np.ndarray:
-        """Number of selected rows per group where ``flag`` (a boolean column) is true."""
-        f = self.select(as_bool(flag))
-        return np.bincount(self.ids[f], minlength=self.n).astype(np.int64)
-
-    def first_valid(self, column: pd.Series, exclude: np.ndarray | None = None) -> pd.Series:
-        """The first non-missing value of ``column`` per group (``groupby.first``), ignoring
-        the rows where ``exclude`` (over the frame) is true."""
-        ok = column.notna().to_numpy(dtype=bool)
-        if exclude is not None:
-            ok &= ~exclude
-        return self._take_first(column, self.select(ok))
-
-    def first_row(self, column: pd.Series) -> pd.Series:
-        """The value of the first row of each group, missing or not (``drop_duplicates``)."""
-        return self._take_first(column, None)
-
-    def _take_first(self, column: pd.Series, valid: np.ndarray | None) -> pd.Series:
-        n_rows = len(self.ids)
-        pos = np.full(self.n, n_rows, dtype=np.int64)
-        ids = self.ids if valid is None else self.ids[valid]
-        order = np.arange(n_rows, dtype=np.int64)
-        np.minimum.at(pos, ids, order if valid is None else order[valid])
-        found = pos < n_rows
-        rows = np.arange(len(column)) if self.rows is None else self.rows
-        taken = column.iloc[rows[pos[found]]]
-        if found.all():
-            return taken.reset_index(drop=True)
-        out = pd.Series(pd.NA, index=range(self.n), dtype=column.dtype)
-        out.iloc[np.flatnonzero(found)] = taken.to_numpy()
-        return out
-
-    def most_frequent(self, column: pd.Series) -> pd.Series:
-        """The most frequent non-missing value per group; ties: the smallest value."""
-        codes, labels = key_codes(column)
-        c = self.select(codes)
-        ok = c >= 0
-        pair = self.ids[ok].astype(np.int64) * max(len(labels), 1) + c[ok]
-        uniq, counts = np.unique(pair, return_counts=True)
-        gid, code = uniq // max(len(labels), 1), uniq % max(len(labels), 1)
-        order = np.lexsort((code, -counts, gid))
-        first = order[np.r_[True, gid[order][1:] != gid[order][:-1]]] if len(order) else order
-        out = pd.Series(pd.NA, index=range(self.n), dtype=column.dtype)
-        if len(first):
-            values = pd.Series(labels[code[first]], dtype=column.dtype)
-            out.iloc[gid[first]] = values.to_numpy()
-        return out
+def _map(fn: Callable, n: int) -> list:
+    """``fn(a, z)`` over slices [a, z) of n rows, on the thread pool when there are several."""
+    global _EXECUTOR
+    ranges = [(a, min(a + SLICE_ROWS, n)) for a in range(0, n, SLICE_ROWS)] or [(0, 0)]
+    if len(ranges) == 1 or THREADS == 1:
+        return [fn(a, z) for a, z in ranges]
+    if _EXECUTOR is None:
+        _EXECUTOR = ThreadPoolExecutor(THREADS, thread_name_prefix="grouping")
+    return list(_EXECUTOR.map(lambda r: fn(*r), ranges))
 
 
 def as_bool(s) -> np.ndarray:
@@ -161,8 +54,83 @@ def as_bool(s) -> np.ndarray:
     return s.to_numpy(dtype=bool, na_value=False)
 
 
-def _label_array(labels: np.ndarray, dtype) -> pd.api.extensions.ExtensionArray | np.ndarray:
-    """Key labels in the column's dtype (text stays text; categoricals become their values)."""
+def _arrow_text(s: pd.Series) -> pa.ChunkedArray | None:
+    """The Arrow data behind an Arrow-backed text column (no copy), else None."""
+    if isinstance(s.dtype, pd.CategoricalDtype) or not hasattr(s.array, "__arrow_array__"):
+        return None
+    try:
+        data = s.array.__arrow_array__()
+    except (TypeError, NotImplementedError):
+        return None
+    if isinstance(data, pa.Array):
+        data = pa.chunked_array([data])
+    if not (pa.types.is_string(data.type) or pa.types.is_large_string(data.type)):
+        return None
+    return data
+
+
+def _key_map(s: pd.Series, missing: str | None) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
+    """(raw codes per row, -1 for missing; rank table or None; sorted labels).
+
+    The code of row i is ``rank[raw[i]]`` (``raw[i]`` when rank is None); ``rank[-1]`` is the
+    code of a missing value: that of ``missing`` (added to the labels when absent) or -1."""
+    text = _arrow_text(s)
+    if isinstance(s.dtype, pd.CategoricalDtype):
+        raw = np.asarray(s.array.codes)
+        labels = np.asarray(s.cat.categories, dtype=object)
+    elif text is not None:
+        raw, labels = _encode_text(text)
+    else:
+        raw, labels = pd.factorize(s, use_na_sentinel=True)
+        labels = np.asarray(labels, dtype=object)
+    if raw.dtype.kind != "i":
+        raw = raw.astype(np.int32)
+    n_raw = len(labels)
+    na_code = -1
+    if missing is not None and s.hasnans:
+        hit = np.flatnonzero(labels == missing) if n_raw else np.empty(0, dtype=np.int64)
+        if len(hit):
+            na_code = int(hit[0])
+        else:
+            labels = np.append(labels, np.asarray([missing], dtype=object))
+            na_code = len(labels) - 1
+    order = np.argsort(labels, kind="stable") if len(labels) > 1 else np.arange(len(labels))
+    if na_code < 0 and (order == np.arange(len(labels))).all():
+        return raw, None, labels
+    rank = np.empty(len(labels) + 1, dtype=np.int32)
+    rank[order] = np.arange(len(labels), dtype=np.int32)
+    rank[-1] = -1 if na_code < 0 else rank[na_code]  # raw -1 reads the last slot
+    if len(labels) > n_raw:  # the added label is no raw code: only missing rows reach it
+        rank = np.r_[rank[:n_raw], rank[-1]].astype(np.int32)
+    return raw, rank, labels[order]
+
+
+def _encode_text(text: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
+    """Dictionary codes (-1 for missing) and the distinct values of Arrow text."""
+    enc = pc.dictionary_encode(text)
+    if enc.num_chunks == 0:
+        return np.empty(0, dtype=np.int32), np.empty(0, dtype=object)
+    enc = enc.unify_dictionaries()
+    codes = np.concatenate(
+        [c.indices.fill_null(-1).to_numpy(zero_copy_only=False) for c in enc.chunks]
+    )
+    return codes, np.asarray(enc.chunk(0).dictionary.to_pylist(), dtype=object)
+
+
+def key_codes(s: pd.Series, missing: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Codes and labels of one key column: ``labels[codes[i]]`` is row i's value.
+
+    ``labels`` are the distinct values in ascending order (code order is value order); missing
+    values get the code of ``missing`` (added to the labels when absent), or -1 when ``missing``
+    is None. Categorical columns use their codes, Arrow-backed text a dictionary encoding,
+    anything else ``pandas.factorize``.
+    """
+    raw, rank, labels = _key_map(s, missing)
+    return (raw if rank is None else rank[raw]), labels
+
+
+def _label_array(labels: np.ndarray, dtype):
+    """Key labels in the column's dtype (categoricals: their categories' dtype)."""
     if isinstance(dtype, pd.CategoricalDtype):
         dtype = dtype.categories.dtype
     try:
@@ -171,79 +139,257 @@ def _label_array(labels: np.ndarray, dtype) -> pd.api.extensions.ExtensionArray 
         return labels
 
 
-def groups(
+@dataclass
+class Counts:
+    """Per group: the key values, and the number of rows for every pattern of the flags."""
+
+    keys: pd.DataFrame  # one row per group, ascending key order
+    hist: np.ndarray  # (groups, 2**len(names)) int64
+    names: list[str]
+    first: dict[str, pd.Series] = field(default_factory=dict)  # first values, see count_groups
+
+    def size(self) -> np.ndarray:
+        """Rows per group."""
+        return self.hist.sum(axis=1)
+
+    def count(self, *names: str) -> np.ndarray:
+        """Rows per group where every flag of ``names`` is true."""
+        bits = 0
+        for name in names:
+            bits |= 1 << self.names.index(name)
+        patterns = np.arange(self.hist.shape[1])
+        return self.hist[:, (patterns & bits) == bits].sum(axis=1)
+
+    def frame(self) -> pd.DataFrame:
+        """Keys, ``size`` and one count column per flag."""
+        out = self.keys.copy()
+        out["size"] = self.size()
+        for name in self.names:
+            out[name] = self.count(name)
+        for name, values in self.first.items():
+            out[name] = values.array
+        return out
+
+
+def count_groups(
     df: pd.DataFrame,
     by: Sequence[str],
+    flags: Mapping[str, object] | None = None,
     mask: np.ndarray | None = None,
     missing: str | None = None,
-) -> Groups:
-    """Group the rows of ``df`` selected by ``mask`` (default all) by the columns ``by``.
+    first: Sequence[str] = (),
+    first_row: Sequence[str] = (),
+    mode: Sequence[str] = (),
+) -> Counts:
+    """Group the rows of ``df`` selected by ``mask`` (default: all) by the columns ``by``.
 
-    Groups come in ascending order of their key values (as ``groupby(sort=True)``); only groups
-    with at least one selected row exist (``observed=True``). Missing key values form the group
-    ``missing``, or the row is left out when ``missing`` is None (``dropna=True``).
+    ``flags``: name -> boolean column (a column name of ``df``, a Series or an array over the
+    rows); :meth:`Counts.count` gives the rows of each group where any combination of them holds.
+    ``first``: columns whose first non-missing value per group (in row order) is wanted, as
+    ``groupby.first`` (rows with a missing key value are left out of it, as groupby drops them).
+    ``first_row``: columns whose value in the first row of each group is wanted, missing or not
+    (``drop_duplicates(by)``). ``mode``: columns whose most frequent value per group is wanted
+    (missing counts as a value; ties: the smallest value, missing last). All in ``Counts.first``.
+    Groups: ascending key order, only those with a selected row (``observed=True``). Missing
+    key values form the group ``missing``, or the row is left out when ``missing`` is None.
     """
     by = list(by)
-    rows = None if mask is None else np.flatnonzero(mask)
-    n = len(df) if rows is None else len(rows)
-    if not by:
-        return Groups(np.zeros(n, dtype=np.int64), rows, pd.DataFrame(index=range(1 if n else 0)))
-    codes, labels = [], []
+    flags = dict(flags or {})
+    if len(flags) > MAX_FLAGS:
+        raise ValueError(f"at most {MAX_FLAGS} flags at once, got {len(flags)}")
+    n = len(df)
+    sel = None if mask is None else np.asarray(mask, dtype=bool)
+    if sel is not None and sel.all():
+        sel = None
+    keys, na_key = [], None
     for col in by:
-        c, lab = key_codes(df[col], missing)
-        codes.append(c if rows is None else c[rows])
-        labels.append(lab)
-    keep = np.ones(n, dtype=bool)
-    for c in codes:
-        keep &= c >= 0
-    if not keep.all():  # rows with a missing key (missing=None) belong to no group
-        rows = np.flatnonzero(keep) if rows is None else rows[keep]
-        codes = [c[keep] for c in codes]
-    sizes = tuple(max(len(lab), 1) for lab in labels)
-    total = int(np.prod(np.asarray(sizes, dtype=np.float64)))
-    if total < 2**62:
-        flat = np.ravel_multi_index(codes, sizes) if codes[0].size else np.empty(0, np.int64)
-    else:  # a huge code space: combine pairwise through factorize (order-preserving)
-        flat = codes[0]
-        for c, size in zip(codes[1:], sizes[1:], strict=True):
-            flat, _ = pd.factorize(flat * size + c, sort=True)
-            flat = flat.astype(np.int64)
-    if total <= max(_DIRECT_MAX, 4 * len(flat)):
-        present = np.bincount(flat, minlength=total) > 0
-        cells = np.flatnonzero(present)
-        lookup = np.cumsum(present) - 1
-        ids = lookup[flat]
-    else:
-        ids, cells = pd.factorize(flat, sort=True)
-        cells = np.asarray(cells, dtype=np.int64)
-    ids = ids.astype(np.int64)
-    if total < 2**62:
-        parts = np.unravel_index(cells, sizes) if len(cells) else [cells] * len(by)
-    else:  # each key's code at the group's first row
-        first = np.full(len(cells), len(ids), dtype=np.int64)
-        np.minimum.at(first, ids, np.arange(len(ids), dtype=np.int64))
-        parts = [c[first] for c in codes]
-    keys = pd.DataFrame(
+        keys.append(_key_map(df[col], missing))
+        if missing is not None and first and df[col].hasnans:
+            na = df[col].isna().to_numpy(dtype=bool)
+            na_key = na if na_key is None else na_key | na
+    labels = [k[2] for k in keys]
+    sizes = [max(len(lab), 1) for lab in labels]
+    total = int(np.prod(np.asarray(sizes, dtype=np.float64))) if by else 1
+    if total >= 2**62:
+        raise ValueError("too many key combinations to count at once")
+    bits = [as_bool(df[v] if isinstance(v, str) else v).view(np.uint8) for v in flags.values()]
+    width = 1 << len(bits)
+    ptype = np.uint8 if len(bits) <= 8 else np.uint16
+
+    def combined(a: int, z: int) -> np.ndarray:
+        """Key combination of rows [a, z); rows left out (mask, missing key) get ``total``."""
+        flat, bad = None, None
+        for (raw, rank, _), size in zip(keys, sizes, strict=True):
+            c = raw[a:z] if rank is None else rank[raw[a:z]]
+            if missing is None:  # a missing key leaves the row out
+                neg = c < 0
+                if neg.any():
+                    bad = neg if bad is None else bad | neg
+            if flat is None:
+                flat = c.astype(np.intp)
+            else:
+                flat *= size
+                flat += c
+        if flat is None:
+            flat = np.zeros(z - a, dtype=np.intp)
+        if sel is not None:
+            out = ~sel[a:z]
+            bad = out if bad is None else bad | out
+        if bad is not None:
+            flat[bad] = total
+        return flat
+
+    def histogram(ids: np.ndarray, a: int, z: int, cells: int) -> np.ndarray:
+        """Counts of rows [a, z) per (group, flag pattern); ``ids`` may be changed in place."""
+        if bits:
+            ids *= width
+            for bit, b in enumerate(bits):
+                p = b[a:z].astype(ptype)
+                if bit:
+                    p <<= bit
+                ids += p
+        return np.bincount(ids, minlength=(cells + 1) * width)
+
+    need_ids = bool(first or first_row or mode)
+    ids_all = None
+    if total * width <= _MAX_BINS:  # small key space: a histogram over every cell, per slice
+        flat_all = np.empty(n, dtype=np.intp) if need_ids else None
+
+        def direct(a: int, z: int) -> np.ndarray:
+            flat = combined(a, z)
+            if flat_all is not None:
+                flat_all[a:z] = flat
+            return histogram(flat, a, z, total)
+
+        hist = np.sum(_map(direct, n), axis=0)[: total * width].reshape(total, width)
+        cells = np.flatnonzero(hist.any(axis=1))
+        hist = hist[cells]
+        if need_ids:
+            lookup = np.full(total + 1, len(cells), dtype=np.intp)
+            lookup[cells] = np.arange(len(cells))
+            ids_all = lookup[flat_all]
+    else:  # dense group numbers first (ascending cell order; rows left out last), then counts
+        flat_all = np.empty(n, dtype=np.intp)
+
+        def fill(a: int, z: int) -> None:
+            flat_all[a:z] = combined(a, z)
+
+        _map(fill, n)
+        if total + 1 <= max(_MAX_BINS, 4 * n):
+            present = np.zeros(total + 1, dtype=bool)
+
+            def mark(a: int, z: int) -> None:
+                present[flat_all[a:z]] = True
+
+            _map(mark, n)
+            cells = np.flatnonzero(present[:total])
+            lookup = np.empty(total + 1, dtype=np.intp)
+            lookup[:total] = np.cumsum(present[:total]) - 1
+            lookup[total] = len(cells)
+        else:  # a key space far larger than the rows: factorize the combinations
+            codes, cells = pd.factorize(flat_all, sort=True)
+            cells = np.asarray(cells, dtype=np.int64)
+            if len(cells) and cells[-1] == total:  # the extra cell sorts last
+                cells = cells[:-1]
+            flat_all[:] = codes
+            lookup = None
+        if need_ids:
+            ids_all = np.empty(n, dtype=np.intp)
+
+        def dense(a: int, z: int) -> np.ndarray:
+            ids = flat_all[a:z] if lookup is None else lookup[flat_all[a:z]]
+            if ids_all is not None:
+                ids_all[a:z] = ids
+            return histogram(ids.copy() if lookup is None else ids, a, z, len(cells))
+
+        hist = np.sum(_map(dense, n), axis=0)[: len(cells) * width]
+        hist = hist.reshape(len(cells), width)
+    parts = np.unravel_index(cells, sizes) if by else []
+    frame = pd.DataFrame(
         {
             col: _label_array(lab[p], df[col].dtype)
             for col, lab, p in zip(by, labels, parts, strict=True)
-        }
+        },
+        index=pd.RangeIndex(len(cells)),
     )
-    return Groups(ids, rows, keys)
+    out = Counts(frame, hist.astype(np.int64, copy=False), list(flags))
+    if need_ids:
+        g = len(cells)  # group g (the extra one) holds the rows left out
+        start = _first_position(ids_all, g + 1)  # shared by every column
+        for col in first:
+            out.first[col] = _first_valid(df[col], ids_all, start, na_key)[:g]
+        for col in first_row:
+            out.first[col] = _values_at(df[col], start[:g])
+        for col in mode:
+            out.first[col] = _mode(df[col], ids_all, g + 1)[:g]
+    return out
 
 
-def group_counts(
-    df: pd.DataFrame,
-    by: Sequence[str],
-    flags: dict[str, str],
-    mask: np.ndarray | None = None,
-    missing: str | None = None,
-) -> pd.DataFrame:
-    """``by`` columns, ``size`` and, for each ``name: column`` of ``flags``, the number of rows
-    where the boolean ``column`` is true, per group (see :func:`groups`)."""
-    g = groups(df, by, mask, missing)
-    out = g.keys.copy()
-    out["size"] = g.size()
-    for name, col in flags.items():
-        out[name] = g.count(df[col])
+def _result_dtype(column: pd.Series):
+    dtype = column.dtype
+    return dtype.categories.dtype if isinstance(dtype, pd.CategoricalDtype) else dtype
+
+
+def _values_at(column: pd.Series, pos: np.ndarray) -> pd.Series:
+    """column's values at row positions ``pos`` (one per group; all groups have a row)."""
+    values = column.iloc[pos]
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        values = values.astype(_result_dtype(column))
+    return values.reset_index(drop=True)
+
+
+def _mode(column: pd.Series, ids: np.ndarray, n_groups: int) -> pd.Series:
+    """Most frequent value per group (missing is a value; ties: smallest value, missing last)."""
+    codes, labels = key_codes(column)
+    c = codes.astype(np.int64)
+    c[c < 0] = len(labels)  # missing sorts after every value
+    width = len(labels) + 1
+    pair_codes, pairs = pd.factorize(ids.astype(np.int64) * width + c)
+    counts = np.bincount(pair_codes, minlength=len(pairs))
+    gid, val = pairs // width, pairs % width
+    order = np.lexsort((val, -counts, gid))  # per group: most rows, then smallest value
+    first = order[np.r_[True, gid[order][1:] != gid[order][:-1]]]
+    out = pd.Series(pd.NA, index=pd.RangeIndex(n_groups), dtype=_result_dtype(column))
+    chosen = val[first]
+    has = chosen < len(labels)
+    out.iloc[gid[first][has]] = labels[chosen[has]]
+    return out
+
+
+def _first_position(ids: np.ndarray, n_groups: int) -> np.ndarray:
+    """The first row (position in the frame) of each group; the row count where it has none."""
+
+    def part(a: int, z: int) -> np.ndarray:
+        pos = np.full(n_groups, len(ids), dtype=np.int64)
+        np.minimum.at(pos, ids[a:z], np.arange(a, z, dtype=np.int64))
+        return pos
+
+    return np.minimum.reduce(_map(part, len(ids)))
+
+
+def _first_valid(
+    column: pd.Series, ids: np.ndarray, start: np.ndarray, na_key: np.ndarray | None
+) -> pd.Series:
+    """First value per group that is not missing, from a row without a missing key (``start``:
+    each group's first row)."""
+    n_groups = len(start)
+    pos = start
+    found = pos < len(column)
+    bad = np.zeros(n_groups, dtype=bool)
+    at = pos[found]
+    bad[found] = column.isna().to_numpy(dtype=bool)[at] | (
+        na_key[at] if na_key is not None else False
+    )
+    if bad.any():  # the first row does not do: the first one that does (rare)
+        ok = column.notna().to_numpy(dtype=bool)
+        if na_key is not None:
+            ok = ok & ~na_key
+        redo = np.flatnonzero(bad[ids] & ok)
+        pos2 = np.full(n_groups, len(column), dtype=np.int64)
+        np.minimum.at(pos2, ids[redo], redo)
+        pos = np.where(bad, pos2, pos)
+        found = pos < len(column)
+    out = pd.Series(pd.NA, index=pd.RangeIndex(n_groups), dtype=_result_dtype(column))
+    if found.any():
+        out.iloc[np.flatnonzero(found)] = column.iloc[pos[found]].to_numpy(dtype=object)
     return out

@@ -200,24 +200,20 @@ def rate_table(
             f"graduates frame lacks column(s) {missing} (processed graduates expected)"
         )
     keep = _denominator_mask(df) if denominator_only else None
-    if by:
-        out = grouping.group_counts(
-            df,
-            by,
-            {"placed": "placed", "known": "destination_known"},
-            mask=keep,
-            missing=NOT_RECORDED,
-        ).rename(columns={"size": "graduates"})
-        out = out[[*by, "graduates", "placed", "known"]]
-    else:
-        sel = np.ones(len(df), dtype=bool) if keep is None else keep
-        out = pd.DataFrame(
-            {
-                "graduates": [int(sel.sum())],
-                "placed": [int((grouping.as_bool(df["placed"]) & sel).sum())],
-                "known": [int((grouping.as_bool(df["destination_known"]) & sel).sum())],
-            }
-        )
+    c = grouping.count_groups(
+        df,
+        by,
+        {"placed": "placed", "known": "destination_known"},
+        mask=keep,
+        missing=NOT_RECORDED,
+    )
+    out = c.keys.copy()
+    if not by and len(out) == 0:  # one row for the whole frame, also when nothing is counted
+        out = pd.DataFrame(index=pd.RangeIndex(1))
+        c.hist = np.zeros((1, c.hist.shape[1]), dtype=np.int64)
+    out["graduates"] = c.size()
+    out["placed"] = c.count("placed")
+    out["known"] = c.count("known")
     out[["graduates", "placed", "known"]] = out[["graduates", "placed", "known"]].astype("int64")
     out = add_rates(out, confidence)
     out["coverage_rate"] = placement_rate(out["known"], out["graduates"])
@@ -615,23 +611,22 @@ def by_group(
 def _group_table(current: pd.DataFrame, policy) -> pd.DataFrame:
     conf = policy.statistics.confidence
     groups = _group_order(policy)
-    # per university: bincount over integer codes of the counted rows (no row-wide frame)
-    g = grouping.groups(current, ["university_code"], mask=_denominator_mask(current))
-    placed = grouping.as_bool(current["placed"])
-    counts = {"_all": g.size(), "_placed": g.count(placed)}
+    # per university, one bincount over integer codes and flag patterns (helpers.grouping)
     willing_groups = [x for x in _willing_groups(policy) if x in groups]
+    flags = {"placed": "placed", **{f"m_{i}": GROUP_COLUMNS[x] for i, x in enumerate(groups)}}
     if willing_groups:
         # unknown willingness counts as willing: the target is never met by a missing answer
-        willing = grouping.as_bool(current["willing_to_work"].fillna(True))
+        flags["willing"] = current["willing_to_work"].fillna(True)
+    c = grouping.count_groups(current, ["university_code"], flags, mask=_denominator_mask(current))
+    counts = {"_all": c.size(), "_placed": c.count("placed")}
     for i, group in enumerate(groups):
-        member = grouping.as_bool(current[GROUP_COLUMNS[group]])
-        counts[f"n_{i}"] = g.count(member)
-        counts[f"x_{i}"] = g.count(member & placed)
+        counts[f"n_{i}"] = c.count(f"m_{i}")
+        counts[f"x_{i}"] = c.count(f"m_{i}", "placed")
         if group in willing_groups:
-            counts[f"w_{i}"] = g.count(member & willing)
-            counts[f"wx_{i}"] = g.count(member & willing & placed)
+            counts[f"w_{i}"] = c.count(f"m_{i}", "willing")
+            counts[f"wx_{i}"] = c.count(f"m_{i}", "willing", "placed")
     per = pd.DataFrame(
-        counts, index=pd.Index(g.keys["university_code"].to_numpy(dtype=object), dtype=object)
+        counts, index=pd.Index(c.keys["university_code"].to_numpy(dtype=object), dtype=object)
     )
     per.loc[ALL] = per.sum()
     rows = []
@@ -707,21 +702,24 @@ def by_major(current: pd.DataFrame, policy, university: str | None = None) -> pd
 
 def _by_major(d: pd.DataFrame, policy) -> pd.DataFrame:
     keys = ["university_code", "education_level", "major_code"]
-    # one grouping for the counts and the names (integer codes, helpers.grouping)
-    g = grouping.groups(d, keys, mask=_denominator_mask(d), missing=NOT_RECORDED)
-    t = g.keys.copy()
-    t["graduates"] = g.size()
-    t["placed"] = g.count(d["placed"])
-    t["known"] = g.count(d["destination_known"])
+    # one pass for the counts and the names (integer codes, helpers.grouping); names are the
+    # first recorded value of each 专业点 (as groupby.first)
+    c = grouping.count_groups(
+        d,
+        keys,
+        {"placed": "placed", "known": "destination_known"},
+        mask=_denominator_mask(d),
+        missing=NOT_RECORDED,
+        first=("major_name", "discipline_code", "discipline_name"),
+    )
+    t = c.keys.copy()
+    t["graduates"] = c.size()
+    t["placed"] = c.count("placed")
+    t["known"] = c.count("known")
     t = add_rates(t, policy.statistics.confidence)
     t["coverage_rate"] = placement_rate(t["known"], t["graduates"])
-    # names: the first recorded value of each 专业点 (groupby.first, which leaves out rows with a
-    # missing key: a 未填报 key has no names)
-    na_key = np.zeros(len(d), dtype=bool)
-    for k in keys:
-        na_key |= d[k].isna().to_numpy(dtype=bool)
-    for col in ("major_name", "discipline_code", "discipline_name"):
-        t[col] = g.first_valid(d[col], exclude=na_key if na_key.any() else None).array
+    for col, values in c.first.items():
+        t[col] = values.array
     m = policy.majors
     t["evidence_level"] = evidence_level(
         t["graduates"], t["placement_rate"], t["ci_high"], m.threshold, m.min_graduates

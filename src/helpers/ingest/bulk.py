@@ -154,6 +154,7 @@ class FilePlan:
     encoding: str | None = None  # csv: utf-8-sig | gb18030
     delimiter: str = ","
     skip: int = 0  # parquet: body rows above (and including) the header
+    promote: tuple[int, ...] = ()  # parquet: integer columns with missing values (read as floats)
 
 
 @dataclass(frozen=True)
@@ -209,7 +210,7 @@ class _EncodingMismatch(Exception):
     """A range of a CSV that looked like UTF-8 is not: the file is read as GB18030."""
 
 
-def _head_sheet_parquet(pf: pq.ParquetFile) -> RawSheet:
+def _head_sheet_parquet(pf: pq.ParquetFile, promote: tuple[int, ...]) -> RawSheet:
     names = list(pf.schema_arrow.names)
     rows = [np.array(names, dtype=object)]
     if pf.metadata.num_rows:
@@ -220,7 +221,7 @@ def _head_sheet_parquet(pf: pq.ParquetFile) -> RawSheet:
             if got >= HEADER_SCAN_ROWS - 1:
                 break
         head = pa.Table.from_batches(batches).slice(0, HEADER_SCAN_ROWS - 1)
-        cols = _raw_columns(head)
+        cols = _raw_columns(head, promote)
         if cols:
             body = np.column_stack([c.to_numpy(zero_copy_only=False) for c in cols])
             rows += list(body)
@@ -228,12 +229,36 @@ def _head_sheet_parquet(pf: pq.ParquetFile) -> RawSheet:
     return RawSheet("", cells, np.arange(1, len(cells) + 1, dtype=np.int64))
 
 
+def _int_columns_with_nulls(pf: pq.ParquetFile) -> tuple[int, ...]:
+    md = pf.metadata
+    out = []
+    for j, f in enumerate(pf.schema_arrow):
+        if not pa.types.is_integer(f.type):
+            continue
+        nulls = 0
+        for i in range(md.num_row_groups):
+            stats = md.row_group(i).column(j).statistics
+            if stats is None or not stats.has_null_count:
+                nulls = pf.read(columns=[f.name]).column(0).null_count
+                break
+            nulls += stats.null_count
+        if nulls:
+            out.append(j)
+    return tuple(out)
+
+
 def _plan_parquet(task: FileTask) -> FilePlan | FileFailure:
     try:
         pf = pq.ParquetFile(task.path)
-        sheet = _head_sheet_parquet(pf)
-    except Exception as exc:  # any unreadable Parquet, as the regular reader says
-        return FileFailure(task, "file_corrupt", f"{type(exc).__name__}: {exc}")
+        promote = _int_columns_with_nulls(pf)
+        sheet = _head_sheet_parquet(pf, promote)
+    except Exception as exc:  # any unreadable Parquet, in the regular reader's words
+        detail = f"{type(exc).__name__}: {exc}"
+        try:
+            pq.read_table(task.path)
+        except Exception as again:
+            detail = f"{type(again).__name__}: {again}"
+        return FileFailure(task, "file_corrupt", detail)
     header = find_header(sheet, BY_NAME[task.dataset])
     if header is None:
         return FileFailure(
@@ -246,12 +271,13 @@ def _plan_parquet(task: FileTask) -> FilePlan | FileFailure:
         len(header.headers),
         int(sheet.row_numbers[header.row]),
         skip=header.row,
+        promote=promote,
     )
 
 
-def _decode_head(path: str) -> tuple[bytes, str] | FileFailure | None:
-    """The first bytes of a CSV and its tentative encoding (the file as a whole is checked by the
-    ranges); None when the file is empty."""
+def _read_head(path: str) -> bytes | None:
+    """The first bytes of a CSV (its encoding is decided on them, and checked on every range);
+    None when the file holds nothing but whitespace."""
     with open(path, "rb") as fh:
         head = fh.read(_HEAD_BYTES)
         if not head.strip():
@@ -260,15 +286,14 @@ def _decode_head(path: str) -> tuple[bytes, str] | FileFailure | None:
                     break
             else:
                 return None
-    return head, ""
+    return head
 
 
 def _plan_csv(task: FileTask) -> FilePlan | FileFailure:
     path = task.path
-    got = _decode_head(path)
-    if got is None:
+    head = _read_head(path)
+    if head is None:
         return FileFailure(task, "file_empty", "0 bytes")
-    head, _ = got
     if head.startswith(b"PK\x03\x04") or head.startswith(_OLE_MAGIC) or b"\x00" in head[:4096]:
         return FileFailure(task, "file_wrong_type", "binary content in a text file")
     text = None
@@ -279,13 +304,13 @@ def _plan_csv(task: FileTask) -> FilePlan | FileFailure:
         except UnicodeDecodeError:
             continue
     if text is None:
-        return FileFailure(task, "file_encoding", "neither UTF-8 nor GB18030", None, "csv")
+        return FileFailure(task, "file_encoding", "neither UTF-8 nor GB18030")
     return _plan_csv_text(task, text, encoding, len(head) < _HEAD_BYTES)
 
 
 def _plan_csv_text(task: FileTask, text: str, encoding: str, whole: bool) -> FilePlan | FileFailure:
     if not text.strip() and whole:
-        return FileFailure(task, "file_empty", "no text", encoding, "csv")
+        return FileFailure(task, "file_empty", "no text")
     first = text[:4096].splitlines()[:5]
     delimiter = (
         "\t" if sum(x.count("\t") for x in first) > sum(x.count(",") for x in first) else ","
@@ -452,13 +477,18 @@ def file_chunks(plan: FilePlan, spill_dir: Path, file_no: int) -> list[Chunk]:
 
 
 # --- reading a chunk -----------------------------------------------------------------------
-def _raw_columns(table: pa.Table) -> list[pa.Array]:
-    """Every column as cell text, exactly as the regular Parquet reader makes it (missing -> '')."""
+def _raw_columns(table: pa.Table, promote: tuple[int, ...] = ()) -> list[pa.Array]:
+    """Every column as cell text, exactly as the regular Parquet reader makes it (missing -> '').
+
+    ``promote``: integer columns with a missing value somewhere in the file, which pandas reads
+    as floats (``80901.0``) when it converts the whole file, as the regular reader does."""
     out = []
-    for col in table.columns:
+    for j, col in enumerate(table.columns):
         if pa.types.is_string(col.type) or pa.types.is_large_string(col.type):
             a = pc.fill_null(col.combine_chunks().cast(pa.large_string()), "")
         else:  # the regular reader: pandas astype("str"), missing -> ""
+            if j in promote:
+                col = col.cast(pa.float64())
             s = col.to_pandas().astype("str").fillna("")
             a = pa.array(s.to_numpy(dtype=object), type=pa.large_string())
         out.append(a)
@@ -481,7 +511,7 @@ def _read_parquet_chunk(chunk: Chunk) -> tuple[list[pa.Array], np.ndarray]:
         table = pf.schema_arrow.empty_table()
     # rows: the column names are row 1, body row k is row k + 2
     rows = np.arange(chunk.start + 2, chunk.stop + 2, dtype=np.int64)
-    return _raw_columns(table), rows
+    return _raw_columns(table, chunk.plan.promote), rows
 
 
 def _line_table(data: bytes, first_line: int) -> tuple[np.ndarray, np.ndarray]:
@@ -912,49 +942,84 @@ def cleanup(processed: Path) -> None:
         shutil.rmtree(p, ignore_errors=True)
 
 
-def _run_chunks(chunks: list[Chunk], ctx: Context, pool: ProcessPoolExecutor | None):
-    if pool is None or len(chunks) <= 1:
-        return [r for c in chunks for r in process_chunk(c, ctx)]
-    futures = [pool.submit(process_chunk, c, ctx) for c in chunks]
-    out = []
-    error = None
-    for fut in futures:
-        try:
-            out += fut.result()
-        except (_Fallback, _EncodingMismatch) as exc:
-            error = error or exc
-    if error is not None:
-        raise error
-    return out
+class _Submitted:
+    """The chunks of one file, submitted to the pool (all files at once: both cores busy even
+    when each file is a single row group), or run when their results are asked for."""
+
+    def __init__(self, chunks: list[Chunk], ctx: Context, pool: ProcessPoolExecutor | None):
+        self.chunks, self.ctx = chunks, ctx
+        self.futures = [pool.submit(process_chunk, c, ctx) for c in chunks] if pool else None
+
+    def results(self) -> list[ChunkResult]:
+        if self.futures is None:
+            return [r for c in self.chunks for r in process_chunk(c, self.ctx)]
+        out, error = [], None
+        for fut in self.futures:  # wait for all: no worker still writes to the spill afterwards
+            try:
+                out += fut.result()
+            except (_Fallback, _EncodingMismatch) as exc:
+                error = error or exc
+        if error is not None:
+            raise error
+        return out
 
 
 _NOT_TEXT = ("file_encoding", "neither UTF-8 nor GB18030")
 
 
-def _process_file(task: FileTask, file_no: int, ctx: Context, pool, spill_dir: Path) -> BulkFile:
+@dataclass
+class _Started:
+    task: FileTask
+    file_no: int
+    plan: FilePlan | FileFailure
+    submitted: _Submitted | None = None
+    fallback: bool = False  # no CSV range could be cut: read record by record
+
+
+def _start_file(task: FileTask, file_no: int, ctx: Context, pool, spill_dir: Path) -> _Started:
+    plan = plan_file(task)
+    if isinstance(plan, FileFailure):
+        return _Started(task, file_no, plan)
+    try:
+        chunks = file_chunks(plan, spill_dir, file_no)
+    except _Fallback:
+        return _Started(task, file_no, plan, fallback=True)
+    return _Started(task, file_no, plan, _Submitted(chunks, ctx, pool))
+
+
+def _finish_file(st: _Started, ctx: Context, pool, spill_dir: Path) -> BulkFile:
+    task, file_no, plan = st.task, st.file_no, st.plan
+
     def failed(f: FileFailure) -> BulkFile:
         return BulkFile(task.dataset, task, None, failure=f, spill_dir=str(spill_dir))
 
-    plan = plan_file(task)
     if isinstance(plan, FileFailure):
         return failed(plan)
+    chunks: list[ChunkResult] = []
+    submitted, fallback = st.submitted, st.fallback
     for attempt in range(2):
         try:
-            chunks = _run_chunks(file_chunks(plan, spill_dir, file_no), ctx, pool)
+            if fallback:
+                raise _Fallback("no record boundary found")
+            chunks = submitted.results()
         except _EncodingMismatch:
             # a CSV that looked like UTF-8 at the start is not: all of it as GB18030, else none
             if plan.encoding == "gb18030" or attempt:
-                return failed(FileFailure(task, *_NOT_TEXT, None, "csv"))
+                return failed(FileFailure(task, *_NOT_TEXT))
             plan = _replan_gb18030(task)
             if isinstance(plan, FileFailure):
                 return failed(plan)
+            try:
+                submitted = _Submitted(file_chunks(plan, spill_dir, file_no), ctx, pool)
+            except _Fallback:
+                fallback = True
             continue
         except _Fallback:
             plan = FilePlan(**{**plan.__dict__, "kind": "csv-records"})
             try:
                 chunks = _records_fallback(plan, spill_dir, file_no, ctx)
             except UnicodeDecodeError:
-                return failed(FileFailure(task, *_NOT_TEXT, None, "csv"))
+                return failed(FileFailure(task, *_NOT_TEXT))
         break
     peak = max((c.peak_rss_mb for c in chunks), default=0.0)
     return BulkFile(task.dataset, task, plan, chunks, None, peak, str(spill_dir))
@@ -966,7 +1031,7 @@ def _replan_gb18030(task: FileTask) -> FilePlan | FileFailure:
     try:
         text = codecs.getincrementaldecoder("gb18030")("strict").decode(head, final=False)
     except UnicodeDecodeError:
-        return FileFailure(task, *_NOT_TEXT, None, "csv")
+        return FileFailure(task, *_NOT_TEXT)
     return _plan_csv_text(task, text, "gb18030", len(head) < _HEAD_BYTES)
 
 
@@ -1006,8 +1071,9 @@ def run(
     cleanup(processed)
     spill_dir = spill_root(processed)
     spill_dir.mkdir(parents=True)
-    for i, task in enumerate(tasks):
-        res = _process_file(task, i, ctx, pool, spill_dir)
+    started = [_start_file(task, i, ctx, pool, spill_dir) for i, task in enumerate(tasks)]
+    for i, (task, st) in enumerate(zip(tasks, started, strict=True)):
+        res = _finish_file(st, ctx, pool, spill_dir)
         done.setdefault((task.dataset, task.folder), []).append((first_index + i, res))
         for c in res.chunks:
             if c.pid != os.getpid():
@@ -1078,19 +1144,6 @@ class SpilledRecords:
         with pq.ParquetWriter(str(path), schema) as writer:
             for t in self.tables():
                 writer.write_table(t)
-
-    def to_pandas(self) -> pd.DataFrame:
-        """All accepted rows in memory (tests, small inputs)."""
-        tables = list(self.tables())
-        if not tables:
-            return pd.read_parquet(io.BytesIO(_empty_parquet(self._schema())))
-        return pa.concat_tables(tables).to_pandas()
-
-
-def _empty_parquet(schema: pa.Schema) -> bytes:
-    buf = io.BytesIO()
-    pq.write_table(schema.empty_table(), buf)
-    return buf.getvalue()
 
 
 class _Rows:

@@ -33,6 +33,7 @@ from helpers.runner.render import write_text_atomic
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_PRIVACY = 3
+EXIT_LOCKED = 4
 
 
 def _say(text: str) -> None:
@@ -178,7 +179,8 @@ def run_period(
     progress: bool | None = None,
 ) -> int:
     """Render every report of a period; returns the process exit code (0 ok, 1 failures,
-    3 personal data found: nothing published). ``catalog``/``notebooks_dir`` are for tests."""
+    3 personal data found: nothing published, 4 another run of the period is in progress).
+    ``catalog``/``notebooks_dir`` are for tests."""
     t0 = time.perf_counter()
     started = dt.datetime.now().astimezone()
     as_of = parse_as_of(as_of)
@@ -239,118 +241,122 @@ def run_period(
     }
 
     published = reports_dir / iso
-    with staging.period_lock(reports_dir, iso):
-        staging.remove_stale_staging(reports_dir, iso)
-        run_dir = staging.new_staging(reports_dir, iso)
-        try:
-            previous = mf.read_manifest(published) if university else None
-            if university:
-                staging.seed_from(published, run_dir)
-                _clear_university_outputs(run_dir, university)
-            _clear_audit(data_dir, as_of, university)
-            ctx = RunContext(
-                notebooks_dir=notebooks_dir,
-                run_dir=run_dir,
-                notebook_reports_dir=run_dir.parent,
-                data_dir=data_dir,
-                as_of=iso,
-                header=header,
-            )
-            t = time.perf_counter()
-            results = run_tasks(tasks, ctx, workers, progress=progress)
-            timings["reports"] = time.perf_counter() - t
-
-            t = time.perf_counter()
-            workbook, workbook_error = _build_workbook(run_dir)
-            timings["workbook"] = time.perf_counter() - t
-            _merge_audit(data_dir, as_of)
-
-            reports = [_report_entry(r) for r in results]
-            if previous:
-                ran = {r["key"] for r in reports}
-                for old in previous.get("reports", []):
-                    if old["key"] not in ran:
-                        reports.append({**old, "carried": True})
-            failed = any(r["status"] != "ok" for r in reports) or workbook_error is not None
-            manifest = {
-                "schema": mf.SCHEMA_VERSION,
-                "run": {
-                    "as_of": iso,
-                    "university": university,
-                    "status": "failed" if failed else "ok",
-                    "started": started.isoformat(timespec="seconds"),
-                    "finished": None,
-                    "seconds": None,
-                    "workers": min(workers, max(len(tasks), 1)),
-                },
-                "parameters": {
-                    "as_of": iso,
-                    "university": university,
-                    "data_dir": str(data_dir),
-                    "reports_dir": str(reports_dir),
-                    "workers": workers,
-                    "only_if_new": only_if_new,
-                },
-                "header": header,
-                "git": mf.git_revision(),
-                "versions": mf.versions(),
-                "data": {
-                    "processed_manifest": str(mf.processed_manifest_path(data_dir, as_of)),
-                    "data_version": header["data_version"],
-                },
-                "inputs": inputs,
-                "notebooks": {
-                    s.notebook: mf.file_sha256(notebooks_dir / s.notebook) for s in specs
-                },
-                "reports": reports,
-                "tables": {
-                    "workbook": workbook,
-                    "workbook_error": workbook_error,
-                    "csv": sorted(
-                        p.relative_to(run_dir).as_posix()
-                        for p in (run_dir / "tables").glob("*.csv")
-                    ),
-                },
-                "timings": timings,
-                "privacy": None,
-            }
-            t = time.perf_counter()
-            hits, scan_gap = _privacy_scan(run_dir, data_dir)
-            timings["privacy_scan"] = time.perf_counter() - t
-            manifest["privacy"] = {
-                "complete": scan_gap is None,
-                "problem": scan_gap,
-                "hits": len(hits),
-            }
-            if scan_gap:
-                manifest["run"]["status"] = "failed"
-            finished = dt.datetime.now().astimezone()
-            timings["total"] = time.perf_counter() - t0
-            manifest["run"]["finished"] = finished.isoformat(timespec="seconds")
-            manifest["run"]["seconds"] = round(timings["total"], 3)
-            manifest["timings"] = {k: round(v, 3) for k, v in timings.items()}
-            if hits:
-                from helpers.scanner import format_hits
-
-                aside = staging.move_aside(
-                    run_dir,
-                    data_dir
-                    / "processed"
-                    / ".withheld-reports"
-                    / f"{iso}-{finished.strftime('%Y%m%dT%H%M%S')}",
+    try:
+        with staging.period_lock(reports_dir, iso):
+            staging.remove_stale_staging(reports_dir, iso)
+            run_dir = staging.new_staging(reports_dir, iso)
+            try:
+                previous = mf.read_manifest(published) if university else None
+                if university:
+                    staging.seed_from(published, run_dir)
+                    _clear_university_outputs(run_dir, university)
+                _clear_audit(data_dir, as_of, university)
+                ctx = RunContext(
+                    notebooks_dir=notebooks_dir,
+                    run_dir=run_dir,
+                    notebook_reports_dir=run_dir.parent,
+                    data_dir=data_dir,
+                    as_of=iso,
+                    header=header,
                 )
-                _warn(format_hits(hits))
-                _warn(
-                    f"隐私检查未通过：本次报告未发布，{published} 保持不变；生成的文件已移到 {aside} 供核查。"
-                    " PRIVACY CHECK FAILED: nothing was published."
-                )
-                return EXIT_PRIVACY
-            mf.write_manifest(run_dir, manifest)
-            write_text_atomic(run_dir / "index.html", render_index(manifest))
-            staging.publish(run_dir, published)
-        except BaseException:
-            staging.discard(run_dir)
-            raise
+                t = time.perf_counter()
+                results = run_tasks(tasks, ctx, workers, progress=progress)
+                timings["reports"] = time.perf_counter() - t
+
+                t = time.perf_counter()
+                workbook, workbook_error = _build_workbook(run_dir)
+                timings["workbook"] = time.perf_counter() - t
+                _merge_audit(data_dir, as_of)
+
+                reports = [_report_entry(r) for r in results]
+                if previous:
+                    ran = {r["key"] for r in reports}
+                    for old in previous.get("reports", []):
+                        if old["key"] not in ran:
+                            reports.append({**old, "carried": True})
+                failed = any(r["status"] != "ok" for r in reports) or workbook_error is not None
+                manifest = {
+                    "schema": mf.SCHEMA_VERSION,
+                    "run": {
+                        "as_of": iso,
+                        "university": university,
+                        "status": "failed" if failed else "ok",
+                        "started": started.isoformat(timespec="seconds"),
+                        "finished": None,
+                        "seconds": None,
+                        "workers": min(workers, max(len(tasks), 1)),
+                    },
+                    "parameters": {
+                        "as_of": iso,
+                        "university": university,
+                        "data_dir": str(data_dir),
+                        "reports_dir": str(reports_dir),
+                        "workers": workers,
+                        "only_if_new": only_if_new,
+                    },
+                    "header": header,
+                    "git": mf.git_revision(),
+                    "versions": mf.versions(),
+                    "data": {
+                        "processed_manifest": str(mf.processed_manifest_path(data_dir, as_of)),
+                        "data_version": header["data_version"],
+                    },
+                    "inputs": inputs,
+                    "notebooks": {
+                        s.notebook: mf.file_sha256(notebooks_dir / s.notebook) for s in specs
+                    },
+                    "reports": reports,
+                    "tables": {
+                        "workbook": workbook,
+                        "workbook_error": workbook_error,
+                        "csv": sorted(
+                            p.relative_to(run_dir).as_posix()
+                            for p in (run_dir / "tables").glob("*.csv")
+                        ),
+                    },
+                    "timings": timings,
+                    "privacy": None,
+                }
+                t = time.perf_counter()
+                hits, scan_gap = _privacy_scan(run_dir, data_dir)
+                timings["privacy_scan"] = time.perf_counter() - t
+                manifest["privacy"] = {
+                    "complete": scan_gap is None,
+                    "problem": scan_gap,
+                    "hits": len(hits),
+                }
+                if scan_gap:
+                    manifest["run"]["status"] = "failed"
+                finished = dt.datetime.now().astimezone()
+                timings["total"] = time.perf_counter() - t0
+                manifest["run"]["finished"] = finished.isoformat(timespec="seconds")
+                manifest["run"]["seconds"] = round(timings["total"], 3)
+                manifest["timings"] = {k: round(v, 3) for k, v in timings.items()}
+                if hits:
+                    from helpers.scanner import format_hits
+
+                    aside = staging.move_aside(
+                        run_dir,
+                        data_dir
+                        / "processed"
+                        / ".withheld-reports"
+                        / f"{iso}-{finished.strftime('%Y%m%dT%H%M%S')}",
+                    )
+                    _warn(format_hits(hits))
+                    _warn(
+                        f"隐私检查未通过：本次报告未发布，{published} 保持不变；生成的文件已移到 {aside} 供核查。"
+                        " PRIVACY CHECK FAILED: nothing was published."
+                    )
+                    return EXIT_PRIVACY
+                mf.write_manifest(run_dir, manifest)
+                write_text_atomic(run_dir / "index.html", render_index(manifest))
+                staging.publish(run_dir, published)
+            except BaseException:
+                staging.discard(run_dir)
+                raise
+    except staging.RunLockedError as exc:  # another run of this period is in progress
+        _warn(f"placement run {iso}: {exc}")
+        return EXIT_LOCKED
 
     lines = _failure_lines(reports)
     if workbook_error:
