@@ -49,7 +49,7 @@ calendar: setup ## print the next reporting dates
 
 .PHONY: test
 test: setup ## run the whole test suite
-	$(BIN)/python -m pytest -n 2 --dist loadgroup
+	$(BIN)/python -m pytest -n 2 --dist loadfile
 
 .PHONY: lint
 lint: setup ## ruff over code and notebooks; notebooks must have no outputs

@@ -154,7 +154,7 @@ def test_whole_run_publishes_and_every_output_is_clean(full_run, known, key):
     assert full_run.code == 0, full_run.err[-2000:]
     run_dir = full_run.run_dir
     manifest = json.loads((run_dir / "manifest.json").read_text(encoding="utf-8"))
-    assert manifest["privacy"] == {"scan": "full", "hits": 0}
+    assert manifest["privacy"] == {"complete": True, "problem": None, "hits": 0}
     outputs = [p for p in run_dir.rglob("*") if p.is_file()]
     suffixes = {p.suffix for p in outputs}
     assert {".html", ".csv", ".xlsx", ".ipynb", ".json"} <= suffixes

@@ -241,7 +241,16 @@ def test_vocabulary_is_not_a_name_but_the_name_elsewhere_is(tmp_path):
     p = tmp_path / "r.html"
     p.write_text("<td>福建农林大学</td>", encoding="utf-8")
     assert scan_one(p, fingerprints=fp) == []
-    p.write_text("<td>福建农林大学</td><td>林大同学</td>", encoding="utf-8")
+    p.write_text("<td>福建农林大学</td><td>林大</td>", encoding="utf-8")
+    assert kinds(scan_one(p, fingerprints=fp)) == ["name"]
+
+
+def test_two_character_name_inside_prose_is_not_a_hit_but_three_is(tmp_path):
+    fp = pd.DataFrame({"kind": ["name", "name"], "digest": [digest("余文"), digest("陈晓明")]})
+    p = tmp_path / "r.html"
+    p.write_text("<p>其余文件已归档</p>", encoding="utf-8")
+    assert scan_one(p, fingerprints=fp) == []
+    p.write_text("<p>联系人陈晓明负责</p>", encoding="utf-8")
     assert kinds(scan_one(p, fingerprints=fp)) == ["name"]
 
 

@@ -336,12 +336,16 @@ def _blanker(words: frozenset[str]):
 
 
 def _name_candidates(run: str) -> set[str]:
+    """Whole runs, and windows of 3+ characters inside longer runs. A 2-character name is matched
+    only as a whole run (a table cell, a text between punctuation): as a window inside ordinary
+    prose it collides with common words (其余文件 contains the name 余文) and would withhold runs."""
     out = set()
     for part in run.split():
         if len(part) <= MAX_WHOLE_RUN:
             out.add(part)
         for w in NAME_WINDOWS:
-            out.update(part[i : i + w] for i in range(len(part) - w + 1))
+            if w >= 3:
+                out.update(part[i : i + w] for i in range(len(part) - w + 1))
     return {c for c in out if len(c) >= 2}
 
 

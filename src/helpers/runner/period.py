@@ -315,8 +315,11 @@ def run_period(
                         ),
                     },
                     "timings": timings,
-                    "privacy": None,
+                    "privacy": {"complete": False, "problem": "pending", "hits": None},
                 }
+                # Scan what will be published, manifest and index included, then finalise them.
+                mf.write_manifest(run_dir, manifest)
+                write_text_atomic(run_dir / "index.html", render_index(manifest))
                 t = time.perf_counter()
                 hits, scan_gap = _privacy_scan(run_dir, data_dir)
                 timings["privacy_scan"] = time.perf_counter() - t
