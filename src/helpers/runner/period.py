@@ -148,6 +148,15 @@ def _build_workbook(run_dir: Path) -> tuple[str | None, str | None]:
         return None, f"{type(exc).__name__}: {message}"
 
 
+def _stamp_finished(manifest: dict, timings: dict, t0: float) -> dt.datetime:
+    finished = dt.datetime.now().astimezone()
+    timings["total"] = time.perf_counter() - t0
+    manifest["run"]["finished"] = finished.isoformat(timespec="seconds")
+    manifest["run"]["seconds"] = round(timings["total"], 3)
+    manifest["timings"] = {k: round(v, 3) for k, v in timings.items()}
+    return finished
+
+
 def _privacy_scan(run_dir: Path, data_dir: Path) -> tuple[list, str | None]:
     """Hits of the project's scanner over the staged run ([] = clean), and why the scan was
     incomplete (None when it was complete)."""
@@ -315,9 +324,10 @@ def run_period(
                         ),
                     },
                     "timings": timings,
-                    "privacy": {"complete": False, "problem": "pending", "hits": None},
+                    "privacy": {"complete": False, "problem": "隐私检查进行中", "hits": None},
                 }
                 # Scan what will be published, manifest and index included, then finalise them.
+                _stamp_finished(manifest, timings, t0)
                 mf.write_manifest(run_dir, manifest)
                 write_text_atomic(run_dir / "index.html", render_index(manifest))
                 t = time.perf_counter()
@@ -330,11 +340,7 @@ def run_period(
                 }
                 if scan_gap:
                     manifest["run"]["status"] = "failed"
-                finished = dt.datetime.now().astimezone()
-                timings["total"] = time.perf_counter() - t0
-                manifest["run"]["finished"] = finished.isoformat(timespec="seconds")
-                manifest["run"]["seconds"] = round(timings["total"], 3)
-                manifest["timings"] = {k: round(v, 3) for k, v in timings.items()}
+                finished = _stamp_finished(manifest, timings, t0)
                 if hits:
                     from helpers.scanner import format_hits
 
