@@ -61,7 +61,6 @@ from helpers.ingest.process import (
     FILE_COLUMNS,
     NATURAL_KEYS,
     NORMALISERS,
-    TYPERS,
     BatchResult,
     Context,
     FileTask,
@@ -75,6 +74,7 @@ from helpers.ingest.process import (
     _repairs_frame,
     _typed,
     _zh,
+    accepted_records,
     empty_fingerprints,
     processed_frame,
     signature,
@@ -856,32 +856,9 @@ def _process_frame(
         quarantine = _typed(q, QUARANTINE_COLUMNS)
     else:
         quarantine = _quarantine_frame([])
-    good = np.ones(len(f), dtype=bool)
-    good[bad_pos] = False
-    typed = TYPERS[dataset](v.loc[good], digester)
-    records = processed_frame(dataset, typed, f.loc[good])
-    psig = np.zeros(int(good.sum()), dtype=np.uint64)
-    if dataset == "graduates":
-        for i, col in enumerate(("name", "id_number")):
-            if col in row_words:
-                psig ^= row_words[col][good].astype(np.uint64) * np.uint64(2 * i + 1)
-    records["_psig"] = psig
-    for c in ("_file", "_sheet", "_folder"):
-        records[c] = f.loc[good, c]
-    records["_row"] = f.loc[good, "_row"].astype("int64")
-    keys = list(NATURAL_KEYS[dataset])
-    if "_skey_d0" in typed.columns and keys == ["university_code", "student_key"]:
-        ucode = records["university_code"].astype("uint64").to_numpy() * np.uint64(
-            0x9E3779B97F4A7C15
-        )
-        records["_khash"] = typed["_skey_d0"].to_numpy(dtype=np.uint64) ^ ucode
-    else:
-        records["_khash"] = pd.util.hash_pandas_object(records[keys], index=False).to_numpy()
-    probe = records[["_khash", "_folder"]] if d.kind == "snapshot" else records[["_khash"]]
-    dup = probe.duplicated(keep=False).to_numpy()
+    records, pos = accepted_records(dataset, d, v, f, bad_pos, digester, row_words)
     dup_raw = {}
-    if dup.any():
-        pos = np.flatnonzero(good)[dup]
+    if len(pos):
         dup_raw = dict(
             zip(f["_row"].to_numpy()[pos].astype(int).tolist(), raw_for(pos), strict=True)
         )

@@ -70,6 +70,8 @@ FILE_COLUMNS = {
     "footer_rows": "int64",
     "columns": "string",
 }
+
+
 # Header names accepted for one particular shipped file (the MoE list says 学校名称).
 @dataclass(frozen=True)
 class FileTask:
@@ -941,40 +943,10 @@ def process_batch(tasks: list[FileTask], ctx: Context) -> BatchResult:
     else:
         quarantine_frame = _quarantine_frame(quarantine)
 
-    good = np.ones(len(f), dtype=bool)
-    good[bad_pos] = False
-    vg = v.loc[good]
-    typed = TYPERS[dataset](vg, digester)
-    records = processed_frame(dataset, typed, f.loc[good])
-    # hash of the personal values (姓名, 身份证号): two rows of one 学号 with different people conflict
-    psig = np.zeros(int(good.sum()), dtype=np.uint64)
-    if dataset == "graduates":
-        for i, col in enumerate(("name", "id_number")):
-            if col in row_words:
-                psig ^= row_words[col][good].astype(np.uint64) * np.uint64(2 * i + 1)
-    records["_psig"] = psig
-    for c in ("_file", "_sheet", "_folder"):
-        records[c] = f.loc[good, c]
-    records["_row"] = f.loc[good, "_row"].astype("int64")
-
-    # a 64-bit hash of the natural key: the parent finds duplicates across batches with it
-    keys = list(NATURAL_KEYS[dataset])
-    if "_skey_d0" in typed.columns and keys == ["university_code", "student_key"]:
-        # the pseudonym is itself a keyed hash: its first word and the university's code suffice
-        # (院校代码 is five digits here: validated against the reference list)
-        ucode = records["university_code"].astype("uint64").to_numpy() * np.uint64(
-            0x9E3779B97F4A7C15
-        )
-        records["_khash"] = typed["_skey_d0"].to_numpy(dtype=np.uint64) ^ ucode
-    else:
-        records["_khash"] = pd.util.hash_pandas_object(records[keys], index=False).to_numpy()
-    # raw rows of duplicates (the parent quarantines the conflicting ones); snapshot datasets only
-    # compare rows of the same raw folder
-    probe = records[["_khash", "_folder"]] if d.kind == "snapshot" else records[["_khash"]]
-    dup = probe.duplicated(keep=False).to_numpy()
+    records, dup_pos = accepted_records(dataset, d, v, f, bad_pos, digester, row_words)
     dup_raw = {}
-    if dup.any():
-        pos = np.flatnonzero(good)[dup]
+    if len(dup_pos):
+        pos = dup_pos
         where = zip(
             f["_file"].to_numpy()[pos],
             f["_sheet"].to_numpy()[pos],
@@ -1057,3 +1029,40 @@ def _repairs_frame(
     df = pd.concat(parts, ignore_index=True)
     df["repair"] = df["repair_code"].map(REPAIRS)
     return _typed(df, REPAIR_COLUMNS)
+
+
+def accepted_records(dataset, d, v, f, bad_pos, digester, row_words):
+    """Typed processed rows of a batch's accepted rows, with provenance, the personal-value
+    signature and the natural-key hash; plus the batch positions of rows whose key repeats.
+    Shared by the regular and the bulk (national) paths so both merge duplicates alike."""
+    good = np.ones(len(f), dtype=bool)
+    good[bad_pos] = False
+    typed = TYPERS[dataset](v.loc[good], digester)
+    records = processed_frame(dataset, typed, f.loc[good])
+    # hash of the personal values (姓名, 身份证号): two rows of one 学号 with different people conflict
+    psig = np.zeros(int(good.sum()), dtype=np.uint64)
+    if dataset == "graduates":
+        for i, col in enumerate(("name", "id_number")):
+            if col in row_words:
+                psig ^= row_words[col][good].astype(np.uint64) * np.uint64(2 * i + 1)
+    records["_psig"] = psig
+    for c in ("_file", "_sheet", "_folder"):
+        records[c] = f.loc[good, c]
+    records["_row"] = f.loc[good, "_row"].astype("int64")
+
+    # a 64-bit hash of the natural key: the parent finds duplicates across batches with it
+    keys = list(NATURAL_KEYS[dataset])
+    if "_skey_d0" in typed.columns and keys == ["university_code", "student_key"]:
+        # the pseudonym is itself a keyed hash: its first word and the university's code suffice
+        # (院校代码 is five digits here: validated against the reference list)
+        ucode = records["university_code"].astype("uint64").to_numpy() * np.uint64(
+            0x9E3779B97F4A7C15
+        )
+        records["_khash"] = typed["_skey_d0"].to_numpy(dtype=np.uint64) ^ ucode
+    else:
+        records["_khash"] = pd.util.hash_pandas_object(records[keys], index=False).to_numpy()
+    # raw rows of duplicates (the parent quarantines the conflicting ones); snapshot datasets only
+    # compare rows of the same raw folder
+    probe = records[["_khash", "_folder"]] if d.kind == "snapshot" else records[["_khash"]]
+    dup = probe.duplicated(keep=False).to_numpy()
+    return records, np.flatnonzero(good)[dup]
