@@ -13,6 +13,7 @@ import nbformat
 import pandas as pd
 import papermill as pm
 import pytest
+from contract_tables import contract_with
 
 from helpers.config import load_policy
 from helpers.tables import read_table
@@ -24,37 +25,16 @@ AS_OF = "2023-08-31"
 POLICY = load_policy(2023)
 UNIVERSITY = "10386"
 NOTEBOOKS = ("followup", "circular")
-CONTRACT = {
-    "recruitment_by_window": [
-        "university_code",
-        "window_start",
-        "window_end",
-        "events",
-        "employers",
-        "positions",
-        "student_visits",
-    ],
-    "visits_progress": [
-        "university_code",
-        "visits",
-        "distinct_employers",
-        "new_employers_h1",
-        "positions",
-        "target_visits",
-        "target_new_employers",
-        "on_track",
-    ],
-    "platform_progress": ["university_code", "follow_rate", "binding_rate", "registration_rate"],
-    "assistance_compliance": [
-        "university_code",
-        "group",
-        "graduates",
-        "compliant_3x3",
-        "compliance_rate",
-        "suppressed",
-    ],
-    "interview_list": ["university_code", "university_name", "reason", "evidence"],
-}
+CONTRACT = contract_with(
+    (
+        "recruitment_by_window",
+        "visits_progress",
+        "platform_progress",
+        "assistance_compliance",
+        "interview_list",
+    ),
+    extra={"assistance_compliance": ["suppressed"], "interview_list": ["university_name"]},
+)
 
 
 @pytest.fixture(scope="module")

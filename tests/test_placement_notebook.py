@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 import papermill as pm
 import pytest
+from contract_tables import contract_with
 from statsmodels.stats.proportion import proportion_confint
 from test_placement_support import shadow_data_dir
 
@@ -29,41 +30,10 @@ ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = ROOT / "notebooks" / "placement_rates.ipynb"
 AS_OF = "2023-08-31"
 POLICY = load_policy(2023)
-CONTRACT = {
-    "placement_by_university": [
-        "university_code",
-        "university_name",
-        "graduates",
-        "placed",
-        "placement_rate",
-        "ci_low",
-        "ci_high",
-        "baseline_rate",
-        "below_baseline",
-    ],
-    "placement_by_major": [
-        "university_code",
-        "education_level",
-        "major_code",
-        "major_name",
-        "graduates",
-        "placed",
-        "placement_rate",
-        "ci_low",
-        "ci_high",
-        "evidence_level",
-    ],
-    "placement_by_group": [
-        "university_code",
-        "group",
-        "graduates",
-        "placed",
-        "placement_rate",
-        "university_rate",
-        "gap",
-        "suppressed",
-    ],
-}
+CONTRACT = contract_with(
+    ("placement_by_university", "placement_by_major", "placement_by_group"),
+    extra={"placement_by_group": ["suppressed"]},
+)
 ALSO_WRITTEN = [
     "placement_headline",
     "placement_by_level",

@@ -8,6 +8,7 @@ import numpy as np
 import openpyxl
 import pandas as pd
 import pytest
+from contract_tables import CONTRACT_COLUMNS
 
 from helpers import tables
 from helpers.tables import (
@@ -149,73 +150,7 @@ def test_registry_is_consistent_and_extensible():
 
 
 def test_contract_columns_have_headers():
-    contract = {
-        "placement_by_university": [
-            "university_code",
-            "university_name",
-            "graduates",
-            "placed",
-            "placement_rate",
-            "ci_low",
-            "ci_high",
-            "baseline_rate",
-            "below_baseline",
-        ],
-        "placement_by_major": [
-            "university_code",
-            "education_level",
-            "major_code",
-            "major_name",
-            "graduates",
-            "placed",
-            "placement_rate",
-            "ci_low",
-            "ci_high",
-            "evidence_level",
-        ],
-        "placement_by_group": [
-            "university_code",
-            "group",
-            "graduates",
-            "placed",
-            "placement_rate",
-            "university_rate",
-            "gap",
-        ],
-        "recruitment_by_window": [
-            "university_code",
-            "window_start",
-            "window_end",
-            "events",
-            "employers",
-            "positions",
-            "student_visits",
-        ],
-        "visits_progress": [
-            "university_code",
-            "visits",
-            "distinct_employers",
-            "new_employers_h1",
-            "positions",
-            "target_visits",
-            "target_new_employers",
-            "on_track",
-        ],
-        "platform_progress": [
-            "university_code",
-            "follow_rate",
-            "binding_rate",
-            "registration_rate",
-        ],
-        "assistance_compliance": [
-            "university_code",
-            "group",
-            "graduates",
-            "compliant_3x3",
-            "compliance_rate",
-        ],
-        "interview_list": ["university_code", "reason", "evidence"],
-    }
+    contract = CONTRACT_COLUMNS
     for name, cols in contract.items():
         assert name in tables.TABLE_TITLES
         for col in [*cols, "suppressed"]:
