@@ -835,24 +835,30 @@ def _share_signals(current: pd.DataFrame, policy) -> pd.DataFrame:
             }
         )
         t["share"] = placement_rate(t["count"], t["graduates"])
-        pooled = pooled_rate(t["count"], t["graduates"])
-        t["provincial_share"] = pooled
-        funnel, od = funnel_assessment(
-            t["count"],
-            t["graduates"],
-            target=pooled,
-            alert=st.funnel_alert,
-            alarm=st.funnel_alarm,
-            winsor=st.winsor,
-        )
-        t["alert_high_limit"] = funnel["alert_high_limit"].to_numpy()
-        t["alarm_high_limit"] = funnel["alarm_high_limit"].to_numpy()
-        t["funnel_z"] = funnel["funnel_z"].to_numpy()
-        t["flag_level"] = _flag(funnel["funnel_zone"]).to_numpy()
-        t["signal_basis"] = "漏斗图（随机效应调整）" if od.overdispersed else "漏斗图（精确二项）"
-        t["overdispersion_tau2"] = od.tau2 if od.overdispersed else 0.0
-        frames.append(t)
+        frames.append(_assess_against_province(t, "count", "graduates", st))
     return pd.concat(frames, ignore_index=True)
+
+
+def _assess_against_province(t: pd.DataFrame, count: str, n: str, st) -> pd.DataFrame:
+    """Place each university's share ``count / n`` on a funnel around the province's pooled
+    share (random-effects limits when overdispersed) and add the warning columns."""
+    pooled = pooled_rate(t[count], t[n])
+    t["provincial_share"] = pooled
+    funnel, od = funnel_assessment(
+        t[count],
+        t[n],
+        target=pooled,
+        alert=st.funnel_alert,
+        alarm=st.funnel_alarm,
+        winsor=st.winsor,
+    )
+    t["alert_high_limit"] = funnel["alert_high_limit"].to_numpy()
+    t["alarm_high_limit"] = funnel["alarm_high_limit"].to_numpy()
+    t["funnel_z"] = funnel["funnel_z"].to_numpy()
+    t["flag_level"] = _flag(funnel["funnel_zone"]).to_numpy()
+    t["signal_basis"] = "漏斗图（随机效应调整）" if od.overdispersed else "漏斗图（精确二项）"
+    t["overdispersion_tau2"] = od.tau2 if od.overdispersed else 0.0
+    return t
 
 
 def jump_snapshots(counts: pd.DataFrame, policy, as_of) -> tuple[pd.Timestamp, pd.Timestamp] | None:
@@ -926,22 +932,7 @@ def jump_signals(counts: pd.DataFrame, policy, as_of) -> pd.DataFrame:
     )
     t["rate_jump"] = t["placement_rate"] - t["previous_rate"]
     t["conversion_rate"] = placement_rate(t["newly_placed"], t["not_placed_before"])
-    pooled = pooled_rate(t["newly_placed"], t["not_placed_before"])
-    t["provincial_share"] = pooled
-    funnel, od = funnel_assessment(
-        t["newly_placed"],
-        t["not_placed_before"],
-        target=pooled,
-        alert=st.funnel_alert,
-        alarm=st.funnel_alarm,
-        winsor=st.winsor,
-    )
-    t["alert_high_limit"] = funnel["alert_high_limit"].to_numpy()
-    t["alarm_high_limit"] = funnel["alarm_high_limit"].to_numpy()
-    t["funnel_z"] = funnel["funnel_z"].to_numpy()
-    t["flag_level"] = _flag(funnel["funnel_zone"]).to_numpy()
-    t["signal_basis"] = "漏斗图（随机效应调整）" if od.overdispersed else "漏斗图（精确二项）"
-    t["overdispersion_tau2"] = od.tau2 if od.overdispersed else 0.0
+    t = _assess_against_province(t, "newly_placed", "not_placed_before", st)
     return t[cols].sort_values("university_code").reset_index(drop=True)
 
 
