@@ -206,3 +206,38 @@ def test_mode_and_first_row_equal_pandas(slicing):
     assert listed(c.first["name2"]) == listed(first["name2"])
     assert c.first["cohort"].tolist() == first["cohort"].tolist()
     assert c.first["name2"].isna().any()
+
+
+@pytest.mark.parametrize("cats", [False, True])
+def test_counts_without_selection_and_mode_of_single_valued_groups(cats, slicing):
+    df = frame()
+    # one value per (uni, level) group, except where a few rows say otherwise or nothing at all
+    rng = np.random.default_rng(4)
+    single = (df["uni"].astype(str) + "-" + df["level"].astype(str)).astype(object)
+    single[df["uni"] == "10384"] = None  # a group of missing values only
+    odd = rng.random(len(df)) < 0.01
+    single[odd] = "其他"
+    df["single"] = pd.array(single, dtype="string")
+    src = as_categories(df, ["uni", "level", "single"]) if cats else df
+    for by in (["uni"], ["uni", "level"], ["level", "dept"]):
+        e = plain(df, by, None, MISSING)
+        a = counted(src, by, None, MISSING)
+        pd.testing.assert_frame_equal(a, e, check_dtype=False)
+    by = ["uni", "level"]
+    c = grouping.count_groups(src, by, mode=["single"])
+    d = df[df[by].notna().all(axis=1)]
+    counts = d.groupby([*by, "single"], dropna=False).size().rename("_n").reset_index()
+    counts["_na"] = counts["single"].isna()
+    counts = counts.sort_values(
+        [*by, "_n", "_na", "single"], ascending=[True, True, False, True, True]
+    )
+    expected = counts.drop_duplicates(by)["single"].astype(object)
+    got = c.first["single"].astype(object)
+    assert got.where(got.notna(), None).tolist() == expected.where(expected.notna(), None).tolist()
+    assert got.isna().any() and (got == "其他").sum() == 0
+
+
+def test_empty_frame_with_first_and_mode():
+    df = frame(n=50).iloc[:0]
+    c = grouping.count_groups(df, ["uni"], mask=np.zeros(0, bool), first=["name"], mode=["dept"])
+    assert c.keys.empty and len(c.first["name"]) == 0 and len(c.first["dept"]) == 0

@@ -125,6 +125,22 @@ def test_by_university_policy_line_baseline_and_funnel():
     assert len(row) == 1 and "rank" not in row
 
 
+def test_funnel_position_text_states_rate_limits_and_zone():
+    t, od = P.by_university(_current(), UNIS, POLICY)
+    row = P.university_row(t, "19999")
+    r = t.set_index("university_code").loc["19999"]
+    text = P.funnel_position_text(row, od, POLICY)
+    st = POLICY.statistics
+    assert text.startswith("本校毕业生40人，落实率30.0%，本期全省汇总落实率75.3%")
+    for limit in ("alert_low_limit", "alert_high_limit", "alarm_low_limit", "alarm_high_limit"):
+        assert f"{r[limit] * 100:.1f}%" in text
+    assert f"{st.funnel_alert:.0%}控制限" in text and f"{st.funnel_alarm:.1%}控制限" in text
+    assert ("随机效应调整后的" in text) == od.overdispersed
+    assert f"本校位于**{r['funnel_zone']}**" in text and r["funnel_zone"].startswith("低于")
+    with pytest.raises(ValueError, match="one university"):
+        P.funnel_position_text(t, od, POLICY)
+
+
 def test_by_level_discipline_category_university_mode():
     lv = P.by_level(_current(), POLICY, "10386")
     assert list(lv["university_code"]) == ["10386", P.ALL]

@@ -120,6 +120,18 @@ def test_report_header_has_title_date_cohort_version_and_time(page):
 def test_report_embeds_chart_and_table(page):
     assert page.count('src="data:image/png;base64,') == 1
     assert "福州大学" in page
+    # every image has a Chinese alt text (nbconvert's English one is never added)
+    assert page.count("<img ") == page.count('<img alt="图表" ') == 1
+    assert "No description" not in page
+
+
+def test_rendering_leaves_the_executed_notebooks_unchanged():
+    a, b = executed_notebook(), executed_notebook()
+    before = [nbformat.writes(a), nbformat.writes(b)]
+    combined = render.combine_notebooks([a, b], "某大学毕业生就业监测报告")
+    render.render_report(combined, meta())
+    assert [nbformat.writes(a), nbformat.writes(b)] == before  # stderr and full PNG still there
+    assert "title" not in a.metadata
 
 
 def test_table_of_contents_links_unique_heading_ids(page):
@@ -248,3 +260,4 @@ def test_chart_png_shrinks_to_a_palette_on_white():
             255,
         )  # transparency flattened on white
     assert render.shrink_png("not base64 png") == "not base64 png"
+    assert render.shrink_png(small) == small  # a palette PNG (helpers.charts.show_figure) as it is

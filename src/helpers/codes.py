@@ -70,23 +70,38 @@ def classify_destinations(codes: pd.Series, not_placed_codes, not_placed_prefixe
     """Vectorised: placed flag and both bucket rules for a Series of destination codes.
 
     Missing codes (nothing recorded yet) are not placed and fall in the ``未登记`` bucket.
-    ``not_placed_codes`` / ``not_placed_prefixes`` come from the policy file.
+    ``not_placed_codes`` / ``not_placed_prefixes`` come from the policy file. Each distinct code
+    is classified once and the rows take their code's result by position (a national export has
+    millions of rows and a few dozen codes).
     """
-    s = codes.astype("string")
-    parent = s.str.slice(0, 2)
-    known = s.notna()
-    excluded = s.isin(list(not_placed_codes)).fillna(False)
+    if isinstance(codes.dtype, pd.CategoricalDtype):
+        ids = np.asarray(codes.cat.codes, dtype=np.intp)
+        distinct = pd.Series(np.asarray(codes.cat.categories, dtype=object), dtype="string")
+    else:
+        ids, uniques = pd.factorize(codes.astype("string"), use_na_sentinel=True)
+        distinct = pd.Series(np.asarray(uniques, dtype=object), dtype="string")
+    parent = distinct.str.slice(0, 2)
+    excluded = distinct.isin(list(not_placed_codes)).to_numpy(dtype=bool, copy=True)
     for prefix in not_placed_prefixes:
-        excluded |= s.str.startswith(prefix).fillna(False)
-    placed = (known & ~excluded).astype(bool)
-    b24 = parent.map({c: v[1] for c, v in DESTINATIONS.items()}).fillna(UNKNOWN_BUCKET)
-    b21 = parent.map({c: v[2] for c, v in DESTINATIONS.items()}).fillna(UNKNOWN_BUCKET)
+        excluded |= distinct.str.startswith(prefix).to_numpy(dtype=bool, na_value=False)
+    known = ids >= 0
+    # one extra slot per distinct-code table for the missing code (id -1 reads the last slot)
+    placed = np.append(~excluded, False)[ids]
+    buckets = {}
+    for name, labels, rule in (
+        ("bucket_2024", BUCKETS_2024, 1),
+        ("bucket_2021", BUCKETS_2021, 2),
+    ):
+        label = parent.map({c: v[rule] for c, v in DESTINATIONS.items()}).fillna(UNKNOWN_BUCKET)
+        cat_codes = pd.Categorical(label, categories=labels).codes
+        cat_codes = np.append(cat_codes, labels.index(UNKNOWN_BUCKET)).astype(cat_codes.dtype)
+        buckets[name] = pd.Categorical.from_codes(cat_codes[ids], categories=labels)
     return pd.DataFrame(
         {
-            "placed": placed.to_numpy(dtype=bool),
-            "destination_known": known.to_numpy(dtype=bool),
-            "bucket_2024": pd.Categorical(b24, categories=BUCKETS_2024),
-            "bucket_2021": pd.Categorical(b21, categories=BUCKETS_2021),
+            "placed": placed,
+            "destination_known": known,
+            "bucket_2024": buckets["bucket_2024"],
+            "bucket_2021": buckets["bucket_2021"],
         },
         index=codes.index,
     )

@@ -210,7 +210,8 @@ REFERENCE_DATASETS = (UNIVERSITIES, MAJORS, ADJUSTMENT_PLANS)
 BY_NAME = {d.name: d for d in (*INPUT_DATASETS, *REFERENCE_DATASETS)}
 
 # --- processed Parquet: data/processed/<as_of>/<name>.parquet --------------------------------
-# Column -> pandas dtype. Helpers and notebooks may rely on exactly these.
+# Column -> pandas dtype in the Parquet files (and from `helpers.load` with `categories=False`;
+# by default the columns of CATEGORICAL_COLUMNS come as categoricals of these text dtypes).
 PROCESSED_COLUMNS: dict[str, dict[str, str]] = {
     "graduates": {
         "student_key": "string",          # HMAC-SHA256 of the normalised 学号 (hex)
@@ -314,4 +315,33 @@ PROCESSED_COLUMNS: dict[str, dict[str, str]] = {
         "discipline_code": "string",
         "discipline_name": "string",
     },
+}
+
+# --- in memory: text columns read as categoricals (helpers.load) -----------------------------
+# Codes and labels with few distinct values (nationally at most a few thousand, against millions
+# of rows) are loaded as pandas categoricals with sorted categories of the column's text dtype:
+# a fraction of the memory of the text, and helpers.grouping counts them by their integer codes.
+# Text with many distinct values (student_key, employer names and credit codes) stays text. The
+# Parquet files keep the dtypes of PROCESSED_COLUMNS; `load_dataset(..., categories=False)` reads
+# plain text.
+CATEGORICAL_COLUMNS: dict[str, tuple[str, ...]] = {
+    "graduates": (
+        "university_code",
+        "education_level",
+        "graduation_status",
+        "major_code",
+        "major_name",
+        "discipline_code",
+        "discipline_name",
+        "department",
+        "gender",
+        "urban_rural",
+        "difficulty_category",
+        "destination_code",
+        "employer_type_code",
+        "employer_industry_code",
+        "employer_region_code",
+        "origin_region_code",
+        "source_file",
+    ),
 }

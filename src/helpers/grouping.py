@@ -4,13 +4,16 @@
 key, plus a copy of the keys); counting several boolean columns then takes one pass each. Here
 each key column becomes integer codes once (categoricals: their codes; Arrow-backed text:
 ``pyarrow.compute.dictionary_encode`` over the Arrow buffers, without Python strings), the codes
-of all keys are combined into one number per row, the boolean columns into a bit pattern, and a
-single ``numpy.bincount`` over (group, pattern) gives every count at once: the number of rows of
-a group where any combination of the flags holds is a sum over the matching patterns.
+of all keys are combined into one number per row, the boolean columns (and the row selection,
+as one more bit) into a bit pattern, and a single ``numpy.bincount`` over (group, pattern) gives
+every count at once: the number of rows of a group where any combination of the flags holds is a
+sum over the matching patterns. Per-group values (first, first row, most frequent) start from
+each group's first row and read values by position (categoricals: by code).
 
 Results equal ``df.groupby(by, observed=True, sort=True)`` on the text columns: groups in
 ascending order of the key values, missing key values grouped under a label of the caller's
-choice (or left out, as ``dropna=True``). Used by :mod:`helpers.placement`. Pure functions:
+choice (or left out, as ``dropna=True``). Used by :mod:`helpers.placement` and
+:func:`helpers.majors.point_rates`. Pure functions:
 frames in, small frames out.
 
 Rows are counted in slices of :data:`SLICE_ROWS` on a small thread pool (numpy releases the GIL
@@ -87,7 +90,7 @@ def _key_map(s: pd.Series, missing: str | None) -> tuple[np.ndarray, np.ndarray 
         raw = raw.astype(np.int32)
     n_raw = len(labels)
     na_code = -1
-    if missing is not None and s.hasnans:
+    if missing is not None and len(raw) and (raw < 0).any():
         hit = np.flatnonzero(labels == missing) if n_raw else np.empty(0, dtype=np.int64)
         if len(hit):
             na_code = int(hit[0])
@@ -137,6 +140,15 @@ def _label_array(labels: np.ndarray, dtype):
         return pd.array(labels, dtype=dtype)
     except (TypeError, ValueError):
         return labels
+
+
+def _key_values(labels: np.ndarray, positions: np.ndarray, dtype):
+    """``labels[positions]`` in the column's dtype: the distinct labels converted once, then
+    taken (a label the dtype cannot hold, e.g. 未填报 in an integer column: the taken ones)."""
+    typed = _label_array(labels, dtype)
+    if isinstance(typed, np.ndarray):
+        return _label_array(labels[positions], dtype)
+    return typed.take(positions)
 
 
 @dataclass
@@ -204,8 +216,8 @@ def count_groups(
     keys, na_key = [], None
     for col in by:
         keys.append(_key_map(df[col], missing))
-        if missing is not None and first and df[col].hasnans:
-            na = df[col].isna().to_numpy(dtype=bool)
+        if missing is not None and first and keys[-1][1] is not None and keys[-1][1][-1] >= 0:
+            na = keys[-1][0] < 0  # rows with a missing key value (grouped under ``missing``)
             na_key = na if na_key is None else na_key | na
     labels = [k[2] for k in keys]
     sizes = [max(len(lab), 1) for lab in labels]
@@ -241,18 +253,60 @@ def count_groups(
 
     def histogram(ids: np.ndarray, a: int, z: int, cells: int) -> np.ndarray:
         """Counts of rows [a, z) per (group, flag pattern); ``ids`` may be changed in place."""
-        if bits:
+        if bits:  # the flag pattern in small integers first, then added to the ids once
+            pattern = bits[0][a:z].astype(ptype)
+            shifted = np.empty_like(pattern)
+            for bit, b in enumerate(bits[1:], start=1):
+                np.left_shift(b[a:z], bit, out=shifted, dtype=ptype)
+                pattern |= shifted
             ids *= width
-            for bit, b in enumerate(bits):
-                p = b[a:z].astype(ptype)
-                if bit:
-                    p <<= bit
-                ids += p
+            ids += pattern
         return np.bincount(ids, minlength=(cells + 1) * width)
 
     need_ids = bool(first or first_row or mode)
     ids_all = None
-    if total * width <= _MAX_BINS:  # small key space: a histogram over every cell, per slice
+    # the row selection as one more flag bit (the highest): no per-row assignment for it
+    keep_bit = sel is not None and not need_ids
+    wide = width * 2 if keep_bit else width
+    if not need_ids and total * wide <= _MAX_BINS:  # counts only: one histogram pass per slice
+        strides = [int(np.prod(sizes[i + 1 :], dtype=np.int64)) * wide for i in range(len(by))]
+        flag_bits = [*bits, sel.view(np.uint8)] if keep_bit else bits
+        ftype = np.uint8 if len(flag_bits) <= 8 else np.uint16
+
+        def counts(a: int, z: int) -> np.ndarray:
+            ids, bad = None, None
+            for (raw, rank, _), stride in zip(keys, strides, strict=True):
+                c = raw[a:z] if rank is None else rank[raw[a:z]]
+                if missing is None:  # a missing key leaves the row out
+                    neg = c < 0
+                    if neg.any():
+                        bad = neg if bad is None else bad | neg
+                if ids is None:
+                    ids = np.multiply(c, stride, dtype=np.intp)
+                else:
+                    ids += np.multiply(c, stride, dtype=np.intp)
+            if ids is None:
+                ids = np.zeros(z - a, dtype=np.intp)
+            if sel is not None and not keep_bit:
+                out = ~sel[a:z]
+                bad = out if bad is None else bad | out
+            if bad is not None:
+                ids[bad] = total * wide
+            if flag_bits:
+                pattern = flag_bits[0][a:z].astype(ftype)
+                shifted = np.empty_like(pattern)
+                for bit, b in enumerate(flag_bits[1:], start=1):
+                    np.left_shift(b[a:z], bit, out=shifted, dtype=ftype)
+                    pattern |= shifted
+                ids += pattern
+            return np.bincount(ids, minlength=(total + 1) * wide)
+
+        hist = np.sum(_map(counts, n), axis=0)[: total * wide].reshape(total, wide)
+        if keep_bit:
+            hist = hist[:, width:]  # patterns with the selection bit set
+        cells = np.flatnonzero(hist.any(axis=1))
+        hist = hist[cells]
+    elif total * width <= _MAX_BINS:  # small key space: a histogram over every cell, per slice
         flat_all = np.empty(n, dtype=np.intp) if need_ids else None
 
         def direct(a: int, z: int) -> np.ndarray:
@@ -307,7 +361,7 @@ def count_groups(
     parts = np.unravel_index(cells, sizes) if by else []
     frame = pd.DataFrame(
         {
-            col: _label_array(lab[p], df[col].dtype)
+            col: _key_values(lab, p, df[col].dtype)
             for col, lab, p in zip(by, labels, parts, strict=True)
         },
         index=pd.RangeIndex(len(cells)),
@@ -321,7 +375,7 @@ def count_groups(
         for col in first_row:
             out.first[col] = _values_at(df[col], start[:g])
         for col in mode:
-            out.first[col] = _mode(df[col], ids_all, g + 1)[:g]
+            out.first[col] = _mode(df[col], ids_all, g + 1, start)[:g]
     return out
 
 
@@ -330,41 +384,74 @@ def _result_dtype(column: pd.Series):
     return dtype.categories.dtype if isinstance(dtype, pd.CategoricalDtype) else dtype
 
 
+def _take(column: pd.Series, pos: np.ndarray):
+    """column's values at row positions ``pos`` as an array of the result dtype (categoricals:
+    their categories' dtype, taken by code without decoding the other rows)."""
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        codes = np.asarray(column.array.codes)[pos]
+        return column.cat.categories.array.take(codes.astype(np.intp), allow_fill=True)
+    return column.iloc[pos].array
+
+
 def _values_at(column: pd.Series, pos: np.ndarray) -> pd.Series:
     """column's values at row positions ``pos`` (one per group; all groups have a row)."""
-    values = column.iloc[pos]
-    if isinstance(column.dtype, pd.CategoricalDtype):
-        values = values.astype(_result_dtype(column))
-    return values.reset_index(drop=True)
+    return pd.Series(_take(column, pos), index=pd.RangeIndex(len(pos)))
 
 
-def _mode(column: pd.Series, ids: np.ndarray, n_groups: int) -> pd.Series:
-    """Most frequent value per group (missing is a value; ties: smallest value, missing last)."""
+def _mode(column: pd.Series, ids: np.ndarray, n_groups: int, start: np.ndarray) -> pd.Series:
+    """Most frequent value per group (missing is a value; ties: smallest value, missing last).
+
+    ``start``: each group's first row. A group whose rows all hold its first row's value (the
+    usual case: one name per 专业点) has that value; only the rows of the other groups are
+    counted per (group, value)."""
     codes, labels = key_codes(column)
-    c = codes.astype(np.int64)
-    c[c < 0] = len(labels)  # missing sorts after every value
-    width = len(labels) + 1
-    pair_codes, pairs = pd.factorize(ids.astype(np.int64) * width + c)
-    counts = np.bincount(pair_codes, minlength=len(pairs))
-    gid, val = pairs // width, pairs % width
-    order = np.lexsort((val, -counts, gid))  # per group: most rows, then smallest value
-    first = order[np.r_[True, gid[order][1:] != gid[order][:-1]]]
-    out = pd.Series(pd.NA, index=pd.RangeIndex(n_groups), dtype=_result_dtype(column))
-    chosen = val[first]
-    has = chosen < len(labels)
-    out.iloc[gid[first][has]] = labels[chosen[has]]
+    dtype = _result_dtype(column)
+    n = len(ids)
+    has_row = start < n
+    head = np.full(n_groups, -2, dtype=np.int64)  # -2: the group has no row
+    head[has_row] = codes[start[has_row]]
+    mixed = np.zeros(n_groups, dtype=bool)
+    small = head.astype(codes.dtype) if codes.dtype.kind == "i" else head  # -2 fits: signed
+    mixed[ids[codes != small[ids]]] = True
+    chosen = np.where(head >= 0, head, -1)  # -1: missing (or no row)
+    if mixed.any():
+        rows = np.flatnonzero(mixed[ids])
+        c = codes[rows].astype(np.int64)
+        c[c < 0] = len(labels)  # missing sorts after every value
+        width = len(labels) + 1
+        pair_codes, pairs = pd.factorize(ids[rows].astype(np.int64) * width + c)
+        counts = np.bincount(pair_codes, minlength=len(pairs))
+        gid, val = pairs // width, pairs % width
+        order = np.lexsort((val, -counts, gid))  # per group: most rows, then smallest value
+        first = order[np.r_[True, gid[order][1:] != gid[order][:-1]]]
+        chosen[gid[first]] = np.where(val[first] < len(labels), val[first], -1)
+    typed = _label_array(labels, dtype)
+    if not isinstance(typed, np.ndarray):
+        return pd.Series(typed.take(chosen, allow_fill=True), index=pd.RangeIndex(n_groups))
+    out = pd.Series(pd.NA, index=pd.RangeIndex(n_groups), dtype=dtype)
+    has = chosen >= 0
+    out.iloc[np.flatnonzero(has)] = labels[chosen[has]]
     return out
 
 
 def _first_position(ids: np.ndarray, n_groups: int) -> np.ndarray:
-    """The first row (position in the frame) of each group; the row count where it has none."""
+    """The first row (position in the frame) of each group; the row count where it has none.
+
+    A group's first row starts a run of equal ids, so only run starts are compared (rows of a
+    group usually come together: far fewer runs than rows)."""
+    n = len(ids)
 
     def part(a: int, z: int) -> np.ndarray:
-        pos = np.full(n_groups, len(ids), dtype=np.int64)
-        np.minimum.at(pos, ids[a:z], np.arange(a, z, dtype=np.int64))
+        pos = np.full(n_groups, n, dtype=np.int64)
+        seg = ids[a:z]
+        if len(seg):
+            starts = np.flatnonzero(seg[1:] != seg[:-1])
+            starts += 1
+            starts = np.r_[0, starts]
+            np.minimum.at(pos, seg[starts], starts + a)
         return pos
 
-    return np.minimum.reduce(_map(part, len(ids)))
+    return np.minimum.reduce(_map(part, n))
 
 
 def _first_valid(
@@ -372,24 +459,25 @@ def _first_valid(
 ) -> pd.Series:
     """First value per group that is not missing, from a row without a missing key (``start``:
     each group's first row)."""
-    n_groups = len(start)
+    n_groups, n = len(start), len(column)
     pos = start
-    found = pos < len(column)
-    bad = np.zeros(n_groups, dtype=bool)
+    found = pos < n
     at = pos[found]
-    bad[found] = column.isna().to_numpy(dtype=bool)[at] | (
-        na_key[at] if na_key is not None else False
-    )
+    bad = np.zeros(n_groups, dtype=bool)
+    if len(at):
+        bad[found] = column.iloc[at].isna().to_numpy(dtype=bool)
+        if na_key is not None:
+            bad[found] |= na_key[at]
     if bad.any():  # the first row does not do: the first one that does (rare)
         ok = column.notna().to_numpy(dtype=bool)
         if na_key is not None:
             ok = ok & ~na_key
         redo = np.flatnonzero(bad[ids] & ok)
-        pos2 = np.full(n_groups, len(column), dtype=np.int64)
+        pos2 = np.full(n_groups, n, dtype=np.int64)
         np.minimum.at(pos2, ids[redo], redo)
         pos = np.where(bad, pos2, pos)
-        found = pos < len(column)
-    out = pd.Series(pd.NA, index=pd.RangeIndex(n_groups), dtype=_result_dtype(column))
-    if found.any():
-        out.iloc[np.flatnonzero(found)] = column.iloc[pos[found]].to_numpy(dtype=object)
-    return out
+        found = pos < n
+    if not found.any():
+        return pd.Series(pd.NA, index=pd.RangeIndex(n_groups), dtype=_result_dtype(column))
+    out = pd.Series(_take(column, np.where(found, pos, 0)), index=pd.RangeIndex(n_groups))
+    return out if found.all() else out.where(found)

@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, special, stats
 
+from helpers import grouping
 from helpers.codes import UNKNOWN_BUCKET
 from helpers.rates import placement_rate, wilson_interval
 
@@ -289,15 +290,6 @@ def snapshot_rows(history: pd.DataFrame, cohort: int, snapshot_date: dt.date) ->
 # --- per-point rates and evidence -------------------------------------------------------------
 
 
-def _most_frequent(df: pd.DataFrame, keys: list[str], column: str) -> pd.DataFrame:
-    """The most frequent value of ``column`` per key (ties: the first in sort order)."""
-    counts = (
-        df.groupby([*keys, column], observed=True, dropna=False).size().rename("_n").reset_index()
-    )
-    counts = counts.sort_values([*keys, "_n", column], ascending=[True] * len(keys) + [False, True])
-    return counts.drop_duplicates(keys)[[*keys, column]]
-
-
 def point_rates(graduates: pd.DataFrame, policy, keys=POINT_KEYS) -> pd.DataFrame:
     """Graduates, placed, rate, Wilson interval and evidence level per 专业点 and cohort.
 
@@ -316,19 +308,22 @@ def point_rates(graduates: pd.DataFrame, policy, keys=POINT_KEYS) -> pd.DataFram
     } - set(graduates.columns)
     if missing:
         raise ValueError(f"graduates frame lacks columns {sorted(missing)}")
-    counted = graduates["in_denominator"].astype(bool)
-    frame = graduates[[*keys, "major_name", "discipline_code", "discipline_name"]].assign(
-        _n=counted.astype(np.int64),
-        _placed=(counted & graduates["placed"].astype(bool)).astype(np.int64),
+    # one pass over integer codes (helpers.grouping): counts, the most frequent name (ties: the
+    # smallest; a missing name counts as a value) and the first row's discipline per point;
+    # rows with a missing key value are left out, as groupby leaves them out
+    counted = grouping.as_bool(graduates["in_denominator"])
+    c = grouping.count_groups(
+        graduates,
+        keys,
+        {"counted": counted, "placed": counted & grouping.as_bool(graduates["placed"])},
+        mode=["major_name"],
+        first_row=["discipline_code", "discipline_name"],
     )
-    agg = (
-        frame.groupby(keys, observed=True)
-        .agg(graduates=("_n", "sum"), placed=("_placed", "sum"))
-        .reset_index()
-    )
-    names = _most_frequent(frame, keys, "major_name")
-    disc = frame.drop_duplicates(keys)[[*keys, "discipline_code", "discipline_name"]]
-    out = agg.merge(names, on=keys, how="left").merge(disc, on=keys, how="left")
+    out = c.keys.copy()
+    out["graduates"] = c.count("counted")
+    out["placed"] = c.count("placed")
+    for col, values in c.first.items():
+        out[col] = values.array
     for col in keys[:-1]:
         out[col] = out[col].astype("string")
     # a point without a discipline (not expected from ingest) is grouped as 未知, never dropped
@@ -1114,7 +1109,34 @@ def major_evidence(
     """Compute the evidence of a reporting date from the graduates history (every snapshot up to
     ``as_of``, :func:`helpers.load.load_graduate_history`), the universities reference (codes and
     names) and the adjustment plans received (None when the reference file is absent: no plans).
+
+    The evidence covers the whole province whichever report asks; a history read by
+    :mod:`helpers.load` is computed once per process and reused (:mod:`helpers.memo`: keyed by
+    the files read, the reference tables, ``as_of`` and the policy; callers get copies).
     """
+    from helpers import memo
+
+    key = memo.key(
+        "major_evidence",
+        history,
+        memo.frame_token(universities),
+        memo.frame_token(plans),
+        as_of,
+        policy,
+    )
+    return memo.named("major_evidence", maxsize=4).get(
+        key, lambda: _major_evidence(history, universities, plans, as_of, policy)
+    )
+
+
+def _major_evidence(
+    history: pd.DataFrame,
+    universities: pd.DataFrame,
+    plans: pd.DataFrame | None,
+    as_of: dt.date,
+    policy,
+) -> MajorEvidence:
+    """:func:`major_evidence` without the memo."""
     snapshots = available_snapshots(history)
     review = review_snapshot(snapshots, as_of, policy)
     history = _needed_rows(history, snapshots, review, as_of, policy)

@@ -27,7 +27,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from helpers import grouping
+from helpers import grouping, memo
 from helpers.codes import BUCKETS_2021, BUCKETS_2024, GROUP_COLUMNS
 from helpers.majors import EVIDENCE_LABELS, evidence_level
 from helpers.rates import (
@@ -110,53 +110,21 @@ register_headers(
 
 # --- memo for warm kernels ---------------------------------------------------------------------
 # A period run makes ~90 university reports on a few reused kernels from the same processed data;
-# the province-level aggregates are the same in each. When a frame carries
-# ``attrs["source"]`` (a hashable description of the file it was read from, set by the loader),
-# those aggregates are kept here; frames without it are always computed afresh. The key also holds
-# the frame's length, columns and placed total, so a subset or an edited copy never hits.
-SOURCE_ATTR = "source"
-_MEMO: dict = {}
-_MEMO_MAX = 64
-
-
-def _memo_key(name: str, df: pd.DataFrame, extra: tuple):
-    src = df.attrs.get(SOURCE_ATTR)
-    if src is None:
-        return None
-    try:
-        hash(src)
-        hash(extra)
-    except TypeError:
-        return None
-    placed = int(df["placed"].to_numpy(dtype=np.int64).sum()) if "placed" in df else None
-    return (name, src, len(df), tuple(df.columns), placed, extra)
+# the province-level aggregates are the same in each. Frames read by helpers.load carry
+# ``attrs["source"]`` and those aggregates are remembered per process (:mod:`helpers.memo`: a
+# subset or an edited copy never hits; frames without a source are always computed afresh).
+SOURCE_ATTR = memo.SOURCE_ATTR
+_MEMO = memo.Memo("placement", maxsize=64)
 
 
 def _memoized(name: str, df: pd.DataFrame, extra: tuple, compute):
     """``compute()``, remembered for frames that carry a source (results are copied out)."""
-    key = _memo_key(name, df, extra)
-    if key is None:
-        return compute()
-    if key not in _MEMO:
-        if len(_MEMO) >= _MEMO_MAX:
-            _MEMO.pop(next(iter(_MEMO)))
-        _MEMO[key] = compute()
-    hit = _MEMO[key]
-    if isinstance(hit, tuple):
-        return tuple(h.copy() if isinstance(h, pd.DataFrame) else h for h in hit)
-    return hit.copy() if isinstance(hit, pd.DataFrame) else hit
+    return _MEMO.get(memo.key(name, df, *extra), compute)
 
 
 def clear_memo() -> None:
     """Forget remembered aggregates (tests; a kernel that must re-read everything)."""
     _MEMO.clear()
-
-
-def _frame_token(df: pd.DataFrame | None):
-    """A hashable token of a small reference frame (its content), for memo keys."""
-    if df is None:
-        return None
-    return int(pd.util.hash_pandas_object(df, index=False).sum()), tuple(df.columns)
 
 
 # --- core aggregation ----------------------------------------------------------------------------
@@ -446,7 +414,7 @@ def by_university(
     return _memoized(
         "by_university",
         current,
-        (policy, _frame_token(universities)),
+        (policy, memo.frame_token(universities)),
         lambda: _by_university(current, universities, policy),
     )
 
@@ -597,6 +565,11 @@ def by_group(
         t = protect_groups(t, policy)
     if university is not None:
         t = t[t["university_code"].isin([university, ALL])]
+        # the audit kept with the table covers the rows it shows (pandas copies attrs with every
+        # operation on the frame; every decision stays in the disclosure collector)
+        audit = t.attrs.get("disclosure_audit")
+        if audit:
+            t.attrs["disclosure_audit"] = [r for r in audit if r["unit"] in (university, ALL)]
     t = _attach_names(t, universities)
     order = {g: i for i, g in enumerate(_group_order(policy))}
     key = t["university_code"].eq(ALL).astype(int) * 10_000 + t["group"].map(order)
@@ -1228,6 +1201,28 @@ def funnel_text(od: Overdispersion, policy, what: str = "各高校") -> str:
     return (
         basis + f"{what}之间的差异未超出抽样误差，采用精确二项分布的{st.funnel_alert:.0%}与"
         f"{st.funnel_alarm:.1%}控制限。"
+    )
+
+
+def funnel_position_text(row: pd.DataFrame, od: Overdispersion, policy) -> str:
+    """One Chinese sentence on one university's funnel position (a university's report states it
+    instead of drawing a funnel plot with a single point): its rate, the pooled provincial rate,
+    the control limits at its size (the limits that decide, see :func:`funnel_text`) and its zone.
+
+    ``row``: the university's row of :func:`by_university` (:func:`university_row`).
+    """
+    if len(row) != 1:
+        raise ValueError(f"funnel_position_text needs one university's row, got {len(row)} rows")
+    r = row.iloc[0]
+    st = policy.statistics
+    method = "随机效应调整后的" if od.overdispersed else "精确二项"
+    zone = r["funnel_zone"] if isinstance(r["funnel_zone"], str) else "无法判定"
+    return (
+        f"本校毕业生{int(r['graduates']):,}人，落实率{_pct(r['placement_rate'])}，"
+        f"本期全省汇总落实率{_pct(r['provincial_rate'])}。按本校毕业生人数，{method}"
+        f"{st.funnel_alert:.0%}控制限为{_pct(r['alert_low_limit'])}～{_pct(r['alert_high_limit'])}，"
+        f"{st.funnel_alarm:.1%}控制限为{_pct(r['alarm_low_limit'])}～{_pct(r['alarm_high_limit'])}："
+        f"本校位于**{zone}**。"
     )
 
 

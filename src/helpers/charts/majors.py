@@ -78,9 +78,8 @@ def discipline_funnel(
         title=title,
         xlabel="毕业生数（人）",
         ylabel="初次毕业去向落实率",
+        figsize=(7.5, 4.2),
     )
-    fig.set_size_inches(7.5, 4.2)
-    fig.tight_layout()
     return fig
 
 
@@ -215,8 +214,8 @@ def peer_dumbbell(
     own = data["placement_rate"].to_numpy(dtype=float)
     peer = data["peer_rate"].to_numpy(dtype=float)
     ok = ~np.isnan(peer)
-    for yi, a, b in zip(y[ok], own[ok], peer[ok], strict=True):
-        ax.plot([a, b], [yi, yi], color="#aaaaaa", linewidth=1, zorder=1)
+    if ok.any():  # one collection of connectors, not one line per row
+        ax.hlines(y[ok], own[ok], peer[ok], color="#aaaaaa", linewidth=1, zorder=1)
     ax.plot(
         own, y, "s", color=PALETTE[0], markersize=6, linestyle="none", label=own_label, zorder=3
     )

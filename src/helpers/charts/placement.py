@@ -21,20 +21,12 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 from matplotlib.ticker import PercentFormatter
 
-from helpers.charts import LINESTYLES, MARKERS, PALETTE
+from helpers.charts import LINESTYLES, MARKERS, PALETTE, show_figure  # noqa: F401  (notebooks import it from here)
 from helpers.rates import funnel_limits, random_effects_limits
 
 HATCHES = ["", "//", "..", "xx", "\\\\", "++", "--", "oo"]
 GREYS = ["#1b4f72", "#5d6d7e", "#aab7b8", "#d5dbdb", "#7d8c8d", "#34495e", "#e5e8e8", "#95a5a6"]
 HIGHLIGHT = "#b03a2e"
-
-
-def show_figure(fig: Figure) -> None:
-    """Display a figure in the notebook, then close it (no duplicate output, no leaked memory)."""
-    from IPython.display import display
-
-    display(fig)
-    plt.close(fig)
 
 
 def _pct_axis(axis) -> None:
@@ -186,6 +178,7 @@ def funnel_plot(
     xlabel: str = "毕业生数",
     ylabel: str = "毕业去向落实率",
     log_x: bool | None = None,
+    figsize: tuple[float, float] = (8, 6),
 ) -> Figure:
     """Funnel plot: rate against size, with exact binomial limits around ``target``.
 
@@ -198,7 +191,7 @@ def funnel_plot(
     data = df[df[n] > 0]
     sizes = data[n].to_numpy(dtype=float)
     r = data[rate].to_numpy(dtype=float)
-    fig, ax = plt.subplots(figsize=(8, 6))
+    fig, ax = plt.subplots(figsize=figsize)
     n_max = max(float(sizes.max()) if len(sizes) else 10.0, 10.0) * 1.08
     n_min = max(1.0, float(sizes.min()) * 0.6) if len(sizes) else 1.0
     if log_x is None:

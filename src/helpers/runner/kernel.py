@@ -6,6 +6,11 @@ too, so both paths run the same code). That cell clears the user namespace
 :func:`reset_kernel_state`; imported modules stay loaded, which is what makes a warm kernel
 fast. After the notebook, a cell tagged ``runner-collect`` writes the disclosure audit the report
 collected (outside ``reports/``). Both cells are removed from the HTML.
+
+Module-level caches are deliberately not cleared: the files :mod:`helpers.load` read and the
+province-wide results :mod:`helpers.memo` keeps are keyed by the data they come from (file
+identity, reporting date, policy), hold no report's state, and are what lets the second report of
+a kernel skip the province's computations. Another date or a rewritten file is another key.
 """
 
 from __future__ import annotations
@@ -40,13 +45,17 @@ def reset_kernel_state(cwd: str) -> None:
         importlib.import_module(name)
     if "filters" not in _BASELINE:
         _BASELINE["filters"] = list(warnings.filters)
-        # The preloaded modules live as long as the kernel: keep them out of every later garbage
-        # collection (collections then only walk what the reports themselves allocate).
-        gc.collect()
-        gc.freeze()
     else:
         warnings.filters[:] = _BASELINE["filters"]
         warnings._filters_mutated()  # type: ignore[attr-defined]  # invalidate the warn-once cache
+    # What is alive now lives as long as the kernel: the preloaded modules and, from the second
+    # report on, the caches of helpers.load and helpers.memo. Collect the previous report's garbage
+    # (its namespace was just cleared), then keep the rest out of every later collection: the
+    # collections during a report walk only what the report allocates. (A frozen object that
+    # becomes cyclic garbage later, e.g. a memo entry evicted, is not collected: kernels of a
+    # period run live for one run, and evictions happen only when the data change.)
+    gc.collect()
+    gc.freeze()
     if "pandas" in sys.modules:
         import pandas as pd
 
