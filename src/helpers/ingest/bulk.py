@@ -64,6 +64,7 @@ from helpers.ingest.process import (
     BatchResult,
     Context,
     FileTask,
+    _at,
     _file_failure,
     _files_frame,
     _fingerprints,
@@ -840,10 +841,10 @@ def _process_frame(
     if len(bad_pos):
         q = pd.DataFrame(
             {
-                "source_file": f["_file"].to_numpy()[bad_pos],
-                "sheet": f["_sheet"].to_numpy()[bad_pos],
-                "row": f["_row"].to_numpy()[bad_pos],
-                "snapshot_date": f["_folder"].to_numpy()[bad_pos],
+                "source_file": _at(f["_file"], bad_pos),
+                "sheet": _at(f["_sheet"], bad_pos),
+                "row": _at(f["_row"], bad_pos),
+                "snapshot_date": _at(f["_folder"], bad_pos),
                 "dataset": dataset,
                 "level": "row",
                 "reason_code": summary["reason_code"].to_numpy(),
@@ -859,9 +860,7 @@ def _process_frame(
     records, pos = accepted_records(dataset, d, v, f, bad_pos, digester, row_words)
     dup_raw = {}
     if len(pos):
-        dup_raw = dict(
-            zip(f["_row"].to_numpy()[pos].astype(int).tolist(), raw_for(pos), strict=True)
-        )
+        dup_raw = dict(zip(_at(f["_row"], pos).astype(int).tolist(), raw_for(pos), strict=True))
     repairs = _repairs_frame(dataset, repair_rows, rep.result(), f)
     return records.reset_index(drop=True), quarantine, repairs, fingerprints, dup_raw
 
@@ -1117,8 +1116,11 @@ class SpilledRecords:
             )
 
     def to_parquet(self, path, index: bool = False) -> None:
+        from helpers.ingest.pipeline import parquet_options
+
         schema = self._schema()
-        with pq.ParquetWriter(str(path), schema) as writer:
+        options = parquet_options(schema, self.dataset)
+        with pq.ParquetWriter(str(path), schema, **options) as writer:
             for t in self.tables():
                 writer.write_table(t)
 
@@ -1157,10 +1159,11 @@ class _Rows:
 
 def _spill_regular(res: BatchResult, path: Path, acc: _Rows) -> None:
     """Records of a regular batch of the same dataset and folder, spilled like a chunk."""
-    rec = res.records
+    rec = res.records  # the merge columns; the processed columns are in res.table
     if len(rec) == 0:
         return
-    rec[[*PROCESSED_COLUMNS[res.dataset], "_psig"]].to_parquet(path, index=False)
+    psig = pa.array(rec["_psig"].to_numpy(dtype=np.uint64), type=pa.uint64())
+    pq.write_table(res.table.append_column("_psig", psig), str(path))
     acc.add(
         _Part(str(path), "", None, len(rec)),
         rec["_khash"].to_numpy(dtype=np.uint64),
@@ -1237,7 +1240,6 @@ def merge(dataset: str, results: list, paths: dict[str, str]):
     files_df = _files_frame(file_rows) if file_rows else empty_frame(FILE_COLUMNS)
     fingerprints = pd.concat(fps, ignore_index=True) if fps else empty_fingerprints()
     fingerprints["kind"] = fingerprints["kind"].astype("category")
-    fingerprints["_folder"] = fingerprints["_folder"].astype("category")
     fingerprints = pl._unique_words(fingerprints)
 
     kh = np.concatenate(acc.khash) if acc.khash else np.empty(0, dtype=np.uint64)

@@ -9,11 +9,15 @@ functions whose logic is per value (level labels, destination labels, group list
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
+import functools
 import re
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from helpers.codes import (
     DESTINATION_LABELS,
@@ -45,6 +49,116 @@ MIN_YEAR, MAX_YEAR = 1950, 2100
 _SERIAL_MIN, _SERIAL_MAX = 18264, 73050  # Excel serials of 1950-01-01 and 2099-12-31
 
 
+# Below this many rows the bookkeeping of per-distinct evaluation costs more than it saves.
+_DISTINCT_MIN_ROWS = 64
+
+
+def distinct_rows(columns: list[pd.Series | None]) -> tuple[np.ndarray, np.ndarray] | None:
+    """Rows of some columns by distinct content: (id of each row's distinct content; the first
+    row of each id). Missing values count as a value.
+
+    None when most rows are distinct (or there are few rows): the caller then works on the rows
+    themselves. Most columns of an export repeat a few values (levels, majors, codes, labels):
+    a normaliser that runs on the distinct values and is broadcast back does a fraction of the
+    work and gives exactly the same result, as every normaliser here is per row.
+    """
+    present = [c for c in columns if c is not None]
+    if not present or len(present[0]) < _DISTINCT_MIN_ROWS:
+        return None
+    n = len(present[0])
+    if len(present) == 1:
+        codes, uniques = pd.factorize(present[0], use_na_sentinel=True)
+        if 2 * len(uniques) > n:
+            return None
+        return _first_rows(codes.astype(np.int64), len(uniques))
+    ids = None
+    for c in present:
+        codes, uniques = pd.factorize(c, use_na_sentinel=True)
+        if 2 * len(uniques) > n:
+            return None
+        codes = codes.astype(np.int64) + 1  # missing -> 0
+        ids = codes if ids is None else ids * (len(uniques) + 1) + codes
+        ids = pd.factorize(ids)[0].astype(np.int64)  # small numbers again
+    d = _first_rows(ids, int(ids.max()) + 1)
+    return None if 2 * len(d[1]) > n else d
+
+
+def _first_rows(codes: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """For codes 0..k-1 numbered by first appearance (pandas.factorize) and -1 for missing:
+    (ids with missing as id k when present, the first row of each id)."""
+    top = np.maximum.accumulate(codes)
+    first = np.flatnonzero(np.concatenate([[codes[0] >= 0], top[1:] > top[:-1]]))
+    missing = codes < 0
+    if missing.any():
+        codes = np.where(missing, k, codes)
+        first = np.append(first, np.argmax(missing))
+    return codes, first
+
+
+def spread(result, ids: np.ndarray, index: pd.Index):
+    """Broadcast a result computed on distinct rows back to every row (Series, DataFrame, numpy
+    array, or a tuple / dataclass of them)."""
+    if isinstance(result, tuple):
+        return tuple(spread(r, ids, index) for r in result)
+    if isinstance(result, pd.DataFrame):
+        out = result.take(ids)
+        out.index = index
+        return out
+    if isinstance(result, pd.Series):
+        return pd.Series(result.array.take(ids), index=index, name=result.name, copy=False)
+    if isinstance(result, np.ndarray):
+        return result[ids]
+    if dataclasses.is_dataclass(result):
+        return type(result)(
+            **{
+                f.name: spread(getattr(result, f.name), ids, index)
+                for f in dataclasses.fields(result)
+            }
+        )
+    raise TypeError(f"cannot spread a {type(result).__name__}")
+
+
+def _distinct_head(s: pd.Series | None, first: np.ndarray) -> pd.Series | None:
+    return None if s is None else s.iloc[first].reset_index(drop=True)
+
+
+def per_distinct(func):
+    """Run a per-row normaliser of one column once per distinct value (see distinct_rows)."""
+
+    @functools.wraps(func)
+    def wrapper(s: pd.Series, *args, **kwargs):
+        d = distinct_rows([s])
+        if d is None:
+            return func(s, *args, **kwargs)
+        ids, first = d
+        return spread(func(_distinct_head(s, first), *args, **kwargs), ids, s.index)
+
+    wrapper.rows = func  # the row-by-row version
+    return wrapper
+
+
+_ASCII_WS = b" \t\r\n\f\v"  # WS, as bytes
+
+
+def may_contain(s: pd.Series, chars: bytes) -> bool:
+    """False when no value of ``s`` (Arrow-backed text) can hold any of the ASCII ``chars``: a
+    scan of the raw UTF-8 bytes (no ASCII byte occurs inside a multi-byte character), much
+    cheaper than a regex per value. True may be a false alarm (bytes outside a slice)."""
+    try:
+        chunks = pa.chunked_array(pa.array(s.array)).chunks
+    except (TypeError, pa.ArrowInvalid, pa.ArrowTypeError):
+        return True  # not Arrow text: cannot tell
+    hit = np.zeros(256, dtype=bool)
+    hit[list(chars)] = True
+    for chunk in chunks:
+        if not (pa.types.is_string(chunk.type) or pa.types.is_large_string(chunk.type)):
+            return True
+        data = chunk.buffers()[2]
+        if data is not None and hit[np.frombuffer(data, dtype=np.uint8)].any():
+            return True
+    return False
+
+
 def as_text(s: pd.Series) -> pd.Series:
     """Any column as pandas ``str`` (missing stays missing)."""
     return s.astype("str") if s.dtype != "str" else s
@@ -56,33 +170,77 @@ def nfkc(s: pd.Series) -> pd.Series:
     return out.mask(out == "")
 
 
+def _has(t: pd.Series, pattern: str, regex: bool = True, chars: bytes | None = None) -> np.ndarray:
+    """Rows whose text contains ``pattern``; ``chars``: bytes one of which any match contains
+    (none in the column: no row, without a regex)."""
+    if chars is not None and not may_contain(t, chars):
+        return np.zeros(len(t), dtype=bool)
+    return t.str.contains(pattern, regex=regex).to_numpy(dtype=bool, na_value=False)
+
+
+def _drop_ws(t: pd.Series, repl: str = "") -> pd.Series:
+    """Runs of whitespace replaced (only rows that have any are touched)."""
+    return _on_rows(t, _has(t, WS, chars=_ASCII_WS), lambda x: x.str.replace(WS, repl, regex=True))
+
+
+def _on_rows(t: pd.Series, rows: np.ndarray, fn) -> pd.Series:
+    """``fn(t)`` where ``fn`` changes only the rows a cheap test found (others pass unchanged)."""
+    if not rows.any():
+        return t
+    if rows.all():
+        return fn(t)
+    return t.mask(rows, fn(t[rows]))
+
+
+@per_distinct
 def clean_name(s: pd.Series) -> pd.Series:
     """Names (majors, departments, employers, universities): NFKC, spaces collapsed, and no space
     next to a Chinese character or bracket ('计算机 科学与技术' -> '计算机科学与技术')."""
-    out = as_text(s).str.replace(WS, " ", regex=True)
-    out = out.str.replace(f"([{_CJK}]) ", r"\1", regex=True)
-    return out.str.replace(f" ([{_CJK}])", r"\1", regex=True)
+    t = as_text(s)
+
+    def collapse(x: pd.Series) -> pd.Series:
+        out = x.str.replace(WS, " ", regex=True)
+        out = out.str.replace(f"([{_CJK}]) ", r"\1", regex=True)
+        return out.str.replace(f" ([{_CJK}])", r"\1", regex=True)
+
+    return _on_rows(t, _has(t, WS, chars=_ASCII_WS), collapse)
 
 
+@per_distinct
 def match_name(s: pd.Series) -> pd.Series:
     """Key for matching names exactly after normalisation: clean_name without any space."""
-    return as_text(s).str.replace(WS, "", regex=True)
+    return _drop_ws(as_text(s))
 
 
+@per_distinct
 def clean_code(s: pd.Series) -> tuple[pd.Series, pd.Series]:
     """Codes: NFKC, no spaces at all, upper case, text '80901.0' -> '80901'.
 
     Returns the clean codes and a mask of cells whose '.0' suffix was removed (a repair).
     """
-    out = as_text(s).str.replace(WS, "", regex=True).str.upper()
-    fixed = out.str.replace(_FLOAT_SUFFIX, r"\1", regex=True)
-    mask = (out.notna() & (fixed != out)).astype(bool)
-    return fixed, mask
+    t = as_text(s)
+    out = _drop_ws(t).str.upper()
+    dots = _has(out, ".", regex=False, chars=b".")
+    fixed = _on_rows(out, dots, lambda x: x.str.replace(_FLOAT_SUFFIX, r"\1", regex=True))
+    mask = np.zeros(len(out), dtype=bool)
+    if dots.any():
+        mask[dots] = (fixed[dots] != out[dots]).to_numpy(dtype=bool, na_value=False)
+    return fixed, pd.Series(mask, index=s.index)
+
+
+def _where_matches(t: pd.Series, candidates: np.ndarray, pattern: str) -> np.ndarray:
+    """Full regex matches, tested only on candidate rows (a cheap literal test found them)."""
+    out = np.zeros(len(t), dtype=bool)
+    if candidates.any():
+        out[candidates] = t[candidates].str.fullmatch(pattern).to_numpy(dtype=bool, na_value=False)
+    return out
 
 
 def is_scientific(s: pd.Series) -> pd.Series:
     """Numbers Excel turned into scientific notation ('3.50102199901E+17'): digits are lost."""
-    return as_text(s).str.fullmatch(SCIENTIFIC).fillna(False).astype(bool)
+    t = as_text(s)
+    has_e = t.str.contains("e", case=False, regex=False).to_numpy(dtype=bool, na_value=False)
+    return pd.Series(_where_matches(t, has_e, SCIENTIFIC), index=s.index)
 
 
 def id_number_damaged(s: pd.Series) -> pd.Series:
@@ -92,11 +250,14 @@ def id_number_damaged(s: pd.Series) -> pd.Series:
     into '000' (then the GB 11643 check digit almost never matches).
     """
     t = as_text(s).str.upper()
-    sci = is_scientific(t)
-    full = t.str.fullmatch(r"[0-9]{15}000").fillna(False).astype(bool)
+    sci = _where_matches(
+        t, t.str.contains("E", regex=False).to_numpy(bool, na_value=False), SCIENTIFIC
+    )
+    ends = t.str.endswith("000").to_numpy(dtype=bool, na_value=False)
+    full = _where_matches(t, ends, r"[0-9]{15}000")
     if full.any():
-        full &= ~check_digit_valid(t.where(full))
-    return sci | full
+        full &= ~check_digit_valid(t.where(full)).to_numpy(dtype=bool)
+    return pd.Series(sci | full, index=s.index)
 
 
 _WEIGHTS = np.array([7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2], dtype=np.int64)
@@ -130,49 +291,67 @@ _COMPACT = r"^([0-9]{4})([0-9]{2})([0-9]{2})$"
 _SERIAL = r"^([0-9]{5})(?:\.[0-9]+)?$"
 
 
-def _parse_unique_dates(u: pd.Series) -> pd.Series:
-    ymd = u.str.extract(_YMD)
-    compact = u.str.extract(_COMPACT)
-    parts = ymd.fillna(compact).apply(pd.to_numeric, errors="coerce")
-    parts.columns = ["year", "month", "day"]
-    valid_year = parts["year"].between(MIN_YEAR, MAX_YEAR)
-    parts = parts.where(valid_year)
-    out = pd.to_datetime(parts, errors="coerce")
-    serial = pd.to_numeric(u.str.extract(_SERIAL)[0], errors="coerce")
-    serial = serial.where(serial.between(_SERIAL_MIN, _SERIAL_MAX))
-    from_serial = pd.to_datetime(serial, unit="D", origin="1899-12-30", errors="coerce")
-    return out.fillna(from_serial).astype("datetime64[ms]")
+_YMD_RE = re.compile(_YMD)
+_COMPACT_RE = re.compile(_COMPACT)
+_SERIAL_RE = re.compile(_SERIAL)
+_EXCEL_EPOCH = dt.date(1899, 12, 30)
+_NAT = np.datetime64("NaT", "ms")
 
 
+@functools.lru_cache(maxsize=1 << 16)
+def parse_date_text(value: str) -> np.datetime64:
+    """One date cell (NFKC text, whitespace runs as one space) -> datetime64[ms] or NaT.
+
+    Year-month-day (``-`` ``/`` ``.`` or 年月日, optional time) or ``YYYYMMDD`` with a year in
+    1950-2100 and a real calendar date; else an Excel serial number of 1950-2099 (``45107`` or
+    ``45107.0``). Cached: a column of dates repeats a few hundred values.
+    """
+    m = _YMD_RE.fullmatch(value) or _COMPACT_RE.fullmatch(value)
+    if m:
+        year, month, day = (int(g) for g in m.groups())
+        if MIN_YEAR <= year <= MAX_YEAR:
+            try:
+                return np.datetime64(dt.date(year, month, day), "ms")
+            except ValueError:
+                pass
+    m = _SERIAL_RE.fullmatch(value)
+    if m and _SERIAL_MIN <= int(m.group(1)) <= _SERIAL_MAX:
+        return np.datetime64(_EXCEL_EPOCH + dt.timedelta(days=int(m.group(1))), "ms")
+    return _NAT
+
+
+@per_distinct
 def parse_dates(s: pd.Series) -> pd.Series:
     """Every date form of the contract -> datetime64[ms]; NaT where missing or unparseable.
 
     Forms: Excel serial (45107, also '45107.0'), 2023/6/30, 2023-06-30 (with or without a time),
     2023.06.30, 20230630, 2023年6月30日.
     """
-    t = as_text(s).str.replace(WS, " ", regex=True)
+    t = _drop_ws(as_text(s), " ")
     codes, uniques = pd.factorize(t, use_na_sentinel=True)
     if len(uniques) == 0:
         return pd.Series(pd.NaT, index=s.index, dtype="datetime64[ms]")
-    parsed = _parse_unique_dates(pd.Series(uniques, dtype="str")).to_numpy()
-    values = np.append(parsed, np.datetime64("NaT", "ms"))[codes]
+    parsed = np.array([parse_date_text(v) for v in uniques.astype(object)], dtype="datetime64[ms]")
+    values = np.append(parsed, _NAT)[codes]
     return pd.Series(values, index=s.index, dtype="datetime64[ms]")
 
 
+@per_distinct
 def bad_dates(s: pd.Series) -> pd.Series:
     """True where a cell holds text that is not a date (missing cells are not bad)."""
     t = as_text(s)
-    return (t.notna() & parse_dates(t).isna()).astype(bool)
+    return (t.notna() & parse_dates.rows(t).isna()).astype(bool)
 
 
 # --- counts ----------------------------------------------------------------------------------
+@per_distinct
 def clean_counts(s: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series]:
     """Counts as digit strings: '1,200' -> '1200', '12.0' -> '12'.
 
     Returns (clean text, thousands-separator mask, float-suffix mask). Anything that is still not
     all digits afterwards (negative, fraction, text) is a bad count for validation.
     """
-    t = as_text(s).str.replace(WS, "", regex=True)
+    t = _drop_ws(as_text(s))
     thousands = t.str.fullmatch(r"[0-9]{1,3}(?:,[0-9]{3})+(?:\.0+)?").fillna(False).astype(bool)
     t = t.mask(thousands, t.str.replace(",", "", regex=False))
     fixed = t.str.replace(_FLOAT_SUFFIX, r"\1", regex=True)
@@ -180,11 +359,13 @@ def clean_counts(s: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series]:
     return fixed, thousands, floats
 
 
+@per_distinct
 def is_count(s: pd.Series) -> pd.Series:
     return as_text(s).str.fullmatch(r"[0-9]+").fillna(False).astype(bool)
 
 
 # --- codes with fixed width ------------------------------------------------------------------
+@per_distinct
 def pad_major_codes(codes: pd.Series) -> tuple[pd.Series, pd.Series]:
     """5-digit major codes (a number lost its leading zero: 80901 -> 080901) padded to 6."""
     five = codes.str.fullmatch(_MAJOR_CODE_5).fillna(False).astype(bool)
@@ -256,18 +437,34 @@ def resolve_university(
 
     ``code`` holds the resolved 5-digit code, or the unresolved text a row gave (so that
     validation reports it as an unknown university), or missing when the row names no university
-    at all. A 10-digit 学校标识码 in the 院校代码 column counts as a 学校标识码.
+    at all. A 10-digit 学校标识码 in the 院校代码 column counts as a 学校标识码. Computed once per
+    distinct combination of the three columns.
     """
+    d = distinct_rows([code, uid, name])
+    if d is None:
+        return _resolve_university(code, uid, name, lookup, index)
+    ids, first = d
+    heads = [_distinct_head(c, first) for c in (code, uid, name)]
+    return spread(_resolve_university(*heads, lookup, pd.RangeIndex(len(first))), ids, index)
+
+
+def _resolve_university(
+    code: pd.Series | None,
+    uid: pd.Series | None,
+    name: pd.Series | None,
+    lookup: UniversityLookup,
+    index: pd.Index,
+) -> ResolvedUniversity:
     empty = pd.Series(np.nan, index=index, dtype="str")
     no = pd.Series(False, index=index)
     c_before = as_text(code) if code is not None else empty
-    c, c_floats = clean_code(code) if code is not None else (empty, no)
-    i, i_floats = clean_code(uid) if uid is not None else (empty, no)
+    c, c_floats = clean_code.rows(code) if code is not None else (empty, no)
+    i, i_floats = clean_code.rows(uid) if uid is not None else (empty, no)
     ten = c.str.fullmatch(r"[0-9]{10}").fillna(False).astype(bool)
     i = i.mask(ten & i.isna(), c)
     c = c.mask(ten)
     from_id = _id_to_code(i, lookup)
-    n = match_name(name) if name is not None else empty
+    n = match_name.rows(name) if name is not None else empty
     from_name = n.map(lookup.by_name)
     resolved = c.fillna(from_id).fillna(from_name)
     id_used = (c.isna() & from_id.notna()).astype(bool)
@@ -285,12 +482,13 @@ def resolve_university(
 
 
 # --- levels, destinations, groups, flags -----------------------------------------------------
+@per_distinct
 def parse_levels(s: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series]:
     """学历层次 label or code -> (level, status, one-digit-code mask).
 
     Unknown values keep their text in ``level`` (validation reports them); status is then missing.
     """
-    t, _ = clean_code(s)
+    t, _ = clean_code.rows(s)
     codes, uniques = pd.factorize(t, use_na_sentinel=True)
     parsed = [parse_level(v) for v in uniques.astype(object)]
     lv = np.array([p[0] if p else None for p in parsed] + [None], dtype=object)
@@ -321,10 +519,24 @@ def destination_codes(
     """毕业去向类别代码, or the code of the 毕业去向 label when the code is empty.
 
     Returns (code, from-label mask, float-suffix mask). Both empty: missing (nothing recorded
-    yet). An unknown label stays as text so that validation reports it.
+    yet). An unknown label stays as text so that validation reports it. Computed once per
+    distinct pair of the two columns.
     """
+    d = distinct_rows([code, label])
+    if d is None:
+        return _destination_codes(code, label, index)
+    ids, first = d
+    heads = [_distinct_head(c, first) for c in (code, label)]
+    return spread(_destination_codes(*heads, pd.RangeIndex(len(first))), ids, index)
+
+
+def _destination_codes(
+    code: pd.Series | None, label: pd.Series | None, index: pd.Index
+) -> tuple[pd.Series, pd.Series, pd.Series]:
     empty = pd.Series(np.nan, index=index, dtype="str")
-    c, floats = clean_code(code) if code is not None else (empty, pd.Series(False, index=index))
+    c, floats = (
+        clean_code.rows(code) if code is not None else (empty, pd.Series(False, index=index))
+    )
     lab = as_text(label) if label is not None else empty
     from_label = _map_unique(lab, lambda v: _label_to_code(v) if isinstance(v, str) else None)
     use_label = c.isna() & lab.notna()
@@ -332,6 +544,7 @@ def destination_codes(
     return out.astype("str"), (use_label & from_label.notna()).astype(bool), floats
 
 
+@per_distinct
 def valid_destination(codes: pd.Series) -> pd.Series:
     """Vectorised helpers.codes.is_valid_destination."""
     t = as_text(codes)
@@ -373,6 +586,7 @@ def split_groups(s: pd.Series) -> tuple[pd.DataFrame, pd.Series]:
     return frame, pd.Series(unknown[codes], index=s.index, dtype="str")
 
 
+@per_distinct
 def parse_yes_no(s: pd.Series) -> tuple[pd.Series, pd.Series]:
     """是/否 (also Y/N, 1/0, TRUE/FALSE) -> nullable boolean; second value: unrecognised mask."""
     t = as_text(s).str.upper()
@@ -383,6 +597,7 @@ def parse_yes_no(s: pd.Series) -> tuple[pd.Series, pd.Series]:
     return out, bad
 
 
+@per_distinct
 def map_values(s: pd.Series, table: dict[str, str]) -> tuple[pd.Series, pd.Series]:
     """Map a small code list (性别, 城乡生源); second value: unrecognised mask."""
     t = as_text(s)
@@ -398,12 +613,13 @@ def parse_urban_rural(s: pd.Series) -> tuple[pd.Series, pd.Series]:
     return map_values(s, URBAN_RURAL)
 
 
+@per_distinct
 def parse_rate(s: pd.Series) -> tuple[pd.Series, pd.Series]:
     """上年初次毕业去向落实率: fraction ('0.72') or percent string ('72%', '72.5 %') -> float.
 
     Second value: mask of text that is neither (or a fraction outside [0, 1]).
     """
-    t = as_text(s).str.replace(WS, "", regex=True)
+    t = _drop_ws(as_text(s))
     pct = t.str.fullmatch(r"[0-9]+(?:\.[0-9]+)?%").fillna(False).astype(bool)
     num = pd.to_numeric(t.str.rstrip("%"), errors="coerce")
     value = num.where(~pct, num / 100.0)

@@ -25,13 +25,17 @@ import shutil
 import sys
 import time
 from collections import Counter
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from importlib import metadata
+from multiprocessing import forkserver
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+from pandas.api.types import union_categoricals
 
 from helpers.config import PACKAGE_DIR, REFERENCE_DIR, data_paths, parse_as_of
 from helpers.datasets import BY_NAME, INPUT_DATASETS, PROCESSED_COLUMNS, REFERENCE_DATASETS
@@ -44,6 +48,7 @@ from helpers.ingest.process import (
     Context,
     FileTask,
     empty_fingerprints,
+    light_records,
     process_batch,
     signature,
 )
@@ -226,13 +231,15 @@ def _batches(tasks: list[FileTask], sizes: dict[str, int]) -> list[list[FileTask
     Few, large batches: fixed costs per batch (pandera, Arrow calls) then weigh little. The chunk
     size does not depend on the worker count, so the same inputs give the same batches and the
     processed rows come out in the same order whatever the number of workers. Oldest folder first,
-    largest chunk first within a folder: a target can be written while later folders are read.
+    and within a folder graduates (the bulk of the work) before the small activity datasets,
+    largest chunk first: a target can be merged and written while later folders are read, and
+    the last batches are small ones, so that both workers finish together.
     """
     groups: dict[tuple[str, str], list[FileTask]] = {}
     for t in tasks:
         groups.setdefault((t.folder or "", t.dataset), []).append(t)
     out = []
-    for key in sorted(groups):
+    for key in sorted(groups, key=lambda k: (k[0], k[1] != "graduates", k[1])):
         group = sorted(groups[key], key=lambda t: (-sizes[t.path], t.rel))
         n_chunks = max(
             1, min(len(group), math.ceil(sum(sizes[t.path] for t in group) / BATCH_BYTES))
@@ -252,11 +259,23 @@ def _warm() -> int:
     return os.getpid()
 
 
+def _forkserver():
+    mp = multiprocessing.get_context("forkserver")
+    mp.set_forkserver_preload(["helpers.ingest.process"])
+    return mp
+
+
+def _prestart_forkserver() -> None:
+    """Launch the fork server now (it imports the ingest code, about a second) without waiting
+    for it: the parent hashes the inputs meanwhile."""
+    _forkserver()
+    forkserver.ensure_running()
+
+
 def _start_pool(workers: int) -> ProcessPoolExecutor:
     """Worker processes forked from a server that has imported the ingest code once; started
     early (and warmed) so that their start-up overlaps the parent's own work."""
-    mp = multiprocessing.get_context("forkserver")
-    mp.set_forkserver_preload(["helpers.ingest.process"])
+    mp = _forkserver()
     pool = ProcessPoolExecutor(max_workers=workers, mp_context=mp)
     for _ in range(workers):
         pool.submit(_warm)
@@ -264,20 +283,22 @@ def _start_pool(workers: int) -> ProcessPoolExecutor:
 
 
 def _run(batches: list[list[FileTask]], ctx: Context, pool: ProcessPoolExecutor | None):
-    """Yield (batch index, result) as batches finish (in order without a pool)."""
+    """(batch index, result) as batches finish (in order without a pool). With a pool every
+    batch is submitted now, so that the pool works while the caller does something else."""
     if pool is None or len(batches) <= 1:
-        for i, b in enumerate(batches):
-            yield i, process_batch(b, ctx)
-        return
+        return ((i, process_batch(b, ctx)) for i, b in enumerate(batches))
     futures = {pool.submit(process_batch, b, ctx): i for i, b in enumerate(batches)}
-    for future in as_completed(futures):
-        yield futures[future], future.result()
+    return ((futures[f], f.result()) for f in as_completed(futures))
 
 
 # --- merging ---------------------------------------------------------------------------------
 @dataclass
 class Pool:
-    """Every batch result of one dataset, stacked; a target takes the rows of its folders."""
+    """Every batch result of one dataset, stacked; a target takes the rows of its folders.
+
+    ``records`` holds what merging needs of each accepted row (natural key, signatures, source
+    columns), ``table`` the processed columns of the same rows, as Arrow (stacking costs nothing
+    and dropping merged rows is one filter)."""
 
     records: pd.DataFrame
     quarantine: pd.DataFrame
@@ -285,21 +306,28 @@ class Pool:
     files: pd.DataFrame
     fingerprints: pd.DataFrame
     dup_raw: dict
+    table: pa.Table
 
     @classmethod
     def of(cls, dataset: str, results: list[BatchResult]) -> Pool:
-        recs = [r.records for r in results if len(r.records)]
+        kept = [r for r in results if len(r.records)]
         fps = [r.fingerprints for r in results if len(r.fingerprints)]
         dup_raw: dict = {}
         for r in results:
             dup_raw.update(r.dup_raw)
-        records = pd.concat(recs, ignore_index=True) if recs else _empty_records(dataset)
         # categorical source columns: selecting folders and counting per file stay cheap
-        for c in ("_file", "_sheet", "_folder"):
-            records[c] = records[c].astype("category")
+        if kept:
+            records = _stack_records([r.records for r in kept])
+            table = pa.concat_tables([r.table for r in kept])
+        else:
+            empty = _empty_records(dataset)
+            table = pa.Table.from_pandas(
+                empty[list(PROCESSED_COLUMNS[dataset])], preserve_index=False
+            )
+            records = light_records(dataset, empty)
+            for c in _SOURCE_COLUMNS:
+                records[c] = records[c].astype("category")
         fingerprints = pd.concat(fps, ignore_index=True) if fps else empty_fingerprints()
-        fingerprints["kind"] = fingerprints["kind"].astype("category")
-        fingerprints["_folder"] = fingerprints["_folder"].astype("category")
         return cls(
             records,
             _concat([r.quarantine for r in results], QUARANTINE_COLUMNS),
@@ -307,12 +335,93 @@ class Pool:
             _concat([r.files for r in results], FILE_COLUMNS),
             fingerprints,
             dup_raw,
+            table,
         )
+
+
+_SOURCE_COLUMNS = ("_file", "_sheet", "_folder")
+
+
+def _as_string(s: pd.Series) -> pd.Series:
+    """``s.astype("string")``; a categorical by its categories (not value by value)."""
+    if not isinstance(s.dtype, pd.CategoricalDtype) or len(s) == 0:
+        return s.astype("string")
+    codes = s.cat.codes.to_numpy()
+    cats = pa.array(np.asarray(s.cat.categories, dtype=object), type=pa.large_string())
+    taken = cats.take(pa.array(codes, mask=codes < 0))
+    return pd.Series(pd.array(taken, dtype="string"), index=s.index, name=s.name)
+
+
+def _stack_records(recs: list[pd.DataFrame]) -> pd.DataFrame:
+    """Batch records stacked; their categorical source columns (each batch has its own
+    categories) combined as categoricals, without a round trip through Python strings. The
+    categories come out as ``astype("category")`` makes them: batches of one set of categories
+    keep it, others get the sorted values present."""
+    out = pd.concat([r.drop(columns=list(_SOURCE_COLUMNS)) for r in recs], ignore_index=True)
+    for c in _SOURCE_COLUMNS:
+        parts = [r[c] for r in recs]
+        if all(isinstance(p.dtype, pd.CategoricalDtype) for p in parts):
+            if all(p.dtype == parts[0].dtype for p in parts):
+                col = pd.Categorical.from_codes(
+                    np.concatenate([p.cat.codes.to_numpy() for p in parts]),
+                    dtype=parts[0].dtype,
+                )
+            else:
+                col = union_categoricals(parts, sort_categories=True).remove_unused_categories()
+        else:
+            col = pd.concat(parts, ignore_index=True).astype("category")
+        out[c] = col
+    return out[list(recs[0].columns)]
+
+
+class TableRecords:
+    """The processed rows of one dataset as an Arrow table (with pandas' schema metadata, so
+    that reading the Parquet back gives the dtypes of PROCESSED_COLUMNS). Stands in for a frame
+    where the writer needs ``len()`` and ``to_parquet()``; dropping merged rows is one Arrow
+    filter instead of a pandas row selection of every column."""
+
+    def __init__(self, table: pa.Table, dataset: str | None = None):
+        self.table = table
+        self.dataset = dataset
+
+    def __len__(self) -> int:
+        return self.table.num_rows
+
+    def to_pandas(self) -> pd.DataFrame:
+        return self.table.to_pandas()
+
+    def to_parquet(self, path, index: bool = False) -> None:
+        write_parquet(self.table, path, self.dataset)
+
+
+# keyed digests that are all distinct (64 hex characters): neither compression nor a dictionary
+# nor min/max statistics gain anything on them, and they cost most of the writing time. (Keys
+# that repeat, such as a helper's or a student's in the help records, keep their dictionary.)
+DIGEST_COLUMNS = {"graduates": ("student_key",), "pii_fingerprints": ("digest",)}
+
+
+def parquet_options(schema: pa.Schema, dataset: str | None = None) -> dict:
+    """pyarrow.parquet writer options: snappy (as DataFrame.to_parquet), except for the distinct
+    digests of ``dataset``."""
+    names = schema.names
+    plain = [c for c in DIGEST_COLUMNS.get(dataset, ()) if c in names]
+    if not plain:
+        return {"compression": "snappy"}
+    rest = [c for c in names if c not in plain]
+    return {
+        "compression": {c: "none" if c in plain else "snappy" for c in names},
+        "use_dictionary": rest,
+        "write_statistics": rest,
+    }
+
+
+def write_parquet(table: pa.Table, path, dataset: str | None = None) -> None:
+    pq.write_table(table, str(path), **parquet_options(table.schema, dataset))
 
 
 @dataclass
 class Merged:
-    records: pd.DataFrame
+    records: TableRecords  # or bulk.SpilledRecords / _Rows: len() and to_parquet()
     quarantine: pd.DataFrame
     repairs: pd.DataFrame
     files: pd.DataFrame
@@ -347,9 +456,14 @@ def _unique_words(fp: pd.DataFrame) -> pd.DataFrame:
     cand = pd.Series(fp["d0"].to_numpy()).duplicated(keep=False).to_numpy()
     if not cand.any():
         return fp
-    sub = fp.loc[cand].astype({"kind": str})
-    drop = sub.index[sub.duplicated(keep="first").to_numpy()]
-    return fp.drop(index=drop).reset_index(drop=True)
+    sub = fp.loc[cand]
+    kind = sub["kind"]  # compared by code when every batch has the one kind dtype
+    sub = sub.assign(
+        kind=kind.cat.codes if isinstance(kind.dtype, pd.CategoricalDtype) else kind.astype(str)
+    )
+    keep = np.ones(len(fp), dtype=bool)
+    keep[np.flatnonzero(cand)[sub.duplicated(keep="first").to_numpy()]] = False
+    return fp[keep].reset_index(drop=True)
 
 
 _KEY_ZH = {
@@ -375,11 +489,12 @@ def merge(dataset: str, pool: Pool, paths: dict[str, str]) -> Merged:
     """One dataset of one target: merge identical duplicates, quarantine conflicting ones; count
     rows per file and sheet (rows read = accepted + merged + quarantined)."""
     spec = PROCESSED_COLUMNS[dataset]
-    records = pool.records
+    records = pool.records  # in the order of pool.table's rows
     if not isinstance(records.index, pd.RangeIndex) or records.index.start != 0:
         records = records.reset_index(drop=True)
     quarantine, repairs, files = pool.quarantine, pool.repairs, pool.files
-    fingerprints = _unique_words(pool.fingerprints)
+    # made distinct over every dataset of the folder when it is written (_target_extras)
+    fingerprints = pool.fingerprints
 
     n = len(records)
     merged_mask = np.zeros(n, dtype=bool)
@@ -402,7 +517,10 @@ def merge(dataset: str, pool: Pool, paths: dict[str, str]) -> Merged:
                 ["_folder", "_file", "_sheet", "_row"], kind="stable"
             )
             grp = grp.loc[grp.duplicated(keys, keep=False).to_numpy()]
-            grp = grp.assign(_sig=signature(grp))
+            # the processed columns of these few rows, for their content signature
+            rows = pool.table.take(pa.array(grp.index.to_numpy())).to_pandas()
+            rows["_psig"] = grp["_psig"].to_numpy()
+            grp = grp.assign(_sig=signature(rows).to_numpy())
             nsig = (
                 grp.groupby(keys, observed=True, dropna=False)["_sig"]
                 .transform("nunique")
@@ -441,8 +559,10 @@ def merge(dataset: str, pool: Pool, paths: dict[str, str]) -> Merged:
     merged_mask |= override_mask
     drop = merged_mask | conflict_mask
     files = _count_rows(files, records, merged_mask, conflict_mask, quarantine, dataset)
-    out = records.loc[~drop, list(spec)] if drop.any() else records[list(spec)]
-    out = out.astype({c: t for c, t in spec.items() if str(out[c].dtype) != t})
+    table = pool.table
+    if table.column_names != list(spec):
+        raise RuntimeError(f"{dataset}: processed columns {table.column_names} != {list(spec)}")
+    out = TableRecords(table.filter(pa.array(~drop)) if drop.any() else table, dataset)
     counts = {
         "files": int(files["source_file"].nunique()),
         "unreadable_files": int((files["status"] == "unreadable").sum()),
@@ -487,6 +607,46 @@ def _conflict_rows(
     return out.astype(QUARANTINE_COLUMNS)
 
 
+_NA_LABEL = "\x00<NA>"  # a missing file or sheet label, as a label of its own
+
+
+def _codes(labels) -> tuple[np.ndarray, pd.Index]:
+    """Integer codes and their labels, for a categorical (its own codes) or any array."""
+    cat = labels.array if isinstance(labels, pd.Series) else labels
+    if not isinstance(cat, pd.Categorical):
+        cat = pd.Categorical(np.asarray(labels, dtype=object))
+    codes = np.asarray(cat.codes, dtype=np.int64)
+    cats = pd.Index(np.asarray(cat.categories, dtype=object))
+    if (codes < 0).any():  # missing labels get a label of their own
+        codes = np.where(codes < 0, len(cats), codes)
+        cats = cats.append(pd.Index([_NA_LABEL], dtype=object))
+    return codes, cats
+
+
+def _sums_per_file(files, file_labels, sheet_labels, values: dict[str, np.ndarray]) -> dict:
+    """Per row of ``files`` (source_file, sheet): the sums of ``values`` over the rows with that
+    file and sheet label (0 where none). Summed by integer codes, not by text."""
+    fcodes, fcats = _codes(file_labels)
+    scodes, scats = _codes(sheet_labels)
+    ns = max(len(scats), 1)
+    combo = fcodes * ns + scodes
+    size = max(len(fcats), 1) * ns
+
+    def plain(col: str) -> np.ndarray:
+        v = files[col].to_numpy(dtype=object)
+        return np.where(pd.isna(v), _NA_LABEL, v)
+
+    fi = fcats.get_indexer(plain("source_file"))
+    si = scats.get_indexer(plain("sheet"))
+    where = np.where((fi >= 0) & (si >= 0), fi * ns + si, -1)
+    out = {}
+    for name, v in values.items():
+        totals = np.bincount(combo, weights=np.asarray(v, dtype=np.float64), minlength=size)
+        got = np.append(totals, 0.0)[where]  # -1 (no such label): the appended 0
+        out[name] = np.rint(got).astype(np.int64)
+    return out
+
+
 def _count_rows(
     files: pd.DataFrame,
     records: pd.DataFrame,
@@ -496,21 +656,19 @@ def _count_rows(
     dataset: str,
 ) -> pd.DataFrame:
     files = files.copy()
-    key = ["source_file", "sheet"]
-    rec = pd.DataFrame(
-        {
-            "source_file": records["_file"],
-            "sheet": records["_sheet"],
-            "accepted": (~merged & ~conflict).astype(np.int64),
-            "merged": merged.astype(np.int64),
-        }
+    accepted = (~merged & ~conflict).astype(np.int64)
+    sums = _sums_per_file(
+        files, records["_file"], records["_sheet"], {"accepted": accepted, "merged": merged}
     )
-    acc = rec.groupby(key, observed=True, dropna=False)[["accepted", "merged"]].sum()
-    q = quarantine[quarantine["level"] == "row"]
-    qc = q.groupby(key, observed=True, dropna=False).size().rename("quarantined")
-    files = files.join(acc, on=key).join(qc, on=key)
+    row = (quarantine["level"] == "row").to_numpy(dtype=bool, na_value=False)
+    sums |= _sums_per_file(
+        files,
+        quarantine["source_file"].to_numpy(dtype=object)[row],
+        quarantine["sheet"].to_numpy(dtype=object)[row],
+        {"quarantined": np.ones(int(row.sum()), dtype=np.int64)},
+    )
     for c in ("accepted", "merged", "quarantined"):
-        files[c] = files[c].fillna(0).astype("int64")
+        files[c] = sums[c]
     files["balanced"] = (
         files["rows_read"] == files["accepted"] + files["merged"] + files["quarantined"]
     )
@@ -534,27 +692,6 @@ def _versions() -> dict[str, str]:
     return out
 
 
-def _write_folder(
-    folder: Path, frames: dict[str, Merged], extra: dict[str, pd.DataFrame], manifest: dict
-) -> None:
-    """Write into a fresh sibling folder, then swap it in (readers never see half a folder)."""
-    tmp = folder.with_name(f".{folder.name}.tmp-{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    for name, m in frames.items():
-        m.records.to_parquet(tmp / f"{name}.parquet", index=False)
-    for name, df in extra.items():
-        df.to_parquet(tmp / f"{name}.parquet", index=False)
-    (tmp / "manifest.json").write_text(
-        json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8"
-    )
-    old = folder.with_name(f".{folder.name}.old-{os.getpid()}")
-    if folder.exists():
-        folder.rename(old)
-    tmp.rename(folder)
-    shutil.rmtree(old, ignore_errors=True)
-
-
 def _lock(processed: Path):
     processed.mkdir(parents=True, exist_ok=True)
     fh = open(processed / ".ingest.lock", "w")  # noqa: SIM115 - held for the whole run
@@ -573,6 +710,9 @@ class IngestResult:
     up_to_date: list[dt.date] = field(default_factory=list)
     seconds: float = 0.0
     worker_peak_rss_mb: float = 0.0  # largest peak RSS among the processes that read files
+    # CPU time (user + system) of the pool's worker processes; 0 when everything ran in this
+    # process (then time.process_time() of the caller holds it all)
+    worker_cpu_seconds: float = 0.0
 
     @property
     def processed_dir(self) -> Path:
@@ -696,15 +836,21 @@ def ingest(as_of: dt.date | str, data_dir: str | Path, workers: int | None = Non
     lock = _lock(processed)
     try:
         targets = plan_targets(inputs, as_of)
+        sizes = {t.path: os.path.getsize(t.path) for tg in targets for t in tg.tasks(inputs)}
+        raw_bytes = sum(size for p, size in sizes.items() if not p.startswith(str(PACKAGE_DIR)))
+        if (
+            workers > 1
+            and (not auto or raw_bytes >= POOL_MIN_BYTES)
+            and any(not (processed / t.date.isoformat()).is_dir() for t in targets)
+        ):
+            _prestart_forkserver()  # a folder is missing: a pool will be needed
         hashes: dict[str, str] = {}
-        sizes: dict[str, int] = {}
         todo, fresh = [], []
         for target in targets:
             tasks = target.tasks(inputs)
             for t in tasks:
                 if t.path not in hashes:
                     hashes[t.path] = sha256_file(t.path)
-                    sizes[t.path] = os.path.getsize(t.path)
             digest = inputs_digest(tasks, hashes, fp)
             if _existing_digest(processed / target.date.isoformat()) == digest:
                 fresh.append(target.date)
@@ -721,12 +867,9 @@ def ingest(as_of: dt.date | str, data_dir: str | Path, workers: int | None = Non
                 if t.folder is not None:
                     needed[t.path] = t
         use_pool = workers > 1 and (not auto or sum(sizes[p] for p in needed) >= POOL_MIN_BYTES)
-        pool = _start_pool(workers) if use_pool else None
-        try:
-            _ingest_targets(todo, needed, inputs, key, processed, hashes, sizes, fp, pool, result)
-        finally:
-            if pool is not None:
-                pool.shutdown(wait=True, cancel_futures=True)
+        _ingest_targets(
+            todo, needed, inputs, key, processed, hashes, sizes, fp, workers, use_pool, result
+        )
         result.seconds = time.perf_counter() - started
         return result
     finally:
@@ -743,7 +886,8 @@ def _ingest_targets(
     hashes,
     sizes,
     fp: str,
-    pool: ProcessPoolExecutor | None,
+    workers: int,
+    use_pool: bool,
     result: IngestResult,
 ) -> None:
     """Reference tables, then every batch (in the pool), writing each target once it is ready."""
@@ -757,45 +901,78 @@ def _ingest_targets(
     reference: dict[str, Merged] = {
         "universities": merge("universities", Pool.of("universities", [uni_res]), paths)
     }
-    ctx = Context(key, nz.UniversityLookup.from_frame(reference["universities"].records))
-    for name in ("majors", "adjustment_plans"):
+    ctx = Context(
+        key, nz.UniversityLookup.from_frame(reference["universities"].records.to_pandas())
+    )
+    # the fork server (launched before hashing) has been importing the code meanwhile
+    pool = _start_pool(workers) if use_pool else None
+    try:
+        _ingest_batches(
+            todo, needed, inputs, ctx, reference, paths, processed, hashes, sizes, fp, pool, result
+        )
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _ingest_batches(
+    todo, needed, inputs, ctx, reference, paths, processed, hashes, sizes, fp, pool, result
+) -> None:
+    """Submit every batch, process the other reference tables meanwhile, then merge, write and
+    finish targets as the batches come in."""
+    ref_tasks = inputs.tasks["reference"]
+    needed, bulk_tasks = bulk.split_tasks(needed, sizes)  # national-size graduates exports
+    batches = _batches(list(needed.values()), sizes)
+    results = _run(batches, ctx, pool)  # the pool starts reading
+    for name in ("majors", "adjustment_plans"):  # meanwhile, the other reference tables
         ts = [t for t in ref_tasks if t.dataset == name]
         reference[name] = merge(name, Pool.of(name, [process_batch(ts, ctx)] if ts else []), paths)
 
-    needed, bulk_tasks = bulk.split_tasks(needed, sizes)  # national-size graduates exports
-    batches = _batches(list(needed.values()), sizes)
-    # each target is merged and written as soon as its folders are read, while the pool reads on
+    # each dataset of a target is merged and written as soon as its batches are in, the target
+    # finished (extras, manifest, swap) once all are: the parent works while the pool reads on
     pending_batches = {(b[0].dataset, b[0].folder): 0 for b in batches}
     for b in batches:
         pending_batches[(b[0].dataset, b[0].folder)] += 1
     done: dict[tuple[str, str], list[tuple[int, BatchResult]]] = {}
-    bulk_cpu = bulk.run(bulk_tasks, ctx, pool, processed, done, len(batches), result)
-    remaining = list(todo)
-    worker_cpu: dict[int, float] = dict(bulk_cpu)
-    for index, res in _run(batches, ctx, pool):
-        result.worker_peak_rss_mb = max(result.worker_peak_rss_mb, res.peak_rss_mb)
-        if res.pid != os.getpid():
-            worker_cpu[res.pid] = max(worker_cpu.get(res.pid, 0.0), res.cpu_seconds)
-            result.worker_cpu_seconds = sum(worker_cpu.values())
-        key_ = (res.dataset, batches[index][0].folder)
-        done.setdefault(key_, []).append((index, res))
-        pending_batches[key_] -= 1
-        while remaining and _ready(remaining[0][0], pending_batches):
-            target, digest = remaining.pop(0)
-            _build_target(
-                target, digest, done, reference, paths, processed, inputs, hashes, sizes, fp
-            )
-            result.built.append(target.date)
-            _forget(done, remaining)
-    for target, digest in remaining:  # targets without input batches of their own
-        _build_target(target, digest, done, reference, paths, processed, inputs, hashes, sizes, fp)
-        result.built.append(target.date)
+    builds: list[_TargetBuild] = []
+    with ThreadPoolExecutor(max_workers=2) as writers:  # Parquet encoding releases the GIL
+        try:
+            bulk_cpu = bulk.run(bulk_tasks, ctx, pool, processed, done, len(batches), result)
+            builds = [
+                _TargetBuild(target, digest, processed, reference, writers)
+                for target, digest in todo
+            ]
+            worker_cpu: dict[int, float] = dict(bulk_cpu)
+            for index, res in results:
+                result.worker_peak_rss_mb = max(result.worker_peak_rss_mb, res.peak_rss_mb)
+                if res.pid != os.getpid():
+                    worker_cpu[res.pid] = max(worker_cpu.get(res.pid, 0.0), res.cpu_seconds)
+                    result.worker_cpu_seconds = sum(worker_cpu.values())
+                key_ = (res.dataset, batches[index][0].folder)
+                done.setdefault(key_, []).append((index, res))
+                pending_batches[key_] -= 1
+                _advance(builds, done, pending_batches, paths, inputs, hashes, sizes, fp, result)
+            _advance(builds, done, pending_batches, paths, inputs, hashes, sizes, fp, result)
+            if builds:
+                raise RuntimeError(f"targets left unbuilt: {[b.target.date for b in builds]}")
+        except BaseException:
+            writers.shutdown(wait=True, cancel_futures=True)
+            for b in builds:
+                shutil.rmtree(b.tmp, ignore_errors=True)
+            raise
     bulk.cleanup(processed)
 
 
-def _ready(target: Target, pending: dict[tuple[str, str], int]) -> bool:
-    folders = set(target.activity_folders) | {f for f in target.snapshot_folders.values() if f}
-    return all(n == 0 for (_, folder), n in pending.items() if folder in folders)
+def _advance(builds: list, done, pending, paths, inputs, hashes, sizes, fp, result) -> None:
+    """Merge every dataset whose batches are all in, for every target; finish targets whose
+    datasets are all merged, oldest first; free batches no unfinished target needs."""
+    for b in builds:
+        b.merge_ready(done, pending, paths)
+    while builds and builds[0].complete:
+        b = builds.pop(0)
+        b.finish(inputs, hashes, sizes, fp)
+        result.built.append(b.target.date)
+        _forget(done, builds)
 
 
 def _results_for(done, dataset: str, folders: list[str]) -> list[BatchResult]:
@@ -804,43 +981,100 @@ def _results_for(done, dataset: str, folders: list[str]) -> list[BatchResult]:
     return [r for _, r in sorted(picked, key=lambda ir: ir[0])]  # batch order: deterministic
 
 
-def _build_target(
-    target: Target,
-    digest: str,
-    done,
-    reference: dict[str, Merged],
-    paths,
-    processed: Path,
-    inputs: Inputs,
-    hashes,
-    sizes,
-    fp: str,
-) -> None:
-    merged = dict(reference)
-    for name in SNAPSHOT:
-        folder = target.snapshot_folders[name]
-        results = _results_for(done, name, [folder] if folder else [])
-        merged[name] = (
-            bulk.merge(name, results, paths)
-            if bulk.has_bulk(results)
-            else merge(name, Pool.of(name, results), paths)
-        )
-    for name in ACTIVITY:
-        merged[name] = merge(
-            name, Pool.of(name, _results_for(done, name, target.activity_folders)), paths
-        )
-    _write_target(processed, target, digest, merged, inputs, hashes, sizes, fp)
+class _Rows:
+    """Stands in for a dataset's records once they are on their way to disk: only the count is
+    kept (the manifest's ``rows``)."""
+
+    def __init__(self, n: int):
+        self.n = n
+
+    def __len__(self) -> int:
+        return self.n
 
 
-def _forget(done, remaining: list) -> None:
-    """Free snapshot batches no remaining target needs (graduates dominate memory)."""
-    needed = {(name, t.snapshot_folders[name]) for t, _ in remaining for name in SNAPSHOT}
+class _TargetBuild:
+    """One processed folder in the making, in a fresh sibling folder that is swapped in at the
+    end (readers never see half a folder). Each dataset is merged and its Parquet written (in a
+    writer thread) as soon as every batch it draws on is in."""
+
+    def __init__(self, target: Target, digest: str, processed: Path, reference, writers):
+        self.target = target
+        self.digest = digest
+        self.folder = processed / target.date.isoformat()
+        self.tmp = self.folder.with_name(f".{self.folder.name}.tmp-{os.getpid()}")
+        shutil.rmtree(self.tmp, ignore_errors=True)
+        self.tmp.mkdir(parents=True)
+        self.writers = writers
+        self.writes: list = []
+        self.merged: dict[str, Merged] = {}
+        for name, m in reference.items():
+            self._keep(name, m)
+
+    def folders(self, name: str) -> list[str]:
+        if name in SNAPSHOT:
+            folder = self.target.snapshot_folders[name]
+            return [folder] if folder else []
+        return list(self.target.activity_folders)
+
+    @property
+    def complete(self) -> bool:
+        return all(name in self.merged for name in (*SNAPSHOT, *ACTIVITY))
+
+    def merge_ready(self, done, pending: dict[tuple[str, str], int], paths) -> None:
+        for name in (*SNAPSHOT, *ACTIVITY):
+            if name in self.merged:
+                continue
+            folders = self.folders(name)
+            if any(pending.get((name, f), 0) for f in folders):
+                continue
+            results = _results_for(done, name, folders)
+            if name in SNAPSHOT and bulk.has_bulk(results):
+                self._keep(name, bulk.merge(name, results, paths))
+            else:
+                self._keep(name, merge(name, Pool.of(name, results), paths))
+
+    def _keep(self, name: str, m: Merged) -> None:
+        records = m.records
+        self.writes.append(self.writers.submit(records.to_parquet, self.tmp / f"{name}.parquet"))
+        self.merged[name] = Merged(
+            _Rows(len(records)), m.quarantine, m.repairs, m.files, m.fingerprints, m.counts
+        )
+
+    def finish(self, inputs: Inputs, hashes, sizes, fp: str) -> None:
+        extra, manifest = _target_extras(
+            self.target, self.digest, self.merged, inputs, hashes, sizes, fp
+        )
+        for name, df in extra.items():
+            table = pa.Table.from_pandas(df, preserve_index=False)
+            self.writes.append(
+                self.writers.submit(write_parquet, table, self.tmp / f"{name}.parquet", name)
+            )
+        (self.tmp / "manifest.json").write_text(
+            json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8"
+        )
+        for w in self.writes:
+            w.result()
+        old = self.folder.with_name(f".{self.folder.name}.old-{os.getpid()}")
+        if self.folder.exists():
+            self.folder.rename(old)
+        self.tmp.rename(self.folder)
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def _forget(done, builds: list) -> None:
+    """Free snapshot batches no unfinished target still has to merge (graduates dominate
+    memory)."""
+    needed = {
+        (name, b.target.snapshot_folders[name])
+        for b in builds
+        for name in SNAPSHOT
+        if name not in b.merged
+    }
     for key in [k for k in done if k[0] in SNAPSHOT and k not in needed]:
         del done[key]
 
 
-def _write_target(
-    processed: Path,
+def _target_extras(
     target: Target,
     digest: str,
     merged: dict[str, Merged],
@@ -848,7 +1082,9 @@ def _write_target(
     hashes: dict[str, str],
     sizes: dict[str, int],
     fp: str,
-) -> None:
+) -> tuple[dict[str, pd.DataFrame], dict]:
+    """The quarantine, repairs, per-file counts and fingerprints of a processed folder, and its
+    manifest."""
     ordered = {name: merged[name] for name in PROCESSED_COLUMNS}
     files = pd.concat([m.files for m in ordered.values() if len(m.files)], ignore_index=True)
     quarantine = _concat([m.quarantine for m in ordered.values()], QUARANTINE_COLUMNS)
@@ -859,15 +1095,25 @@ def _write_target(
     words = _unique_words(pd.concat([m.fingerprints for m in ordered.values()], ignore_index=True))
     fingerprints = pd.DataFrame(
         {
-            "kind": words["kind"].astype("string"),
+            "kind": _as_string(words["kind"]),
             "digest": words_hex(words[["d0", "d1", "d2", "d3"]].to_numpy(dtype=np.uint64)),
         }
     )
     by_path = {t.rel: t for t in target.tasks(inputs)}
     file_info = []
-    first = files.drop_duplicates("source_file").set_index("source_file")
+    first = files.drop_duplicates("source_file")
+    info_of = dict(
+        zip(
+            first["source_file"].to_numpy(dtype=object),
+            zip(
+                *(first[c].to_numpy(dtype=object) for c in ("encoding", "engine", "status")),
+                strict=True,
+            ),
+            strict=True,
+        )
+    )
     for rel, t in sorted(by_path.items()):
-        info = first.loc[rel] if rel in first.index else None
+        encoding, engine, status = info_of.get(rel, (None, None, None))
         file_info.append(
             {
                 "path": rel,
@@ -875,9 +1121,9 @@ def _write_target(
                 "snapshot_date": t.folder,
                 "sha256": hashes.get(t.path) or sha256_file(t.path),
                 "bytes": sizes.get(t.path) or os.path.getsize(t.path),
-                "encoding": None if info is None or pd.isna(info["encoding"]) else info["encoding"],
-                "engine": None if info is None or pd.isna(info["engine"]) else info["engine"],
-                "status": None if info is None else info["status"],
+                "encoding": None if pd.isna(encoding) else encoding,
+                "engine": None if pd.isna(engine) else engine,
+                "status": status,
             }
         )
     datasets = {}
@@ -925,4 +1171,4 @@ def _write_target(
         "files": files,
         "pii_fingerprints": fingerprints,
     }
-    _write_folder(processed / target.date.isoformat(), ordered, extra, manifest)
+    return extra, manifest

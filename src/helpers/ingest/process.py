@@ -25,7 +25,13 @@ from helpers.codes import BUCKETS_2021, BUCKETS_2024, classify_destinations, dis
 from helpers.config import load_policy
 from helpers.datasets import BY_NAME, PROCESSED_COLUMNS, Dataset
 from helpers.ingest import normalise as nz
-from helpers.ingest.pseudonym import Digester, digest_words, pseudonymise, pseudonymise_words
+from helpers.ingest.pseudonym import (
+    Digester,
+    digest_words,
+    pseudonymise,
+    pseudonymise_words,
+    utf8_values,
+)
 from helpers.ingest.quarantine import (
     QUARANTINE_COLUMNS,
     REASONS,
@@ -53,6 +59,8 @@ PERSONAL_KINDS = {
     "visitor": "visitor",
     "helper": "helper",
 }
+# personal columns that are pseudonymised too (their digests are kept for the typer)
+_PSEUDONYMISED = frozenset(_KEY_RENAMES)
 META_COLUMNS = ("source_file", "source_row", "snapshot_date")
 FILE_COLUMNS = {
     "source_file": "string",
@@ -90,15 +98,51 @@ class Context:
 @dataclass
 class BatchResult:
     dataset: str
-    records: pd.DataFrame  # typed processed columns + _psig and source columns
+    # per accepted row: the natural key, _psig, _khash and source columns (see light_records)
+    records: pd.DataFrame
     quarantine: pd.DataFrame  # QUARANTINE_COLUMNS
     repairs: pd.DataFrame  # REPAIR_COLUMNS
     files: pd.DataFrame  # FILE_COLUMNS
-    fingerprints: pd.DataFrame  # kind, d0..d3 (digest words), _folder
+    fingerprints: pd.DataFrame  # kind, d0..d3 (digest words)
     dup_raw: dict = field(default_factory=dict)  # (source_file, sheet, row) -> raw JSON
     peak_rss_mb: float = 0.0  # of the process that made it (a pool worker or the parent)
     pid: int = 0
     cpu_seconds: float = 0.0  # CPU time of that process so far (user + system)
+    table: pa.Table | None = None  # the accepted rows' processed columns, in records' order
+
+
+SOURCE_COLUMNS = ("_file", "_sheet", "_folder", "_row")
+
+
+def light_records(dataset: str, records: pd.DataFrame) -> pd.DataFrame:
+    """What the parent needs of every accepted row to merge duplicates and count rows: the
+    natural key, the personal-value signature, the key hash and the source columns."""
+    keys = [k for k in NATURAL_KEYS[dataset] if k in records.columns]
+    return records[[*keys, "_psig", "_khash", *SOURCE_COLUMNS]]
+
+
+def records_table(dataset: str, records: pd.DataFrame) -> pa.Table:
+    """The processed columns as an Arrow table (with pandas' metadata: read back, the Parquet
+    has the dtypes of PROCESSED_COLUMNS)."""
+    return pa.Table.from_pandas(records[list(PROCESSED_COLUMNS[dataset])], preserve_index=False)
+
+
+def empty_records(dataset: str) -> pd.DataFrame:
+    """No accepted rows: the processed columns with their dtypes, and the merge columns."""
+    spec = PROCESSED_COLUMNS[dataset]
+    out = processed_frame(
+        dataset,
+        pd.DataFrame(
+            {c: pd.Series(dtype=t if t != "category" else object) for c, t in spec.items()}
+        ),
+        pd.DataFrame({"_file": [], "_row": [], "_folder": []}),
+    )
+    out["_psig"] = pd.Series(dtype="uint64")
+    out["_khash"] = pd.Series(dtype="uint64")
+    for c in ("_file", "_sheet", "_folder"):
+        out[c] = pd.Series(dtype="string")
+    out["_row"] = pd.Series(dtype="int64")
+    return out
 
 
 @dataclass
@@ -106,57 +150,98 @@ class _Sheets:
     """The data rows of every sheet of a batch; ``pos`` = row in the stacked batch frame."""
 
     columns: list[dict[str, int]] = field(default_factory=list)  # canonical -> column, per sheet
-    bodies: list[np.ndarray] = field(default_factory=list)  # data rows (cell text), per sheet
+    # cell text of every body row (below the header), column by column in Arrow, per sheet
+    bodies: list[list[pa.Array]] = field(default_factory=list)
+    data: list[np.ndarray | None] = field(default_factory=list)  # data rows of the body (None: all)
     headers: list[list[str]] = field(default_factory=list)
-    rows: list[np.ndarray] = field(default_factory=list)  # row numbers, per sheet
+    rows: list[np.ndarray] = field(default_factory=list)  # row numbers of the data rows, per sheet
     meta: list[tuple[str, str, str | None]] = field(default_factory=list)  # file, sheet, folder
     starts: list[int] = field(default_factory=list)
     issues: list[pd.DataFrame] = field(default_factory=list)
     n: int = 0
+
+    def column(self, i: int, j: int) -> pa.Array:
+        """Cell text of column ``j`` of sheet ``i``, data rows only."""
+        a = self.bodies[i][j]
+        rows = self.data[i]
+        return a if rows is None else a.take(pa.array(rows))
+
+    def raw_rows(self, i: int, body_rows: np.ndarray) -> np.ndarray:
+        """Cell text of some body rows of sheet ``i`` (2-D object array)."""
+        idx = pa.array(body_rows)
+        cols = [np.asarray(a.take(idx).to_pylist(), dtype=object) for a in self.bodies[i]]
+        out = np.empty((len(body_rows), len(cols)), dtype=object)
+        for j, c in enumerate(cols):
+            out[:, j] = c
+        return out
 
 
 def _zh(dataset: str, column: str) -> str:
     return {c.name: c.zh for c in BY_NAME[dataset].columns}.get(column, column)
 
 
-def text_column(cells: np.ndarray) -> pd.Series:
-    """Cell text (object array of str) -> pandas ``str``: NFKC, stripped, empty -> missing.
+def text_column(cells: np.ndarray | pa.Array) -> pd.Series:
+    """Cell text (object array of str, or Arrow strings) -> pandas ``str``: NFKC, stripped,
+    empty -> missing.
 
     Done in Arrow on the whole batch column at once (per-call overhead dominates small arrays).
     """
-    a = pa.array(cells, type=pa.large_string())
-    ascii_ = pc.string_is_ascii(a)
-    if not pc.all(ascii_).as_py():  # ASCII text is its own NFKC form: normalise the rest only
-        rest = pc.invert(ascii_)
-        other = pc.filter(a, rest)
-        enc = pc.dictionary_encode(other)  # names of majors, levels...: few distinct values
-        if len(enc.dictionary) * 4 < len(other):
-            normal = pc.take(pc.utf8_normalize(enc.dictionary, "NFKC"), enc.indices)
+    a = cells if isinstance(cells, pa.Array) else pa.array(cells, type=pa.large_string())
+    if a.type != pa.large_string():
+        a = a.cast(pa.large_string())
+    if not pc.all(pc.string_is_ascii(a)).as_py():  # ASCII text is its own NFKC form
+        enc = pc.dictionary_encode(a)  # labels, majors, departments: few distinct values
+        if 4 * len(enc.dictionary) < len(a):
+            a = pc.take(pc.utf8_normalize(enc.dictionary, "NFKC"), enc.indices)
         else:
-            normal = pc.utf8_normalize(other, "NFKC")
-        a = pc.replace_with_mask(a, rest, normal.cast(pa.large_string()))
+            a = pc.utf8_normalize(a, "NFKC")
     a = pc.utf8_trim_whitespace(a)
     a = pc.if_else(pc.equal(a, ""), pa.scalar(None, pa.large_string()), a)
     return pd.Series(pd.array(a, dtype=pd.StringDtype("pyarrow", na_value=np.nan)))
 
 
-def _body_masks(body: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """Blank rows, footer rows (合计, 填表人：…) and the footer keywords (for the repairs log)."""
+def _body_masks(
+    body: np.ndarray, columns: list[pa.Array]
+) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Blank rows, footer rows (合计, 填表人：…) and the footer keywords (for the repairs log).
+
+    ``body``: the cell text below the header (2-D object array); ``columns``: the same cells
+    column by column in Arrow (empty cells are found there, without a Python step per cell).
+    """
     n = body.shape[0]
     if n == 0 or body.shape[1] == 0:
         return np.ones(n, dtype=bool), np.zeros(n, dtype=bool), []
-    ne = body != ""
-    sparse = np.flatnonzero(ne.sum(axis=1) <= 3)  # blank-looking rows: cells of only spaces?
+    count = np.zeros(n, dtype=np.int64)
+    first_col = np.full(n, -1, dtype=np.int64)
+    for j, a in enumerate(columns):
+        ne = pc.not_equal(a, "").to_numpy(zero_copy_only=False)
+        count += ne
+        first_col[(first_col < 0) & ne] = j
+    nonempty = count > 0
+    sparse = np.flatnonzero(count <= 3)  # blank-looking rows: cells of only spaces?
     if len(sparse):
-        sub = body[sparse]
-        ne[sparse] = np.frompyfunc(lambda c: bool(c.strip()), 1, 1)(sub).astype(bool)
-    nonempty = ne.any(axis=1)
-    first = body[np.arange(n), ne.argmax(axis=1)]
-    key = pc.replace_substring_regex(
-        pc.utf8_normalize(pa.array(first, type=pa.large_string()), "NFKC"), nz.WS, ""
-    )
-    footer = pc.match_substring_regex(key, FOOTER.pattern).to_numpy(zero_copy_only=False) & nonempty
-    keywords = [re.split(r"[:：]", key[int(i)].as_py())[0] for i in np.flatnonzero(footer)]
+        ne = np.frompyfunc(lambda c: bool(c.strip()), 1, 1)(body[sparse]).astype(bool)
+        nonempty[sparse] = ne.any(axis=1)
+        first_col[sparse] = ne.argmax(axis=1)
+    footer = np.zeros(n, dtype=bool)
+    keywords: list[str] = []
+    rows = np.flatnonzero(nonempty)
+    if len(rows) == 0:
+        return ~nonempty, footer, keywords
+    # every footer keyword is Chinese: a first cell of ASCII text is never a footer
+    candidate = np.zeros(n, dtype=bool)
+    firsts = first_col[rows]
+    for j in np.unique(firsts):
+        at = rows[firsts == j]
+        cells = columns[j].take(pa.array(at))
+        candidate[at] = ~pc.string_is_ascii(cells).to_numpy(zero_copy_only=False)
+    maybe = np.flatnonzero(candidate)
+    if len(maybe):
+        first = pa.array(body[maybe, first_col[maybe]], type=pa.large_string())
+        key = pc.replace_substring_regex(pc.utf8_normalize(first, "NFKC"), nz.WS, "")
+        hit = pc.match_substring_regex(key, FOOTER.pattern).to_numpy(zero_copy_only=False)
+        footer[maybe[hit]] = True
+        keywords = [re.split(r"[:：]", k)[0] for k in key.filter(pa.array(hit)).to_pylist()]
     return ~nonempty, footer, keywords
 
 
@@ -190,6 +275,13 @@ def _file_failure(
     )
 
 
+def _any_text(sheet: RawSheet) -> bool:
+    """Whether any cell of the sheet holds text (column by column, usually the first decides)."""
+    return any(
+        pc.any(pc.not_equal(sheet.column(j), "")).as_py() for j in range(sheet.cells.shape[1])
+    )
+
+
 def _read_task(
     task: FileTask,
     d: Dataset,
@@ -208,7 +300,7 @@ def _read_task(
     pending: list[dict] = []
     for sheet in raw.sheets:
         info = {**base, "sheet": sheet.name, "encoding": raw.encoding, "engine": raw.engine}
-        if sheet.cells.size == 0 or not (sheet.cells != "").any():
+        if sheet.cells.size == 0 or not _any_text(sheet):
             pending.append({**info, "status": "empty_sheet"})
             continue
         header = find_header(sheet, d)
@@ -239,9 +331,11 @@ def _read_task(
 
 
 def _add_sheet(task, d, sheet: RawSheet, header, info, sheets: _Sheets, files, repairs) -> None:
-    body = sheet.cells[header.row + 1 :]
-    rownums = sheet.row_numbers[header.row + 1 :]
-    blank, footer, keywords = _body_masks(body)
+    start_row = header.row + 1
+    body = sheet.cells[start_row:]
+    columns = [sheet.column(j).slice(start_row) for j in range(sheet.cells.shape[1])]
+    rownums = sheet.row_numbers[start_row:]
+    blank, footer, keywords = _body_masks(body, columns)
     for i, kw in zip(np.flatnonzero(footer), keywords, strict=True):
         repairs.append(
             {
@@ -270,7 +364,8 @@ def _add_sheet(task, d, sheet: RawSheet, header, info, sheets: _Sheets, files, r
     for col in _missing_required(d, header.columns):
         sheets.issues.append(issues_frame(np.arange(start, start + n), "missing_column", col))
     sheets.columns.append(header.columns)
-    sheets.bodies.append(body[data])
+    sheets.bodies.append(columns)
+    sheets.data.append(None if n == len(data) else np.flatnonzero(data))
     sheets.headers.append(header.headers)
     sheets.rows.append(rownums[data].astype(np.int64))
     sheets.meta.append((task.rel, sheet.name, task.folder))
@@ -295,12 +390,14 @@ def _batch_frame(d: Dataset, sheets: _Sheets) -> pd.DataFrame:
     data = {}
     for name in names:
         parts = [
-            body[:, cols[name]] if name in cols else np.full(len(body), "", dtype=object)
-            for body, cols in zip(sheets.bodies, sheets.columns, strict=True)
+            sheets.column(i, cols[name])
+            if name in cols
+            else pa.nulls(len(sheets.rows[i]), pa.large_string())
+            for i, cols in enumerate(sheets.columns)
         ]
-        data[name] = text_column(np.concatenate(parts))
+        data[name] = text_column(pa.concat_arrays(parts))
     f = pd.DataFrame(data, index=pd.RangeIndex(sheets.n))
-    lengths = [len(b) for b in sheets.bodies]
+    lengths = [len(r) for r in sheets.rows]
     for i, col in enumerate(("_file", "_sheet", "_folder")):
         per_sheet = [m[i] for m in sheets.meta]
         cats = list(dict.fromkeys(v for v in per_sheet if v is not None))
@@ -363,6 +460,30 @@ class _Repairs:
         if not self.parts:
             return pd.DataFrame(columns=["pos", "column", "repair_code", "before", "after"])
         return pd.concat(self.parts, ignore_index=True)
+
+
+class _Columns(dict):
+    """Columns collected by name, made into one frame at the end (assigning columns to a frame
+    one by one costs more than the column work itself on small batches)."""
+
+    def __init__(self, index: pd.Index):
+        super().__init__()
+        self.index = index
+
+    def frame(self) -> pd.DataFrame:
+        return pd.DataFrame(dict(self), index=self.index)
+
+
+def _at(s: pd.Series, pos: np.ndarray) -> np.ndarray:
+    """The values at some positions (of a categorical: without making every row's value)."""
+    return np.asarray(s.array.take(np.asarray(pos, dtype=np.int64)))
+
+
+def _float_suffix_removed(s: pd.Series) -> pd.Series:
+    """'2023001.0' -> '2023001' (a number stored as a decimal); only where a '.' occurs."""
+    if not nz.may_contain(s, b"."):
+        return s
+    return s.str.replace(r"^([0-9]+)\.0+$", r"\1", regex=True)
 
 
 def _col(frame: pd.DataFrame, name: str) -> pd.Series | None:
@@ -431,9 +552,9 @@ def _optional(mask_bad, name, rep: _Repairs, raw, personal=False) -> None:
 
 # --- normalisers: cell text -> validation frame (text) --------------------------------------
 def _normalise_graduates(f: pd.DataFrame, ctx: Context, rep: _Repairs) -> pd.DataFrame:
-    v = pd.DataFrame(index=f.index)
+    v = _Columns(f.index)
     sid = _text_or_na(f, "student_id")
-    fixed = sid.str.replace(r"^([0-9]+)\.0+$", r"\1", regex=True)
+    fixed = _float_suffix_removed(sid)
     rep.add(sid.notna() & (fixed != sid), "student_id", "float_suffix", personal=True)
     v["student_id"] = fixed
     _university(f, ctx, rep, v)
@@ -489,7 +610,7 @@ def _normalise_graduates(f: pd.DataFrame, ctx: Context, rep: _Repairs) -> pd.Dat
     ):
         _code(f, name, rep, v)
     _credit_code(f, rep, v)
-    return v
+    return v.frame()
 
 
 def _credit_code(f, rep: _Repairs, v) -> None:
@@ -501,17 +622,17 @@ def _credit_code(f, rep: _Repairs, v) -> None:
 
 
 def _normalise_recruitment(f, ctx, rep) -> pd.DataFrame:
-    v = pd.DataFrame(index=f.index)
+    v = _Columns(f.index)
     _university(f, ctx, rep, v)
     for name in ("window_start", "window_end"):
         v[name] = _text_or_na(f, name)
     v["activity_type"] = nz.match_name(_text_or_na(f, "activity_type"))
     _count_cols(f, "recruitment", rep, v)
-    return v
+    return v.frame()
 
 
 def _normalise_visits(f, ctx, rep) -> pd.DataFrame:
-    v = pd.DataFrame(index=f.index)
+    v = _Columns(f.index)
     _university(f, ctx, rep, v)
     v["visit_date"] = _text_or_na(f, "visit_date")
     v["visitor"] = _text_or_na(f, "visitor")
@@ -520,32 +641,32 @@ def _normalise_visits(f, ctx, rep) -> pd.DataFrame:
     _credit_code(f, rep, v)
     v["new_employer"] = _text_or_na(f, "new_employer")
     _count_cols(f, "visits", rep, v)
-    return v
+    return v.frame()
 
 
 def _normalise_platform(f, ctx, rep) -> pd.DataFrame:
-    v = pd.DataFrame(index=f.index)
+    v = _Columns(f.index)
     _university(f, ctx, rep, v)
     v["stat_date"] = _text_or_na(f, "stat_date")
     _count_cols(f, "platform", rep, v)
-    return v
+    return v.frame()
 
 
 def _normalise_assistance(f, ctx, rep) -> pd.DataFrame:
-    v = pd.DataFrame(index=f.index)
+    v = _Columns(f.index)
     sid = _text_or_na(f, "student_id")
-    fixed = sid.str.replace(r"^([0-9]+)\.0+$", r"\1", regex=True)
+    fixed = _float_suffix_removed(sid)
     rep.add(sid.notna() & (fixed != sid), "student_id", "float_suffix", personal=True)
     v["student_id"] = fixed
     _university(f, ctx, rep, v)
     v["help_date"] = _text_or_na(f, "help_date")
     v["help_type"] = nz.match_name(_text_or_na(f, "help_type"))
     v["helper"] = _text_or_na(f, "helper")
-    return v
+    return v.frame()
 
 
 def _normalise_universities(f, ctx, rep) -> pd.DataFrame:
-    v = pd.DataFrame(index=f.index)
+    v = _Columns(f.index)
     code, cfloats = nz.clean_code(_text_or_na(f, "university_code"))
     uid, ifloats = nz.clean_code(_text_or_na(f, "university_id"))
     rep.add(cfloats, "university_code", "float_suffix", f.get("university_code"), code)
@@ -561,11 +682,11 @@ def _normalise_universities(f, ctx, rep) -> pd.DataFrame:
     rate, bad = nz.parse_rate(_text_or_na(f, "baseline_rate"))
     _optional(bad, "baseline_rate", rep, f.get("baseline_rate"))
     v["baseline_rate"] = rate
-    return v
+    return v.frame()
 
 
 def _normalise_majors(f, ctx, rep) -> pd.DataFrame:
-    v = pd.DataFrame(index=f.index)
+    v = _Columns(f.index)
     mc, floats = nz.clean_code(_text_or_na(f, "major_code"))
     rep.add(floats, "major_code", "float_suffix", f.get("major_code"), mc)
     padded, five = nz.pad_major_codes(mc)
@@ -579,14 +700,14 @@ def _normalise_majors(f, ctx, rep) -> pd.DataFrame:
     rep.add(one, "discipline_code", "zero_pad", dc, "0" + dc)
     v["discipline_code"] = dc.mask(one, "0" + dc)
     v["discipline_name"] = nz.clean_name(_text_or_na(f, "discipline_name"))
-    return v
+    return v.frame()
 
 
 def _normalise_adjustment_plans(f, ctx, rep) -> pd.DataFrame:
-    v = pd.DataFrame(index=f.index)
+    v = _Columns(f.index)
     _university(f, ctx, rep, v)
     v["received_date"] = _text_or_na(f, "received_date")
-    return v
+    return v.frame()
 
 
 NORMALISERS = {
@@ -603,39 +724,61 @@ NORMALISERS = {
 
 # --- typing: validation frame (valid rows) -> processed columns ------------------------------
 def _derived_graduates(v: pd.DataFrame) -> pd.DataFrame:
-    """placed / destination_known / buckets / in_denominator, with the policy of each cohort."""
-    out = pd.DataFrame(index=v.index)
-    out["placed"] = False
-    out["destination_known"] = False
-    out["bucket_2024"] = pd.Categorical([None] * len(v), categories=BUCKETS_2024)
-    out["bucket_2021"] = pd.Categorical([None] * len(v), categories=BUCKETS_2021)
-    out["in_denominator"] = False
-    cohort = v["cohort"].astype(int)
-    for year in np.unique(cohort.to_numpy()):
-        m = (cohort == year).to_numpy()
+    """placed / destination_known / buckets / in_denominator, with the policy of each cohort.
+
+    Each distinct destination code is classified once per cohort year (a batch has a few dozen
+    codes and one or two cohorts); rows take their code's result by position."""
+    n = len(v)
+    ids, distinct = pd.factorize(v["destination_code"].astype("string"), use_na_sentinel=True)
+    # one extra slot for the missing code: id -1 reads the last slot
+    codes = pd.Series([*np.asarray(distinct, dtype=object), None], dtype="string")
+    status = v["graduation_status"].to_numpy(dtype=object, na_value=None)
+    graduated, jieye, yiye = (status == "毕业"), (status == "结业"), (status == "肄业")
+    placed = np.zeros(n, dtype=bool)
+    known = np.zeros(n, dtype=bool)
+    in_denominator = np.zeros(n, dtype=bool)
+    b24 = np.zeros(n, dtype=np.int8)
+    b21 = np.zeros(n, dtype=np.int8)
+    years, year_of_row = np.unique(v["cohort"].to_numpy(dtype=np.int64), return_inverse=True)
+    for k, year in enumerate(years):
+        m = year_of_row == k
         policy = load_policy(int(year)).placement
-        cls = classify_destinations(
-            v.loc[m, "destination_code"].astype("string"),
-            policy.not_placed_codes,
-            policy.not_placed_prefixes,
+        cls = classify_destinations(codes, policy.not_placed_codes, policy.not_placed_prefixes)
+        rows = ids[m]
+        placed[m] = cls["placed"].to_numpy(dtype=bool)[rows]
+        known[m] = cls["destination_known"].to_numpy(dtype=bool)[rows]
+        b24[m] = np.asarray(cls["bucket_2024"].cat.codes, dtype=np.int8)[rows]
+        b21[m] = np.asarray(cls["bucket_2021"].cat.codes, dtype=np.int8)[rows]
+        in_denominator[m] = (
+            graduated[m]
+            | (jieye[m] & policy.include_jieye_in_denominator)
+            | (yiye[m] & policy.include_yiye_in_denominator)
         )
-        for c in cls.columns:
-            out.loc[m, c] = cls[c].to_numpy()
-        status = v.loc[m, "graduation_status"]
-        out.loc[m, "in_denominator"] = (
-            (
-                (status == "毕业")
-                | ((status == "结业") & policy.include_jieye_in_denominator)
-                | ((status == "肄业") & policy.include_yiye_in_denominator)
-            )
-            .fillna(False)
-            .to_numpy(dtype=bool)
-        )
-    return out
+    return pd.DataFrame(
+        {
+            "placed": placed,
+            "destination_known": known,
+            "bucket_2024": pd.Categorical.from_codes(b24, categories=BUCKETS_2024),
+            "bucket_2021": pd.Categorical.from_codes(b21, categories=BUCKETS_2021),
+            "in_denominator": in_denominator,
+        },
+        index=v.index,
+    )
 
 
 def _disciplines(level: pd.Series, major_code: pd.Series) -> tuple[pd.Series, pd.Series]:
     """helpers.codes.discipline_of for every row, computed once per distinct (level, prefix)."""
+    d = nz.distinct_rows([level, major_code])
+    if d is not None:
+        ids, first = d
+        heads = [level.iloc[first].reset_index(drop=True), major_code.iloc[first]]
+        return nz.spread(
+            _discipline_rows(heads[0], heads[1].reset_index(drop=True)), ids, level.index
+        )
+    return _discipline_rows(level, major_code)
+
+
+def _discipline_rows(level: pd.Series, major_code: pd.Series) -> tuple[pd.Series, pd.Series]:
     pairs = level.astype(str) + "|" + major_code.str.slice(0, 2).astype(str)
     codes, uniques = pd.factorize(pairs)
     mapped = [discipline_of(*u.split("|", 1)) for u in uniques]
@@ -647,7 +790,7 @@ def _disciplines(level: pd.Series, major_code: pd.Series) -> tuple[pd.Series, pd
 
 
 def _type_graduates(v: pd.DataFrame, digester: Digester) -> pd.DataFrame:
-    out = pd.DataFrame(index=v.index)
+    out = _Columns(v.index)
     out["student_key"], out["_skey_d0"] = pseudonymise_words(v["student_id"], digester)
     out["university_code"] = v["university_code"]
     out["cohort"] = v["cohort"].astype(int)
@@ -677,23 +820,23 @@ def _type_graduates(v: pd.DataFrame, digester: Digester) -> pd.DataFrame:
     for c in v.columns:
         if c.startswith("group_"):
             out[c] = v[c]
-    out = out.join(_derived_graduates(v))
-    return out
+    out.update(_derived_graduates(v))
+    return out.frame()
 
 
 def _type_recruitment(v: pd.DataFrame, digester: Digester) -> pd.DataFrame:
-    out = pd.DataFrame(index=v.index)
+    out = _Columns(v.index)
     out["university_code"] = v["university_code"]
     out["window_start"] = nz.parse_dates(v["window_start"])
     out["window_end"] = nz.parse_dates(v["window_end"])
     out["activity_type"] = v["activity_type"]
     for c in COUNT_COLUMNS["recruitment"]:
         out[c] = v[c].astype("int64")
-    return out
+    return out.frame()
 
 
 def _type_visits(v: pd.DataFrame, digester: Digester) -> pd.DataFrame:
-    out = pd.DataFrame(index=v.index)
+    out = _Columns(v.index)
     out["university_code"] = v["university_code"]
     out["visit_date"] = nz.parse_dates(v["visit_date"])
     out["visitor_key"] = pseudonymise(v["visitor"], digester)
@@ -703,26 +846,26 @@ def _type_visits(v: pd.DataFrame, digester: Digester) -> pd.DataFrame:
     out["employer_key"] = v["employer_credit_code"].fillna(nz.match_name(v["employer_name"]))
     out["new_employer"] = v["new_employer"].str.upper().isin(nz.YES).astype(bool)
     out["positions"] = v["positions"].astype("int64")
-    return out
+    return out.frame()
 
 
 def _type_platform(v: pd.DataFrame, digester: Digester) -> pd.DataFrame:
-    out = pd.DataFrame(index=v.index)
+    out = _Columns(v.index)
     out["university_code"] = v["university_code"]
     out["stat_date"] = nz.parse_dates(v["stat_date"])
     for c in COUNT_COLUMNS["platform"]:
         out[c] = v[c].astype("int64")
-    return out
+    return out.frame()
 
 
 def _type_assistance(v: pd.DataFrame, digester: Digester) -> pd.DataFrame:
-    out = pd.DataFrame(index=v.index)
+    out = _Columns(v.index)
     out["student_key"] = pseudonymise(v["student_id"], digester)
     out["university_code"] = v["university_code"]
     out["help_date"] = nz.parse_dates(v["help_date"])
     out["help_type"] = v["help_type"]
     out["helper_key"] = pseudonymise(v["helper"], digester)
-    return out
+    return out.frame()
 
 
 def _type_universities(v: pd.DataFrame, digester: Digester) -> pd.DataFrame:
@@ -752,10 +895,10 @@ def _type_majors(v: pd.DataFrame, digester: Digester) -> pd.DataFrame:
 
 
 def _type_adjustment_plans(v: pd.DataFrame, digester: Digester) -> pd.DataFrame:
-    out = pd.DataFrame(index=v.index)
+    out = _Columns(v.index)
     out["university_code"] = v["university_code"]
     out["received_date"] = nz.parse_dates(v["received_date"])
-    return out
+    return out.frame()
 
 
 TYPERS = {
@@ -777,6 +920,8 @@ def processed_frame(dataset: str, typed: pd.DataFrame, meta: pd.DataFrame) -> pd
     for col, dtype in spec.items():
         if col == "source_file":
             s = meta["_file"]
+            if isinstance(s.dtype, pd.CategoricalDtype) and dtype == "string":
+                s = categorical_text(s)
         elif col == "source_row":
             s = meta["_row"]
         elif col == "snapshot_date":
@@ -791,6 +936,14 @@ def processed_frame(dataset: str, typed: pd.DataFrame, meta: pd.DataFrame) -> pd
     return pd.DataFrame(data, index=typed.index)
 
 
+def categorical_text(s: pd.Series) -> pd.Series:
+    """``s.astype("string")`` of a categorical, by its categories (not value by value)."""
+    codes = s.cat.codes.to_numpy()
+    cats = pa.array(np.asarray(s.cat.categories, dtype=object), type=pa.large_string())
+    taken = cats.take(pa.array(codes, mask=codes < 0))
+    return pd.Series(pd.array(taken, dtype="string"), index=s.index, name=s.name)
+
+
 def signature(frame: pd.DataFrame) -> pd.Series:
     """Content hash of processed rows (source columns excluded) and their personal values' hash
     (``_psig``): two rows with one natural key are identical duplicates when these agree."""
@@ -799,15 +952,18 @@ def signature(frame: pd.DataFrame) -> pd.Series:
 
 
 # --- fingerprints ----------------------------------------------------------------------------
-FINGERPRINT_COLUMNS = ("kind", "d0", "d1", "d2", "d3", "_folder")
+FINGERPRINT_COLUMNS = ("kind", "d0", "d1", "d2", "d3")
+
+
+# one categorical dtype for every batch: stacking the fingerprints of many batches stays cheap
+KIND_DTYPE = pd.CategoricalDtype(sorted(set(PERSONAL_KINDS.values())))
 
 
 def empty_fingerprints() -> pd.DataFrame:
     return pd.DataFrame(
         {
-            "kind": pd.Series(dtype=object),
+            "kind": pd.Series(dtype=KIND_DTYPE),
             **{f"d{i}": pd.Series(dtype=np.uint64) for i in range(4)},
-            "_folder": pd.Series(dtype=object),
         }
     )
 
@@ -815,48 +971,47 @@ def empty_fingerprints() -> pd.DataFrame:
 def _fingerprints(
     f: pd.DataFrame, digester: Digester, row_words: dict | None = None
 ) -> pd.DataFrame:
-    """Keyed digests of every distinct personal value of the batch, per raw folder: kind, the
-    digest as four uint64 words (d0..d3; hex only when written) and _folder. Each value counts as
-    written and in the forms a leak may take (no internal spaces; no '.0' of a number stored as a
-    decimal). Batch text is already NFKC and stripped: upper case completes keyed_digest's form."""
+    """Keyed digests of every distinct personal value of the batch: kind and the digest as four
+    uint64 words (d0..d3; hex only when written). Each value counts as written and in the forms a
+    leak may take (no internal spaces; no '.0' of a number stored as a decimal). Batch text is
+    already NFKC and stripped: upper case completes keyed_digest's form. The same value in other
+    batches is counted once when a processed folder is written."""
     parts = []
-    if "_folder" not in f.columns or len(f) == 0:
+    if len(f) == 0:
         return empty_fingerprints()
-    fcodes, folders = pd.factorize(f["_folder"], use_na_sentinel=False)
-    folders = np.asarray(folders, dtype=object)
-    nf = max(len(folders), 1)
     for col, kind in PERSONAL_KINDS.items():
         if col not in f.columns:
             continue
         codes, uniques = pd.factorize(f[col].str.upper(), use_na_sentinel=True)
         if len(uniques) == 0:
             continue
-        m = codes >= 0
-        pairs = np.unique(codes[m].astype(np.int64) * nf + fcodes[m])
-        ucode, ufolder = pairs // nf, pairs % nf
         u = pd.Series(uniques, dtype="str")
         forms = [u]
-        for probe, pattern, repl in ((nz.WS, nz.WS, ""), (r"\.0+$", r"^([0-9]+)\.0+$", r"\1")):
-            if u.str.contains(probe, regex=True).any():
+        for chars, probe, pattern, repl in (
+            (nz._ASCII_WS, nz.WS, nz.WS, ""),
+            (b".", r"\.0+$", r"^([0-9]+)\.0+$", r"\1"),
+        ):
+            if nz.may_contain(u, chars) and u.str.contains(probe, regex=True).any():
                 alt = u.str.replace(pattern, repl, regex=True)
                 forms.append(alt.where(alt != u))
         for form in forms:
             present = (form.notna() & (form != "")).to_numpy(dtype=bool)
             if not present.any():
                 continue
-            words = np.zeros((len(form), 4), dtype=np.uint64)
-            values = form.to_numpy(dtype=object, na_value=None)[present].tolist()
-            words[present] = digest_words(digester.many_bytes(values))
+            values = utf8_values(pa.array(form.array).filter(pa.array(present)))
+            sel = digest_words(digester.many_utf8(values, col in _PSEUDONYMISED))
             if form is u and row_words is not None:  # per row: the first word, 0 when missing
-                row_words[col] = np.where(codes >= 0, words[np.where(codes >= 0, codes, 0), 0], 0)
-            keep = present[ucode]
-            sel = words[ucode[keep]]
+                first = np.zeros(len(form), dtype=np.uint64)
+                first[present] = sel[:, 0]
+                row_words[col] = np.where(codes >= 0, first[np.where(codes >= 0, codes, 0)], 0)
             parts.append(
                 pd.DataFrame(
                     {
-                        "kind": pd.Series(kind, index=range(len(sel)), dtype=object),
+                        "kind": pd.Categorical.from_codes(
+                            np.full(len(sel), KIND_DTYPE.categories.get_loc(kind)),
+                            dtype=KIND_DTYPE,
+                        ),
                         **{f"d{i}": sel[:, i] for i in range(4)},
-                        "_folder": pd.Series(folders[ufolder[keep]], dtype=object),
                     }
                 )
             )
@@ -868,12 +1023,17 @@ def _fingerprints(
 # --- the batch -------------------------------------------------------------------------------
 def _raw_for(sheets: _Sheets, pos: np.ndarray) -> list[str]:
     """Raw JSON of some rows (quarantined or duplicated), by position in the batch frame."""
-    starts = np.asarray(sheets.starts)
+    pos = np.asarray(pos, dtype=np.int64)
+    out = np.empty(len(pos), dtype=object)
+    starts = np.asarray(sheets.starts, dtype=np.int64)
     idx = np.searchsorted(starts, pos, side="right") - 1
-    return [
-        raw_json(sheets.headers[i], sheets.bodies[i][[p - starts[i]]])[0]
-        for p, i in zip(pos, idx, strict=True)
-    ]
+    for i in np.unique(idx):
+        m = np.flatnonzero(idx == i)
+        local = pos[m] - starts[i]
+        data = sheets.data[i]
+        body_rows = local if data is None else data[local]
+        out[m] = raw_json(sheets.headers[i], sheets.raw_rows(int(i), body_rows))
+    return out.tolist()
 
 
 def process_batch(tasks: list[FileTask], ctx: Context) -> BatchResult:
@@ -887,27 +1047,16 @@ def process_batch(tasks: list[FileTask], ctx: Context) -> BatchResult:
     for task in tasks:
         _read_task(task, d, sheets, files, quarantine, repair_rows)
 
-    spec = PROCESSED_COLUMNS[dataset]
-    empty_records = processed_frame(
-        dataset,
-        pd.DataFrame(
-            {c: pd.Series(dtype=t if t != "category" else object) for c, t in spec.items()}
-        ),
-        pd.DataFrame({"_file": [], "_row": [], "_folder": []}),
-    )
-    empty_records["_psig"] = pd.Series(dtype="uint64")
-    empty_records["_khash"] = pd.Series(dtype="uint64")
-    for c in ("_file", "_sheet", "_folder"):
-        empty_records[c] = pd.Series(dtype="string")
-    empty_records["_row"] = pd.Series(dtype="int64")
     if sheets.n == 0:
+        none = empty_records(dataset)
         return BatchResult(
             dataset,
-            empty_records,
+            light_records(dataset, none),
             _quarantine_frame(quarantine),
             _repairs_frame(dataset, repair_rows, None, None),
             _files_frame(files),
             _fingerprints(pd.DataFrame(), Digester(ctx.key)),
+            table=records_table(dataset, none),
         )
 
     f = _batch_frame(d, sheets)
@@ -924,10 +1073,10 @@ def process_batch(tasks: list[FileTask], ctx: Context) -> BatchResult:
     if len(bad_pos):
         q = pd.DataFrame(
             {
-                "source_file": f["_file"].to_numpy()[bad_pos],
-                "sheet": f["_sheet"].to_numpy()[bad_pos],
-                "row": f["_row"].to_numpy()[bad_pos],
-                "snapshot_date": f["_folder"].to_numpy()[bad_pos],
+                "source_file": _at(f["_file"], bad_pos),
+                "sheet": _at(f["_sheet"], bad_pos),
+                "row": _at(f["_row"], bad_pos),
+                "snapshot_date": _at(f["_folder"], bad_pos),
                 "dataset": dataset,
                 "level": "row",
                 "reason_code": summary["reason_code"].to_numpy(),
@@ -948,9 +1097,9 @@ def process_batch(tasks: list[FileTask], ctx: Context) -> BatchResult:
     if len(dup_pos):
         pos = dup_pos
         where = zip(
-            f["_file"].to_numpy()[pos],
-            f["_sheet"].to_numpy()[pos],
-            f["_row"].to_numpy()[pos],
+            _at(f["_file"], pos),
+            _at(f["_sheet"], pos),
+            _at(f["_row"], pos),
             strict=True,
         )
         dup_raw = {
@@ -959,9 +1108,11 @@ def process_batch(tasks: list[FileTask], ctx: Context) -> BatchResult:
         }
 
     repairs = _repairs_frame(dataset, repair_rows, rep.result(), f)
+    records = records.reset_index(drop=True)
+    table = records_table(dataset, records)
     return BatchResult(
         dataset,
-        records.reset_index(drop=True),
+        light_records(dataset, records),
         quarantine_frame,
         repairs,
         _files_frame(files),
@@ -970,6 +1121,7 @@ def process_batch(tasks: list[FileTask], ctx: Context) -> BatchResult:
         _peak_rss_mb(),
         os.getpid(),
         time.process_time(),
+        table,
     )
 
 
@@ -1012,10 +1164,10 @@ def _repairs_frame(
         parts.append(
             pd.DataFrame(
                 {
-                    "source_file": f["_file"].to_numpy()[pos],
-                    "sheet": f["_sheet"].to_numpy()[pos],
-                    "row": f["_row"].to_numpy()[pos],
-                    "snapshot_date": f["_folder"].to_numpy()[pos],
+                    "source_file": _at(f["_file"], pos),
+                    "sheet": _at(f["_sheet"], pos),
+                    "row": _at(f["_row"], pos),
+                    "snapshot_date": _at(f["_folder"], pos),
                     "dataset": dataset,
                     "column": vector["column"].to_numpy(),
                     "repair_code": vector["repair_code"].to_numpy(),
@@ -1037,27 +1189,32 @@ def accepted_records(dataset, d, v, f, bad_pos, digester, row_words):
     Shared by the regular and the bulk (national) paths so both merge duplicates alike."""
     good = np.ones(len(f), dtype=bool)
     good[bad_pos] = False
-    typed = TYPERS[dataset](v.loc[good], digester)
-    records = processed_frame(dataset, typed, f.loc[good])
+    rows = np.flatnonzero(good)
+    every = len(rows) == len(f)
+    meta = f[["_file", "_sheet", "_folder", "_row"]]
+    if not every:  # positional selections of the accepted rows
+        v, meta = v.take(rows), meta.take(rows)
+    typed = TYPERS[dataset](v, digester)
+    records = processed_frame(dataset, typed, meta)
     # hash of the personal values (姓名, 身份证号): two rows of one 学号 with different people conflict
-    psig = np.zeros(int(good.sum()), dtype=np.uint64)
+    psig = np.zeros(len(rows), dtype=np.uint64)
     if dataset == "graduates":
         for i, col in enumerate(("name", "id_number")):
             if col in row_words:
-                psig ^= row_words[col][good].astype(np.uint64) * np.uint64(2 * i + 1)
+                psig ^= row_words[col][rows].astype(np.uint64) * np.uint64(2 * i + 1)
     records["_psig"] = psig
     for c in ("_file", "_sheet", "_folder"):
-        records[c] = f.loc[good, c]
-    records["_row"] = f.loc[good, "_row"].astype("int64")
+        records[c] = meta[c]
+    records["_row"] = meta["_row"].astype("int64")
 
     # a 64-bit hash of the natural key: the parent finds duplicates across batches with it
     keys = list(NATURAL_KEYS[dataset])
     if "_skey_d0" in typed.columns and keys == ["university_code", "student_key"]:
         # the pseudonym is itself a keyed hash: its first word and the university's code suffice
         # (院校代码 is five digits here: validated against the reference list)
-        ucode = records["university_code"].astype("uint64").to_numpy() * np.uint64(
-            0x9E3779B97F4A7C15
-        )
+        ids, codes = pd.factorize(records["university_code"], use_na_sentinel=True)
+        values = pd.Series(codes).astype("uint64").to_numpy()
+        ucode = values[ids] * np.uint64(0x9E3779B97F4A7C15)
         records["_khash"] = typed["_skey_d0"].to_numpy(dtype=np.uint64) ^ ucode
     else:
         records["_khash"] = pd.util.hash_pandas_object(records[keys], index=False).to_numpy()
@@ -1065,4 +1222,4 @@ def accepted_records(dataset, d, v, f, bad_pos, digester, row_words):
     # compare rows of the same raw folder
     probe = records[["_khash", "_folder"]] if d.kind == "snapshot" else records[["_khash"]]
     dup = probe.duplicated(keep=False).to_numpy()
-    return records, np.flatnonzero(good)[dup]
+    return records, rows[dup]

@@ -113,29 +113,62 @@ class _Hmac:
     def hexdigest(self, message: bytes) -> str:
         return self.digest(message).hex()
 
+    def digest_all(self, messages: list[bytes]) -> list[bytes]:
+        """Raw digests of many messages (UTF-8 bytes), in one tight loop."""
+        inner_copy, outer_copy = self._inner.copy, self._outer.copy
+        out = []
+        append = out.append
+        for m in messages:
+            inner = inner_copy()
+            inner.update(m)
+            outer = outer_copy()
+            outer.update(inner.digest())
+            append(outer.digest())
+        return out
+
 
 class Digester:
     """keyed_digest with a memo: the same value (a 学号 in the graduates file and again in its
-    fingerprint) is hashed once per batch."""
+    fingerprint) is hashed once per batch. ``remember=False`` skips the memo for values that are
+    hashed only once (names, ID numbers, phones: fingerprints only). Values are normalised text
+    (:func:`normalise_identifier`), given as ``str`` or as their UTF-8 bytes."""
 
     def __init__(self, key: bytes):
         self._mac = _Hmac(key)
-        self._memo: dict[str, bytes] = {}
+        self._memo: dict[bytes, bytes] = {}
 
-    def many_bytes(self, normalised) -> list[bytes]:
-        """Raw 32-byte digests."""
-        memo, mac = self._memo, self._mac
-        out = []
-        for v in normalised:
-            d = memo.get(v)
-            if d is None:
-                d = memo[v] = mac.digest(v.encode("utf-8"))
-            out.append(d)
+    def many_bytes(self, normalised, remember: bool = True) -> list[bytes]:
+        """Raw 32-byte digests of normalised text values."""
+        return self.many_utf8([v.encode("utf-8") for v in normalised], remember)
+
+    def many_utf8(self, values: list[bytes], remember: bool = True) -> list[bytes]:
+        """Raw 32-byte digests of normalised values given as UTF-8 bytes."""
+        if not remember:
+            return self._mac.digest_all(values)
+        memo = self._memo
+        if not memo:
+            out = self._mac.digest_all(values)
+            memo.update(zip(values, out, strict=True))
+            return out
+        out = list(map(memo.get, values))
+        if None in out:
+            todo = [v for v, d in zip(values, out, strict=True) if d is None]
+            memo.update(zip(todo, self._mac.digest_all(todo), strict=True))
+            out = list(map(memo.__getitem__, values))
         return out
 
     def many(self, normalised) -> list[str]:
         """Hex digests (keyed_digest)."""
         return [d.hex() for d in self.many_bytes(normalised)]
+
+
+def utf8_values(values) -> list[bytes]:
+    """The UTF-8 bytes of text values (pandas text or Arrow strings without missing values),
+    straight from Arrow's buffers: no Python string per value."""
+    import pyarrow as pa
+
+    a = values if isinstance(values, pa.Array | pa.ChunkedArray) else pa.array(values)
+    return a.cast(pa.large_binary()).to_pylist()
 
 
 def digest_words(digests: list[bytes]) -> np.ndarray:
@@ -145,23 +178,31 @@ def digest_words(digests: list[bytes]) -> np.ndarray:
     return np.frombuffer(b"".join(digests), dtype=np.uint64).reshape(-1, 4)
 
 
+# byte -> its two hex characters, as one little-endian 16-bit word (first character low)
+_HEX_PAIRS = np.array(
+    [ord(hi) | (ord(lo) << 8) for hi in "0123456789abcdef" for lo in "0123456789abcdef"],
+    dtype="<u2",
+)
+
+
 def words_hex(words: np.ndarray) -> pd.Series:
-    """(n, 4) uint64 digest words -> hex digests (pandas string), without a Python loop."""
+    """(n, 4) uint64 digest words -> hex digests (pandas string), without a Python loop: every
+    digest byte looked up as its two characters, straight into an Arrow buffer."""
     import pyarrow as pa
 
     n = len(words)
     if n == 0:
         return pd.Series([], dtype="string")
-    data = np.ascontiguousarray(words, dtype=np.uint64).tobytes().hex().encode("ascii")
-    offsets = np.arange(0, 64 * n + 1, 64, dtype=np.int32)
-    arrow = pa.StringArray.from_buffers(n, pa.py_buffer(offsets.tobytes()), pa.py_buffer(data))
+    raw = np.ascontiguousarray(words, dtype=np.uint64).view(np.uint8)
+    text = _HEX_PAIRS[raw]
+    offsets = np.arange(0, 64 * n + 1, 64, dtype=np.int64)
+    arrow = pa.LargeStringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(text))
     return pd.Series(pd.array(arrow, dtype=pd.StringDtype("pyarrow")))
 
 
 def digest_many(normalised: list[str], key: bytes) -> list[str]:
     """keyed_digest of values that are already normalised (normalise_identifier)."""
-    mac = _Hmac(key)
-    return [mac.hexdigest(v.encode("utf-8")) for v in normalised]
+    return [d.hex() for d in _Hmac(key).digest_all([v.encode("utf-8") for v in normalised])]
 
 
 def normalise_identifiers(values: pd.Series) -> pd.Series:
@@ -171,7 +212,9 @@ def normalise_identifiers(values: pd.Series) -> pd.Series:
 
     s = values.astype("str")
     a = pa.array(s.array, type=pa.large_string())  # zero-copy for Arrow-backed text
-    a = pc.utf8_upper(pc.utf8_trim_whitespace(pc.utf8_normalize(a, "NFKC")))
+    if not pc.all(pc.string_is_ascii(a)).as_py():  # ASCII text is its own NFKC form
+        a = pc.utf8_normalize(a, "NFKC")
+    a = pc.utf8_upper(pc.utf8_trim_whitespace(a))
     a = pc.if_else(pc.equal(a, ""), pa.scalar(None, a.type), a)
     return pd.Series(
         pd.array(a, dtype=pd.StringDtype("pyarrow", na_value=np.nan)),
@@ -200,7 +243,7 @@ def pseudonymise_words(values: pd.Series, digester: Digester) -> tuple[pd.Series
     hash of the pseudonym for finding duplicates."""
     norm = normalise_identifiers(values)
     codes, uniques = pd.factorize(norm, use_na_sentinel=True)
-    words = digest_words(digester.many_bytes(list(uniques.astype(object))))
+    words = digest_words(digester.many_utf8(utf8_values(uniques)))
     hexes = words_hex(words)
     out = (
         hexes.take(np.where(codes >= 0, codes, 0)).reset_index(drop=True)

@@ -13,6 +13,7 @@ file, sheet, row, column, repair code, before and after, never for personal colu
 from __future__ import annotations
 
 import json
+from functools import lru_cache
 
 import numpy as np
 import pandas as pd
@@ -90,7 +91,13 @@ ISSUE_COLUMNS = ("pos", "reason_code", "column")
 
 
 def empty_frame(columns: dict[str, str]) -> pd.DataFrame:
-    return pd.DataFrame({c: pd.Series(dtype=t) for c, t in columns.items()})
+    """No rows, the columns with their dtypes (a copy of a cached frame: building one costs)."""
+    return _empty_frame(tuple(columns.items())).copy()
+
+
+@lru_cache(maxsize=64)
+def _empty_frame(columns: tuple[tuple[str, str], ...]) -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series(dtype=t) for c, t in columns})
 
 
 def issues_frame(pos, reason_code: str, column: str) -> pd.DataFrame:

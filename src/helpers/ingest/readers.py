@@ -28,6 +28,7 @@ from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
 
 from helpers.datasets import Dataset
 
@@ -63,6 +64,16 @@ class RawSheet:
     name: str
     cells: np.ndarray  # 2-D object array of str
     row_numbers: np.ndarray  # 1-based row number (Excel row / CSV line) of each array row
+    # the same cell text column by column as Arrow strings (made while reading; else on demand)
+    arrow: list[pa.Array] | None = None
+
+    def column(self, j: int) -> pa.Array:
+        """Column ``j`` of the cell text as an Arrow ``large_string`` array (no nulls)."""
+        if self.arrow is None:
+            self.arrow = [None] * self.cells.shape[1]
+        if self.arrow[j] is None:
+            self.arrow[j] = pa.array(self.cells[:, j], type=pa.large_string())
+        return self.arrow[j]
 
 
 @dataclass
@@ -117,22 +128,38 @@ def cells_to_text(column: np.ndarray) -> np.ndarray:
         m = types == t
         if t is float or t is int:
             out[m] = _float_text(column[m])
+        elif t is dt.date:  # date cells: ISO text in numpy (what date.isoformat() gives)
+            days = np.array(column[m].tolist(), dtype="datetime64[D]")
+            out[m] = np.datetime_as_string(days, unit="D").astype(object)
         else:
             out[m] = [_other_text(v) for v in column[m]]
     return out
 
 
-def _to_text_array(rows: list[list]) -> np.ndarray:
+def _to_text_array(rows: list[list]) -> tuple[np.ndarray, list[pa.Array]]:
+    """Rows of typed cells -> (2-D object array of cell text, the same columns in Arrow).
+
+    A column of nothing but text (the usual case) goes to Arrow in one call, which also tells
+    that it is all text; any other column is converted cell type by cell type first."""
     if not rows:
-        return np.empty((0, 0), dtype=object)
-    width = max(len(r) for r in rows)
-    if any(len(r) != width for r in rows):
+        return np.empty((0, 0), dtype=object), []
+    lengths = set(map(len, rows))
+    width = max(lengths)
+    if len(lengths) > 1:
         rows = [r + [""] * (width - len(r)) for r in rows]
     arr = np.empty((len(rows), width), dtype=object)
     arr[:] = rows
+    columns = []
     for j in range(width):
-        arr[:, j] = cells_to_text(arr[:, j])
-    return arr
+        try:
+            a = pa.array(arr[:, j], type=pa.large_string())
+        except (pa.ArrowTypeError, pa.ArrowInvalid):
+            a = None
+        if a is None or a.null_count:  # numbers, dates, booleans or empty (None) cells
+            arr[:, j] = cells_to_text(arr[:, j])
+            a = pa.array(arr[:, j], type=pa.large_string())
+        columns.append(a)
+    return arr, columns
 
 
 # --- readers ---------------------------------------------------------------------------------
@@ -157,8 +184,8 @@ def _read_excel(path: Path, data: bytes) -> RawFile:
             raise UnreadableFile(
                 "file_corrupt", f"sheet {name}: {type(exc).__name__}: {exc}"
             ) from exc
-        arr = _to_text_array(rows)
-        sheets.append(RawSheet(name, arr, np.arange(1, arr.shape[0] + 1, dtype=np.int64)))
+        arr, columns = _to_text_array(rows)
+        sheets.append(RawSheet(name, arr, np.arange(1, arr.shape[0] + 1, dtype=np.int64), columns))
     if not any(s.cells.size for s in sheets):
         raise UnreadableFile("file_empty", "no cells in any sheet")
     return RawFile(sheets, None, "calamine")
@@ -192,8 +219,10 @@ def _read_csv(path: Path, data: bytes) -> RawFile:
         rows.append(record)
         starts.append(line)
         line = reader.line_num + 1
-    arr = _to_text_array(rows)
-    return RawFile([RawSheet("", arr, np.asarray(starts, dtype=np.int64))], encoding, "csv")
+    arr, columns = _to_text_array(rows)
+    return RawFile(
+        [RawSheet("", arr, np.asarray(starts, dtype=np.int64), columns)], encoding, "csv"
+    )
 
 
 def _read_parquet(path: Path) -> RawFile:
