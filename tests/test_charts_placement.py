@@ -272,8 +272,10 @@ def test_notebook_charts_constructed_data(monkeypatch, tmp_path, layout_dir, uni
         data_dir=str(layout_dir),
         reports_dir=str(tmp_path / "reports"),
     )
-    assert len(titles) >= (11 if university is None else 8) and all(titles)
+    assert len(titles) >= (10 if university is None else 7) and all(titles)
     assert any("进度" in t for t in titles)
+    # education level, gender and urban/rural share one chart (one dimension each, same axis)
+    assert sum("学历层次" in t for t in titles) == 1
     # a university's report states its funnel position in words (a one-point funnel plot says
     # no more); the province report draws the funnel of every university
     assert any("漏斗图" in t for t in titles) == (university is None)
@@ -289,7 +291,7 @@ def test_notebook_charts_demo_run(monkeypatch, tmp_path, demo_shadow, university
         data_dir=str(demo_shadow),
         reports_dir=str(tmp_path / "reports"),
     )
-    assert len(titles) >= (11 if university is None else 8)
+    assert len(titles) >= (10 if university is None else 7)
 
 
 @pytest.fixture

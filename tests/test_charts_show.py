@@ -107,3 +107,11 @@ def test_inline_png_only_is_false_outside_ipython():
     if InteractiveShell.initialized():
         pytest.skip("an IPython shell exists in this process")
     assert not charts._inline_png_only()
+
+
+def test_inline_png_only_when_ipython_has_no_figure_formatter_yet(shell):
+    # Report charts do not go through pyplot, so a kernel may not have loaded the inline backend
+    # (which registers the figure formatters): the chart is still shown as a PNG.
+    for formatter in shell.display_formatter.formatters.values():
+        formatter.type_printers.pop(matplotlib.figure.Figure, None)
+    assert charts._inline_png_only()

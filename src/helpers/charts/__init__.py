@@ -119,7 +119,13 @@ def _inline_png_only() -> bool:
         except KeyError:
             continue
     png = printers.pop("image/png", None)
-    if png is None or printers or getattr(png, "func", None) is not print_figure:
+    if printers:
+        return False
+    if png is None:
+        # No figure formatter yet: IPython's inline backend registers it when pyplot makes its
+        # first figure, and report charts do not go through pyplot (helpers.charts.canvas).
+        return True
+    if getattr(png, "func", None) is not print_figure:
         return False
     options = dict(getattr(png, "keywords", None) or {})
     return options.pop("fmt", None) == "png" and set(options) <= {"base64", "bbox_inches"}

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from matplotlib import pyplot as plt
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 from helpers.charts import LINESTYLES, MARKERS, PALETTE, use_house_style
+from helpers.charts.canvas import subplots
 
 HATCHES = ["", "//", "..", "xx", "\\\\", "--"]
 _PCT = FuncFormatter(lambda v, _: f"{v * 100:.0f}%")
@@ -38,7 +38,7 @@ def recruitment_trend(
     w = province_windows.sort_values("window_start").reset_index(drop=True)
     labels = [f"{s:%m-%d}" for s in w["window_start"]]
     x = np.arange(len(w))
-    fig, (ax1, ax2) = plt.subplots(
+    fig, (ax1, ax2) = subplots(
         2, 1, figsize=(9, 6), sharex=True, gridspec_kw={"height_ratios": [3, 2]}
     )
     complete = w["complete"].to_numpy(dtype=bool)
@@ -111,7 +111,7 @@ def visits_progress_chart(
     on-track line (dashed) and the yearly target (dotted)."""
     use_house_style()
     p = progress.sort_values("distinct_employers").reset_index(drop=True)
-    fig, ax = plt.subplots(figsize=(8, _height(len(p))))
+    fig, ax = subplots(figsize=(8, _height(len(p))))
     y = np.arange(len(p))
     behind = ~p["on_track_employers"].to_numpy(dtype=bool)
     ax.barh(y[~behind], p.loc[~behind, "distinct_employers"], color=PALETTE[0], label="达到进度")
@@ -153,7 +153,7 @@ def visits_cumulative_chart(
     """
     use_house_style()
     c = cumulative.sort_values("date")
-    fig, ax = plt.subplots()
+    fig, ax = subplots()
     ax.plot(
         c["date"],
         c["distinct_employers"],
@@ -195,7 +195,7 @@ def platform_chart(
         "registration_rate": "登记率",
     }
     p = progress.sort_values(label_col).reset_index(drop=True)
-    fig, axes = plt.subplots(1, len(labels), figsize=(10, _height(len(p))), sharey=True)
+    fig, axes = subplots(1, len(labels), figsize=(10, _height(len(p))), sharey=True)
     y = np.arange(len(p))
     for i, (ax, (col, label)) in enumerate(zip(axes, labels.items(), strict=True)):
         vals = p[col].to_numpy(dtype=float)
@@ -242,7 +242,7 @@ def group_gap_chart(
     """
     use_house_style()
     r = rows.reset_index(drop=True)
-    fig, ax = plt.subplots(figsize=(8, _height(len(r), 0.4)))
+    fig, ax = subplots(figsize=(8, _height(len(r), 0.4)))
     y = np.arange(len(r))
     rate = r["placement_rate"].to_numpy(dtype=float)
     uni = r["university_rate"].to_numpy(dtype=float)

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from matplotlib import pyplot as plt
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator, PercentFormatter
 
 from helpers.charts import LINESTYLES, MARKERS, PALETTE
+from helpers.charts.canvas import subplots
 from helpers.charts.placement import HIGHLIGHT, destination_mix_bars, funnel_plot
 from helpers.majors import EVIDENCE_LABELS, MIX_CATEGORIES
 
@@ -88,7 +88,7 @@ def evidence_bars(summary: pd.DataFrame, *, label: str, title: str) -> Figure:
     (columns named after :data:`helpers.majors.EVIDENCE_LEVELS`)."""
     data = summary.reset_index(drop=True).iloc[::-1]
     y = np.arange(len(data))
-    fig, ax = plt.subplots(figsize=(8, _height(len(data), 0.32)))
+    fig, ax = subplots(figsize=(8, _height(len(data), 0.32)))
     left = np.zeros(len(data))
     order = ("below_confident", "below_point", "insufficient", "not_below")
     for level in order:
@@ -124,7 +124,7 @@ def eb_intervals(points: pd.DataFrame, *, label: str, threshold: float, title: s
     (lowest at the top), with the threshold line."""
     data = points.dropna(subset=["eb_rate"]).sort_values("eb_rate", ascending=False, kind="stable")
     y = np.arange(len(data))
-    fig, ax = plt.subplots(figsize=(8.5, _height(len(data), 0.34)))
+    fig, ax = subplots(figsize=(8.5, _height(len(data), 0.34)))
     r = data["placement_rate"].to_numpy(dtype=float)
     e = data["eb_rate"].to_numpy(dtype=float)
     ax.errorbar(
@@ -172,7 +172,7 @@ def trend_lines(trend: pd.DataFrame, *, label: str, threshold: float, title: str
     and the threshold line. ``trend``: long table with ``cohort``, ``placement_rate``, ``ci_low``,
     ``ci_high`` and ``label``."""
     data = trend[trend["graduates"] > 0]
-    fig, ax = plt.subplots(figsize=(8, 4.6))
+    fig, ax = subplots(figsize=(8, 4.6))
     names = list(dict.fromkeys(data[label].astype(str)))
     cohorts = sorted(data["cohort"].unique())
     offsets = np.linspace(-0.12, 0.12, len(names)) if len(names) > 1 else np.zeros(1)
@@ -210,7 +210,7 @@ def peer_dumbbell(
     universities (open circle, with its interval); rows whose peer figure is not shown say so."""
     data = peers.reset_index(drop=True).iloc[::-1]
     y = np.arange(len(data))
-    fig, ax = plt.subplots(figsize=(8.5, _height(len(data), 0.36)))
+    fig, ax = subplots(figsize=(8.5, _height(len(data), 0.36)))
     own = data["placement_rate"].to_numpy(dtype=float)
     peer = data["peer_rate"].to_numpy(dtype=float)
     ok = ~np.isnan(peer)

@@ -16,12 +16,12 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
-from matplotlib import pyplot as plt
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 from matplotlib.ticker import PercentFormatter
 
 from helpers.charts import LINESTYLES, MARKERS, PALETTE, show_figure  # noqa: F401  (notebooks import it from here)
+from helpers.charts.canvas import subplots
 from helpers.rates import funnel_limits, random_effects_limits
 
 HATCHES = ["", "//", "..", "xx", "\\\\", "++", "--", "oo"]
@@ -72,7 +72,7 @@ def ranked_rates(
             for lab, c in zip(labels, counts, strict=True)
         ]
     y = np.arange(len(data))
-    fig, ax = plt.subplots(figsize=(8, _rows_height(len(data))))
+    fig, ax = subplots(figsize=(8, _rows_height(len(data))))
     r = data[rate].to_numpy(dtype=float)
     lo = data[ci[0]].to_numpy(dtype=float) if ci else r
     hi = data[ci[1]].to_numpy(dtype=float) if ci else r
@@ -191,7 +191,7 @@ def funnel_plot(
     data = df[df[n] > 0]
     sizes = data[n].to_numpy(dtype=float)
     r = data[rate].to_numpy(dtype=float)
-    fig, ax = plt.subplots(figsize=figsize)
+    fig, ax = subplots(figsize=figsize)
     n_max = max(float(sizes.max()) if len(sizes) else 10.0, 10.0) * 1.08
     n_min = max(1.0, float(sizes.min()) * 0.6) if len(sizes) else 1.0
     if log_x is None:
@@ -312,7 +312,7 @@ def progress_lines(
     so lines compare the same month-day. ``marks`` are vertical reference dates (e.g. 08-31).
     """
     data = df.dropna(subset=[rate]).copy()
-    fig, ax = plt.subplots(figsize=(8, 4.5))
+    fig, ax = subplots(figsize=(8, 4.5))
     if data.empty:
         ax.text(0.5, 0.5, "暂无进度数据", ha="center", va="center", transform=ax.transAxes)
         ax.set_title(title)
@@ -384,7 +384,7 @@ def destination_mix_bars(
     labels = list(dict.fromkeys(df[label].astype(str)))
     wide.index = wide.index.astype(str)
     wide = wide.reindex(labels[::-1])
-    fig, ax = plt.subplots(figsize=(8.5, _rows_height(len(wide), 0.32, 3.0)))
+    fig, ax = subplots(figsize=(8.5, _rows_height(len(wide), 0.32, 3.0)))
     left = np.zeros(len(wide))
     y = np.arange(len(wide))
     for i, b in enumerate(buckets):
@@ -409,7 +409,6 @@ def destination_mix_bars(
                     va="center",
                     fontsize=7,
                     color="white" if i in (0, 1, 5) else "black",
-                    bbox={"boxstyle": "round,pad=0.1", "fc": "none", "ec": "none"},
                 )
         left += vals
     ticks = [f"▶ {lab}" if lab in {str(h) for h in highlight} else lab for lab in wide.index]
@@ -446,7 +445,7 @@ def group_gaps(
     """
     data = df.reset_index(drop=True)
     y = np.arange(len(data))[::-1]
-    fig, ax = plt.subplots(figsize=(8, _rows_height(len(data), 0.45, 2.8)))
+    fig, ax = subplots(figsize=(8, _rows_height(len(data), 0.45, 2.8)))
     r = data[rate].to_numpy(dtype=float)
     ref = data[reference].to_numpy(dtype=float)
     ok = ~np.isnan(r)
@@ -514,7 +513,7 @@ def change_bars(
 ) -> Figure:
     """Diverging horizontal bars of a change in rate (rises hatched, falls solid)."""
     data = df.dropna(subset=[value]).sort_values(value, kind="stable")
-    fig, ax = plt.subplots(figsize=(8, _rows_height(len(data), 0.3, 2.6)))
+    fig, ax = subplots(figsize=(8, _rows_height(len(data), 0.3, 2.6)))
     v = data[value].to_numpy(dtype=float) * 100
     y = np.arange(len(data))
     up = v >= 0

@@ -379,9 +379,8 @@ def reasons_chart(reasons_table: pd.DataFrame, top: int = 12):
     """
     import textwrap
 
-    import matplotlib.pyplot as plt
-
     from helpers.charts import PALETTE
+    from helpers.charts.canvas import subplots
 
     totals = (
         reasons_table.groupby("quarantine_reason", observed=True)["row_count"]
@@ -390,7 +389,7 @@ def reasons_chart(reasons_table: pd.DataFrame, top: int = 12):
         .head(top)
         .sort_values()
     )
-    fig, ax = plt.subplots(figsize=(8, 0.5 * max(len(totals), 1) + 1.4))
+    fig, ax = subplots(figsize=(8, 0.5 * max(len(totals), 1) + 1.4))
     labels = ["\n".join(textwrap.wrap(str(t), 18)) for t in totals.index]
     bars = ax.barh(labels, totals.to_numpy(), color=PALETTE[0], edgecolor="black", linewidth=0.5)
     ax.bar_label(bars, labels=[f"{v:,}" for v in totals.to_numpy()], padding=3, fontsize=9)
