@@ -48,10 +48,10 @@ def _plain():
 
 
 def test_subplots_draws_on_the_text_caching_canvas():
-    fig, ax = canvas.subplots(figsize=(6, 3.5))
+    fig, _ = canvas.subplots(figsize=(6, 3.5))
     assert isinstance(fig.canvas, canvas.TextCachingCanvas)
     assert isinstance(fig.canvas.get_renderer(), canvas.TextCachingRenderer)
-    fig2, axes = canvas.subplots(1, 3, figsize=(6, 2), sharey=True, width_ratios=[1, 2, 1])
+    _, axes = canvas.subplots(1, 3, figsize=(6, 2), sharey=True, width_ratios=[1, 2, 1])
     assert axes.shape == (3,) and axes[0].get_shared_y_axes().joined(axes[0], axes[2])
 
 
