@@ -124,3 +124,25 @@ def test_report_figures_show_as_png_without_pyplot():
     png = fig._repr_png_()
     with Image.open(io.BytesIO(png)) as im:
         assert im.format == "PNG" and im.size == (300, 200)
+
+
+def test_row_labels_sit_where_tick_labels_would():
+    labels = ["福建师范大学（1,234人）", "厦门大学", "Ag·jp"]
+    fa, axa = canvas.subplots(figsize=(5, 2))
+    axa.plot([0.5, 0.6, 0.7], [0, 1, 2], "o")
+    axa.set_yticks([0, 1, 2], labels)
+    fb, axb = canvas.subplots(figsize=(5, 2))
+    axb.plot([0.5, 0.6, 0.7], [0, 1, 2], "o")
+    texts = canvas.row_labels(axb, [0, 1, 2], labels)
+    for fig in (fa, fb):
+        fig.canvas.draw()
+    ra, rb = fa.canvas.get_renderer(), fb.canvas.get_renderer()
+    for tick, text in zip(axa.get_yticklabels(), texts, strict=True):
+        a, b = tick.get_window_extent(ra), text.get_window_extent(rb)
+        assert tick.get_text() == text.get_text()
+        assert abs(a.x1 - b.x1) < 0.5 and abs(a.y0 - b.y0) < 0.5 and abs(a.width - b.width) < 0.5
+        assert tick.get_color() == text.get_color() and tick.get_size() == text.get_size()
+    assert canvas.row_label_texts(axb) == [
+        (t, float(y)) for t, y in zip(labels, [0, 1, 2], strict=True)
+    ]
+    assert len(axb.get_yticks()) == 0  # no tick artists behind the labels

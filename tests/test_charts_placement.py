@@ -19,6 +19,7 @@ from test_placement_support import build_layout
 
 from helpers import charts
 from helpers.charts import placement as pc
+from helpers.charts.canvas import row_label_texts
 from helpers.codes import BUCKETS_2024
 from helpers.rates import wilson_interval
 
@@ -87,11 +88,11 @@ def test_ranked_rates_with_missing_rate_and_highlight():
         title="各高校毕业去向落实率",
     )
     assert _title(fig) == "各高校毕业去向落实率"
-    labels = [t.get_text() for t in fig.axes[0].get_yticklabels()]
+    labels = [t for t, _ in row_label_texts(fig.axes[0])]
     assert any("闽江测试学院3" in t for t in labels) and len(labels) == len(df)
     assert _render(fig).startswith(b"\x89PNG")
     fig = pc.ranked_rates(df.head(3), label="university_name", n=None, ci=None)
-    assert len(fig.axes[0].get_yticklabels()) == 3
+    assert len(row_label_texts(fig.axes[0])) == 3
     _render(fig)
 
 
@@ -99,7 +100,7 @@ def test_ranked_rates_keeps_table_order_top_down():
     df = _units(3)
     fig = pc.ranked_rates(df, label="university_name", n=None, sort=False)
     ax = fig.axes[0]
-    ticks = {t.get_text(): y for t, y in zip(ax.get_yticklabels(), ax.get_yticks(), strict=True)}
+    ticks = dict(row_label_texts(ax))
     assert ticks["闽江测试学院0"] > ticks["闽江测试学院1"] > ticks["闽江测试学院2"]
     _render(fig)
 

@@ -30,6 +30,7 @@ import matplotlib as mpl
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg, RendererAgg
 from matplotlib.figure import Figure
+from matplotlib.transforms import ScaledTranslation
 
 # Settings that change how a string is measured or rasterised (besides its FontProperties).
 _RC_KEYS = (
@@ -236,3 +237,43 @@ def subplots(nrows: int = 1, ncols: int = 1, **kwargs):
     fig = ReportFigure(**kwargs)
     TextCachingCanvas(fig)
     return fig, fig.subplots(nrows, ncols, **axes_options)
+
+
+ROW_LABEL = "row-label"  # gid of the texts row_labels draws
+
+
+def row_labels(ax, positions, labels) -> list:
+    """Category labels of a horizontal chart, drawn where the y tick labels would be (same font,
+    size, colour and distance from the axis), without tick marks.
+
+    A tick is five artists (two marks, a grid line, two labels) that matplotlib creates, lays out
+    and draws one by one: a chart of 30 rows spends about 25 ms on ticks it does not need. Read
+    the labels back with :func:`row_label_texts`.
+    """
+    ax.set_yticks([])
+    rc = mpl.rcParams
+    colour = rc["ytick.labelcolor"]
+    if colour == "inherit":
+        colour = rc["ytick.color"]
+    offset = (rc["ytick.major.size"] + rc["ytick.major.pad"]) / 72  # inches, as a tick label's
+    transform = ax.get_yaxis_transform() + ScaledTranslation(-offset, 0, ax.figure.dpi_scale_trans)
+    return [
+        ax.text(
+            0,
+            pos,
+            str(text),
+            transform=transform,
+            ha="right",
+            va="center_baseline",
+            fontsize=rc["ytick.labelsize"],
+            color=colour,
+            clip_on=False,
+            gid=ROW_LABEL,
+        )
+        for pos, text in zip(positions, labels, strict=True)
+    ]
+
+
+def row_label_texts(ax) -> list[tuple[str, float]]:
+    """(label, y) of the row labels drawn by :func:`row_labels`, in drawing order."""
+    return [(t.get_text(), t.get_position()[1]) for t in ax.texts if t.get_gid() == ROW_LABEL]

@@ -15,7 +15,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator, PercentFormatter
 
 from helpers.charts import LINESTYLES, MARKERS, PALETTE
-from helpers.charts.canvas import subplots
+from helpers.charts.canvas import row_labels, subplots
 from helpers.charts.placement import HIGHLIGHT, destination_mix_bars, funnel_plot
 from helpers.majors import EVIDENCE_LABELS, MIX_CATEGORIES
 
@@ -107,7 +107,7 @@ def evidence_bars(summary: pd.DataFrame, *, label: str, title: str) -> Figure:
         left += values
     for yi, total in zip(y, left, strict=True):
         ax.text(total, yi, f" {int(total)}", va="center", fontsize=8)
-    ax.set_yticks(y, data[label].astype(str))
+    row_labels(ax, y, data[label].astype(str))
     ax.set_ylim(-0.7, len(data) - 0.3)
     ax.set_xlim(0, max(1.0, float(left.max()) * 1.12) if len(left) else 1.0)
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
@@ -156,7 +156,7 @@ def eb_intervals(points: pd.DataFrame, *, label: str, threshold: float, title: s
         f"{lab}（{int(n)}人）"
         for lab, n in zip(data[label].astype(str), data["graduates"], strict=True)
     ]
-    ax.set_yticks(y, labels)
+    row_labels(ax, y, labels)
     ax.set_ylim(-0.7, len(data) - 0.3)
     ax.set_xlim(0, 1)
     _pct(ax.xaxis)
@@ -246,7 +246,7 @@ def peer_dumbbell(
             0.99, yi, note, va="center", ha="right", fontsize=8, transform=ax.get_yaxis_transform()
         )
     _threshold_line(ax, threshold)
-    ax.set_yticks(y, data[label].astype(str))
+    row_labels(ax, y, data[label].astype(str))
     ax.set_ylim(-0.7, len(data) - 0.3)
     ax.set_xlim(0, 1)
     _pct(ax.xaxis)

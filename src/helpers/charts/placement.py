@@ -21,7 +21,7 @@ from matplotlib.patches import Patch
 from matplotlib.ticker import PercentFormatter
 
 from helpers.charts import LINESTYLES, MARKERS, PALETTE, show_figure  # noqa: F401  (notebooks import it from here)
-from helpers.charts.canvas import subplots
+from helpers.charts.canvas import row_labels, subplots
 from helpers.rates import funnel_limits, random_effects_limits
 
 HATCHES = ["", "//", "..", "xx", "\\\\", "++", "--", "oo"]
@@ -128,7 +128,7 @@ def ranked_rates(
             linewidth=1.5,
             label=f"本期全省汇总 {pooled:.1%}",
         )
-    ax.set_yticks(y, labels)
+    row_labels(ax, y, labels)
     ax.set_ylim(-0.7, len(data) - 0.3)
     ax.set_xlim(_rate_limits(np.concatenate([lo[ok], hi[ok], [policy_line or np.nan]])))
     _pct_axis(ax.xaxis)
@@ -412,7 +412,7 @@ def destination_mix_bars(
                 )
         left += vals
     ticks = [f"▶ {lab}" if lab in {str(h) for h in highlight} else lab for lab in wide.index]
-    ax.set_yticks(y, ticks)
+    row_labels(ax, y, ticks)
     ax.set_xlim(0, 1)
     _pct_axis(ax.xaxis)
     ax.set_xlabel("占毕业生比例")
@@ -488,7 +488,7 @@ def group_gaps(
             fontsize=8,
             transform=ax.get_yaxis_transform(),
         )
-    ax.set_yticks(y, data[label].astype(str))
+    row_labels(ax, y, data[label].astype(str))
     ax.set_ylim(-0.7, len(data) - 0.3)
     vals = np.concatenate([r[ok], ref[m]])
     if ci is not None and ok.any():
@@ -524,7 +524,7 @@ def change_bars(
             val, yi, f" {val:+.1f}", va="center", ha="left" if val >= 0 else "right", fontsize=8
         )
     ax.axvline(0, color="#333333", linewidth=0.8)
-    ax.set_yticks(y, data[label].astype(str))
+    row_labels(ax, y, data[label].astype(str))
     span = max(1.0, float(np.abs(v).max()) if len(v) else 1.0) * 1.25
     ax.set_xlim(-span if (~up).any() else -span * 0.1, span if up.any() else span * 0.1)
     ax.set_xlabel(xlabel)
