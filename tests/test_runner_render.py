@@ -192,6 +192,148 @@ def test_offline_check_allows_links_and_data_uris(snippet):
     assert render.external_resources(snippet) == []
 
 
+def _whole_page_search(page: str) -> list[str]:
+    """The offline check's patterns run over the whole page (what external_resources must find)."""
+    return [
+        page[m.start() : m.end() + 60].replace("\n", " ")
+        for pattern, _ in render._EXTERNAL
+        for m in pattern.finditer(page)
+    ]
+
+
+_FRAGMENTS = [
+    "<img ",
+    "<script ",
+    "<link ",
+    "<source ",
+    " src=",
+    " href=",
+    " srcset=",
+    " data=",
+    "=",
+    '"',
+    "'",
+    "//",
+    "///",
+    "/",
+    ">",
+    ";",
+    "<",
+    "import",
+    "Import",
+    " from ",
+    "(",
+    ")",
+    "url(",
+    "URL(",
+    "@import ",
+    "https:",
+    "http:",
+    " ",
+    "\n",
+    "x",
+    "data:image/png;base64,",
+    "example.org/a.js",
+    # pieces of references, so that many pages hold one
+    'import x from "//',
+    ' from "//',
+    "import(",
+    ' src="//',
+    " href=//",
+    "url(//",
+    "@import '//",
+]
+
+
+def _random_page(rng) -> str:
+    parts = []
+    for _ in range(rng.randrange(1, 40)):
+        if rng.random() < 0.1:  # a chunk of chart data (base64 has "/" and so can have "//")
+            parts.append("".join(rng.choice("AB+/=09/") for _ in range(rng.randrange(1, 300))))
+        else:
+            parts.append(rng.choice(_FRAGMENTS))
+    return "".join(parts)
+
+
+def test_offline_check_finds_what_a_whole_page_search_finds():
+    """external_resources only searches the spans that can hold a match: same findings, same order."""
+    import random
+
+    rng = random.Random(20230831)
+    flagged = 0
+    for _ in range(3000):
+        page = _random_page(rng)
+        found = render.external_resources(page)
+        assert found == _whole_page_search(page), page
+        flagged += bool(found)
+    assert 500 < flagged < 2500  # the generator makes pages of both kinds
+
+
+def test_offline_check_sees_references_between_chart_data():
+    chart = "data:image/png;base64," + "iVBORw0KGgo//AAAA+/" * 20000  # "//" inside the data too
+    tail = [
+        '<script type="module">\nconst a = 1, b = 2\nimport {x}\n  from "https://esm.sh/y";</script>',
+        '<script type="module">import x /* a -> b */ from "//esm.sh/y"</script>',
+        '<img alt="图" src="' + chart + '" srcset="//cdn.example.org/a.png 2x">',
+        '<link rel="icon" href="'
+        + chart
+        + '"><link\nrel="stylesheet"\nhref=\n"//f.example/x.css">',
+        '<style>.a { background: url( "'
+        + chart
+        + '" ) } .b { background: url(//x.org/b.png) }</style>',
+    ]
+    for snippet in tail:
+        page = f'<p><img src="{chart}"></p>' * 3 + snippet + f'<p><img src="{chart}"></p>'
+        found = render.external_resources(page)
+        assert found and found == _whole_page_search(page)
+    clean = f'<p><img src="{chart}"></p>' * 3
+    assert render.external_resources(clean) == [] == _whole_page_search(clean)
+
+
+def _markdown_notebook(text: str) -> nbformat.NotebookNode:
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    nb.cells = [nbformat.v4.new_markdown_cell(text)]
+    return nb
+
+
+def test_markdown_rendered_once_gives_the_same_page():
+    nb = _markdown_notebook(
+        "# 标题\n\n说明 **粗体**，公式 $x^2$。\n\n| 甲 | 乙 |\n|---|---|\n| 1 | 2 |"
+    )
+    exporter = render.report_exporter()
+    exporter.__dict__.pop("_markdown_html", None)
+    first = render.render_report(nb, meta())
+    assert len(exporter._markdown_html) >= 1
+    assert render.render_report(nb, meta()) == first  # from the memo
+    exporter._markdown_html.clear()
+    assert render.render_report(nb, meta()) == first  # rendered again
+
+
+def test_markdown_with_an_image_file_is_read_at_each_render(tmp_path, monkeypatch):
+    from PIL import Image
+
+    def png(colour) -> bytes:
+        buf = io.BytesIO()
+        Image.new("RGB", (3, 2), colour).save(buf, format="PNG")
+        return buf.getvalue()
+
+    monkeypatch.chdir(tmp_path)
+    nb = _markdown_notebook("说明图：\n\n![示意图](chart.png)")
+    red, blue = png("red"), png("blue")
+    (tmp_path / "chart.png").write_bytes(red)
+    first = render.render_report(nb, meta())
+    (tmp_path / "chart.png").write_bytes(blue)  # same text, another file content
+    second = render.render_report(nb, meta())
+    assert base64.b64encode(red).decode() in first
+    assert base64.b64encode(blue).decode() in second
+    assert base64.b64encode(red).decode() not in second
+
+
 def test_combined_notebook_keeps_parts_in_order():
     a, b = executed_notebook(), executed_notebook()
     b.cells[3].source = "# 二、第二部分"

@@ -108,6 +108,84 @@ def test_write_table_rejects_bad_rates(tmp_path, column, value, message):
     assert column in str(err.value) and "row 0" in str(err.value)
 
 
+@pytest.mark.parametrize(
+    "values",
+    [
+        pd.Series([0.5, np.nan, 1.0, 0.0]),  # NaN: a missing rate
+        pd.Series([1 + 5e-13, -5e-13]),  # rounding noise at the ends
+        pd.Series([0, 1]),  # integers
+        pd.Series([0.25, 0.5], dtype="float32"),
+        pd.Series([True, False]),  # booleans count as 1 / 0
+        pd.Series([True, pd.NA], dtype="boolean"),
+        pd.Series([0.5, pd.NA], dtype="Float64"),
+        pd.Series([1, pd.NA], dtype="Int64"),
+        pd.Series([0.5, None, np.nan, pd.NA], dtype=object),  # every kind of missing
+        pd.Series(["0.5", "0.7"], dtype=object),  # numbers as text
+        pd.Series([True, 0.5], dtype=object),  # mixed
+        pd.Series(["0.5", None], dtype="string"),
+        pd.Series([0.5, 0.7], dtype="category"),
+        pd.Series([], dtype=float),
+        pd.Series([np.nan, np.nan]),
+    ],
+)
+def test_write_table_accepts_fractions_of_any_dtype(tmp_path, values):
+    df = pd.DataFrame({"placement_rate": values, "gap": values})
+    write_table(df, "placement_by_university", tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("values", "row", "message"),
+    [
+        (pd.Series([0.1, np.nan, 1.5]), 2, "np.float64(1.5) is outside [0, 1]"),
+        (pd.Series([0.1, np.inf]), 1, "np.float64(inf) is outside"),
+        (pd.Series([0.5, 2.0], dtype="float32"), 1, "np.float32(2.0) is outside"),
+        (pd.Series([0, 80]), 1, "np.int64(80) is outside"),
+        (pd.Series([0.5, 1.5, 2.5], dtype="Float64"), 1, "np.float64(1.5) is outside"),
+        (pd.Series([pd.NA, 1.5], dtype="Float64"), 1, "np.float64(1.5) is outside"),
+        (pd.Series([pd.NA, 3], dtype="Int64"), 1, "np.int64(3) is outside"),
+        (pd.Series([80, 0.5], dtype=object), 0, "np.float64(80.0) is outside"),
+        (pd.Series([0.5, "80%"], dtype=object), 1, "not a number ('80%')"),
+        (pd.Series([0.5, "nan"], dtype=object), 1, "not a number ('nan')"),
+        (pd.Series([0.5, ""], dtype=object), 1, "not a number ('')"),
+        (pd.Series([[0.5]], dtype=object), 0, "not a number ([0.5])"),
+        (pd.Series(["0.5", None, "x"], dtype="string"), 2, "not a number ('x')"),
+        (pd.Series(["0.5", None, "7"], dtype="string"), 2, "np.float64(7.0) is outside"),
+        (pd.Series([0.5, 7.0], dtype="category"), 1, "np.float64(7.0) is outside"),
+        (pd.Series(["a", "b"], dtype="category"), 0, "not a number ('a')"),
+    ],
+)
+def test_write_table_names_the_first_bad_row_of_any_dtype(tmp_path, values, row, message):
+    df = pd.DataFrame({"university_code": ["x"] * len(values), "ci_low": values})
+    df.index = range(100, 100 + len(df))  # rows are counted by position, not by index label
+    with pytest.raises(ValueError) as err:
+        write_table(df, "placement_by_university", tmp_path)
+    assert str(err.value).startswith(
+        f"table 'placement_by_university', column 'ci_low', row {row}: {message}"
+    )
+    assert not list(tmp_path.iterdir())  # nothing written
+
+
+def test_write_table_checks_differences_against_minus_one(tmp_path):
+    ok = pd.DataFrame(
+        {"gap": [-1.0, -0.2, 1.0], "rate_change": pd.array([-0.5, None, -1.0], dtype="Float64")}
+    )
+    write_table(ok, "placement_by_group", tmp_path)
+    bad = pd.DataFrame({"gap": [-0.2, -1.5]})
+    with pytest.raises(
+        ValueError, match=r"column 'gap', row 1: np.float64\(-1.5\) is outside \[-1, 1\]"
+    ):
+        write_table(bad, "placement_by_group", tmp_path)
+
+
+def test_write_table_leaves_the_frame_unchanged(tmp_path):
+    df = _by_university()
+    df["snapshot_date"] = pd.Timestamp("2023-08-31")
+    before = df.copy()
+    path = write_table(df, "placement_by_university", tmp_path)
+    pd.testing.assert_frame_equal(df, before)
+    assert read_table(path)["snapshot_date"].tolist() == ["2023-08-31", "2023-08-31"]
+
+
 def test_write_table_accepts_negative_differences(tmp_path):
     df = pd.DataFrame({"university_code": ["ALL"], "group": ["残疾"], "gap": [-0.2]})
     write_table(df, "placement_by_group", tmp_path)

@@ -278,23 +278,37 @@ def tables_dir(
 
 
 def _check_values(df: pd.DataFrame, name: str) -> None:
+    """Rate columns hold numbers in [0, 1] (differences in [-1, 1]); the first offending row is
+    named. Plain numpy number columns (nearly every table) are checked on their array directly;
+    any other column (text, object, nullable, categorical, dates) is first converted with
+    ``pd.to_numeric`` as before, so the same values are accepted."""
     for col in df.columns:
         if not is_percent_column(col):
             continue
-        values = pd.to_numeric(df[col], errors="coerce")
-        bad_type = values.isna() & df[col].notna()
-        if bad_type.any():
-            row = int(np.flatnonzero(bad_type.to_numpy())[0])
-            raise ValueError(
-                f"table {name!r}, column {col!r}, row {row}: not a number "
-                f"({df[col].iloc[row]!r}); rates are fractions"
-            )
+        s = df[col]
+        if isinstance(s.dtype, np.dtype) and s.dtype.kind == "b":
+            continue  # True/False count as 1/0: always in range
+        if isinstance(s.dtype, np.dtype) and s.dtype.kind in "fiu":
+            num, values = s, s.to_numpy()
+        else:
+            num = pd.to_numeric(s, errors="coerce")
+            bad_type = num.isna().to_numpy(dtype=bool) & s.notna().to_numpy(dtype=bool)
+            if bad_type.any():
+                row = int(np.argmax(bad_type))
+                raise ValueError(
+                    f"table {name!r}, column {col!r}, row {row}: not a number "
+                    f"({s.iloc[row]!r}); rates are fractions"
+                )
+            if isinstance(num.dtype, np.dtype):
+                values = num.to_numpy()
+            else:  # nullable / Arrow numbers: missing values become NaN, which is never out of range
+                values = num.to_numpy(dtype=float, na_value=np.nan)
         low = -1.0 if is_difference_column(col) else 0.0
         out = (values < low - 1e-12) | (values > 1 + 1e-12)
         if out.any():
-            row = int(np.flatnonzero(out.to_numpy())[0])
+            row = int(np.argmax(out))
             raise ValueError(
-                f"table {name!r}, column {col!r}, row {row}: {values.iloc[row]!r} is outside "
+                f"table {name!r}, column {col!r}, row {row}: {num.iloc[row]!r} is outside "
                 f"[{low:g}, 1]; rates are fractions, not percentages"
             )
 
@@ -329,12 +343,11 @@ def write_table(df: pd.DataFrame, name: str, directory: str | Path) -> Path:
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / f"{name}.csv"
-    out = df.copy()
-    for col in out.columns:
-        if isinstance(out[col].dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_any_dtype(
-            out[col]
-        ):
-            out[col] = out[col].dt.strftime("%Y-%m-%d")
+    # dates as YYYY-MM-DD (on a copy, only when there are any: to_csv does not change ``df``)
+    dates = [c for c, t in df.dtypes.items() if pd.api.types.is_datetime64_any_dtype(t)]
+    out = df.copy() if dates else df
+    for col in dates:
+        out[col] = out[col].dt.strftime("%Y-%m-%d")
     fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=directory)
     os.close(fd)
     try:

@@ -19,7 +19,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 import nbformat
-from jinja2 import Environment, FileSystemLoader, select_autoescape
+from jinja2 import Environment, FileSystemLoader, pass_context, select_autoescape
 
 from helpers.config import TEMPLATES_DIR
 
@@ -167,7 +167,44 @@ def _report_exporter_class():
             self.register_filter("filter_data_type", filter_data_type)
             return TemplateExporter.from_notebook_node(self, nb, resources, **kw)
 
+        def _preprocess(self, nb, resources):
+            """nbconvert's Exporter._preprocess without its first step, a deep copy of ``nb``:
+            ``nb`` is the deep copy Exporter.from_notebook_node made, and normalize() copies it
+            once more (each copy of a report costs about as much as the offline check did)."""
+            resc = copy.deepcopy(resources)
+            _, nbc = nbformat.validator.normalize(nb)
+            preprocessor = None
+            for preprocessor in self._preprocessors:
+                nbc, resc = preprocessor(nbc, resc)
+                if not self.optimistic_validation:
+                    self._validate_preprocessor(nbc, preprocessor)
+            if self.optimistic_validation:
+                self._validate_preprocessor(nbc, preprocessor)
+            return nbc, resc
+
+        @pass_context
+        def markdown2html(self, context, source):
+            """HTMLExporter.markdown2html, remembered per source text: most markdown of a report
+            is the notebooks' own text, the same for every university. The HTML depends only on
+            the text and the exporter's settings, except where an image is embedded from a file
+            or an attachment: such text is rendered every time."""
+            if context.get("cell", {}).get("attachments") or _EMBEDDED_IMAGE.search(source):
+                return super().markdown2html(context, source)
+            cache = self.__dict__.setdefault("_markdown_html", {})
+            html = cache.get(source)
+            if html is None:
+                html = super().markdown2html(context, source)
+                if len(cache) >= MARKDOWN_CACHE_SIZE:
+                    cache.clear()
+                cache[source] = html
+            return html
+
     return ReportExporter
+
+
+MARKDOWN_CACHE_SIZE = 2000  # markdown texts remembered per worker (a report has about 50)
+# markdown that embeds an image file (![..](..) or an <img> tag): read from disk at each render
+_EMBEDDED_IMAGE = re.compile(r"!\[|<img", re.I)
 
 
 @lru_cache(maxsize=1)
@@ -289,31 +326,61 @@ def insert_toc(body: str) -> str:
 
 # --- offline check -----------------------------------------------------------------------------
 
+# (pattern, a character no match of it can contain). Every pattern ends with "//" (a network
+# reference); see external_resources for why the character matters.
 _EXTERNAL = [
     # any element that fetches its src from elsewhere (script, img, iframe, source, audio, video, embed)
-    re.compile(
-        r"<(?:script|img|iframe|source|audio|video|embed|input|track)\b[^>]*?\ssrc\s*=\s*[\"']?\s*(?:https?:)?//",
-        re.I,
+    (
+        re.compile(
+            r"<(?:script|img|iframe|source|audio|video|embed|input|track)\b[^>]*?\ssrc\s*=\s*[\"']?\s*(?:https?:)?//",
+            re.I,
+        ),
+        ">",
     ),
     # stylesheets, preloads, icons and fonts via <link href>
-    re.compile(r"<link\b[^>]*?\shref\s*=\s*[\"']?\s*(?:https?:)?//", re.I),
+    (re.compile(r"<link\b[^>]*?\shref\s*=\s*[\"']?\s*(?:https?:)?//", re.I), ">"),
     # CSS imports and url() to the network (fonts, backgrounds)
-    re.compile(r"@import\s+(?:url\()?\s*[\"']?\s*(?:https?:)?//", re.I),
-    re.compile(r"url\(\s*[\"']?\s*(?:https?:)?//", re.I),
+    (re.compile(r"@import\s+(?:url\()?\s*[\"']?\s*(?:https?:)?//", re.I), ">"),
+    (re.compile(r"url\(\s*[\"']?\s*(?:https?:)?//", re.I), ">"),
     # object/embed data, srcset
-    re.compile(r"\s(?:data|srcset|poster)\s*=\s*[\"']?\s*(?:https?:)?//", re.I),
+    (re.compile(r"\s(?:data|srcset|poster)\s*=\s*[\"']?\s*(?:https?:)?//", re.I), ">"),
     # ES module imports of remote code
-    re.compile(r"\bimport\s*(?:\(|[^;]*?\bfrom\s*)\s*[\"'](?:https?:)?//", re.I),
+    (re.compile(r"\bimport\s*(?:\(|[^;]*?\bfrom\s*)\s*[\"'](?:https?:)?//", re.I), ";"),
 ]
+_SLASHES = re.compile(r"//+")
+
+
+def _match_spans(page: str, stop: str) -> list[tuple[int, int]]:
+    """Disjoint (start, end) spans of ``page`` holding every possible match of a pattern that ends
+    with "//" and cannot contain ``stop``: a match ends at a run of slashes and starts after the
+    last ``stop`` before that run. Overlapping spans are merged."""
+    spans: list[tuple[int, int]] = []
+    for m in _SLASHES.finditer(page):
+        lo, hi = page.rfind(stop, 0, m.start()) + 1, m.end()
+        if spans and lo <= spans[-1][1]:
+            spans[-1] = (spans[-1][0], hi)
+        else:
+            spans.append((lo, hi))
+    return spans
 
 
 def external_resources(page: str) -> list[str]:
     """Snippets of every reference that would make a browser fetch a script, style, font or image
-    from the network. Ordinary hyperlinks (``<a href>``) are allowed: they load nothing."""
+    from the network. Ordinary hyperlinks (``<a href>``) are allowed: they load nothing.
+
+    The patterns only search the spans of the page that can hold a match (:func:`_match_spans`),
+    not the whole page: case-insensitive patterns without a literal start are slow over the
+    base64 chart data that makes up most of a report, and a page has few "//". Every match lies
+    inside one span, so the matches (and their order) are those of a search of the whole page.
+    """
     found = []
-    for pattern in _EXTERNAL:
-        for m in pattern.finditer(page):
-            found.append(page[m.start() : m.end() + 60].replace("\n", " "))
+    spans: dict[str, list[tuple[int, int]]] = {}
+    for pattern, stop in _EXTERNAL:
+        if stop not in spans:
+            spans[stop] = _match_spans(page, stop)
+        for lo, hi in spans[stop]:
+            for m in pattern.finditer(page, lo, hi):
+                found.append(page[m.start() : m.end() + 60].replace("\n", " "))
     return found
 
 
