@@ -186,6 +186,18 @@ def test_pages_hide_code_and_stay_offline(demo_run):
         assert 'class="jp-InputPrompt' not in html, page
 
 
+def test_report_pages_show_no_server_paths(demo_run):
+    # a cell that ends with a call returning a path would show it (the server's folders) on the
+    # page; (the index may quote a failure's message for the operator, paths included)
+    for page in [
+        *(p for p in demo_run.run_dir.glob("*.html") if p.name != "index.html"),
+        *(demo_run.run_dir / "universities").glob("*.html"),
+    ]:
+        html = page.read_text(encoding="utf-8")
+        for leak in ("PosixPath(", str(demo_run.data_dir), str(demo_run.reports_dir), str(ROOT)):
+            assert leak not in html, (page.name, leak)
+
+
 def test_nothing_left_behind_in_reports(demo_run):
     assert sorted(p.name for p in demo_run.reports_dir.iterdir()) == [f".{AS_OF}.lock", AS_OF]
 
