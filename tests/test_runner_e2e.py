@@ -198,6 +198,18 @@ def test_report_pages_show_no_server_paths(demo_run):
             assert leak not in html, (page.name, leak)
 
 
+def test_report_pages_embed_their_charts(demo_run):
+    # charts are shown as PNG whether or not pyplot's inline backend was ever loaded in the kernel
+    # (report charts do not go through pyplot): a page without them would still load cleanly
+    def charts(page: Path) -> int:
+        return page.read_text(encoding="utf-8").count('src="data:image/png;base64,')
+
+    assert charts(demo_run.run_dir / "落实率分析.html") >= 8
+    assert charts(demo_run.run_dir / "专业点预警.html") >= 4
+    pages = sorted((demo_run.run_dir / "universities").glob("*.html"))
+    assert pages and all(charts(page) >= 6 for page in pages), [(p.name, charts(p)) for p in pages]
+
+
 def test_nothing_left_behind_in_reports(demo_run):
     assert sorted(p.name for p in demo_run.reports_dir.iterdir()) == [f".{AS_OF}.lock", AS_OF]
 
