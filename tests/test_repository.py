@@ -27,7 +27,10 @@ def test_parameters_check_rejects_derived_values():
 
 
 def _names(requirements):
-    return {re.split(r"[<>=\[ ]", r.strip(), maxsplit=1)[0].lower().replace("_", "-") for r in requirements}
+    return {
+        re.split(r"[<>=\[ ]", r.strip(), maxsplit=1)[0].lower().replace("_", "-")
+        for r in requirements
+    }
 
 
 def test_environment_yml_matches_pyproject():
@@ -37,7 +40,10 @@ def test_environment_yml_matches_pyproject():
     conda = {d for d in env["dependencies"] if isinstance(d, str)}
     conda_names = _names(conda) - {"python", "pip"}
     # conda-forge spells two packages differently
-    conda_names = {{"python-duckdb": "duckdb", "jupyter-client": "jupyter-client"}.get(n, n) for n in conda_names}
+    conda_names = {
+        {"python-duckdb": "duckdb", "jupyter-client": "jupyter-client"}.get(n, n)
+        for n in conda_names
+    }
     assert conda_names == wanted
 
 
@@ -57,6 +63,8 @@ def test_policy_thresholds_are_not_literals_in_code():
             continue
         for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
             code = re.sub(r"``[^`]*``", "", line.split("#", 1)[0])  # docstring examples
-            if re.search(r"\b(threshold|average|target|employers|deadline|min_)\w*\s*=\s*", code) and pattern.search(code):
+            if re.search(
+                r"\b(threshold|average|target|employers|deadline|min_)\w*\s*=\s*", code
+            ) and pattern.search(code):
                 offenders.append(f"{path.relative_to(ROOT)}:{lineno}: {line.strip()}")
     assert offenders == []

@@ -59,18 +59,28 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True)
 
-    g = sub.add_parser("generate", help="write a seeded synthetic province (raw files + ground truth)")
+    g = sub.add_parser(
+        "generate", help="write a seeded synthetic province (raw files + ground truth)"
+    )
     g.add_argument("--size", choices=["demo", "province", "national"], default="demo")
-    g.add_argument("--out", default="data", help="data directory to write raw/ and ground_truth/ into")
+    g.add_argument(
+        "--out", default="data", help="data directory to write raw/ and ground_truth/ into"
+    )
     g.add_argument("--seed", type=int, default=2023)
-    g.add_argument("--mess-rate", type=float, default=None,
-                   help="per-row probability of each mess form (default per size; 0 = clean files)")
+    g.add_argument(
+        "--mess-rate",
+        type=float,
+        default=None,
+        help="per-row probability of each mess form (default per size; 0 = clean files)",
+    )
     g.set_defaults(func=_cmd_generate)
 
     i = sub.add_parser("ingest", help="read raw exports into validated, pseudonymised Parquet")
     i.add_argument("--as-of", type=_as_of, required=True, help="reporting date YYYY-MM-DD")
     i.add_argument("--data-dir", default="data", help="folder holding raw/ and processed/")
-    i.add_argument("--workers", type=int, default=None, help="parallel readers (default: all cores)")
+    i.add_argument(
+        "--workers", type=int, default=None, help="parallel readers (default: all cores)"
+    )
     i.set_defaults(func=_cmd_ingest)
 
     r = sub.add_parser("run", help="ingest when needed, then render every report of a period")
@@ -78,9 +88,14 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--university", default=None, help="院校代码: only this university's report")
     r.add_argument("--data-dir", default="data")
     r.add_argument("--reports-dir", default="reports")
-    r.add_argument("--workers", type=int, default=None, help="kernels in parallel (default: all cores)")
-    r.add_argument("--only-if-new", action="store_true",
-                   help="for schedulers: exit 0 without running when no new input arrived")
+    r.add_argument(
+        "--workers", type=int, default=None, help="kernels in parallel (default: all cores)"
+    )
+    r.add_argument(
+        "--only-if-new",
+        action="store_true",
+        help="for schedulers: exit 0 without running when no new input arrived",
+    )
     r.set_defaults(func=_cmd_run)
 
     c = sub.add_parser("calendar", help="print the next reporting dates of the policy calendar")

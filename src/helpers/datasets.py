@@ -14,19 +14,19 @@ from helpers.codes import GROUP_COLUMNS
 
 @dataclass(frozen=True)
 class Column:
-    name: str            # canonical (English, snake_case)
-    zh: str              # Chinese header in files and in reader-facing tables
+    name: str  # canonical (English, snake_case)
+    zh: str  # Chinese header in files and in reader-facing tables
     required: bool = False
-    personal: bool = False   # never reaches processed data (dropped or pseudonymised)
-    aliases: tuple[str, ...] = ()   # further headers seen in real exports
+    personal: bool = False  # never reaches processed data (dropped or pseudonymised)
+    aliases: tuple[str, ...] = ()  # further headers seen in real exports
 
 
 @dataclass(frozen=True)
 class Dataset:
     name: str
     zh: str
-    prefixes: tuple[str, ...]       # file name prefixes (Chinese, English)
-    kind: str                       # "snapshot" (newest folder <= as_of) or "activity" (all folders <= as_of)
+    prefixes: tuple[str, ...]  # file name prefixes (Chinese, English)
+    kind: str  # "snapshot" (newest folder <= as_of) or "activity" (all folders <= as_of)
     columns: tuple[Column, ...]
     natural_key: tuple[str, ...]
     # alternatives: a row needs at least one column of each group (e.g. 院校代码 or 学校标识码 or 院校名称)
@@ -83,7 +83,10 @@ GRADUATES = Dataset(
         Column("urban_rural", "城乡生源"),
     ),
     natural_key=("university_code", "student_id"),
-    one_of=(("university_code", "university_id", "university_name"), ("destination_code", "destination")),
+    one_of=(
+        ("university_code", "university_id", "university_name"),
+        ("destination_code", "destination"),
+    ),
 )
 
 RECRUITMENT = Dataset(
@@ -214,23 +217,23 @@ BY_NAME = {d.name: d for d in (*INPUT_DATASETS, *REFERENCE_DATASETS)}
 # by default the columns of CATEGORICAL_COLUMNS come as categoricals of these text dtypes).
 PROCESSED_COLUMNS: dict[str, dict[str, str]] = {
     "graduates": {
-        "student_key": "string",          # HMAC-SHA256 of the normalised 学号 (hex)
-        "university_code": "string",      # 5 digits
-        "cohort": "int16",                # 毕业年份
-        "education_level": "string",      # 博士 / 硕士 / 本科 / 专科
-        "graduation_status": "string",    # 毕业 / 结业 / 肄业
-        "in_denominator": "bool",         # counted in placement rates (policy: 结业/肄业 excluded)
-        "major_code": "string",           # '080901', '120203K', '510201'
+        "student_key": "string",  # HMAC-SHA256 of the normalised 学号 (hex)
+        "university_code": "string",  # 5 digits
+        "cohort": "int16",  # 毕业年份
+        "education_level": "string",  # 博士 / 硕士 / 本科 / 专科
+        "graduation_status": "string",  # 毕业 / 结业 / 肄业
+        "in_denominator": "bool",  # counted in placement rates (policy: 结业/肄业 excluded)
+        "major_code": "string",  # '080901', '120203K', '510201'
         "major_name": "string",
-        "discipline_code": "string",      # 学科门类 (本科/研究生) or 专业大类 (专科), 2 digits
+        "discipline_code": "string",  # 学科门类 (本科/研究生) or 专业大类 (专科), 2 digits
         "discipline_name": "string",
         "department": "string",
-        "gender": "string",               # 男 / 女 / <NA>
-        "urban_rural": "string",          # 城镇 / 农村 / <NA>
+        "gender": "string",  # 男 / 女 / <NA>
+        "urban_rural": "string",  # 城镇 / 农村 / <NA>
         "difficulty_category": "string",
         **{col: "bool" for col in GROUP_COLUMNS.values()},
-        "willing_to_work": "boolean",     # nullable
-        "destination_code": "string",     # <NA> = nothing recorded yet
+        "willing_to_work": "boolean",  # nullable
+        "destination_code": "string",  # <NA> = nothing recorded yet
         "destination_known": "bool",
         "placed": "bool",
         "bucket_2024": "category",
@@ -262,11 +265,11 @@ PROCESSED_COLUMNS: dict[str, dict[str, str]] = {
     "visits": {
         "university_code": "string",
         "visit_date": "datetime64[ms]",
-        "visitor_key": "string",          # HMAC of the normalised 走访人 (for the natural key only)
+        "visitor_key": "string",  # HMAC of the normalised 走访人 (for the natural key only)
         "visitor_role": "string",
-        "employer_name": "string",        # NFKC-normalised
+        "employer_name": "string",  # NFKC-normalised
         "employer_credit_code": "string",
-        "employer_key": "string",         # credit code, else normalised name
+        "employer_key": "string",  # credit code, else normalised name
         "new_employer": "bool",
         "positions": "int64",
         "snapshot_date": "datetime64[ms]",
@@ -296,13 +299,13 @@ PROCESSED_COLUMNS: dict[str, dict[str, str]] = {
         "source_row": "int32",
     },
     "universities": {
-        "university_id": "string",        # 10 digits
-        "university_code": "string",      # 5 digits
+        "university_id": "string",  # 10 digits
+        "university_code": "string",  # 5 digits
         "university_name": "string",
-        "school_level": "string",         # 本科 / 专科
-        "ownership": "string",            # 公办 / 民办 / 中外合作
+        "school_level": "string",  # 本科 / 专科
+        "ownership": "string",  # 公办 / 民办 / 中外合作
         "city": "string",
-        "baseline_rate": "float64",       # previous cohort's initial rate, NaN when blank
+        "baseline_rate": "float64",  # previous cohort's initial rate, NaN when blank
     },
     "adjustment_plans": {
         "university_code": "string",

@@ -26,7 +26,9 @@ def notebook_problems(path: Path) -> list[str]:
             problems.append(f"{path}: cell {i} has an execution count")
     params = [c for c in cells if "parameters" in c.get("metadata", {}).get("tags", [])]
     if len(params) != 1:
-        problems.append(f"{path}: expected exactly one cell tagged 'parameters', found {len(params)}")
+        problems.append(
+            f"{path}: expected exactly one cell tagged 'parameters', found {len(params)}"
+        )
     else:
         problems += [f"{path}: parameters cell: {p}" for p in parameters_cell_problems(params[0])]
     return problems
