@@ -99,8 +99,13 @@ def province_task(spec: ReportSpec) -> Task:
     )
 
 
+def university_stem(code: str, name: str) -> str:
+    """The file-name stem of everything made for one university: ``<院校代码>-<校名>``."""
+    return f"{code}-{safe_name(name)}"
+
+
 def university_task(specs: list[ReportSpec], code: str, name: str) -> Task:
-    stem = f"{code}-{safe_name(name)}"
+    stem = university_stem(code, name)
     parts = tuple(
         Part(
             s, code, f"notebooks/universities/{code}-{s.stem}.ipynb", f"errors/{code}-{s.stem}.html"
