@@ -15,6 +15,8 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from helpers.errors import InvalidInputError, MissingInputError
+
 PACKAGE_DIR = Path(__file__).resolve().parent
 PROJECT_ROOT = PACKAGE_DIR.parents[1]
 FONT_PATH = PACKAGE_DIR / "fonts" / "NotoSansCJKsc-Regular-subset.otf"
@@ -179,7 +181,7 @@ def load_policy(year: int | None = None, path: str | Path | None = None) -> Poli
     if path is None:
         years = available_policy_years()
         if not years:
-            raise FileNotFoundError("no policy file in src/helpers/policy/")
+            raise MissingInputError("no policy file in src/helpers/policy/")
         if year is None:
             chosen = years[-1]
         else:
@@ -192,7 +194,7 @@ def load_policy(year: int | None = None, path: str | Path | None = None) -> Poli
     try:
         return Policy.model_validate(raw)
     except Exception as exc:  # pydantic's message names the field; add the file
-        raise ValueError(f"invalid policy file {path}: {exc}") from exc
+        raise InvalidInputError(f"invalid policy file {path}: {exc}") from exc
 
 
 def policy_for_date(as_of: dt.date | str) -> Policy:
@@ -209,7 +211,7 @@ def parse_as_of(value: dt.date | str) -> dt.date:
     try:
         return dt.date.fromisoformat(str(value).strip())
     except ValueError as exc:
-        raise ValueError(f"as_of must be an ISO date YYYY-MM-DD, got {value!r}") from exc
+        raise InvalidInputError(f"as_of must be an ISO date YYYY-MM-DD, got {value!r}") from exc
 
 
 def data_paths(data_dir: str | Path = "data") -> tuple[Path, Path]:

@@ -20,6 +20,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from helpers.config import Policy, load_policy, month_day
+from helpers.errors import InvalidInputError
 
 WEEKDAYS = "一二三四五六日"
 
@@ -125,7 +126,7 @@ def year_calendar(year: int, policy: Policy | None = None) -> list[ReportingDate
 def next_reporting_dates(start: dt.date, count: int) -> list[ReportingDate]:
     """The next ``count`` reporting dates on or after ``start``."""
     if count < 0:
-        raise ValueError(f"count must be >= 0, got {count}")
+        raise InvalidInputError(f"count must be >= 0, got {count}")
     out: list[ReportingDate] = []
     year = start.year
     while len(out) < count:

@@ -39,6 +39,7 @@ from pandas.api.types import union_categoricals
 
 from helpers.config import PACKAGE_DIR, REFERENCE_DIR, data_paths, parse_as_of
 from helpers.datasets import BY_NAME, INPUT_DATASETS, PROCESSED_COLUMNS, REFERENCE_DATASETS
+from helpers.errors import MissingInputError
 from helpers.ingest import bulk
 from helpers.ingest import normalise as nz
 from helpers.ingest.process import (
@@ -819,13 +820,13 @@ def ingest(as_of: dt.date | str, data_dir: str | Path, workers: int | None = Non
     data_dir = Path(data_dir)
     raw, processed = data_paths(data_dir)
     if not raw.is_dir():
-        raise FileNotFoundError(
+        raise MissingInputError(
             f"{raw} does not exist: put the raw exports in {raw}/<YYYY-MM-DD>/ "
             "(or run `placement generate --size demo --out DIR`)"
         )
     inputs = discover(raw, as_of)
     if not inputs.folders:
-        raise FileNotFoundError(
+        raise MissingInputError(
             f"no raw snapshot folder (YYYY-MM-DD) on or before {as_of} in {raw}"
         )
     key = load_key()

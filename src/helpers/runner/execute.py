@@ -682,11 +682,9 @@ def run_tasks(
         if orphaned:
             # The pool cannot be used any more. Whatever it did not finish runs here, one kernel
             # at a time; a report that kills this kernel too fails on its own.
-            print(
-                f"警告 WARNING  工作进程意外退出，剩余 {len(orphaned)} 份报告改在主进程中生成 "
-                f"(a worker process died; running {len(orphaned)} reports in the main process)",
-                file=sys.stderr,
-                flush=True,
+            logging.getLogger(__name__).warning(
+                f"工作进程意外退出，剩余 {len(orphaned)} 份报告改在主进程中生成 "
+                f"(a worker process died; running {len(orphaned)} reports in the main process)"
             )
             in_process(orphaned)
     bar.close()

@@ -9,6 +9,7 @@ index, scan everything for personal data, and switch the new folder in atomicall
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import os
 import sys
 import time
@@ -16,6 +17,15 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from helpers.config import parse_as_of
+from helpers.errors import (
+    EXIT_FAILED,
+    EXIT_LOCKED,
+    EXIT_OK,
+    EXIT_PRIVACY,
+    InvalidInputError,
+    MissingInputError,
+)
+from helpers.logs import ensure_configured
 from helpers.runner import manifest as mf
 from helpers.runner import staging
 from helpers.runner.catalog import (
@@ -30,18 +40,15 @@ from helpers.runner.execute import RunContext, TaskResult, run_tasks
 from helpers.runner.index import render_index
 from helpers.runner.render import write_text_atomic
 
-EXIT_OK = 0
-EXIT_FAILED = 1
-EXIT_PRIVACY = 3
-EXIT_LOCKED = 4
+log = logging.getLogger(__name__)
 
 
 def _say(text: str) -> None:
-    print(text, flush=True)
+    log.info(text)
 
 
 def _warn(text: str) -> None:
-    print(text, file=sys.stderr, flush=True)
+    log.warning(text)
 
 
 def list_universities(data_dir: Path, as_of: dt.date) -> list[tuple[str, str]]:
@@ -191,6 +198,7 @@ def run_period(
     3 personal data found: nothing published, 4 another run of the period is in progress).
     ``catalog``/``notebooks_dir`` are for tests."""
     t0 = time.perf_counter()
+    ensure_configured()
     started = dt.datetime.now().astimezone()
     as_of = parse_as_of(as_of)
     iso = as_of.isoformat()
@@ -207,7 +215,7 @@ def run_period(
     inputs = mf.raw_inputs(data_dir, as_of)
     timings["hash_inputs"] = time.perf_counter() - t
     if not inputs and not mf.processed_manifest_path(data_dir, as_of).exists():
-        raise FileNotFoundError(
+        raise MissingInputError(
             f"no raw data for {iso} under {data_dir / 'raw'} and no processed data "
             f"(generate or copy raw files first: `placement generate` / data/raw/<date>/)"
         )
@@ -234,10 +242,10 @@ def run_period(
 
     specs = available(tuple(catalog) if catalog is not None else CATALOG, notebooks_dir)
     if not specs:
-        raise FileNotFoundError(f"no report notebooks found in {notebooks_dir}")
+        raise MissingInputError(f"no report notebooks found in {notebooks_dir}")
     universities = list_universities(data_dir, as_of)
     if university and university not in {c for c, _ in universities}:
-        raise ValueError(
+        raise InvalidInputError(
             f"院校代码 {university} 在 {iso} 的毕业去向数据中不存在 "
             f"(university {university} has no graduates in the processed data)"
         )
