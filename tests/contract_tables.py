@@ -1,4 +1,4 @@
-"""The output tables of the data contract (../shared/data-contract.md §5) and their columns,
+"""The output tables of the data contract (docs/data-contract.md §5) and their columns,
 shared by the tests that check what the notebooks write."""
 
 CONTRACT_COLUMNS = {

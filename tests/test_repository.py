@@ -68,3 +68,15 @@ def test_policy_thresholds_are_not_literals_in_code():
             ) and pattern.search(code):
                 offenders.append(f"{path.relative_to(ROOT)}:{lineno}: {line.strip()}")
     assert offenders == []
+
+
+def test_nothing_points_outside_the_repository():
+    """Users of the repository have only the repository: no reference to the team's ../shared."""
+    tracked = [
+        p
+        for pattern in ("src/**/*.py", "tests/**/*.py", "benchmarks/**/*.py", "docs/**/*.md")
+        for p in ROOT.glob(pattern)
+    ] + [ROOT / "README.md", ROOT / "Makefile", *ROOT.glob("notebooks/*.ipynb")]
+    needle = "../" + "shared"  # split so this test does not find itself
+    offenders = [p.relative_to(ROOT) for p in tracked if needle in p.read_text(encoding="utf-8")]
+    assert offenders == []

@@ -2,7 +2,7 @@
 
 Codes are strings everywhere (``"10"``, ``"801"``, ``"080901"``, ``"120203K"``): a real export mixes
 2- and 3-digit destination codes in one column and major codes carry leading zeros and T/K suffixes.
-Sources: ``../shared/research/domain.md`` §1–§3.
+Sources: ``docs/background/domain.md`` §1–§3.
 """
 
 from __future__ import annotations

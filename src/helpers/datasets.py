@@ -1,7 +1,7 @@
 """The five input datasets and the reference tables: file prefixes, input columns, processed columns.
 
 This module is the single place that names columns. Ingest maps input headers (Chinese names or
-English aliases, per ``../shared/data-contract.md`` §3) to the canonical English names below; every
+English aliases, per ``docs/data-contract.md`` §3) to the canonical English names below; every
 helper and notebook reads the processed Parquet with the processed column names below.
 """
 

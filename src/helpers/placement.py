@@ -6,7 +6,7 @@ Inputs are the processed frames of :mod:`helpers.load` (columns of
 the data contract §5 (rates are fractions in [0, 1]); the notebook writes them with
 :func:`helpers.tables.write_table`.
 
-Definitions (``../shared/research/methods.md`` §1.5, ``domain.md`` §1.3):
+Definitions (``docs/background/methods.md`` §1.5, ``docs/background/domain.md`` §1.3):
 
 - only rows with ``in_denominator`` count (结业/肄业 are left out per policy);
 - rate = placed / graduates, pooled (Σplaced / Σgraduates) for every aggregate, with a Wilson
