@@ -71,7 +71,7 @@ def test_policy_thresholds_are_not_literals_in_code():
 
 
 def test_nothing_points_outside_the_repository():
-    """Users of the repository have only the repository: no reference to the team's ../shared."""
+    """Users of the repository have only the repository: no reference to the team's shared folder."""
     tracked = [
         p
         for pattern in ("src/**/*.py", "tests/**/*.py", "benchmarks/**/*.py", "docs/**/*.md")
