@@ -93,3 +93,12 @@ def test_info_goes_to_stdout_warnings_to_stderr(capsys):
     assert "INFO" in out and "进度" in out and "问题" not in out
     assert "WARNING" in err and "问题" in err
     assert "hidden" not in out + err
+
+
+def test_progress_bars_only_on_a_terminal(monkeypatch):
+    from helpers.logs import progress
+
+    assert progress(range(3)).disable  # pytest's stderr is not a terminal
+    monkeypatch.setattr("sys.stderr.isatty", lambda: True, raising=False)
+    bar = progress(range(3), desc="文件")
+    assert not bar.disable and list(bar) == [0, 1, 2]

@@ -131,7 +131,7 @@ def test_period_run_failures_atomic_rerun_only_if_new_and_one_university(data, t
     #    (two worker processes, each with its own warm kernel)
     assert run(data, reports, FAILING, workers=2) == 1
     out = capsys.readouterr()
-    failures = [line for line in out.err.splitlines() if line.startswith("失败 FAILED")]
+    failures = [line for line in out.err.splitlines() if "WARNING 失败 FAILED" in line]
     assert len(failures) == 2, out.err
     assert any(
         "raises.ipynb" in f and "ValueError" in f and "errors/raises.html" in f for f in failures

@@ -48,3 +48,19 @@ def ensure_configured() -> None:
     line already did, so a run says what it did however it was started."""
     if not logging.getLogger(LOGGER).handlers:
         configure(logging.INFO)
+
+
+def progress(iterable=None, *, total: int | None = None, desc: str = "", unit: str = "个"):
+    """A tqdm progress bar on stderr when it is a terminal (an interactive run), silent otherwise
+    (schedulers, logs, tests)."""
+    from tqdm import tqdm
+
+    return tqdm(
+        iterable,
+        total=total,
+        desc=desc,
+        unit=unit,
+        disable=not sys.stderr.isatty(),
+        dynamic_ncols=True,
+        leave=False,
+    )

@@ -20,6 +20,7 @@ from helpers.generate.employers import employer_pool
 from helpers.generate.snapshots import SEPARATORS, Habits, columns_of, graduates_frame
 from helpers.generate.universities import DEMO_CODES, fujian_universities
 from helpers.generate.writers import Sheet, csv_bytes, write_sheets
+from helpers.logs import progress
 
 
 @dataclass(frozen=True)
@@ -577,12 +578,18 @@ def generate_province(
             ),
         )
         with ProcessPoolExecutor(n_workers, mp_context=mp.get_context("fork")) as pool:
-            results_unordered = list(pool.map(run_task, [tasks[i] for i in order], chunksize=4))
+            results_unordered = list(
+                progress(
+                    pool.map(run_task, [tasks[i] for i in order], chunksize=4),
+                    total=len(tasks),
+                    desc="生成文件 files",
+                )
+            )
         results = [None] * len(tasks)
         for i, r in zip(order, results_unordered, strict=True):
             results[i] = r
     else:
-        results = [run_task(t) for t in tasks]
+        results = [run_task(t) for t in progress(tasks, desc="生成文件 files")]
     _STATE.clear()
 
     mess_rows = [r for recs, _ in results for r in recs]
