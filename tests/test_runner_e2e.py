@@ -114,7 +114,7 @@ def _manifest(run: DemoRun) -> dict:
 
 def test_forced_failure_exits_nonzero_with_one_line_per_failure(demo_run):
     assert demo_run.exit_code == 1
-    failures = [line for line in demo_run.err.splitlines() if line.startswith("失败 FAILED")]
+    failures = [line for line in demo_run.err.splitlines() if "WARNING 失败 FAILED" in line]
     assert len(failures) == 1, demo_run.err
     assert "data_quality.ipynb" in failures[0] and "files.parquet" in failures[0]
     assert "errors/data_quality.html" in failures[0]
