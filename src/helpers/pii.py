@@ -164,3 +164,25 @@ def personal_in_text(text: str, identifiers: frozenset[str] | set[str] = frozens
     if identifiers and identifier_candidates(t) & identifiers:
         return "student_id"
     return None
+
+
+REDACTED = "已隐去"
+
+
+def redact(text: str) -> str:
+    """``text`` with every ID number and mobile number (any formatting) replaced by
+    :data:`REDACTED`: for names that are shown but must stay recognisable (file and sheet names:
+    the 院校代码 and the rest of the name stay)."""
+    t = unicodedata.normalize("NFKC", text)
+    spans = sorted((s, e) for s, e, _ in id_matches(t) + mobile_matches(t))
+    if not spans:
+        return text
+    out, pos = [], 0
+    for s, e in spans:
+        if s < pos:  # overlapping (+86 and the number after it)
+            if e > pos:
+                pos = e
+            continue
+        out += [t[pos:s], REDACTED]
+        pos = e
+    return "".join(out) + t[pos:]
