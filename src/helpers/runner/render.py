@@ -387,9 +387,8 @@ def external_resources(page: str) -> list[str]:
 # Active content: a page may run only the template's own scripts. An event-handler attribute
 # (``onerror=``) or a script URL (``javascript:``) can only come from data that escaped escaping,
 # and can fetch from the network at run time, which the patterns above cannot see.
-_BASE64_PAYLOAD = re.compile(
-    r"(data:[\w.+/-]*(?:;[\w.+-]+=[\w.+-]+)*;base64,)[A-Za-z0-9+/=]+", re.I
-)
+# (case-sensitive: a literal start keeps the scan fast; an upper-case "DATA:" is only not skipped)
+_BASE64_PAYLOAD = re.compile(r"(data:[\w.+/-]*(?:;[\w.+-]+=[\w.+-]+)*;base64,)[A-Za-z0-9+/=]+")
 _RAW_TEXT = re.compile(r"(<(script|style)\b[^>]*>).*?(</\2\s*>)|<!--.*?-->", re.I | re.S)
 # a start tag with at least one attribute (quoted values may hold ">"); plain <td> never matches
 _ATTR_TAG = re.compile(r"<[A-Za-z][^\s/>]*([\s/](?:\"[^\"]*\"|'[^']*'|[^'\">])*)")
@@ -408,8 +407,8 @@ def unsafe_markup(page: str) -> list[str]:
     XML) URL in an attribute, entities decoded. Base64 payloads of
     ``data:`` images, and the contents of ``<script>``, ``<style>`` and comments (code, not tags),
     are skipped, so the template's own scripts and embedded charts pass."""
-    text = _RAW_TEXT.sub(lambda m: (m.group(1) or "") + (m.group(3) or ""), page)
-    text = _BASE64_PAYLOAD.sub(r"\1", text)
+    text = _BASE64_PAYLOAD.sub(r"\1", page)  # first: most of a report is chart data
+    text = _RAW_TEXT.sub(lambda m: (m.group(1) or "") + (m.group(3) or ""), text)
     found = []
     for m in _ATTR_TAG.finditer(text):
         attrs, end = m.group(1), m.end()
