@@ -21,6 +21,7 @@ nor after a decimal point), as in the scanner's original contiguous rules.
 from __future__ import annotations
 
 import re
+import string
 import unicodedata
 from collections.abc import Iterable
 
@@ -43,11 +44,14 @@ SEPARATORS = " -"  # inside a grouped number: one space or one hyphen between tw
 # pattern that starts with a plain character, not with a look-behind).
 ID_RE = re.compile(r"(\d)(?<![\d.]\d)(?=((?:[ -]?\d){16}[ -]?[\dXx])(?!\d))")
 MOBILE_RE = re.compile(
-    r"(?:(8)(?<![\d.]8)(?=(6[ -]?1[ -]?[3-9](?:[ -]?\d){9})(?!\d))"
-    r"|(1)(?<![\d.]1)(?=([ -]?[3-9](?:[ -]?\d){9})(?!\d)))"
+    r"([18])(?<![\d.][18])(?:(?<=8)(?=(6[ -]?1[ -]?[3-9](?:[ -]?\d){9})(?!\d))"
+    r"|(?<=1)(?=([ -]?[3-9](?:[ -]?\d){9})(?!\d)))"
 )
 _TOKEN_RE = re.compile(r"[0-9A-Za-z]+")
-JOINED_RE = re.compile(r"[0-9A-Za-z]+(?:[ _-][0-9A-Za-z]+)+")
+# groups that hold a digit (S2019-0305, 2019 0305 12), joined by single separators; the match
+# starts at a digit (fast scan) and is widened over the letters before it
+JOINED_RE = re.compile(r"\d[0-9A-Za-z]*(?:[ _-][A-Za-z]*\d[0-9A-Za-z]*)+")
+_ASCII_LETTERS = frozenset(string.ascii_letters)
 _DIGIT = re.compile(r"\d")
 MAX_JOINED_PARTS = 6  # a 学号 written in at most six groups
 MIN_IDENTIFIER = 4  # shorter letter/digit runs are not compared with 学号
@@ -112,24 +116,27 @@ def mobile_matches(text: str) -> list[tuple[int, int, str]]:
     """(start, end, the 11 digits) of every mainland mobile number in ``text`` (NFKC text)."""
     out = []
     for m in MOBILE_RE.finditer(text):
-        if m.group(1) is not None:
-            raw, end = m.group(1) + m.group(2), m.end(2)
-        else:
-            raw, end = m.group(3) + m.group(4), m.end(4)
+        rest = 2 if m.group(2) is not None else 3
+        raw, end = m.group(1) + m.group(rest), m.end(rest)
         digits = re.sub(r"\D", "", raw)
         out.append((m.start(), end, digits[2:] if len(digits) == 13 else digits))
     return out
 
 
 def joined_candidates(text: str) -> set[str]:
-    """Letter/digit groups joined across single separators (space, hyphen, underscore), every
-    window of up to :data:`MAX_JOINED_PARTS` consecutive groups with at least four digits,
-    upper-cased: the forms ``2019-3000-1200`` and ``2019 3000 1200`` of ``201930001200``."""
+    """Letter/digit groups that hold a digit, joined across single separators (space, hyphen,
+    underscore): every window of up to :data:`MAX_JOINED_PARTS` consecutive groups with at least
+    four digits, upper-cased: the forms ``2019-3000-1200`` and ``2019 3000 1200`` of
+    ``201930001200``."""
     out: set[str] = set()
     for m in JOINED_RE.finditer(text):
         run = m.group()
         if len(_DIGIT.findall(run)) < 4:
             continue
+        start = m.start()
+        while start and text[start - 1] in _ASCII_LETTERS:
+            start -= 1
+        run = text[start : m.end()]
         parts = re.split(r"[ _-]", run)
         for i in range(len(parts)):
             for j in range(i + 2, min(i + MAX_JOINED_PARTS, len(parts)) + 1):
