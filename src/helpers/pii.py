@@ -61,6 +61,15 @@ def digits_only(text: str) -> str:
     return re.sub(r"[^0-9Xx]", "", text).upper()
 
 
+def check_character(first17: Iterable[str]) -> np.ndarray:
+    """The GB 11643 check character (ISO 7064 MOD 11-2) of each 17-digit string."""
+    body = list(first17)
+    if not body:
+        return np.zeros(0, dtype="<U1")
+    arr = np.frombuffer("".join(body).encode("ascii"), dtype=np.uint8)
+    return _ID_CHECK_ARRAY[((arr.reshape(-1, 17).astype(np.int64) - 48) @ ID_WEIGHTS) % 11]
+
+
 def check_character_ok(values: Iterable[str]) -> np.ndarray:
     """GB 11643 check character of 18-character ID numbers (upper case, no separators): the one
     implementation of ISO 7064 MOD 11-2 in the project. Anything not 17 digits and [0-9X] is
@@ -70,11 +79,8 @@ def check_character_ok(values: Iterable[str]) -> np.ndarray:
     shaped = [i for i, v in enumerate(vals) if len(v) == 18 and v[:17].isdigit() and v.isascii()]
     if not shaped:
         return out
-    good = np.array(shaped)
-    arr = np.frombuffer("".join(vals[i][:17] for i in shaped).encode("ascii"), dtype=np.uint8)
-    body = arr.reshape(-1, 17).astype(np.int64) - 48
-    expect = _ID_CHECK_ARRAY[(body @ ID_WEIGHTS) % 11]
-    out[good] = expect == np.array([vals[i][17] for i in shaped])
+    expect = check_character(vals[i][:17] for i in shaped)
+    out[np.array(shaped)] = expect == np.array([vals[i][17] for i in shaped])
     return out
 
 
