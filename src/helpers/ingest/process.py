@@ -21,7 +21,6 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from helpers import pii
 from helpers.codes import BUCKETS_2021, BUCKETS_2024, classify_destinations, discipline_of
 from helpers.config import load_policy
 from helpers.datasets import BY_NAME, PROCESSED_COLUMNS, Dataset
@@ -564,6 +563,7 @@ FREE_TEXT = {
 
 def _scrub(dataset: str, v: _Columns, rep: _Repairs, student_ids: pd.Series | None = None):
     """Replace free-text cells that hold personal data (see :data:`FREE_TEXT`)."""
+    from helpers import pii
 
     def identifiers():
         ids = student_ids.dropna().unique() if student_ids is not None else ()
