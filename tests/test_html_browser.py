@@ -174,6 +174,12 @@ class Chromium:
             toc: Array.from(document.querySelectorAll('.report-toc a[href^="#"]')).map(a => ({
                 href: a.getAttribute('href'),
                 found: document.getElementById(a.getAttribute('href').slice(1)) !== null})),
+            pwned: window.__pwned === undefined ? null : String(window.__pwned),
+            script_links: Array.from(document.querySelectorAll('a[href], area[href], [src]'))
+                .map(e => (e.getAttribute('href') || e.getAttribute('src') || '').trim())
+                .filter(u => /^(javascript|vbscript|data:text[/]html)/i.test(u)),
+            handlers: Array.from(document.querySelectorAll('*')).flatMap(e =>
+                Array.from(e.attributes).filter(a => /^on/i.test(a.name)).map(a => a.name)),
         }))()""",
             },
             session=session,
@@ -239,3 +245,55 @@ def test_error_page_opens_offline(demo_run, browser):  # noqa: F811
     assert errors, "the demo run includes a deliberately failing report"
     page = browser.load(errors[0].as_uri())
     _check_page(page, "报告生成失败")
+
+
+# --- hostile values (issue 13) ----------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def hostile(demo_data_dir):
+    """The demo run with markup and script payloads as university names (tests/hostile.py),
+    shared with the privacy test through its on-disk cache."""
+    from hostile import hostile_run
+    from test_runner_e2e import _code_hash
+
+    run = hostile_run(demo_data_dir, _code_hash())
+    assert run.code == 0, run.err[-2000:]
+    return run
+
+
+def test_a_raw_payload_would_run_and_be_seen(browser, tmp_path):
+    """The detector works: the same payloads, not escaped, do run in this browser."""
+    from hostile import LINK_NAME, SCRIPT_NAME
+
+    page = tmp_path / "raw.html"
+    page.write_text(
+        f'<html lang="zh-CN"><body><p>{SCRIPT_NAME}</p><a href="javascript:1">{LINK_NAME}</a>'
+        "</body></html>",
+        encoding="utf-8",
+    )
+    seen = browser.load(page.as_uri())
+    assert seen["pwned"] == "1" and seen["script_links"] and seen["handlers"] == ["onerror"]
+
+
+def test_hostile_names_run_no_script_and_link_nowhere(hostile, browser):
+    from hostile import HOSTILE_NAMES
+
+    manifest = json.loads((hostile.run_dir / "manifest.json").read_text(encoding="utf-8"))
+    pages = [hostile.run_dir / "index.html"] + [
+        hostile.run_dir / r["html"] for r in manifest["reports"] if r["html"]
+    ]
+    by_title = {r["title"]: r for r in manifest["reports"] if r["html"]}
+    seen_names = set()
+    for path in pages:
+        page = browser.load(path.as_uri())
+        assert page["pwned"] is None, path  # no payload script ran
+        assert page["script_links"] == [] and page["handlers"] == [], path
+        offline = [u for u in page["requests"] if not u.startswith(("file://", "data:"))]
+        assert offline == [] and page["failed"] == [], (path, offline, page["failed"])
+        assert all(i["complete"] and i["width"] > 0 for i in page["images"]), path
+        seen_names |= {n for n in HOSTILE_NAMES.values() if n in page["text"]}
+    # each name is shown, as the text it is, on its university's page and in the index
+    assert seen_names == set(HOSTILE_NAMES.values())
+    for name in HOSTILE_NAMES.values():
+        assert f"{name}毕业生就业监测报告" in by_title

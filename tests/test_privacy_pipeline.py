@@ -22,6 +22,7 @@ from types import SimpleNamespace
 import nbformat
 import pandas as pd
 import pytest
+from hostile import FORMULA_DEPARTMENT, FORMULA_MAJOR, FORMULA_SHEET, HOSTILE_NAMES
 
 from helpers import scanner as S
 from helpers.config import PROJECT_ROOT
@@ -127,14 +128,18 @@ def known(demo_data_dir, key):
 
 
 @pytest.fixture(scope="module")
-def full_run(demo_data_dir, tmp_path_factory):
-    base = tmp_path_factory.mktemp("privacy_full")
-    data = base / "data"
-    shutil.copytree(demo_data_dir, data)
-    reports = base / "reports"
-    res = run_quietly(university=None, data_dir=data, reports_dir=reports, workers=2)
-    res.data, res.reports, res.run_dir = data, reports, reports / ISO
-    return res
+def full_run(demo_data_dir):
+    """The whole run on the demo data with hostile values planted (tests/hostile.py): markup as
+    university names, formulas as 专业名称 / 院系 / sheet name, personal numbers in 所在院系. Shared
+    with the browser test (kept on disk)."""
+    from hostile import hostile_run
+    from test_runner_e2e import _code_hash
+
+    run = hostile_run(demo_data_dir, _code_hash())
+    return SimpleNamespace(
+        code=run.code, out=run.out, err=run.err, data=run.data, reports=run.reports,
+        run_dir=run.run_dir, planted=run.planted,
+    )  # fmt: skip
 
 
 def test_inputs_have_known_personal_values(known):
@@ -233,3 +238,86 @@ def test_planted_leak_fails_the_run_and_names_the_files(demo_data_dir, known, tm
     assert "姓名" in res.err
     withheld = list((data / "processed" / ".withheld-reports").iterdir())
     assert len(withheld) == 1
+
+
+# --- hostile values (issue 13) ----------------------------------------------------------------
+
+
+def test_personal_numbers_in_free_text_are_scrubbed_with_a_repair_record(full_run):
+    """An ID number written 6-8-4, a hyphenated 学号 and a plain 学号 typed into 所在院系: the run
+    publishes (exit 0, checked above), the cells read 已隐去, each has a repair record naming file,
+    row and column, and no form of the values is anywhere in the outputs."""
+    p = full_run.planted
+    repairs = pd.read_parquet(full_run.data / "processed" / ISO / "repairs.parquet")
+    scrubbed = repairs[repairs["repair_code"] == "personal_data_scrubbed"]
+    mine = scrubbed[scrubbed["source_file"].str.endswith(p["file"])]
+    assert sorted(mine["row"].astype(int)) == p["scrubbed_lines"], mine
+    assert set(mine["column"]) == {"所在院系"}
+    assert (mine["before"] == "").all() and (mine["after"] == "").all()  # never the value
+    grads = pd.read_parquet(full_run.data / "processed" / ISO / "graduates.parquet")
+    departments = set(grads["department"].astype(str))
+    assert "已隐去" in departments
+    for value in (p["formatted_id"], p["hyphen_sid"], p["plain_sid"]):
+        assert value not in departments
+    texts = "\n".join(
+        f.read_text(encoding="utf-8-sig", errors="replace")
+        for f in full_run.run_dir.rglob("*")
+        if f.suffix in (".csv", ".html", ".ipynb", ".json")
+    )
+    digits = re.sub(r"[ -]", "", p["formatted_id"])
+    for value in (p["formatted_id"], digits, p["hyphen_sid"], p["plain_sid"]):
+        assert value not in texts, value
+    assert "已隐去" in (full_run.run_dir / "tables" / "universities" / "10395"
+                       / "placement_by_department.csv").read_text(encoding="utf-8-sig")  # fmt: skip
+
+
+def _csv_cells(root: Path):
+    for path in sorted(root.rglob("*.csv")):
+        for r, row in enumerate(csv.reader(io.StringIO(path.read_text(encoding="utf-8-sig")))):
+            for c, cell in enumerate(row):
+                yield path, r, c, cell
+
+
+def test_no_csv_cell_is_a_formula(full_run):
+    from helpers.inert import CSV_TRIGGERS, csv_cell
+
+    live = [(p.name, r, c, v) for p, r, c, v in _csv_cells(full_run.run_dir / "tables")
+            if v and v[0] in CSV_TRIGGERS and csv_cell(v) != v]  # fmt: skip
+    assert live == [], live[:5]
+    cells = {v for _, _, _, v in _csv_cells(full_run.run_dir / "tables")}
+    # each planted formula is there, neutralised: as a 专业名称, a 院系 and a sheet name
+    assert "'" + FORMULA_MAJOR in cells and "'" + FORMULA_DEPARTMENT in cells
+    assert "'" + FORMULA_SHEET in cells
+
+
+def test_workbook_keeps_formulas_as_text_and_numbers_as_numbers(full_run):
+    from python_calamine import CalamineWorkbook
+
+    wb = CalamineWorkbook.from_path(str(full_run.run_dir / "tables" / "报表汇总.xlsx"))
+    values = [v for name in wb.sheet_names
+              for row in wb.get_sheet_by_name(name).to_python() for v in row]  # fmt: skip
+    assert FORMULA_MAJOR in values and FORMULA_DEPARTMENT in values  # text cells, as sent
+    assert "'" + FORMULA_DEPARTMENT not in values
+    assert any(isinstance(v, float) and v < 0 for v in values)  # negative numbers stay numbers
+
+
+def test_hostile_university_names_are_inert_in_every_page(full_run):
+    from helpers.runner.render import external_resources, unsafe_markup
+
+    pages = sorted(full_run.run_dir.rglob("*.html"))
+    assert len(pages) > 5
+    shown = 0
+    for page in pages:
+        html = page.read_text(encoding="utf-8")
+        assert unsafe_markup(html) == [], page
+        assert external_resources(html) == [], page
+        # the payloads only as escaped text: no tag, no live link, no image
+        assert "<img src=x" not in html and 'href="javascript:' not in html, page
+        assert not re.search(r"<a\b[^>]*\shref\s*=\s*[\"']?\s*javascript", html, re.I), page
+        assert 'src="http://127.0.0.1' not in html, page
+        shown += "&lt;img src=x onerror=" in html
+    assert shown  # the name is there, as text
+    manifest = json.loads((full_run.run_dir / "manifest.json").read_text(encoding="utf-8"))
+    titles = {r["title"] for r in manifest["reports"] if r["html"]}
+    for name in HOSTILE_NAMES.values():  # every hostile university still has its report
+        assert f"{name}毕业生就业监测报告" in titles, name

@@ -319,3 +319,86 @@ def test_scan_run_without_fingerprints_refuses(tmp_path):
         S.scan_run(reports, data, key=KEY)
     with pytest.raises(ValueError, match="YYYY-MM-DD"):
         S.scan_run(tmp_path, data, key=KEY)
+
+
+# --- formatted forms (issue 13): what ingest scrubs, the scanner finds -------------------------
+
+FULL_WIDTH = str.maketrans("0123456789", "０１２３４５６７８９")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        f"院系 {VALID_ID[:6]} {VALID_ID[6:14]} {VALID_ID[14:]}",  # 6-8-4, spaces
+        f"院系,{VALID_ID[:6]}-{VALID_ID[6:14]}-{VALID_ID[14:]}",  # hyphens
+        f"院系 {VALID_ID[:3]} {VALID_ID[3:6]} {VALID_ID[6:10]} {VALID_ID[10:14]} {VALID_ID[14:]}",
+        "院系：" + VALID_ID.translate(FULL_WIDTH),  # full-width digits
+        "院系：11010519491231002x",  # lower-case check character
+        f"12 {VALID_ID[:6]} {VALID_ID[6:14]} {VALID_ID[14:]} 7",  # between other numbers
+    ],
+)
+def test_formatted_id_numbers_are_found(tmp_path, text):
+    p = tmp_path / "t.csv"
+    p.write_text("列\n" + text + "\n", encoding="utf-8")
+    hits = scan_one(p, fingerprints=None, key=None)
+    assert kinds(hits) == ["id_number"], text
+    assert VALID_ID[6:] not in hits[0].masked
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        f"{wrong_check(VALID_ID)[:6]} {wrong_check(VALID_ID)[6:14]} {wrong_check(VALID_ID)[14:]}",
+        "2023-08-31 2023-06-30 2023-09-01",  # dates: no province prefix 20
+        f"0.{VALID_ID[:6]} {VALID_ID[6:14]} {VALID_ID[14:]}",  # after a decimal point
+        f"9{VALID_ID[:6]} {VALID_ID[6:14]} {VALID_ID[14:]}",  # inside a longer digit run
+    ],
+)
+def test_formatted_lookalikes_are_not_id_numbers(tmp_path, text):
+    p = tmp_path / "t.csv"
+    p.write_text("列\n" + text + "\n", encoding="utf-8")
+    assert scan_one(p, fingerprints=None, key=None) == []
+
+
+@pytest.mark.parametrize(
+    "text", ["1381-234-5678", "138 1234-5678", "+86-138-1234-5678", "１３８１２３４５６７８"]
+)
+def test_mobile_numbers_in_any_grouping(tmp_path, text):
+    p = tmp_path / "t.txt"
+    p.write_text(f"电话 {text}。\n", encoding="utf-8")
+    assert kinds(scan_one(p, fingerprints=None, key=None)) == ["mobile"]
+
+
+@pytest.mark.parametrize(
+    "form",
+    [
+        "2019-0305-12",  # hyphens (one token before issue 13)
+        "2019 0305 12",  # spaces
+        "2019_030_512",
+        "２０１９０３０５１２",  # full-width
+        "院系2019-030512学院",
+    ],
+)
+def test_student_id_in_any_separator_form_is_found(tmp_path, form):
+    assert STUDENT_ID == "2019030512"
+    p = tmp_path / "placement_by_department.csv"
+    p.write_text(f"department,graduates\n{form},12\n", encoding="utf-8")
+    hits = scan_one(p)
+    assert "student_id" in kinds(hits), form
+    assert all("2019" not in h.masked for h in hits)
+
+
+def test_hyphenated_student_id_is_found_in_html_and_workbook(tmp_path):
+    p = tmp_path / "r.html"
+    p.write_text(ORDINARY.replace("计算机科学与技术", "2019-3-0512"), encoding="utf-8")
+    assert "student_id" not in kinds(scan_one(p))  # 201930512 is not the student's number
+    p.write_text(ORDINARY.replace("计算机科学与技术", "2019-0305-12"), encoding="utf-8")
+    assert kinds(scan_one(p)) == ["student_id"]
+    import xlsxwriter
+
+    x = tmp_path / "t.xlsx"
+    wb = xlsxwriter.Workbook(str(x))
+    wb.add_worksheet("表").write_string(1, 2, "2019 0305 12")
+    wb.close()
+    hits = scan_one(x)
+    assert kinds(hits) == ["student_id"] and hits[0].location == "sheet 表 row 2 col C"

@@ -29,6 +29,7 @@ import pandas as pd
 
 from helpers import grouping, memo
 from helpers.codes import BUCKETS_2021, BUCKETS_2024, GROUP_COLUMNS
+from helpers.inert import md
 from helpers.majors import EVIDENCE_LABELS, evidence_level
 from helpers.rates import (
     FUNNEL_ZONE_LABELS,
@@ -1157,7 +1158,7 @@ def headline_text(head: pd.DataFrame, policy, names: dict[str, str] | None = Non
     conf = policy.statistics.confidence
     out = []
     for r in head.itertuples(index=False):
-        who = names.get(r.university_code, r.university_code)
+        who = md(names.get(r.university_code, r.university_code))  # a name from the inputs
         text = (
             f"截至{label_dates(r.snapshot_date)}，{who}{r.cohort}届毕业生{r.graduates:,}人"
             f"（不含按政策不计入的结业、肄业生），已落实毕业去向{r.placed:,}人，"

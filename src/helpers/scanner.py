@@ -3,15 +3,19 @@
 Rules (``docs/privacy.md``):
 
 - ``id_number``: 18-character 身份证号 with a valid GB 11643 check character (``X`` allowed),
-  not inside a longer digit run; also an ID number damaged into scientific notation
-  (``3.50102199901E+17``), which still carries region and birth date.
+  not inside a longer digit run, written contiguously or grouped with single spaces or hyphens
+  (``350102 19990101 123X``; :mod:`helpers.pii`, the rules ingest scrubs free text with); also
+  an ID number damaged into scientific notation (``3.50102199901E+17``), which still carries
+  region and birth date.
 - ``mobile``: mainland mobile numbers ``1[3-9]`` + 9 digits, not inside a longer digit run
-  (``+86``/``86`` prefix and ``138 1234 5678`` / ``138-1234-5678`` spacing included).
+  (``+86``/``86`` prefix, any grouping with single spaces or hyphens: ``138 1234 5678``,
+  ``1381-234-5678``).
 - ``student_id`` / ``name`` (and the other fingerprinted values): any raw 学号, 姓名, ID number,
   phone, 走访人 or 帮扶责任人 of the inputs. Ingest writes their keyed digests
   (``pii_fingerprints.parquet``: ``kind``, ``digest`` = HMAC-SHA256 of the normalised value); the
   scanner digests every candidate in a file with the same key and looks it up: letter/digit runs
-  for identifiers, every 2–4 character window (and the whole run) of each CJK run for names.
+  for identifiers (also joined across single separators: ``2019-3000-1200``, ``2019 3000 1200``),
+  every 2–4 character window (and the whole run) of each CJK run for names.
   Known vocabulary (university and major names, code labels, dataset headers) is blanked out of
   CJK runs first, so ordinary report text is not mistaken for a name.
 - ``pseudonym``: a keyed digest itself (``student_key``, ``visitor_key``, ``helper_key`` are the
@@ -39,8 +43,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-ID_WEIGHTS = np.array([7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2])
-ID_CHECK = "10X98765432"
+from helpers import pii
+from helpers.pii import ID_CHECK, ID_WEIGHTS, PROVINCE_PREFIXES  # noqa: F401  (public names)
 
 KIND_OF_FINGERPRINT = {
     "student_id": "student_id",
@@ -67,11 +71,7 @@ BINARY_SUFFIXES = {".png", ".jpg", ".jpeg", ".gif", ".webp", ".ico", ".woff", ".
 
 # Each pattern starts with a plain character and looks behind it (much faster than a leading
 # look-behind, which the engine would try at every position).
-_ID_RE = re.compile(r"\d(?<![\d.]\d)\d{16}[\dXx](?!\d)")
 _ID_SCI_RE = re.compile(r"[1-9](?<![\d.][1-9])\.\d{8,16}[Ee]\+?17(?!\d)")
-_MOBILE_RE = re.compile(
-    r"(?:8(?<![\d.]8)6[ -]?1|1(?<![\d.]1))[3-9]\d(?:\d{8}|[ -]\d{4}[ -]\d{4})(?!\d)"
-)
 _TOKEN_RE = re.compile(r"[0-9A-Za-z](?:[0-9A-Za-z_-]*[0-9A-Za-z])?")
 _CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 _CJK_RE = re.compile(f"[{_CJK}][{_CJK}·]*")
@@ -101,10 +101,11 @@ _HEX = frozenset("0123456789abcdefABCDEF")
 MIN_HASH = 16  # hex runs at least this long are digests (sha256, uuids), not numbers
 
 
-def _in_hash(text: str, m: re.Match) -> bool:
-    """The match lies inside a long hexadecimal token (e.g. a file hash in a manifest): a hex
-    letter touches it and the whole hex run is at least ``MIN_HASH`` characters."""
-    start, end = m.start(), m.end()
+def _in_hash(text: str, m: re.Match | tuple[int, int]) -> bool:
+    """The match (or (start, end) span) lies inside a long hexadecimal token (e.g. a file hash in
+    a manifest): a hex letter touches it and the whole hex run is at least ``MIN_HASH``
+    characters."""
+    start, end = (m.start(), m.end()) if isinstance(m, re.Match) else m
     touching = text[start - 1 : start] + text[end : end + 1]
     if not any(c in _HEX and c.isalpha() for c in touching):
         return False
@@ -116,11 +117,6 @@ def _in_hash(text: str, m: re.Match) -> bool:
     return hi - lo >= MIN_HASH and all(c in _HEX for c in text[start:end])
 
 
-def _mobile(match: str) -> str:
-    digits = re.sub(r"\D", "", match)
-    return digits[2:] if len(digits) == 13 else digits
-
-
 def mask(value: str, kind: str) -> str:
     """A masked form that cannot give the value back."""
     if kind in ("id_number", "mobile"):
@@ -129,34 +125,10 @@ def mask(value: str, kind: str) -> str:
     return "*" * len(value)
 
 
-PROVINCE_PREFIXES = frozenset(
-    re.findall(
-        r"\d\d",
-        "11 12 13 14 15 21 22 23 31 32 33 34 35 36 37 41 42 43 44 45 46 50 51 52 53 54 61 62 63 64 65 71 81 82 91",
-    )
-)
-
-
 def id_check_ok(candidates: Iterable[str]) -> np.ndarray:
     """Vectorised GB 11643 check of 18-character candidates: a province prefix, a birth date
-    (YYYYMMDD, 1900–2099) and the right check character (ISO 7064 MOD 11-2)."""
-    vals = [c.upper() for c in candidates]
-    if not vals:
-        return np.zeros(0, dtype=bool)
-    arr = np.frombuffer("".join(v[:17] for v in vals).encode("ascii"), dtype=np.uint8)
-    digits = arr.reshape(-1, 17).astype(np.int64) - 48
-    expect = np.array(list(ID_CHECK))[(digits @ ID_WEIGHTS) % 11]
-    check = expect == np.array([v[17] for v in vals])
-    prov = np.array([v[:2] in PROVINCE_PREFIXES for v in vals])
-    year = digits[:, 6:10] @ np.array([1000, 100, 10, 1])
-    month = digits[:, 10:12] @ np.array([10, 1])
-    day = digits[:, 12:14] @ np.array([10, 1])
-    born = (
-        pd.to_datetime(pd.DataFrame({"year": year, "month": month, "day": day}), errors="coerce")
-        .notna()
-        .to_numpy()
-    )
-    return check & prov & born & (year >= 1900) & (year <= 2099)
+    (YYYYMMDD, 1900–2099) and the right check character (:func:`helpers.pii.id_number_ok`)."""
+    return pii.id_number_ok(candidates)
 
 
 # --- keyed digests -----------------------------------------------------------------------------
@@ -405,14 +377,11 @@ class Scanner:
     def _patterns(self, name: str, seg: _Segment) -> list[Hit]:
         text = seg.text
         hits = []
-        ids = [(m.start(), m.group()) for m in _ID_RE.finditer(text) if not _in_hash(text, m)]
-        if ids:
-            ok = id_check_ok([v for _, v in ids])
-            hits += [
-                Hit(name, "id_number", _location(seg, off), mask(v, "id_number"), "pattern")
-                for (off, v), good in zip(ids, ok, strict=True)
-                if good
-            ]
+        hits += [
+            Hit(name, "id_number", _location(seg, start), mask(v, "id_number"), "pattern")
+            for start, end, v in pii.id_matches(text)
+            if not _in_hash(text, (start, end))
+        ]
         hits += [
             Hit(
                 name,
@@ -424,15 +393,9 @@ class Scanner:
             for m in _ID_SCI_RE.finditer(text)
         ]
         hits += [
-            Hit(
-                name,
-                "mobile",
-                _location(seg, m.start()),
-                mask(_mobile(m.group()), "mobile"),
-                "pattern",
-            )
-            for m in _MOBILE_RE.finditer(text)
-            if not _in_hash(text, m)
+            Hit(name, "mobile", _location(seg, start), mask(v, "mobile"), "pattern")
+            for start, end, v in pii.mobile_matches(text)
+            if not _in_hash(text, (start, end))
         ]
         return hits
 
@@ -452,6 +415,22 @@ class Scanner:
         bad_tokens = {t: lookup[d] for t, d in digest(tokens).items() if d in lookup}
         # a pseudonym itself (student_key = the digest of a 学号): a frame of individual records
         bad_tokens |= {t: "pseudonym" for t in tokens if len(t) == 64 and t.lower() in lookup}
+        # a 学号 written in groups (2019-3000-1200, 2019 3000 1200): its separator-free forms
+        joined = pii.joined_candidates(text)
+        bad_joined = {t: lookup[d] for t, d in digest(joined).items() if d in lookup}
+        if bad_joined:
+            for m in pii.JOINED_RE.finditer(text):
+                forms = pii.joined_candidates(m.group())
+                for kind in {bad_joined[f] for f in forms if f in bad_joined}:
+                    hits.append(
+                        Hit(
+                            name,
+                            kind,
+                            _location(seg, m.start()),
+                            mask(m.group(), kind),
+                            "fingerprint",
+                        )
+                    )
         if bad_tokens:
             for m in _TOKEN_RE.finditer(text):
                 kind = bad_tokens.get(m.group())

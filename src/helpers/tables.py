@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from helpers import inert
 from helpers.config import parse_as_of
 
 WORKBOOK_NAME = "报表汇总.xlsx"
@@ -345,9 +346,13 @@ def write_table(df: pd.DataFrame, name: str, directory: str | Path) -> Path:
     path = directory / f"{name}.csv"
     # dates as YYYY-MM-DD (on a copy, only when there are any: to_csv does not change ``df``)
     dates = [c for c, t in df.dtypes.items() if pd.api.types.is_datetime64_any_dtype(t)]
-    out = df.copy() if dates else df
+    # text cells that a spreadsheet would evaluate as a formula get a leading apostrophe
+    text = [c for c, t in df.dtypes.items() if _is_text_dtype(t) and _has_formula_cell(df[c])]
+    out = df.copy() if dates or text else df
     for col in dates:
         out[col] = out[col].dt.strftime("%Y-%m-%d")
+    for col in text:
+        out[col] = out[col].astype(object).map(inert.csv_cell)
     fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=directory)
     os.close(fd)
     try:
@@ -357,6 +362,21 @@ def write_table(df: pd.DataFrame, name: str, directory: str | Path) -> Path:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def _is_text_dtype(dtype) -> bool:
+    if isinstance(dtype, pd.CategoricalDtype):
+        dtype = dtype.categories.dtype
+    return pd.api.types.is_object_dtype(dtype) or pd.api.types.is_string_dtype(dtype)
+
+
+def _has_formula_cell(s: pd.Series) -> bool:
+    """Whether any text cell would be neutralised (cheap: looks at the first characters only)."""
+    values = s.cat.categories if isinstance(s.dtype, pd.CategoricalDtype) else s.dropna()
+    first = pd.Series(values, dtype=object).map(
+        lambda v: v.lstrip("'")[:1] if isinstance(v, str) else ""
+    )
+    return bool(first.isin(inert.CSV_TRIGGERS).any())
 
 
 def read_table(path: str | Path) -> pd.DataFrame:
@@ -370,6 +390,8 @@ def read_table(path: str | Path) -> pd.DataFrame:
     out = {}
     for col in raw.columns:
         s = raw[col].replace("", pd.NA)
+        if s.str.startswith("'").any():  # undo write_table's formula neutralisation
+            s = s.map(inert.csv_plain, na_action="ignore")
         if col.endswith(("_code", "_id")) or col in ("report_university", "report_folder"):
             out[col] = s.astype("string")
             continue

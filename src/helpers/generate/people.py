@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from helpers import pii
+
 # Surnames, weighted towards Fujian's most common ones (陈, 林, 黄 lead in the province).
 SURNAMES = np.array(
     list(
@@ -225,8 +227,6 @@ PHONE_PREFIXES = np.array(
     ]
 )
 
-_ID_WEIGHTS = np.array([7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2])
-_ID_CHECK = np.array(list("10X98765432"))
 CREDIT_CHARSET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 _CREDIT_WEIGHTS = np.array([1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28])
 _ORG_WEIGHTS = np.array([3, 7, 9, 10, 5, 8, 4, 2])
@@ -254,21 +254,13 @@ def chinese_names(rng: np.random.Generator, n: int) -> np.ndarray:
 
 
 def id_check_digit(first17: np.ndarray) -> np.ndarray:
-    """GB 11643 check character for an array of 17-digit strings."""
-    digits = np.frombuffer("".join(first17).encode("ascii"), dtype=np.uint8).reshape(-1, 17) - 48
-    return _ID_CHECK[(digits.astype(np.int64) @ _ID_WEIGHTS) % 11]
+    """GB 11643 check character for an array of 17-digit strings (:mod:`helpers.pii`)."""
+    return pii.check_character(first17)
 
 
 def id_is_valid(ids) -> np.ndarray:
     """True where an 18-character ID number has the right check character."""
-    ids = np.asarray(ids, dtype=str)
-    ok = (np.char.str_len(ids) == 18) & np.char.isdigit(np.char.ljust(ids, 18).astype("U17"))
-    out = np.zeros(ids.size, dtype=bool)
-    if ok.any():
-        good = ids[ok]
-        first = np.array([s[:17] for s in good])
-        out[ok] = id_check_digit(first) == np.array([s[17] for s in good])
-    return out
+    return pii.check_character_ok(str(i) for i in np.asarray(ids, dtype=str))
 
 
 def id_numbers(

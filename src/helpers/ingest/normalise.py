@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from helpers import pii
 from helpers.codes import (
     DESTINATION_LABELS,
     DESTINATIONS,
@@ -206,6 +207,38 @@ def clean_name(s: pd.Series) -> pd.Series:
     return _on_rows(t, _has(t, WS, chars=_ASCII_WS), collapse)
 
 
+SCRUBBED = "已隐去"  # what a free-text cell holding personal data is replaced by
+
+
+def personal_text(s: pd.Series, identifiers=None) -> np.ndarray:
+    """Rows of a free-text column (院系, 专业名称, 单位名称, 院校名称, …) that hold personal data:
+    an ID number or a mobile number in any common formatting, or one of ``identifiers`` (a
+    callable returning the input's 学号 as :func:`helpers.pii.normalise_identifier` gives them,
+    asked only when a value could hold one) in any separator form. Once per distinct value; a
+    column without any digit costs one byte scan."""
+    t = as_text(s)
+    out = np.zeros(len(t), dtype=bool)
+    if not may_contain(t, b"0123456789"):
+        return out
+    codes, uniques = pd.factorize(t, use_na_sentinel=True)
+    values = [str(v) for v in uniques]
+    digits = [sum(ch.isdigit() for ch in v) >= 4 for v in values]
+    if not any(digits):
+        return out
+    known: frozenset[str] | None = None
+    hit = np.zeros(len(values) + 1, dtype=bool)  # the last slot: missing values
+    for i, (v, many) in enumerate(zip(values, digits, strict=True)):
+        if not many:
+            continue
+        kind = pii.personal_in_text(v)
+        if kind is None and identifiers is not None:
+            if known is None:
+                known = frozenset(identifiers())
+            kind = pii.personal_in_text(v, known)
+        hit[i] = kind is not None
+    return hit[codes]
+
+
 @per_distinct
 def match_name(s: pd.Series) -> pd.Series:
     """Key for matching names exactly after normalisation: clean_name without any space."""
@@ -260,21 +293,14 @@ def id_number_damaged(s: pd.Series) -> pd.Series:
     return pd.Series(sci | full, index=s.index)
 
 
-_WEIGHTS = np.array([7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2], dtype=np.int64)
-_CHECK = np.array(list("10X98765432"))
-
-
 def check_digit_valid(s: pd.Series) -> pd.Series:
-    """GB 11643 check digit of 18-character ID numbers (False for anything else)."""
+    """GB 11643 check digit of 18-character ID numbers (False for anything else); the check
+    itself is :func:`helpers.pii.check_character_ok`, shared with the scanner."""
     t = as_text(s).str.upper()
     ok = t.str.fullmatch(r"[0-9]{17}[0-9X]").fillna(False).astype(bool).to_numpy()
     out = np.zeros(len(t), dtype=bool)
     if ok.any():
-        arr = np.array(t[ok].tolist(), dtype="U18")
-        digits = arr.view("U1").reshape(-1, 18)
-        body = digits[:, :17].astype(np.int64)
-        expected = _CHECK[(body * _WEIGHTS).sum(axis=1) % 11]
-        out[ok] = expected == digits[:, 17]
+        out[ok] = pii.check_character_ok(t[ok].tolist())
     return pd.Series(out, index=s.index)
 
 

@@ -550,6 +550,36 @@ def _optional(mask_bad, name, rep: _Repairs, raw, personal=False) -> None:
     rep.add(mask_bad, name, "unrecognised_to_na", raw, None, personal)
 
 
+# Free-text columns that reach reports, per dataset: a cell holding an ID number, a mobile number
+# or a 学号 of the batch (in any formatting) is replaced whole by nz.SCRUBBED and logged (file, row,
+# column; the value itself never), so that one careless cell does not withhold the whole run.
+FREE_TEXT = {
+    "graduates": ("department", "major_name", "employer_name", "difficulty_category"),
+    "visits": ("employer_name",),
+    "universities": ("university_name", "school_level", "ownership", "city"),
+    "majors": ("major_name", "discipline_name"),
+}
+
+
+def _scrub(dataset: str, v: _Columns, rep: _Repairs, student_ids: pd.Series | None = None):
+    """Replace free-text cells that hold personal data (see :data:`FREE_TEXT`)."""
+    from helpers import pii
+
+    def identifiers():
+        ids = student_ids.dropna().unique() if student_ids is not None else ()
+        return {
+            x
+            for x in (pii.normalise_identifier(str(i)) for i in ids)
+            if len(x) >= pii.MIN_IDENTIFIER
+        }
+
+    for name in FREE_TEXT.get(dataset, ()):
+        hit = nz.personal_text(v[name], identifiers if student_ids is not None else None)
+        if hit.any():
+            rep.add(hit, name, "personal_data_scrubbed", personal=True)
+            v[name] = v[name].mask(hit, nz.SCRUBBED)
+
+
 # --- normalisers: cell text -> validation frame (text) --------------------------------------
 def _normalise_graduates(f: pd.DataFrame, ctx: Context, rep: _Repairs) -> pd.DataFrame:
     v = _Columns(f.index)
@@ -610,6 +640,7 @@ def _normalise_graduates(f: pd.DataFrame, ctx: Context, rep: _Repairs) -> pd.Dat
     ):
         _code(f, name, rep, v)
     _credit_code(f, rep, v)
+    _scrub("graduates", v, rep, fixed)
     return v.frame()
 
 
@@ -641,6 +672,7 @@ def _normalise_visits(f, ctx, rep) -> pd.DataFrame:
     _credit_code(f, rep, v)
     v["new_employer"] = _text_or_na(f, "new_employer")
     _count_cols(f, "visits", rep, v)
+    _scrub("visits", v, rep)
     return v.frame()
 
 
@@ -682,6 +714,7 @@ def _normalise_universities(f, ctx, rep) -> pd.DataFrame:
     rate, bad = nz.parse_rate(_text_or_na(f, "baseline_rate"))
     _optional(bad, "baseline_rate", rep, f.get("baseline_rate"))
     v["baseline_rate"] = rate
+    _scrub("universities", v, rep)
     return v.frame()
 
 
@@ -700,6 +733,7 @@ def _normalise_majors(f, ctx, rep) -> pd.DataFrame:
     rep.add(one, "discipline_code", "zero_pad", dc, "0" + dc)
     v["discipline_code"] = dc.mask(one, "0" + dc)
     v["discipline_name"] = nz.clean_name(_text_or_na(f, "discipline_name"))
+    _scrub("majors", v, rep)
     return v.frame()
 
 

@@ -59,6 +59,7 @@ REPAIRS: dict[str, str] = {
     "footer_row": "表尾合计/落款行，不是数据行，不计入读取行数",
     "duplicate_header": "列名重复，仅使用第一列",
     "majors_user_override": "用户专业目录覆盖了项目自带目录中的同一专业代码",
+    "personal_data_scrubbed": "文字字段中含个人信息（身份证号、手机号码或学号），整项已隐去",
 }
 
 QUARANTINE_COLUMNS = {

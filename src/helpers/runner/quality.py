@@ -102,6 +102,15 @@ def _require(df: pd.DataFrame, columns, name: str) -> None:
         )
 
 
+def shown_name(s: pd.Series) -> pd.Series:
+    """File and sheet names as a report shows them: an ID or mobile number in a name (any
+    formatting) is replaced by 已隐去 (:func:`helpers.pii.redact`); the rest of the name stays."""
+    from helpers import pii
+
+    s = s.astype("string")
+    return s.map(pii.redact, na_action="ignore").astype("string")
+
+
 def dataset_label(s: pd.Series) -> pd.Series:
     return s.map(DATASET_ZH).fillna(s).astype("string")
 
@@ -113,8 +122,8 @@ def file_reconciliation(files: pd.DataFrame) -> pd.DataFrame:
         {
             "dataset": dataset_label(files["dataset"].astype("string")),
             "snapshot_date": files["snapshot_date"].astype("string"),
-            "source_file": files["source_file"].astype("string"),
-            "sheet": files["sheet"].astype("string"),
+            "source_file": shown_name(files["source_file"]),
+            "sheet": shown_name(files["sheet"]),
             "read_status": files["status"].map(STATUS_ZH).fillna(files["status"]).astype("string"),
             "rows_read": files["rows_read"].astype("int64"),
             "rows_accepted": files["accepted"].astype("int64"),
@@ -254,7 +263,7 @@ def unreadable_files(
     return pd.DataFrame(
         {
             "dataset": dataset_label(f["dataset"].astype("string")).to_numpy(),
-            "source_file": f["source_file"].astype("string").to_numpy(),
+            "source_file": shown_name(f["source_file"]).to_numpy(),
             "quarantine_reason_code": f["reason_code"].astype("string").to_numpy(),
             "quarantine_reason": _label(f["reason_code"].astype("string"), labels).to_numpy(),
         }
@@ -305,8 +314,8 @@ def quarantined_row_numbers(
     frame = pd.DataFrame(
         {
             "dataset": dataset_label(rows["dataset"].astype("string")).to_numpy(),
-            "source_file": rows["source_file"].astype("string").to_numpy(),
-            "sheet": rows["sheet"].astype("string").fillna("").to_numpy(),
+            "source_file": shown_name(rows["source_file"]).to_numpy(),
+            "sheet": shown_name(rows["sheet"]).fillna("").to_numpy(),
             "quarantine_reason_code": rows["reason_code"].astype("string").to_numpy(),
             "row": rows["row"].astype("Int64").to_numpy(),
         }
@@ -344,8 +353,8 @@ def repair_row_numbers(repairs: pd.DataFrame, labels: dict[str, str] | None = No
     frame = pd.DataFrame(
         {
             "dataset": dataset_label(repairs["dataset"].astype("string")).to_numpy(),
-            "source_file": repairs["source_file"].astype("string").to_numpy(),
-            "sheet": repairs["sheet"].astype("string").fillna("").to_numpy(),
+            "source_file": shown_name(repairs["source_file"]).to_numpy(),
+            "sheet": shown_name(repairs["sheet"]).fillna("").to_numpy(),
             "repair_code": repairs["repair_code"].astype("string").to_numpy(),
             "column_name": repairs["column"].astype("string").fillna("").to_numpy(),
             "row": repairs["row"].astype("Int64").to_numpy(),

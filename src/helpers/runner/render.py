@@ -384,10 +384,54 @@ def external_resources(page: str) -> list[str]:
     return found
 
 
+# Active content: a page may run only the template's own scripts. An event-handler attribute
+# (``onerror=``) or a script URL (``javascript:``) can only come from data that escaped escaping,
+# and can fetch from the network at run time, which the patterns above cannot see.
+# (case-sensitive: a literal start keeps the scan fast; an upper-case "DATA:" is only not skipped)
+_BASE64_PAYLOAD = re.compile(r"(data:[\w.+/-]*(?:;[\w.+-]+=[\w.+-]+)*;base64,)[A-Za-z0-9+/=]+")
+_RAW_TEXT = re.compile(r"(<(script|style)\b[^>]*>).*?(</\2\s*>)|<!--.*?-->", re.I | re.S)
+# a start tag with at least one attribute (quoted values may hold ">"); plain <td> never matches
+_ATTR_TAG = re.compile(r"<[A-Za-z][^\s/>]*([\s/](?:\"[^\"]*\"|'[^']*'|[^'\">])*)")
+_HANDLER_ATTR = re.compile(r"(?:[\s/\"']|^)(on[a-z]+|srcdoc|formaction)\s*=", re.I)
+_SCRIPT_URL = re.compile(
+    r"(?:javascript|vbscript|livescript):|data:(?:text/html|application/xhtml\+xml|text/xml|"
+    r"application/xml)",
+    re.I,
+)
+_URL_NOISE = re.compile(r"[\x00-\x20\x7f]+")  # browsers ignore these inside a URL scheme
+
+
+def unsafe_markup(page: str) -> list[str]:
+    """Snippets of every start tag that carries an event-handler attribute (``on…=``, also
+    ``srcdoc`` and ``formaction``) or a ``javascript:`` / ``vbscript:`` / ``data:text/html`` (or
+    XML) URL in an attribute, entities decoded. Base64 payloads of
+    ``data:`` images, and the contents of ``<script>``, ``<style>`` and comments (code, not tags),
+    are skipped, so the template's own scripts and embedded charts pass."""
+    text = _BASE64_PAYLOAD.sub(r"\1", page)  # first: most of a report is chart data
+    text = _RAW_TEXT.sub(lambda m: (m.group(1) or "") + (m.group(3) or ""), text)
+    found = []
+    for m in _ATTR_TAG.finditer(text):
+        attrs, end = m.group(1), m.end()
+        if end < len(text) and text[end] != ">":  # an unbalanced quote: read on to the next ">"
+            close = text.find(">", end)
+            attrs = text[m.start(1) : close if close >= 0 else len(text)]
+        tag = text[m.start() : m.start(1)] + attrs
+        if _HANDLER_ATTR.search(attrs) or _SCRIPT_URL.search(
+            _URL_NOISE.sub("", html_lib.unescape(attrs))
+        ):
+            found.append(tag[:120].replace("\n", " "))
+    return found
+
+
 def assert_offline(page: str) -> None:
     refs = external_resources(page)
     if refs:
         raise OfflineError("page would load from the network: " + "; ".join(refs[:3]))
+    active = unsafe_markup(page)
+    if active:
+        raise OfflineError(
+            "page carries an event handler or a script URL: " + "; ".join(active[:3])
+        )
 
 
 # --- site pages (index, error pages) -----------------------------------------------------------

@@ -1,0 +1,178 @@
+"""The demo province with hostile values planted in its raw files, and one `placement run` of it
+(issue 13): markup and script payloads as university names of the reference table, spreadsheet
+formulas as 专业名称 / 所在院系 / a sheet name, and personal numbers typed into 所在院系 (an ID
+number written 6-8-4 with spaces, a 学号 with hyphens, a plain 学号).
+
+The run is made once and kept on disk under a lock (like the shared demo run), so the privacy
+test and the browser test read the same run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import fcntl
+import io
+import json
+import shutil
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+AS_OF = "2023-08-31"
+ROOT = Path(__file__).resolve().parents[1]
+
+# university code -> name planted in raw/reference/universities.csv
+SCRIPT_NAME = '福州大学<img src=x onerror="window.__pwned=1">'
+LINK_NAME = "闽江学院[点我](javascript:window.__pwned=2)"
+IMAGE_NAME = "泉州师范学院![图](http://127.0.0.1:9/pwned.png)"
+HOSTILE_NAMES = {"10386": SCRIPT_NAME, "10395": LINK_NAME, "10399": IMAGE_NAME}
+FORMULA_MAJOR = '=HYPERLINK("http://evil.example/x","m")'
+FORMULA_DEPARTMENT = "=1+1"
+FORMULA_SHEET = "=1+2"
+GRADUATES_CSV = "毕业去向_10395_闽江学院.csv"  # GB18030, title row, header on row 2
+SHEET_XLSX = "毕业去向_12708_福州英华职业学院.xlsx"
+
+
+@dataclass
+class HostileRun:
+    data: Path
+    reports: Path
+    run_dir: Path
+    code: int
+    out: str
+    err: str
+    planted: dict  # what was planted where (file, CSV line numbers, values)
+
+
+def _plant_universities(path: Path) -> None:
+    text = path.read_text(encoding="utf-8-sig")
+    rows = list(csv.reader(io.StringIO(text)))
+    head = rows[0]
+    code, name = head.index("院校代码"), head.index("院校名称")
+    for r in rows[1:]:
+        if r and r[code] in HOSTILE_NAMES:
+            r[name] = HOSTILE_NAMES[r[code]]
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\n").writerows(rows)
+    path.write_text(buf.getvalue(), encoding="utf-8-sig")
+
+
+def _plant_graduates(path: Path) -> dict:
+    raw = path.read_bytes()
+    text = raw.decode("gb18030")
+    rows = list(csv.reader(io.StringIO(text)))
+    header_at = next(i for i, r in enumerate(rows) if "学号" in [c.strip() for c in r])
+    head = [c.replace(" ", "") for c in rows[header_at]]
+    sid, idn, dept, major = (head.index(c) for c in ("学号", "身份证号", "所在院系", "专业名称"))
+    body = [
+        i for i in range(header_at + 1, len(rows)) if len(rows[i]) == len(head) and rows[i][sid]
+    ]
+    a, b, c, d, e = body[:5]
+    from helpers import pii
+
+    other_id = next(
+        rows[i][idn].strip()
+        for i in body[10:]
+        if len(rows[i][idn].strip()) == 18 and pii.id_number_ok([rows[i][idn].strip()])[0]
+    )
+    other_sid = rows[body[11]][sid].strip()
+    plain_sid = rows[body[12]][sid].strip()
+    formatted_id = f"{other_id[:6]} {other_id[6:14]} {other_id[14:]}"
+    hyphen_sid = "-".join(other_sid[i : i + 4] for i in range(0, len(other_sid), 4))
+    rows[a][major] = FORMULA_MAJOR
+    rows[b][dept] = FORMULA_DEPARTMENT
+    rows[c][dept] = formatted_id
+    rows[d][dept] = f"{hyphen_sid}"
+    rows[e][dept] = plain_sid
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\r\n").writerows(rows)
+    path.write_bytes(buf.getvalue().encode("gb18030"))
+    line = {i: i + 1 for i in (a, b, c, d, e)}  # CSV line numbers as ingest counts them
+    return {
+        "file": path.name,
+        "formula_major_line": line[a],
+        "formula_department_line": line[b],
+        "scrubbed_lines": sorted([line[c], line[d], line[e]]),
+        "formatted_id": formatted_id,
+        "hyphen_sid": hyphen_sid,
+        "plain_sid": plain_sid,
+    }
+
+
+def _rename_sheet(path: Path, name: str) -> None:
+    tmp = path.with_suffix(".tmp")
+    with zipfile.ZipFile(path) as src, zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as dst:
+        for item in src.infolist():
+            data = src.read(item.filename)
+            if item.filename == "xl/workbook.xml":
+                text = data.decode("utf-8")
+                start = text.index('<sheet name="') + len('<sheet name="')
+                end = text.index('"', start)
+                data = (text[:start] + name + text[end:]).encode("utf-8")
+            dst.writestr(item, data)
+    tmp.replace(path)
+
+
+def plant(data: Path) -> dict:
+    """Plant every hostile value into the raw files of a copy of the demo data."""
+    _plant_universities(data / "raw" / "reference" / "universities.csv")
+    planted = _plant_graduates(data / "raw" / AS_OF / GRADUATES_CSV)
+    _rename_sheet(data / "raw" / AS_OF / SHEET_XLSX, FORMULA_SHEET)
+    planted["sheet_file"] = SHEET_XLSX
+    shutil.rmtree(data / "processed", ignore_errors=True)  # the run ingests the planted files
+    return planted
+
+
+def hostile_run(demo_data_dir: Path, code_hash: str) -> HostileRun:
+    """`placement run` (2 workers) on the planted copy of the demo data, made once per code."""
+    import hashlib
+
+    from helpers.runner import run_period
+
+    key = hashlib.sha256((code_hash + Path(__file__).read_text("utf-8")).encode()).hexdigest()
+    cache = ROOT / ".pytest_cache" / f"hostile-run-{demo_data_dir.name}-{key[:16]}"
+    with (cache.parent / "hostile-run.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (cache / "result.json").exists():
+            for old in cache.parent.glob("hostile-run-*"):
+                if old.is_dir() and old != cache:
+                    shutil.rmtree(old, ignore_errors=True)
+            shutil.rmtree(cache, ignore_errors=True)
+            data, reports = cache / "data", cache / "reports"
+            shutil.copytree(demo_data_dir, data)
+            planted = plant(data)
+            out, err = io.StringIO(), io.StringIO()
+            import datetime as dt
+
+            with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+                code = run_period(
+                    dt.date.fromisoformat(AS_OF),
+                    None,
+                    data_dir=data,
+                    reports_dir=reports,
+                    workers=2,
+                    progress=False,
+                )
+            (cache / "result.json").write_text(
+                json.dumps(
+                    {
+                        "code": code,
+                        "out": out.getvalue(),
+                        "err": err.getvalue(),
+                        "planted": planted,
+                    },
+                    ensure_ascii=False,
+                ),
+                encoding="utf-8",
+            )
+    res = json.loads((cache / "result.json").read_text(encoding="utf-8"))
+    return HostileRun(
+        cache / "data",
+        cache / "reports",
+        cache / "reports" / AS_OF,
+        res["code"],
+        res["out"],
+        res["err"],
+        res["planted"],
+    )
