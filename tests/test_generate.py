@@ -317,6 +317,7 @@ def test_every_contract_mess_form_in_demo(demo):
         "header_fullwidth",
         "header_spaces",
         "header_linebreak",
+        "header_national",
         "major_code_lost_zero",
         "major_code_as_number",
         "university_id_float",

@@ -22,7 +22,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from helpers.codes import parse_level
 from helpers.datasets import BY_NAME
+from helpers.generate.snapshots import LEVEL_CODE
 from helpers.generate.writers import Sheet
 
 DATE_COLUMNS = {
@@ -33,7 +35,7 @@ DATE_COLUMNS = {
     "assistance": ("帮扶日期",),
 }
 DATE_STYLES = ("cell", "iso", "slash", "dot", "compact", "chinese", "serial", "serial_text")
-HEADER_MODES = ("zh", "en", "fullwidth", "spaces", "linebreak")
+HEADER_MODES = ("zh", "en", "fullwidth", "spaces", "linebreak", "national")
 UNI_COLUMNS = ("院校代码", "学校标识码", "学校标识码_float", "院校名称")
 TITLES = {
     "graduates": "{cohort}届毕业生就业方案",
@@ -89,6 +91,7 @@ FILE_FORMS = (
     "header_fullwidth",
     "header_spaces",
     "header_linebreak",
+    "header_national",
     "university_id",
     "university_id_float",
     "university_name",
@@ -179,11 +182,30 @@ def plan_style(
     return s
 
 
+def national_values(df: pd.DataFrame) -> pd.DataFrame:
+    """Code the values as the national system's export does: 性别 1/2, 学历层次 as its code."""
+    out = df.copy()
+    if "性别" in out:
+        out["性别"] = out["性别"].map(lambda v: {"男": "1", "女": "2"}.get(v, v)).astype(object)
+    if "学历层次" in out:
+
+        def level_code(v):
+            parsed = parse_level(str(v)) if v is not None else None
+            return LEVEL_CODE.get(parsed, v) if parsed else v
+
+        out["学历层次"] = out["学历层次"].map(level_code).astype(object)
+    return out
+
+
 def _headers(dataset: str, columns: list[str], mode: str, rng: np.random.Generator) -> list[str]:
     ds = BY_NAME[dataset]
     alias = {c.zh: c.name for c in ds.columns}
     if mode == "en":
         return [alias.get(c, c) for c in columns]
+    if mode == "national":  # pinyin field names where the national system has one
+        case = str.lower if rng.random() < 0.5 else str.upper
+        national = {c.zh: c.national[0] for c in ds.columns if c.national}
+        return [case(national[c]) if c in national else c for c in columns]
     out = []
     for i, c in enumerate(columns):
         if mode == "fullwidth" and i % 3 == 0:

@@ -116,7 +116,7 @@ _DEMO_GRADUATE_STYLES = (
     dict(fmt="csv", encoding="utf-8", date_style="serial_text", uni_column="学校标识码"),
     dict(date_style="mixed", title=True, footer_total=True),
     dict(date_style="iso", footer_filler=True),
-    dict(),
+    dict(header_mode="national"),
 )
 
 
@@ -192,6 +192,8 @@ def run_task(task: FileTask) -> tuple[list[tuple], dict]:
             )
         )
         df["_sheet"] = levels.fillna("本科生").to_numpy()
+    if style.header_mode == "national":
+        df = mess.national_values(df)
     if style.major_numeric:
         for col in ("专业代码",):
             df[col] = pd.Series(
