@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from helpers.codes import parse_level
+from helpers.codes import CREDIT_CHARSET, parse_level
 from helpers.datasets import BY_NAME
 from helpers.generate.snapshots import LEVEL_CODE
 from helpers.generate.writers import Sheet
@@ -73,6 +73,10 @@ ROW_FORMS: dict[str, dict[str, str]] = {
         "unknown_university": "quarantined",
         "empty_required": "quarantined",
         "duplicate_identical": "merged",
+        # one character mistyped: the check character fails, the employer is known by its name
+        "credit_code_typo": "repaired",
+        # lower-case letters or full-width characters: the same code after NFKC and upper case
+        "credit_code_case": "accepted",
     },
     "platform": {"numerator_above_denominator": "quarantined"},
     "assistance": {
@@ -371,6 +375,21 @@ def apply_row_mess(
                 d = df.iat[i, j]
                 df.iat[i, j] = f"{d.year}-02-30" if isinstance(d, dt.date) else "2023-02-30"
                 recs.append((i, "走访日期", form, expected))
+        elif form in ("credit_code_typo", "credit_code_case"):
+            j = df.columns.get_loc("统一社会信用代码")
+            has = np.array([isinstance(c, str) and len(c) == 18 for c in df.iloc[:, j]])
+            for i in _pick(rng, ids[has], k, used):
+                code = df.iat[i, j]
+                if form == "credit_code_typo":
+                    at = int(rng.integers(8, 17))  # the organisation-code part
+                    others = [c for c in CREDIT_CHARSET if c != code[at]]
+                    code = code[:at] + others[int(rng.integers(len(others)))] + code[at + 1 :]
+                elif rng.random() < 0.5 and any(c.isalpha() for c in code):
+                    code = code.lower()
+                else:
+                    code = code.translate(FULLWIDTH)
+                df.iat[i, j] = code
+                recs.append((i, "统一社会信用代码", form, expected))
         elif form == "numerator_above_denominator":
             for i in _pick(rng, ids, k, used):
                 j = df.columns.get_loc("平台关注人数")

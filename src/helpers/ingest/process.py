@@ -618,7 +618,10 @@ def _credit_code(f, rep: _Repairs, v) -> None:
     rep.add(floats, "employer_credit_code", "float_suffix", f.get("employer_credit_code"), cc)
     bad = cc.notna() & ~cc.str.fullmatch(nz.CREDIT_CODE).fillna(False)
     _optional(bad, "employer_credit_code", rep, f.get("employer_credit_code"))
-    v["employer_credit_code"] = cc.mask(bad)
+    # right shape, wrong check character: a mistyped code would count as a second employer
+    mistyped = cc.notna() & ~bad & ~nz.credit_codes_valid(cc)
+    rep.add(mistyped, "employer_credit_code", "credit_code_check", f.get("employer_credit_code"))
+    v["employer_credit_code"] = cc.mask(bad | mistyped)
 
 
 def _normalise_recruitment(f, ctx, rep) -> pd.DataFrame:
