@@ -240,6 +240,16 @@ GROUP_SEPARATORS = r"[、,，;；/]"
 GENDERS = {"男": "男", "女": "女", "1": "男", "2": "女"}
 URBAN_RURAL = {"城镇": "城镇", "城市": "城镇", "农村": "农村"}
 
+# 报送事项: documents the notice asks each university for (deadlines: policy ``submissions``).
+SUBMISSION_ITEMS = ("就业工作方案", "暖心行动材料", "调整改革实施方案")
+SUBMISSION_ITEM_ALIASES = {
+    "毕业生就业工作方案": "就业工作方案",
+    "暖心行动": "暖心行动材料",
+    "暖心行动做法和宣传素材": "暖心行动材料",
+    "调整方案": "调整改革实施方案",
+    "学科专业调整改革实施方案": "调整改革实施方案",
+}
+
 ACTIVITY_TYPES = ("双选会", "专场招聘会", "校企对接", "宣讲会", "网络招聘", "其他")
 VISITOR_ROLES = ("党委书记", "校长", "校领导班子成员", "二级学院负责人", "其他")
 HELP_TYPES = ("谈心谈话", "就业促进活动", "岗位推荐")

@@ -216,8 +216,23 @@ ADJUSTMENT_PLANS = Dataset(
     one_of=(("university_code", "university_id", "university_name"),),
 )
 
+SUBMISSIONS = Dataset(
+    name="submissions",
+    zh="报送情况",
+    prefixes=("报送情况", "submissions"),
+    kind="reference",
+    columns=(
+        *_UNIVERSITY,
+        Column("item", "报送事项", required=True, aliases=("事项", "材料名称")),
+        Column("received_date", "报送日期", required=True, aliases=("收到日期",)),
+    ),
+    # a university may send an item twice: each receipt is a row, the earliest counts
+    natural_key=("university_code", "item", "received_date"),
+    one_of=(("university_code", "university_id", "university_name"),),
+)
+
 INPUT_DATASETS = (GRADUATES, RECRUITMENT, VISITS, PLATFORM, ASSISTANCE)
-REFERENCE_DATASETS = (UNIVERSITIES, MAJORS, ADJUSTMENT_PLANS)
+REFERENCE_DATASETS = (UNIVERSITIES, MAJORS, ADJUSTMENT_PLANS, SUBMISSIONS)
 BY_NAME = {d.name: d for d in (*INPUT_DATASETS, *REFERENCE_DATASETS)}
 
 # --- processed Parquet: data/processed/<as_of>/<name>.parquet --------------------------------
@@ -317,6 +332,11 @@ PROCESSED_COLUMNS: dict[str, dict[str, str]] = {
     },
     "adjustment_plans": {
         "university_code": "string",
+        "received_date": "datetime64[ms]",
+    },
+    "submissions": {
+        "university_code": "string",
+        "item": "string",  # one of helpers.codes.SUBMISSION_ITEMS
         "received_date": "datetime64[ms]",
     },
     "majors": {

@@ -21,7 +21,13 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from helpers.codes import BUCKETS_2021, BUCKETS_2024, classify_destinations, discipline_of
+from helpers.codes import (
+    BUCKETS_2021,
+    BUCKETS_2024,
+    SUBMISSION_ITEM_ALIASES,
+    classify_destinations,
+    discipline_of,
+)
 from helpers.config import load_policy
 from helpers.datasets import BY_NAME, PROCESSED_COLUMNS, Dataset
 from helpers.ingest import normalise as nz
@@ -713,6 +719,15 @@ def _normalise_adjustment_plans(f, ctx, rep) -> pd.DataFrame:
     return v.frame()
 
 
+def _normalise_submissions(f, ctx, rep) -> pd.DataFrame:
+    v = _Columns(f.index)
+    _university(f, ctx, rep, v)
+    item = nz.match_name(_text_or_na(f, "item"))
+    v["item"] = item.replace(SUBMISSION_ITEM_ALIASES)
+    v["received_date"] = _text_or_na(f, "received_date")
+    return v.frame()
+
+
 NORMALISERS = {
     "graduates": _normalise_graduates,
     "recruitment": _normalise_recruitment,
@@ -722,6 +737,7 @@ NORMALISERS = {
     "universities": _normalise_universities,
     "majors": _normalise_majors,
     "adjustment_plans": _normalise_adjustment_plans,
+    "submissions": _normalise_submissions,
 }
 
 
@@ -904,6 +920,14 @@ def _type_adjustment_plans(v: pd.DataFrame, digester: Digester) -> pd.DataFrame:
     return out.frame()
 
 
+def _type_submissions(v: pd.DataFrame, digester: Digester) -> pd.DataFrame:
+    out = _Columns(v.index)
+    out["university_code"] = v["university_code"]
+    out["item"] = v["item"]
+    out["received_date"] = nz.parse_dates(v["received_date"])
+    return out.frame()
+
+
 TYPERS = {
     "graduates": _type_graduates,
     "recruitment": _type_recruitment,
@@ -913,6 +937,7 @@ TYPERS = {
     "universities": _type_universities,
     "majors": _type_majors,
     "adjustment_plans": _type_adjustment_plans,
+    "submissions": _type_submissions,
 }
 
 
