@@ -47,7 +47,7 @@ def test_compare_rates_orders_by_change_and_guards_small_groups():
     assert bool(out.loc["甲", "significant"])
     assert pd.isna(out.loc["乙", "rate_change"])  # 10 graduates: below min_graduates
     assert out.loc["丙", "graduates_before"] == 0 and pd.isna(out.loc["丙", "rate_change"])
-    assert list(out.index)[0] == "甲"  # largest fall first; rows without a change last
+    assert out.index[0] == "甲"  # largest fall first; rows without a change last
 
 
 def test_snapshot_and_previous_cohort_date():
