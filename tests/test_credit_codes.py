@@ -104,19 +104,10 @@ def test_ingest_sets_mistyped_codes_aside_and_report_counts_them(tmp_path):
     assert progress.loc["10386", "distinct_employers"] == 2  # not 3: the typo is not an employer
     assert progress.loc["10384", "distinct_employers"] == 1
     bad = fv.invalid_credit_codes(v, rep, unis).set_index("university_code")
-    assert bad.loc["10386", "invalid_codes"] == 2  # the typo and the wrong shape
-    assert bad.loc["10384", "invalid_codes"] == 1
-    assert bad.loc["12631", "invalid_codes"] == 0 and bad.loc["12631", "visits"] == 0
-    assert bad.loc["10386", "invalid_share"] == pytest.approx(2 / 5)
-
-
-def test_employer_keys_ignore_a_code_failing_its_check():
-    typo = VALID[:-1] + ("A" if VALID[-1] != "A" else "B")
-    df = pd.DataFrame(
-        {"employer_credit_code": [VALID, typo], "employer_name": ["甲公司", "甲 公司"]}
-    )
-    keys = fv.employer_keys(df)
-    assert keys.tolist() == [VALID, VALID]
+    assert bad.loc["10386", "invalid_code_visits"] == 2  # the typo and the wrong shape
+    assert bad.loc["10384", "invalid_code_visits"] == 1
+    assert bad.loc["12631", "invalid_code_visits"] == 0 and bad.loc["12631", "visits"] == 0
+    assert bad.loc["10386", "invalid_code_share"] == pytest.approx(2 / 5)
 
 
 def test_demo_distinct_employers_equal_ground_truth(demo_data_dir):
@@ -141,6 +132,6 @@ def test_demo_distinct_employers_equal_ground_truth(demo_data_dir):
     clean = sorted(set(truth.index) - set(hit.dropna()))
     assert len(clean) >= 3
     pd.testing.assert_series_equal(got.reindex(clean), truth.reindex(clean), check_names=False)
-    bad = fv.invalid_credit_codes(v, rep).set_index("university_code")["invalid_codes"]
+    bad = fv.invalid_credit_codes(v, rep).set_index("university_code")["invalid_code_visits"]
     assert bad.reindex(clean).fillna(0).sum() > 0  # the check mattered where truth was compared
     assert (rep["repair_code"] == "credit_code_check").sum() > 0

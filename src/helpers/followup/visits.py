@@ -26,7 +26,6 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 
-from helpers.codes import credit_code_is_valid
 from helpers.config import Policy, parse_as_of
 from helpers.followup import dates
 from helpers.followup.common import (
@@ -61,9 +60,6 @@ def employer_keys(visits: pd.DataFrame) -> pd.Series:
     else ``名称:<normalised name>``."""
     code = visits["employer_credit_code"].astype("string").str.normalize("NFKC").str.strip()
     code = code.str.upper().replace("", pd.NA)
-    # a code failing its check character identifies nothing (ingest has set such codes aside)
-    valid = code.map(credit_code_is_valid, na_action="ignore").fillna(False).astype(bool)
-    code = code.where(valid)
     name = normalise_employer_name(visits["employer_name"])
     known = pd.DataFrame({"name": name, "code": code}).dropna()
     if len(known):
@@ -292,7 +288,8 @@ def invalid_credit_codes(
 ) -> pd.DataFrame:
     """Per university: visit rows whose 统一社会信用代码 ingest set aside (``repairs`` of the
     processed folder; shape or check character wrong), beside the visit rows and those carrying
-    a valid code. Columns: university_code, visits, with_code, invalid_codes, invalid_share.
+    a valid code. Columns: university_code, visits, valid_code_visits, invalid_code_visits,
+    invalid_code_share.
 
     Rows are matched to the repairs by source file and row; a repair of a merged duplicate or a
     quarantined row has no visit row and is not counted. ``universities`` (university_code)
@@ -327,32 +324,34 @@ def invalid_credit_codes(
         {
             "university_code": visits["university_code"].astype("string").to_numpy(),
             "invalid": key.isin(bad),
-            "with_code": visits["employer_credit_code"].notna().to_numpy(),
+            "valid_code_visits": visits["employer_credit_code"].notna().to_numpy(),
         }
     )
     g = v.groupby("university_code", observed=True)
     out = pd.DataFrame(
         {
             "visits": g.size(),
-            "with_code": g["with_code"].sum(),
-            "invalid_codes": g["invalid"].sum(),
+            "valid_code_visits": g["valid_code_visits"].sum(),
+            "invalid_code_visits": g["invalid"].sum(),
         }
     )
     if universities is not None:
         codes = universities["university_code"].astype("string")
         out = out.reindex(out.index.union(pd.Index(codes.unique())), fill_value=0)
     out = out.astype("int64")
-    entered = out["with_code"] + out["invalid_codes"]
-    out["invalid_share"] = (out["invalid_codes"] / entered.where(entered > 0)).astype("float64")
+    entered = out["valid_code_visits"] + out["invalid_code_visits"]
+    out["invalid_code_share"] = (out["invalid_code_visits"] / entered.where(entered > 0)).astype(
+        "float64"
+    )
     out.index.name = "university_code"
     return out.reset_index().sort_values("university_code", ignore_index=True)
 
 
 register_headers(
     {
-        "with_code": "有效信用代码走访次数",
-        "invalid_codes": "信用代码无效走访次数",
-        "invalid_share": "信用代码无效占比",
+        "valid_code_visits": "有效信用代码走访次数",
+        "invalid_code_visits": "信用代码无效走访次数",
+        "invalid_code_share": "信用代码无效占比",
     }
 )
 register_table_titles({"visits_credit_codes": "访企拓岗信用代码校验"})
