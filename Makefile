@@ -61,8 +61,8 @@ format: setup ## ruff format
 	$(BIN)/ruff format src tests benchmarks
 
 .PHONY: lab
-lab: setup ## open JupyterLab in notebooks/
-	$(BIN)/jupyter lab --notebook-dir=notebooks
+lab: setup ## open JupyterLab in notebooks/ on the analyst's notebook explore.ipynb (探索分析)
+	cd notebooks && $(abspath $(BIN))/jupyter lab explore.ipynb
 
 .PHONY: bench
 bench: setup ## run every benchmark on the province data set (generates it when missing)

@@ -157,6 +157,30 @@ def test_visits_progress_reconciles_with_processed_visits(runs, project):
     assert set(t.index) >= set(processed(project, "graduates")["university_code"])
 
 
+def test_credit_code_and_submission_tables(runs, project):
+    credit = read_table(tables(project) / "visits_credit_codes.csv").set_index("university_code")
+    progress = read_table(tables(project) / "visits_progress.csv").set_index("university_code")
+    assert (credit["visits"] == progress.loc[credit.index, "visits"]).all()
+    assert (credit["invalid_code_visits"] + credit["valid_code_visits"] <= credit["visits"]).all()
+    repairs = processed(project, "repairs")
+    checked = repairs[
+        (repairs["dataset"] == "visits") & (repairs["repair_code"] == "credit_code_check")
+    ]
+    assert 0 < credit["invalid_code_visits"].sum() <= len(checked)
+    status = read_table(tables(project) / "submissions_status.csv")
+    unis = processed(project, "universities")
+    per_item = status.groupby("item").size()
+    assert per_item["暖心行动材料"] == per_item["就业工作方案"] == len(unis)
+    assert set(status["submission_status"]) <= {
+        "按期报送",
+        "逾期报送",
+        "未报送（已逾期）",
+        "未报送（未到截止日期）",
+    }
+    own = read_table(tables(project, UNIVERSITY) / "submissions_status.csv")
+    assert set(own["university_code"]) == {UNIVERSITY}
+
+
 def test_platform_and_interview_list(runs, project):
     p = read_table(tables(project) / "platform_progress.csv")
     raw = processed(project, "platform")

@@ -120,8 +120,9 @@ def test_demo_structure(demo):
     }
     rates = uni["上年初次毕业去向落实率"]
     assert rates.str.endswith("%").any() and rates.str.match(r"^0\.\d+$").any()
-    plans = pd.read_csv(raw / "reference" / "adjustment_plans.csv", dtype=str, encoding="utf-8-sig")
-    assert list(plans.columns) == ["院校代码", "报送日期"]
+    register = pd.read_csv(raw / "reference" / "报送情况.csv", dtype=str, encoding="utf-8-sig")
+    assert list(register.columns) == ["院校代码", "报送事项", "报送日期"]
+    assert not (raw / "reference" / "adjustment_plans.csv").exists()  # now one 报送情况 register
     for name in (
         "major_points",
         "universities",
@@ -130,6 +131,7 @@ def test_demo_structure(demo):
         "activity",
         "snapshots",
         "files",
+        "submissions",
     ):
         assert (demo / "ground_truth" / f"{name}.csv").exists()
 
@@ -317,6 +319,7 @@ def test_every_contract_mess_form_in_demo(demo):
         "header_fullwidth",
         "header_spaces",
         "header_linebreak",
+        "header_national",
         "major_code_lost_zero",
         "major_code_as_number",
         "university_id_float",

@@ -46,6 +46,7 @@ ALSO_WRITTEN = [
     "movers",
     "funnel_overdispersion",
     "placement_below_policy",
+    "reporting_timeliness",
 ]
 
 
@@ -283,6 +284,10 @@ def test_university_mode_shows_only_its_own_rows(demo_copy, tmp_path):
     assert tables["placement_by_major"]["graduates"].sum() == len(own)
     head = tables["placement_headline"].set_index("university_code")
     assert head.loc["ALL", "graduates"] == len(d)
+    # its own reporting timeliness beside the province's
+    timely = tables["reporting_timeliness"].set_index("university_code")
+    assert list(timely.index) == ["10386", "ALL"]
+    assert (timely["late_entries"] <= timely["judged"]).all()
 
 
 def test_defaults_run_from_notebooks_folder(demo_data_dir, tmp_path):

@@ -240,6 +240,42 @@ GROUP_SEPARATORS = r"[、,，;；/]"
 GENDERS = {"男": "男", "女": "女", "1": "男", "2": "女"}
 URBAN_RURAL = {"城镇": "城镇", "城市": "城镇", "农村": "农村"}
 
+# 报送事项: documents the notice asks each university for (deadlines: policy ``submissions``).
+SUBMISSION_ITEMS = ("就业工作方案", "暖心行动材料", "调整改革实施方案")
+SUBMISSION_ITEM_ALIASES = {
+    "毕业生就业工作方案": "就业工作方案",
+    "暖心行动": "暖心行动材料",
+    "暖心行动做法和宣传素材": "暖心行动材料",
+    "调整方案": "调整改革实施方案",
+    "学科专业调整改革实施方案": "调整改革实施方案",
+}
+
 ACTIVITY_TYPES = ("双选会", "专场招聘会", "校企对接", "宣讲会", "网络招聘", "其他")
 VISITOR_ROLES = ("党委书记", "校长", "校领导班子成员", "二级学院负责人", "其他")
 HELP_TYPES = ("谈心谈话", "就业促进活动", "岗位推荐")
+
+
+# --- 统一社会信用代码 (GB 32100-2015) -----------------------------------------------------------
+# 18 characters from 31 (digits and capitals without I, O, S, V, Z): registration authority,
+# organisation type, 6-digit region, 9-character organisation code, check character. The check
+# character is (31 - Σ value·weight mod 31) mod 31 over the first 17 (GB 32100-2015 §4.3).
+CREDIT_CHARSET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+CREDIT_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
+CREDIT_CODE_SHAPE = r"^[0-9A-HJ-NPQRTUWXY]{2}[0-9]{6}[0-9A-HJ-NPQRTUWXY]{10}$"
+_CREDIT_VALUE = {ch: i for i, ch in enumerate(CREDIT_CHARSET)}
+
+
+def credit_check_character(first17: str) -> str:
+    """The GB 32100 check character of the first 17 characters (upper case, half-width)."""
+    total = sum(_CREDIT_VALUE[ch] * w for ch, w in zip(first17, CREDIT_WEIGHTS, strict=True))
+    return CREDIT_CHARSET[(31 - total % 31) % 31]
+
+
+def credit_code_is_valid(code: str) -> bool:
+    """Shape and check character of a normalised code (NFKC, upper case, no spaces: the caller
+    normalises; a lower-case or full-width code is not valid as it stands)."""
+    if not isinstance(code, str) or len(code) != 18:
+        return False
+    if any(ch not in _CREDIT_VALUE for ch in code) or not code[2:8].isdigit():
+        return False
+    return credit_check_character(code[:17]) == code[17]

@@ -13,7 +13,7 @@ from importlib import resources
 from pathlib import Path
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from helpers.errors import InvalidInputError, MissingInputError
 
@@ -133,6 +133,39 @@ class Calendar(_Section):
         return tuple(_check_month_day(x) for x in v)
 
 
+APPLIES_TO = ("all", "flagged_points")
+
+
+class SubmissionItem(_Section):
+    item: str  # one of helpers.codes.SUBMISSION_ITEMS
+    deadline: str  # MM-DD in the reporting year (the year of as_of)
+    # all: every monitored university; flagged_points: those whose previous cohort had 专业点
+    # below majors.threshold (the list the department sends, see helpers.majors)
+    applies_to: str
+
+    _md = field_validator("deadline")(_check_month_day)
+
+    @field_validator("item")
+    @classmethod
+    def _item(cls, v: str) -> str:
+        from helpers.codes import SUBMISSION_ITEMS
+
+        if v not in SUBMISSION_ITEMS:
+            raise ValueError(f"unknown submission item {v!r}: one of {SUBMISSION_ITEMS}")
+        return v
+
+    @field_validator("applies_to")
+    @classmethod
+    def _applies(cls, v: str) -> str:
+        if v not in APPLIES_TO:
+            raise ValueError(f"applies_to must be one of {APPLIES_TO}, got {v!r}")
+        return v
+
+
+class Submissions(_Section):
+    items: tuple[SubmissionItem, ...]
+
+
 class Disclosure(_Section):
     min_group_for_rate: int = Field(ge=1)
     min_count_shown: int = Field(ge=1)
@@ -159,6 +192,20 @@ class Policy(_Section):
     calendar: Calendar
     disclosure: Disclosure
     statistics: Statistics
+    submissions: Submissions
+
+    @model_validator(mode="after")
+    def _plan_deadline_once(self):
+        for it in self.submissions.items:
+            if (
+                it.applies_to == "flagged_points"
+                and it.deadline != self.majors.adjustment_plan_deadline
+            ):
+                raise ValueError(
+                    f"submissions: {it.item} deadline {it.deadline} differs from "
+                    f"majors.adjustment_plan_deadline {self.majors.adjustment_plan_deadline}"
+                )
+        return self
 
     def date(self, month_day_value: str, year: int | None = None) -> dt.date:
         """A policy month-day as a date in the cohort year (or ``year``)."""

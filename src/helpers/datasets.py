@@ -19,6 +19,9 @@ class Column:
     required: bool = False
     personal: bool = False  # never reaches processed data (dropped or pseudonymised)
     aliases: tuple[str, ...] = ()  # further headers seen in real exports
+    # field names of the national 就业管理与监测系统 databases (pinyin initials; matched in any
+    # case). Sources per name: docs/national-fields.md
+    national: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -39,15 +42,20 @@ class Dataset:
         for c in self.columns:
             out[c.zh] = c.name
             out[c.name] = c.name
-            for alias in c.aliases:
+            for alias in (*c.aliases, *c.national):
                 out[alias] = c.name
         return out
 
+    @property
+    def national_fields(self) -> dict[str, str]:
+        """National-system field name (upper case) -> canonical name."""
+        return {n: c.name for c in self.columns for n in c.national}
+
 
 _UNIVERSITY = (
-    Column("university_code", "院校代码"),
+    Column("university_code", "院校代码", national=("YXDM",)),
     Column("university_id", "学校标识码"),
-    Column("university_name", "院校名称", aliases=("学校名称",)),
+    Column("university_name", "院校名称", aliases=("学校名称",), national=("YXMC",)),
 )
 
 GRADUATES = Dataset(
@@ -56,30 +64,30 @@ GRADUATES = Dataset(
     prefixes=("毕业去向", "graduates"),
     kind="snapshot",
     columns=(
-        Column("student_id", "学号", required=True, personal=True),
+        Column("student_id", "学号", required=True, personal=True, national=("XH",)),
         *_UNIVERSITY,
-        Column("education_level", "学历层次", required=True),
-        Column("major_code", "专业代码", required=True),
-        Column("major_name", "专业名称", required=True),
-        Column("destination_code", "毕业去向类别代码"),
-        Column("destination", "毕业去向"),
-        Column("name", "姓名", personal=True),
-        Column("id_number", "身份证号", personal=True),
-        Column("phone", "手机号码", personal=True),
+        Column("education_level", "学历层次", required=True, national=("XLDM", "XL")),
+        Column("major_code", "专业代码", required=True, national=("ZYDM",)),
+        Column("major_name", "专业名称", required=True, national=("ZYMC",)),
+        Column("destination_code", "毕业去向类别代码", national=("BYQXDM",)),
+        Column("destination", "毕业去向", national=("BYQX",)),
+        Column("name", "姓名", personal=True, national=("XM",)),
+        Column("id_number", "身份证号", personal=True, national=("SFZH",)),
+        Column("phone", "手机号码", personal=True, national=("SJHM",)),
         Column("email", "电子邮箱", personal=True),
-        Column("gender", "性别"),
+        Column("gender", "性别", national=("XBDM", "XB")),
         Column("department", "所在院系"),
         Column("cohort", "毕业年份"),
         Column("difficulty_category", "困难生类别"),
         Column("assistance_groups", "帮扶群体"),
         Column("willing_to_work", "就业意愿"),
         Column("placement_date", "签约日期"),
-        Column("employer_name", "单位名称"),
-        Column("employer_credit_code", "统一社会信用代码"),
-        Column("employer_type_code", "单位性质代码"),
-        Column("employer_industry_code", "单位行业代码"),
-        Column("employer_region_code", "单位所在地代码"),
-        Column("origin_region_code", "生源地代码"),
+        Column("employer_name", "单位名称", national=("DWMC",)),
+        Column("employer_credit_code", "统一社会信用代码", national=("DWZZJGDM", "TYSHXYDM")),
+        Column("employer_type_code", "单位性质代码", national=("DWXZDM",)),
+        Column("employer_industry_code", "单位行业代码", national=("DWHYDM",)),
+        Column("employer_region_code", "单位所在地代码", national=("DWSZDDM",)),
+        Column("origin_region_code", "生源地代码", national=("SYSZDDM",)),
         Column("urban_rural", "城乡生源"),
     ),
     natural_key=("university_code", "student_id"),
@@ -208,8 +216,23 @@ ADJUSTMENT_PLANS = Dataset(
     one_of=(("university_code", "university_id", "university_name"),),
 )
 
+SUBMISSIONS = Dataset(
+    name="submissions",
+    zh="报送情况",
+    prefixes=("报送情况", "submissions"),
+    kind="reference",
+    columns=(
+        *_UNIVERSITY,
+        Column("item", "报送事项", required=True, aliases=("事项", "材料名称")),
+        Column("received_date", "报送日期", required=True, aliases=("收到日期",)),
+    ),
+    # a university may send an item twice: each receipt is a row, the earliest counts
+    natural_key=("university_code", "item", "received_date"),
+    one_of=(("university_code", "university_id", "university_name"),),
+)
+
 INPUT_DATASETS = (GRADUATES, RECRUITMENT, VISITS, PLATFORM, ASSISTANCE)
-REFERENCE_DATASETS = (UNIVERSITIES, MAJORS, ADJUSTMENT_PLANS)
+REFERENCE_DATASETS = (UNIVERSITIES, MAJORS, ADJUSTMENT_PLANS, SUBMISSIONS)
 BY_NAME = {d.name: d for d in (*INPUT_DATASETS, *REFERENCE_DATASETS)}
 
 # --- processed Parquet: data/processed/<as_of>/<name>.parquet --------------------------------
@@ -309,6 +332,11 @@ PROCESSED_COLUMNS: dict[str, dict[str, str]] = {
     },
     "adjustment_plans": {
         "university_code": "string",
+        "received_date": "datetime64[ms]",
+    },
+    "submissions": {
+        "university_code": "string",
+        "item": "string",  # one of helpers.codes.SUBMISSION_ITEMS
         "received_date": "datetime64[ms]",
     },
     "majors": {

@@ -43,6 +43,10 @@ HEADER_MODULES: tuple[str, ...] = (
     "helpers.disclosure",
     "helpers.runner",
     "helpers.quality",
+    "helpers.followup.visits",
+    "helpers.followup.submissions",
+    "helpers.timeliness",
+    "helpers.explore",
 )
 
 _SNAKE = re.compile(r"^[a-z][a-z0-9_]*$")

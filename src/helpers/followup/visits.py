@@ -13,7 +13,10 @@ Counting rules:
 - on track: distinct employers >= ceil(target x share of the year elapsed) (366-day years
   included); the new-employer target is pro-rated over the first half until ``first_half_end``
   and judged in full after it; a university without a baseline has no new-employer target;
-- visits by 二级学院负责人 count toward the university's total and are also shown separately.
+- visits by 二级学院负责人 count toward the university's total and are also shown separately;
+- a credit code that fails its GB 32100 check character (a typo) would make a second employer: ingest
+  sets it aside (repair ``credit_code_check``) and the row is known by its name;
+  :func:`invalid_credit_codes` counts those rows per university for the report.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from helpers.followup.common import (
     require_columns,
     scope_summary,
 )
+from helpers.tables import register_headers, register_table_titles
 
 COLLEGE_ROLE = "二级学院负责人"  # 走访人职务 value of a department (二级学院) head
 ROLE_GROUPS = ("校领导", "二级学院", "其他")
@@ -270,3 +274,84 @@ def province_cumulative(
     )
     out["on_track_line"] = universities * policy.visits.employers_per_year * out["year_fraction"]
     return out.reset_index()
+
+
+# repair codes of ingest that set a 统一社会信用代码 aside: a wrong shape, a wrong check character
+INVALID_CREDIT_REPAIRS = ("unrecognised_to_na", "credit_code_check")
+
+
+def invalid_credit_codes(
+    visits: pd.DataFrame,
+    repairs: pd.DataFrame,
+    universities: pd.DataFrame | None = None,
+    as_of: dt.date | str | None = None,
+) -> pd.DataFrame:
+    """Per university: visit rows whose 统一社会信用代码 ingest set aside (``repairs`` of the
+    processed folder; shape or check character wrong), beside the visit rows and those carrying
+    a valid code. Columns: university_code, visits, valid_code_visits, invalid_code_visits,
+    invalid_code_share.
+
+    Rows are matched to the repairs by source file and row; a repair of a merged duplicate or a
+    quarantined row has no visit row and is not counted. ``universities`` (university_code)
+    adds the monitored universities without any visit (all counts 0); with ``as_of`` only
+    visits dated in the monitoring year up to ``as_of`` count (as in :func:`visits_progress`).
+    """
+    from helpers.datasets import VISITS
+    from helpers.ingest.readers import header_key
+
+    require_columns(visits, ("university_code", "employer_credit_code", "source_file"), "visits")
+    if as_of is not None:
+        visits = visits.loc[in_year_to_date(visits["visit_date"], as_of)[0].to_numpy()]
+    credit_headers = {
+        header_key(h) for h, name in VISITS.aliases.items() if name == "employer_credit_code"
+    }
+    r = repairs
+    if len(r):
+        r = r.loc[
+            (r["dataset"] == "visits")
+            & r["repair_code"].isin(INVALID_CREDIT_REPAIRS)
+            & r["column"].astype("string").map(header_key, na_action="ignore").isin(credit_headers)
+        ]
+    bad = pd.MultiIndex.from_arrays(
+        [r["source_file"].astype("string"), r["row"].astype("Int64")]
+        if len(r)
+        else [pd.Series([], dtype="string"), pd.Series([], dtype="Int64")]
+    )
+    key = pd.MultiIndex.from_arrays(
+        [visits["source_file"].astype("string"), visits["source_row"].astype("Int64")]
+    )
+    v = pd.DataFrame(
+        {
+            "university_code": visits["university_code"].astype("string").to_numpy(),
+            "invalid": key.isin(bad),
+            "valid_code_visits": visits["employer_credit_code"].notna().to_numpy(),
+        }
+    )
+    g = v.groupby("university_code", observed=True)
+    out = pd.DataFrame(
+        {
+            "visits": g.size(),
+            "valid_code_visits": g["valid_code_visits"].sum(),
+            "invalid_code_visits": g["invalid"].sum(),
+        }
+    )
+    if universities is not None:
+        codes = universities["university_code"].astype("string")
+        out = out.reindex(out.index.union(pd.Index(codes.unique())), fill_value=0)
+    out = out.astype("int64")
+    entered = out["valid_code_visits"] + out["invalid_code_visits"]
+    out["invalid_code_share"] = (out["invalid_code_visits"] / entered.where(entered > 0)).astype(
+        "float64"
+    )
+    out.index.name = "university_code"
+    return out.reset_index().sort_values("university_code", ignore_index=True)
+
+
+register_headers(
+    {
+        "valid_code_visits": "有效信用代码走访次数",
+        "invalid_code_visits": "信用代码无效走访次数",
+        "invalid_code_share": "信用代码无效占比",
+    }
+)
+register_table_titles({"visits_credit_codes": "访企拓岗信用代码校验"})

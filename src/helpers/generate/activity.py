@@ -127,6 +127,7 @@ def visits(
     target = policy.visits.employers_per_year
     target_new = policy.visits.new_employers_first_half
     h1_end = np.datetime64(policy.date(policy.visits.first_half_end, year), "D")
+    initial = np.datetime64(policy.date(policy.placement.initial_snapshot, year), "D")
     frames, truth = [], []
     month_w = np.array([3, 5, 12, 14, 14, 12, 6, 5, 9, 9, 7, 4], dtype=float)
     for _, row in u.iterrows():
@@ -183,7 +184,9 @@ def visits(
         df["走访日期"] = pd.to_datetime(df["走访日期"]).dt.date
         frames.append(df)
         below_avg = row.get("baseline_true", 1.0) < policy.placement.provincial_average
-        truth.append((code, d, int((new & in_h1).sum()), late, bool(below_avg)))
+        # distinct employers visited up to the initial reporting date (the demo's report date)
+        seen = np.unique(all_emp[all_date <= initial])
+        truth.append((code, d, int((new & in_h1).sum()), late, bool(below_avg), seen.size))
     t = pd.DataFrame(
         truth,
         columns=[
@@ -192,6 +195,7 @@ def visits(
             "new_employers_h1",
             "behind_visit_targets",
             "below_provincial_average",
+            "distinct_employers_initial",
         ],
     )
     return pd.concat(frames, ignore_index=True), t

@@ -405,6 +405,7 @@ def graduates(
     rng: np.random.Generator,
     flexible_unis: set[str],
     jump_unis: set[str],
+    batch_unis: set[str] = frozenset(),
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Every graduate of every cohort with a full timeline; and the per-point ground truth."""
     pr = rates.merge(pts, on="point_id", how="left")
@@ -579,8 +580,50 @@ def graduates(
     entry = cohort - years
     g["student_id"] = _student_ids(g, u, entry)
 
+    g["entry_date"] = entry_dates(g, policy, rng, batch_unis)
     truth = _truth(pr, g, policy)
     return g, truth
+
+
+# 落实一人、上报一人: days from 签约 to the entry in the national system. Most universities enter a
+# placement within days (geometric, mean 4 days: 95% within two weeks), a few slow ones weeks later;
+# batch universities enter them in bulk in the last days before each calendar checkpoint.
+ENTRY_DELAY_P = 0.2
+SLOW_ENTRY_SHARE = 0.04
+
+
+def entry_dates(
+    g: pd.DataFrame, policy: Policy, rng: np.random.Generator, batch_unis=frozenset()
+) -> np.ndarray:
+    """When each placement reaches the data (NaT where there is none). Never after the cohort's
+    initial date for placements made by then, nor after the year end: the initial and year-end
+    snapshots stay complete (their truth does not depend on the delays)."""
+    place = g["place_date"].to_numpy().astype("datetime64[D]")
+    n = place.size
+    delay = rng.geometric(ENTRY_DELAY_P, n) - 1
+    slow = rng.random(n) < SLOW_ENTRY_SHARE
+    delay = np.where(slow, delay + rng.integers(14, 60, n), delay)
+    entry = place + delay.astype("timedelta64[D]")
+    batch = np.isin(g["university_code"].to_numpy(), list(batch_unis))
+    cohort = g["cohort"].to_numpy().astype(int)
+    before = rng.integers(0, 4, n).astype("timedelta64[D]")
+    for c in np.unique(cohort):
+        sel = cohort == c
+        initial = np.datetime64(policy.date(policy.placement.initial_snapshot, int(c)), "D")
+        year_end = np.datetime64(policy.date(policy.placement.year_end_snapshot, int(c)), "D")
+        deadlines = np.array(
+            sorted({policy.date(md, int(c)) for md in policy.calendar.checkpoints}),
+            dtype="datetime64[D]",
+        )
+        b = sel & batch & ~np.isnat(place)
+        nxt = np.searchsorted(deadlines, place[b], side="left")
+        due = np.where(
+            nxt < deadlines.size, deadlines[np.minimum(nxt, deadlines.size - 1)], year_end
+        )
+        entry[b] = np.maximum(place[b], due - before[b])
+        cap = np.where(place[sel] <= initial, initial, year_end)
+        entry[sel] = np.minimum(entry[sel], cap)
+    return np.where(np.isnat(place), np.datetime64("NaT"), entry).astype("datetime64[D]")
 
 
 def _student_ids(g: pd.DataFrame, u: pd.DataFrame, entry: np.ndarray) -> np.ndarray:
@@ -659,7 +702,9 @@ def state_at(g, when: np.datetime64) -> tuple[np.ndarray, np.ndarray]:
     code = np.where(in_early, col("early_code"), code)
     date = np.where(in_early, early, date)
     place = col("place_date")
-    placed = place <= when
+    # a placement shows once it has been entered (落实一人、上报一人: usually days later)
+    entry = col("entry_date") if "entry_date" in g else place
+    placed = (place <= when) & (entry <= when)
     changed = col("change_date") <= when
     code = np.where(placed, np.where(changed, col("final_code"), col("prev_code")), code)
     date = np.where(placed, np.where(changed, col("change_date"), place), date)

@@ -22,7 +22,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from helpers.codes import CREDIT_CHARSET, parse_level
 from helpers.datasets import BY_NAME
+from helpers.generate.snapshots import LEVEL_CODE
 from helpers.generate.writers import Sheet
 
 DATE_COLUMNS = {
@@ -33,7 +35,7 @@ DATE_COLUMNS = {
     "assistance": ("帮扶日期",),
 }
 DATE_STYLES = ("cell", "iso", "slash", "dot", "compact", "chinese", "serial", "serial_text")
-HEADER_MODES = ("zh", "en", "fullwidth", "spaces", "linebreak")
+HEADER_MODES = ("zh", "en", "fullwidth", "spaces", "linebreak", "national")
 UNI_COLUMNS = ("院校代码", "学校标识码", "学校标识码_float", "院校名称")
 TITLES = {
     "graduates": "{cohort}届毕业生就业方案",
@@ -71,6 +73,10 @@ ROW_FORMS: dict[str, dict[str, str]] = {
         "unknown_university": "quarantined",
         "empty_required": "quarantined",
         "duplicate_identical": "merged",
+        # one character mistyped: the check character fails, the employer is known by its name
+        "credit_code_typo": "repaired",
+        # lower-case letters or full-width characters: the same code after NFKC and upper case
+        "credit_code_case": "accepted",
     },
     "platform": {"numerator_above_denominator": "quarantined"},
     "assistance": {
@@ -89,6 +95,7 @@ FILE_FORMS = (
     "header_fullwidth",
     "header_spaces",
     "header_linebreak",
+    "header_national",
     "university_id",
     "university_id_float",
     "university_name",
@@ -179,11 +186,30 @@ def plan_style(
     return s
 
 
+def national_values(df: pd.DataFrame) -> pd.DataFrame:
+    """Code the values as the national system's export does: 性别 1/2, 学历层次 as its code."""
+    out = df.copy()
+    if "性别" in out:
+        out["性别"] = out["性别"].map(lambda v: {"男": "1", "女": "2"}.get(v, v)).astype(object)
+    if "学历层次" in out:
+
+        def level_code(v):
+            parsed = parse_level(str(v)) if v is not None else None
+            return LEVEL_CODE.get(parsed, v) if parsed else v
+
+        out["学历层次"] = out["学历层次"].map(level_code).astype(object)
+    return out
+
+
 def _headers(dataset: str, columns: list[str], mode: str, rng: np.random.Generator) -> list[str]:
     ds = BY_NAME[dataset]
     alias = {c.zh: c.name for c in ds.columns}
     if mode == "en":
         return [alias.get(c, c) for c in columns]
+    if mode == "national":  # pinyin field names where the national system has one
+        case = str.lower if rng.random() < 0.5 else str.upper
+        national = {c.zh: c.national[0] for c in ds.columns if c.national}
+        return [case(national[c]) if c in national else c for c in columns]
     out = []
     for i, c in enumerate(columns):
         if mode == "fullwidth" and i % 3 == 0:
@@ -349,6 +375,21 @@ def apply_row_mess(
                 d = df.iat[i, j]
                 df.iat[i, j] = f"{d.year}-02-30" if isinstance(d, dt.date) else "2023-02-30"
                 recs.append((i, "走访日期", form, expected))
+        elif form in ("credit_code_typo", "credit_code_case"):
+            j = df.columns.get_loc("统一社会信用代码")
+            has = np.array([isinstance(c, str) and len(c) == 18 for c in df.iloc[:, j]])
+            for i in _pick(rng, ids[has], k, used):
+                code = df.iat[i, j]
+                if form == "credit_code_typo":
+                    at = int(rng.integers(8, 17))  # the organisation-code part
+                    others = [c for c in CREDIT_CHARSET if c != code[at]]
+                    code = code[:at] + others[int(rng.integers(len(others)))] + code[at + 1 :]
+                elif rng.random() < 0.5 and any(c.isalpha() for c in code):
+                    code = code.lower()
+                else:
+                    code = code.translate(FULLWIDTH)
+                df.iat[i, j] = code
+                recs.append((i, "统一社会信用代码", form, expected))
         elif form == "numerator_above_denominator":
             for i in _pick(rng, ids, k, used):
                 j = df.columns.get_loc("平台关注人数")

@@ -117,7 +117,7 @@ _DEMO_GRADUATE_STYLES = (
     dict(fmt="csv", encoding="utf-8", date_style="serial_text", uni_column="学校标识码"),
     dict(date_style="mixed", title=True, footer_total=True),
     dict(date_style="iso", footer_filler=True),
-    dict(),
+    dict(header_mode="national"),
 )
 
 
@@ -193,6 +193,8 @@ def run_task(task: FileTask) -> tuple[list[tuple], dict]:
             )
         )
         df["_sheet"] = levels.fillna("本科生").to_numpy()
+    if style.header_mode == "national":
+        df = mess.national_values(df)
     if style.major_numeric:
         for col in ("专业代码",):
             df[col] = pd.Series(
@@ -327,6 +329,8 @@ def _pick_specials(
     behind = set(rest[1 : 1 + k])
     laggards = set(rest[1 + k : 1 + 2 * k])
     weak = set(rest[1 + 2 * k : 2 + 2 * k])
+    n_batch = 2 if len(codes) < 20 else 3
+    batch = set(rest[2 + 2 * k : 2 + 2 * k + n_batch])
     return {
         "flexible": flexible,
         "jump": jump,
@@ -334,6 +338,7 @@ def _pick_specials(
         "behind": behind,
         "laggards": laggards,
         "weak": weak,
+        "batch": batch,
     }
 
 
@@ -386,6 +391,7 @@ def generate_province(
         _rng(seed, "graduates"),
         flexible_unis=specials["flexible"],
         jump_unis=specials["jump"],
+        batch_unis=specials["batch"],
     )
     grads = g[g["is_graduate"]]
     prev = grads[grads["cohort"] == cohort - 1].groupby("university_code")["placed_initial"].mean()
@@ -604,6 +610,7 @@ def generate_province(
 
     # --- reference files ---------------------------------------------------------------------------
     _write_reference(raw, u, truth, policy, cohort, _rng(seed, "reference"), rate)
+    sub_truth = _write_submissions(raw, u, truth, policy, cohort, _rng(seed, "submissions"), rate)
 
     # --- ground truth ------------------------------------------------------------------------------
     _write_truth(
@@ -622,6 +629,7 @@ def generate_province(
         cohort,
         policy,
     )
+    sub_truth.to_csv(truth_dir / "submissions.csv", index=False, encoding="utf-8")
     return _summary(cfg, out, seed, g, truth, files, mess_df, folders, cohort)
 
 
@@ -710,31 +718,79 @@ def _write_reference(
     )
     sheet = Sheet("院校名单", [list(df.columns), *df.to_numpy().tolist()])
     (ref / "universities.csv").write_bytes(csv_bytes(sheet, "utf-8-sig")[0])
-    # adjustment plans: universities whose previous cohort had 专业点 below the threshold
+
+
+def _flagged_previous(truth: pd.DataFrame, policy, cohort: int) -> list[str]:
+    """Universities whose previous cohort had 专业点 (n >= policy minimum) truly below the
+    threshold at the initial date: they owe an adjustment plan this year."""
     thr, min_n = policy.majors.threshold, policy.majors.min_graduates
     prev = truth[(truth["cohort"] == cohort - 1) & (truth["n_graduates"] >= min_n)]
-    flagged = sorted(
+    return sorted(
         prev.loc[prev["realised_initial"] / prev["n_graduates"] < thr, "university_code"].unique()
     )
-    deadline = policy.date(policy.majors.adjustment_plan_deadline, cohort)
-    rows = []
-    for code in flagged:
-        r = rng.random()
-        if r < 0.12:
-            continue  # no plan received
-        if r < 0.32:
-            d = deadline + dt.timedelta(days=int(rng.integers(1, 45)))
-        else:
-            d = deadline - dt.timedelta(days=int(rng.integers(1, 40)))
+
+
+def _write_submissions(
+    raw: Path,
+    u: pd.DataFrame,
+    truth: pd.DataFrame,
+    policy,
+    cohort: int,
+    rng: np.random.Generator,
+    rate: float,
+) -> pd.DataFrame:
+    """``raw/reference/报送情况.csv``: the documents of policy ``submissions`` as the department's
+    register records them (院校代码, 报送事项, 报送日期 in mixed date forms); most on time, some on
+    the deadline day, some late, some missing, a resend. Returns the truth: per university and
+    item owed, the first receipt (or none) and the status at the initial reporting date."""
+    flagged = set(_flagged_previous(truth, policy, cohort))
+    initial = policy.date(policy.placement.initial_snapshot, cohort)
+    rows, out = [], []
+
+    def text(d: dt.date) -> str:
         f = rng.integers(0, 3)
-        txt = (
-            d.isoformat()
-            if f == 0
-            else (f"{d.year}/{d.month}/{d.day}" if f == 1 else f"{d.year}年{d.month}月{d.day}日")
-        )
-        rows.append([code, txt])
-    sheet = Sheet("调整方案", [["院校代码", "报送日期"], *rows])
-    (ref / "adjustment_plans.csv").write_bytes(csv_bytes(sheet, "utf-8-sig")[0])
+        if f == 0:
+            return d.isoformat()
+        return f"{d.year}/{d.month}/{d.day}" if f == 1 else f"{d.year}年{d.month}月{d.day}日"
+
+    for it in policy.submissions.items:
+        deadline = policy.date(it.deadline, cohort)
+        owe = [c for c in u["university_code"] if it.applies_to == "all" or c in flagged]
+        for code in owe:
+            r = rng.random()
+            if r < 0.12:
+                d = None  # nothing received
+            elif r < 0.32:
+                d = deadline + dt.timedelta(days=int(rng.integers(1, 45)))
+            elif r < 0.42:
+                d = deadline  # on the deadline day: on time
+            else:
+                d = deadline - dt.timedelta(days=int(rng.integers(1, 40)))
+            if d is not None:
+                rows.append([code, it.item, text(d)])
+                if rng.random() < 0.1:  # a revised version sent later: the first one counts
+                    rows.append(
+                        [code, it.item, text(d + dt.timedelta(days=int(rng.integers(3, 20))))]
+                    )
+            status = (
+                "未报送（已逾期）"
+                if d is None and initial > deadline
+                else "未报送（未到截止日期）"
+                if d is None
+                else "按期报送"
+                if d <= deadline
+                else "逾期报送"
+            )
+            out.append((code, it.item, deadline, d, status))
+    if rate > 0 and rows:
+        # a row the register should not hold (an item the notice does not ask for): quarantined
+        rows.insert(int(rng.integers(len(rows))), [rows[0][0], "招聘简章", text(initial)])
+    order = rng.permutation(len(rows))
+    sheet = Sheet("报送情况", [["院校代码", "报送事项", "报送日期"], *[rows[i] for i in order]])
+    (raw / "reference" / "报送情况.csv").write_bytes(csv_bytes(sheet, "utf-8-sig")[0])
+    return pd.DataFrame(
+        out, columns=["university_code", "item", "deadline", "received_date", "status"]
+    )
 
 
 def _write_truth(
@@ -812,6 +868,14 @@ def _write_truth(
         )
     for code in sorted(specials["laggards"]):
         sig.append((code, "platform_laggard", "follow and binding rates below the policy minimum"))
+    for code in sorted(specials["batch"]):
+        sig.append(
+            (
+                code,
+                "batch_entry",
+                "placements entered in bulk in the last days before each calendar checkpoint",
+            )
+        )
     for code in sorted(specials["weak"]):
         sig.append((code, "weak_assistance", "about half of the group graduates miss the 3个3"))
     pd.DataFrame(sig, columns=["university_code", "signal", "detail"]).to_csv(

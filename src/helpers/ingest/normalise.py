@@ -28,6 +28,7 @@ from helpers.codes import (
     GROUP_COLUMNS,
     GROUP_SEPARATORS,
     URBAN_RURAL,
+    credit_code_is_valid,
     parse_level,
 )
 
@@ -243,6 +244,12 @@ def personal_text(s: pd.Series, identifiers=None) -> np.ndarray:
 def match_name(s: pd.Series) -> pd.Series:
     """Key for matching names exactly after normalisation: clean_name without any space."""
     return _drop_ws(as_text(s))
+
+
+@per_distinct
+def credit_codes_valid(s: pd.Series) -> pd.Series:
+    """GB 32100 shape and check character of clean codes (see ``clean_code``); missing -> False."""
+    return pd.Series([credit_code_is_valid(v) for v in s.astype(object)], index=s.index, dtype=bool)
 
 
 @per_distinct

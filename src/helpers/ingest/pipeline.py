@@ -925,7 +925,7 @@ def _ingest_batches(
     needed, bulk_tasks = bulk.split_tasks(needed, sizes)  # national-size graduates exports
     batches = _batches(list(needed.values()), sizes)
     results = _run(batches, ctx, pool)  # the pool starts reading
-    for name in ("majors", "adjustment_plans"):  # meanwhile, the other reference tables
+    for name in ("majors", "adjustment_plans", "submissions"):  # meanwhile, the other references
         ts = [t for t in ref_tasks if t.dataset == name]
         reference[name] = merge(name, Pool.of(name, [process_batch(ts, ctx)] if ts else []), paths)
 

@@ -21,7 +21,13 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from helpers.codes import BUCKETS_2021, BUCKETS_2024, classify_destinations, discipline_of
+from helpers.codes import (
+    BUCKETS_2021,
+    BUCKETS_2024,
+    SUBMISSION_ITEM_ALIASES,
+    classify_destinations,
+    discipline_of,
+)
 from helpers.config import load_policy
 from helpers.datasets import BY_NAME, PROCESSED_COLUMNS, Dataset
 from helpers.ingest import normalise as nz
@@ -649,7 +655,10 @@ def _credit_code(f, rep: _Repairs, v) -> None:
     rep.add(floats, "employer_credit_code", "float_suffix", f.get("employer_credit_code"), cc)
     bad = cc.notna() & ~cc.str.fullmatch(nz.CREDIT_CODE).fillna(False)
     _optional(bad, "employer_credit_code", rep, f.get("employer_credit_code"))
-    v["employer_credit_code"] = cc.mask(bad)
+    # right shape, wrong check character: a mistyped code would count as a second employer
+    mistyped = cc.notna() & ~bad & ~nz.credit_codes_valid(cc)
+    rep.add(mistyped, "employer_credit_code", "credit_code_check", f.get("employer_credit_code"))
+    v["employer_credit_code"] = cc.mask(bad | mistyped)
 
 
 def _normalise_recruitment(f, ctx, rep) -> pd.DataFrame:
@@ -744,6 +753,15 @@ def _normalise_adjustment_plans(f, ctx, rep) -> pd.DataFrame:
     return v.frame()
 
 
+def _normalise_submissions(f, ctx, rep) -> pd.DataFrame:
+    v = _Columns(f.index)
+    _university(f, ctx, rep, v)
+    item = nz.match_name(_text_or_na(f, "item"))
+    v["item"] = item.replace(SUBMISSION_ITEM_ALIASES)
+    v["received_date"] = _text_or_na(f, "received_date")
+    return v.frame()
+
+
 NORMALISERS = {
     "graduates": _normalise_graduates,
     "recruitment": _normalise_recruitment,
@@ -753,6 +771,7 @@ NORMALISERS = {
     "universities": _normalise_universities,
     "majors": _normalise_majors,
     "adjustment_plans": _normalise_adjustment_plans,
+    "submissions": _normalise_submissions,
 }
 
 
@@ -935,6 +954,14 @@ def _type_adjustment_plans(v: pd.DataFrame, digester: Digester) -> pd.DataFrame:
     return out.frame()
 
 
+def _type_submissions(v: pd.DataFrame, digester: Digester) -> pd.DataFrame:
+    out = _Columns(v.index)
+    out["university_code"] = v["university_code"]
+    out["item"] = v["item"]
+    out["received_date"] = nz.parse_dates(v["received_date"])
+    return out.frame()
+
+
 TYPERS = {
     "graduates": _type_graduates,
     "recruitment": _type_recruitment,
@@ -944,6 +971,7 @@ TYPERS = {
     "universities": _type_universities,
     "majors": _type_majors,
     "adjustment_plans": _type_adjustment_plans,
+    "submissions": _type_submissions,
 }
 
 

@@ -55,6 +55,7 @@ REPAIRS: dict[str, str] = {
     "destination_from_label": "毕业去向类别代码为空，由毕业去向名称得到代码",
     "thousands_separator": "去掉数字中的千位分隔符",
     "unrecognised_to_na": "可选项取值无法识别，已置为空",
+    "credit_code_check": "统一社会信用代码校验位不符（疑似录入错误），已置为空，按单位名称识别单位",
     "unknown_group": "无法识别的帮扶群体名称，已忽略",
     "footer_row": "表尾合计/落款行，不是数据行，不计入读取行数",
     "duplicate_header": "列名重复，仅使用第一列",

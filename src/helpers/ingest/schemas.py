@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 
-from helpers.codes import ACTIVITY_TYPES, HELP_TYPES, LEVELS, VISITOR_ROLES
+from helpers.codes import ACTIVITY_TYPES, HELP_TYPES, LEVELS, SUBMISSION_ITEMS, VISITOR_ROLES
 from helpers.datasets import BY_NAME
 from helpers.ingest.normalise import (
     MAJOR_CODE,
@@ -59,6 +59,7 @@ DATE_COLUMNS = {
     "universities": (),
     "majors": (),
     "adjustment_plans": ("received_date",),
+    "submissions": ("received_date",),
 }
 # platform: numerator -> denominator
 PLATFORM_RATIOS = {
@@ -202,6 +203,8 @@ def rules_for(dataset: str, university_codes: frozenset[str]) -> Rules:
         cols["university_id"] = col(True, _matches(r"^[0-9]{10}$", "bad_value"))
     elif dataset == "majors":
         cols["major_code"] = col(False, _matches(MAJOR_CODE, "bad_major_code"))
+    elif dataset == "submissions":
+        cols["item"] = col(False, _isin(SUBMISSION_ITEMS, "unknown_category"))
     return Rules(cols, tuple(frame))
 
 

@@ -65,6 +65,7 @@ DATASET_ZH = {
     "universities": "院校名单",
     "majors": "专业目录",
     "adjustment_plans": "调整方案报送",
+    "submissions": "报送情况",
 }
 STATUS_ZH = {"ok": "已读取", "unreadable": "无法读取", "ignored_sheet": "工作表无表头（已跳过）"}
 
