@@ -20,6 +20,7 @@ from helpers.generate.employers import employer_pool
 from helpers.generate.snapshots import SEPARATORS, Habits, columns_of, graduates_frame
 from helpers.generate.universities import DEMO_CODES, fujian_universities
 from helpers.generate.writers import Sheet, csv_bytes, write_sheets
+from helpers.runner.catalog import safe_name
 
 
 @dataclass(frozen=True)
@@ -445,7 +446,7 @@ def generate_province(
         if habits[code].english_prefix:
             base = f"{en}_{code}"
         else:
-            base = f"{zh}_{code}_{unis[code]['university_name']}"
+            base = f"{zh}_{code}_{safe_name(unis[code]['university_name'])}"
         return f"{folder}/{sub}{base}"
 
     for d, c in folders:
@@ -494,7 +495,7 @@ def generate_province(
                 code = key[1]
                 prev_rows = prev_rows[prev_rows["院校代码"] == code]
                 sub = (
-                    f"{code}_{unis[code]['university_name']}/"
+                    f"{code}_{safe_name(unis[code]['university_name'])}/"
                     if (cfg.name == "demo" and code == u["university_code"].iloc[-2])
                     else ""
                 )
