@@ -496,3 +496,17 @@ def test_bounds_are_configuration(monkeypatch):
     monkeypatch.setenv("PLACEMENT_INGEST_MAX_CELL_CHARS", "many")
     with pytest.raises(ValueError, match="PLACEMENT_INGEST_MAX_CELL_CHARS"):
         limits.current()
+
+
+@pytest.mark.parametrize("far", [(1048576, 16384), (1000000, 200)])
+def test_without_a_pool_a_lying_dimension_is_caught_before_reading(tmp_path, far):
+    """Read in the ingest's own process (no pool, nothing would survive a crash), a workbook's
+    cell positions are scanned first: cells at A1 and far away under a dimension of A1 (550 GB,
+    or 6 GB and a minute, in python-calamine) are quarantined without being read."""
+    data = make_data_dir(tmp_path)
+    write_raw_xlsx(raw_dir(data) / "毕业去向_lie.xlsx", sheet_xml({(1, 1): "学号", far: "x"}, "A1"))
+    good_file(data)
+    ingest(AS_OF, data)  # automatic mode: small inputs are read without a pool
+    code, reason = file_reason(data, "毕业去向_lie.xlsx")
+    assert code == "file_sheet_too_large" and f"{far[0]:,} rows" in reason
+    assert_good_loaded(data)

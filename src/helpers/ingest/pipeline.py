@@ -294,8 +294,9 @@ def _start_pool(workers: int) -> ReaderPool:
 def _run(batches: list[list[FileTask]], ctx: Context, pool: ReaderPool | None):
     """(batch index, result) as batches finish (in order without a pool). With a pool every
     batch is submitted now, so that the pool works while the caller does something else."""
-    if pool is None:
-        return ((i, process_batch(b, ctx)) for i, b in enumerate(batches))
+    if pool is None:  # read here: a crash would end the ingest, so workbooks are scanned first
+        here = replace(ctx, scan=True)
+        return ((i, process_batch(b, here)) for i, b in enumerate(batches))
     futures = {pool.submit(process_batch, b, ctx): i for i, b in enumerate(batches)}
     return (
         (futures[f], _batch_outcome(pool, f, batches[futures[f]], ctx))
@@ -933,7 +934,7 @@ def _ingest_targets(
     limits = read_limits.current()
     uni_res = process_batch(
         [t for t in ref_tasks if t.dataset == "universities"],
-        Context(key, nz.UniversityLookup.empty(), limits),
+        Context(key, nz.UniversityLookup.empty(), limits, scan=True),
     )
     reference: dict[str, Merged] = {
         "universities": merge("universities", Pool.of("universities", [uni_res]), paths)
@@ -963,7 +964,8 @@ def _ingest_batches(
     results = _run(batches, ctx, pool)  # the pool starts reading
     for name in ("majors", "adjustment_plans"):  # meanwhile, the other reference tables
         ts = [t for t in ref_tasks if t.dataset == name]
-        reference[name] = merge(name, Pool.of(name, [process_batch(ts, ctx)] if ts else []), paths)
+        here = replace(ctx, scan=True)  # read in this process
+        reference[name] = merge(name, Pool.of(name, [process_batch(ts, here)] if ts else []), paths)
 
     # each dataset of a target is merged and written as soon as its batches are in, the target
     # finished (extras, manifest, swap) once all are: the parent works while the pool reads on

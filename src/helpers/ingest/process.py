@@ -105,6 +105,8 @@ class Context:
     limits: ReadLimits = field(default_factory=ReadLimits)  # bounds (helpers.ingest.limits)
     # path -> (reason code, detail): files not to read (their reader process crashed)
     failed: tuple[tuple[str, str, str], ...] = ()
+    # reading in a process whose crash nothing survives (no pool): scan workbooks' cell positions
+    scan: bool = False
 
 
 @dataclass
@@ -308,7 +310,11 @@ def _read_task(
         for path, code, detail in ctx.failed if ctx is not None else ():
             if path == task.path:
                 raise UnreadableFile(code, detail)
-        raw = read_file(Path(task.path), ctx.limits if ctx is not None else None)
+        raw = read_file(
+            Path(task.path),
+            ctx.limits if ctx is not None else None,
+            scan=ctx is None or ctx.scan,
+        )
     except UnreadableFile as exc:
         _file_failure(base, exc.code, exc.detail, files, quarantine)
         return

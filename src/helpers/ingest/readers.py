@@ -199,9 +199,12 @@ def _column_number(letters: str) -> int:
     return n
 
 
-def check_zip(fileobj, limits: ReadLimits) -> None:
+def check_zip(fileobj, limits: ReadLimits, scan: bool = False) -> None:
     """Bounds of a zip-based workbook from its central directory and the first bytes of each
-    worksheet (never the whole of any part): raises UnreadableFile over a bound."""
+    worksheet (never the whole of any part): raises UnreadableFile over a bound.
+
+    ``scan``: also stream every worksheet once and bound the positions of all its cells (for a
+    read in a process whose crash nobody would survive: see :func:`_scan_positions`)."""
     try:
         zf = zipfile.ZipFile(fileobj)
     except (zipfile.BadZipFile, OSError, ValueError):
@@ -238,6 +241,8 @@ def check_zip(fileobj, limits: ReadLimits) -> None:
             name = info.filename.lower()
             if "worksheets/" in name and name.endswith(".xml"):
                 _check_dimension(zf, info, limits)
+                if scan:
+                    _scan_positions(zf, info, limits)
 
 
 def _check_dimension(zf: zipfile.ZipFile, info: zipfile.ZipInfo, limits: ReadLimits) -> None:
@@ -259,6 +264,42 @@ def _check_dimension(zf: zipfile.ZipFile, info: zipfile.ZipInfo, limits: ReadLim
         return
     rows, cols = int(m[3]), _column_number(m[2].decode("ascii"))
     _check_area(info.filename, rows, cols, limits)
+
+
+_CELL_REF = re.compile(rb'\sr="([A-Z]{0,3})([0-9]{1,7})"')
+
+
+def _scan_positions(zf: zipfile.ZipFile, info: zipfile.ZipInfo, limits: ReadLimits) -> None:
+    """The largest row and column any cell or row element of the worksheet names (streamed, in
+    bounded memory). A declared dimension can lie: cells at A1 and XFD1048576 under ``A1`` make
+    python-calamine ask for 550 GB and abort the process. Elements without a position (placed
+    after the previous one) count as one more row or column each, an upper bound."""
+    max_row = max_col = 0
+    unplaced = 0
+    tail = b""
+    try:
+        with zf.open(info) as fh:
+            while True:
+                block = fh.read(1 << 20)
+                if not block:
+                    break
+                data = tail + block
+                cut = data.rfind(b"<")  # refs never straddle a cut made at a tag's start
+                cut = len(data) if cut <= 0 else cut
+                part, tail = data[:cut], data[cut:]
+                for letters, digits in set(_CELL_REF.findall(part)):
+                    max_row = max(max_row, int(digits))
+                    if letters:
+                        max_col = max(max_col, _column_number(letters.decode("ascii")))
+                unplaced += part.count(b"<c>") + part.count(b"<row>")
+            for letters, digits in set(_CELL_REF.findall(tail)):
+                max_row = max(max_row, int(digits))
+                if letters:
+                    max_col = max(max_col, _column_number(letters.decode("ascii")))
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError, RuntimeError):
+        return  # python-calamine reports a broken part
+    if max_row or max_col or unplaced:
+        _check_area(info.filename, max_row + unplaced, max(max_col, 1) + unplaced, limits)
 
 
 def _check_area(sheet: str, rows: int, cols: int, limits: ReadLimits) -> None:
@@ -289,13 +330,13 @@ def _bound_cells(arr: np.ndarray, columns: list[pa.Array], limits: ReadLimits) -
 
 
 # --- readers ---------------------------------------------------------------------------------
-def _read_excel(path: Path, data: bytes, limits: ReadLimits) -> RawFile:
+def _read_excel(path: Path, data: bytes, limits: ReadLimits, scan: bool = False) -> RawFile:
     import python_calamine as pc
 
     if data.startswith(_OLE_MAGIC) and any(m in data for m in _ENCRYPTED_MARKERS):
         raise UnreadableFile("file_password", "encrypted workbook")
     if data.startswith(b"PK\x03\x04"):
-        check_zip(io.BytesIO(data), limits)
+        check_zip(io.BytesIO(data), limits, scan)
     try:
         wb = pc.CalamineWorkbook.from_filelike(io.BytesIO(data))
     except pc.PasswordError as exc:
@@ -586,8 +627,11 @@ def check_size(path: Path, size: int, limits: ReadLimits) -> None:
         raise UnreadableFile("file_too_large", f"{mib(size)} > {mib(cap)}")
 
 
-def read_file(path: Path, limits: ReadLimits | None = None) -> RawFile:
-    """Read any supported file; raises UnreadableFile with a reason code when it cannot."""
+def read_file(path: Path, limits: ReadLimits | None = None, scan: bool = False) -> RawFile:
+    """Read any supported file; raises UnreadableFile with a reason code when it cannot.
+
+    ``scan``: bound every cell position of a workbook before reading it (one streamed pass over
+    its worksheets), for reads outside a reader process (see :func:`_scan_positions`)."""
     limits = limits or current_limits()
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED_SUFFIXES:
@@ -599,7 +643,7 @@ def read_file(path: Path, limits: ReadLimits | None = None) -> RawFile:
     if not data.strip():
         raise UnreadableFile("file_empty", "0 bytes")
     if suffix in EXCEL_SUFFIXES:
-        return _read_excel(path, data, limits)
+        return _read_excel(path, data, limits, scan)
     return _read_csv(path, data, limits)
 
 
