@@ -233,9 +233,11 @@ def test_file_over_the_size_limit(tmp_path, monkeypatch):
     data = make_data_dir(tmp_path)
     write_csv(raw_dir(data) / "毕业去向_big.csv", [HEADER] + [row(i) for i in range(40)])
     good_file(data)
-    ingest(AS_OF, data, workers=1)
+    result = ingest(AS_OF, data, workers=1)
     code, reason = file_reason(data, "毕业去向_big.csv")
     assert code == "file_too_large" and "> 2.0 KiB" in reason
+    assert "(file_too_large: 5.4 KiB > 2.0 KiB)" in result.summary()
+    assert result.manifest()["read_limits"]["max_csv_regular_bytes"] == 2000
     assert_good_loaded(data)
 
 

@@ -55,6 +55,7 @@ from helpers.ingest.process import (
 )
 from helpers.ingest.pseudonym import key_fingerprint, load_key, words_hex
 from helpers.ingest.quarantine import (
+    BOUND_REASONS,
     QUARANTINE_COLUMNS,
     REASONS,
     REPAIR_COLUMNS,
@@ -810,9 +811,10 @@ class IngestResult:
         if len(unreadable):
             lines.append("  无法读取的文件 unreadable files:")
             for _, r in unreadable.iterrows():
+                detail = r["detail"] if r["reason_code"] in BOUND_REASONS else None
                 lines.append(
                     f"    {r['source_file']} — {REASONS.get(r['reason_code'], r['reason_code'])}"
-                    f" ({r['reason_code']})"
+                    f" ({r['reason_code']}{': ' + detail if isinstance(detail, str) else ''})"
                 )
         if m.get("ignored_files"):
             lines.append(
@@ -1189,6 +1191,7 @@ def _target_extras(
         "code_hash": code_hash(),
         "inputs_digest": digest,
         "pseudonym_key_fingerprint": fp,
+        "read_limits": read_limits.current().describe(),
         "datasets": datasets,
         "files": file_info,
         "ignored_files": inputs.ignored,
