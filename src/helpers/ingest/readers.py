@@ -523,12 +523,14 @@ def csv_records(
     first_line: int = 1,
     width: int | None = None,
     limits: ReadLimits | None = None,
+    lengths: bool = True,
 ) -> CsvRecords:
     """Every record of ``text``, strictly (see the module docstring).
 
     The csv module's own loop reads a well-formed text; only when it finds broken quoting (an
     error, or a record over several lines that is not a plain quoted line break) is the text
-    read again record by record, resuming after each broken line."""
+    read again record by record, resuming after each broken line. ``lengths=False``: the caller
+    checks cell lengths itself (column-wise, see _bound_cells) on a well-formed text."""
     limits = limits or current_limits()
     rows: list[list[str]] = []
     starts: list[int] = []
@@ -558,7 +560,7 @@ def csv_records(
                 break
     if ok:
         problems: dict[int, tuple[str, int]] = {}
-        if rows and len(text) > limits.max_cell_chars:  # no cell can be longer than the text
+        if lengths and rows and len(text) > limits.max_cell_chars:  # else no cell can be longer
             for i, r in enumerate(rows):
                 if r and max(map(len, r)) > limits.max_cell_chars:
                     j = max(range(len(r)), key=lambda k: len(r[k]))
@@ -590,11 +592,13 @@ def _read_csv(path: Path, data: bytes, limits: ReadLimits) -> RawFile:
     if not text.strip():
         raise UnreadableFile("file_empty", "no text")
     delimiter = sniff_delimiter(text)
-    rec = csv_records(text, delimiter, limits=limits)
+    rec = csv_records(text, delimiter, limits=limits, lengths=False)
     del text
     _cut_long(rec.rows, rec.problems, limits.max_cell_chars)
     fields = np.fromiter(map(len, rec.rows), dtype=np.int64, count=len(rec.rows))
     arr, columns = _to_text_array(rec.rows)
+    for i, problem in _bound_cells(arr, columns, limits).items():
+        rec.problems.setdefault(i, problem)
     return RawFile(
         [
             RawSheet(
