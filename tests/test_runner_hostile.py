@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from test_ingest_hostile import HEADER, crashing_workbook, row
 from test_ingest_support import AS_OF, UNIVERSITIES, make_data_dir, quarantine, raw_dir, write_csv
 from test_runner_period import GOOD, run
@@ -41,3 +43,42 @@ def test_period_run_survives_a_crashing_reader_and_a_113_character_name(tmp_path
         assert len(p.name.encode("utf-8")) <= NAME_MAX_BYTES, p.name
     manifest = pd.read_json(published / "manifest.json", typ="series")
     assert {r["university"] for r in manifest["reports"] if r["university"]} == {"10386", "12631"}
+
+
+def test_university_stem_is_bounded_in_bytes_and_keeps_the_code():
+    from helpers.runner.catalog import STEM_MAX_BYTES
+
+    stem = university_stem("12631", LONG_NAME)
+    assert stem.startswith("12631-福建某") and len(stem.encode()) <= STEM_MAX_BYTES
+    assert len(f"{stem}-学科专业点调整通知.docx".encode()) <= NAME_MAX_BYTES
+    other = university_stem("12631", LONG_NAME[:-1] + "校")  # same beginning, another name
+    assert other != stem
+    assert university_stem("10386", "福州大学") == "10386-福州大学"
+
+
+@pytest.mark.parametrize(
+    "name,expected",
+    [
+        ("../../etc/passwd", "etcpasswd"),
+        (".hidden", "hidden"),
+        ("CON", "_CON"),
+        ("nul.txt", "_nul.txt"),
+        ("闽江\u202e学院\x00\n", "闽江学院"),
+        ("-rf 学院", "rf学院"),
+        ("", "未命名"),
+    ],
+)
+def test_safe_name_never_keeps_path_or_control_characters(name, expected):
+    from helpers.runner.catalog import safe_name
+
+    assert safe_name(name) == expected
+
+
+@given(st.text(max_size=400))
+def test_safe_name_property(text):
+    from helpers.runner.catalog import STEM_MAX_BYTES, safe_name
+
+    out = safe_name(text)
+    assert out and len(out.encode("utf-8")) <= STEM_MAX_BYTES
+    assert not any(c in out for c in '/\\:*?"<>|\x00') and not out.startswith((".", "-"))
+    assert all(c.isprintable() and not c.isspace() for c in out)
