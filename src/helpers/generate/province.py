@@ -20,7 +20,6 @@ from helpers.generate.employers import employer_pool
 from helpers.generate.snapshots import SEPARATORS, Habits, columns_of, graduates_frame
 from helpers.generate.universities import DEMO_CODES, fujian_universities
 from helpers.generate.writers import Sheet, csv_bytes, write_sheets
-from helpers.runner.catalog import safe_name
 
 
 @dataclass(frozen=True)
@@ -440,6 +439,8 @@ def generate_province(
         if rate <= 0:
             return mess.FileStyle()
         return mess.plan_style(_rng(seed, "style", rel), dataset, rate, n_rows, allow_xls=True)
+
+    from helpers.runner.catalog import safe_name  # file names from data: one slugger
 
     def name_for(dataset, code, folder, ext_fmt="xlsx", sub=""):
         zh, en = PREFIX[dataset]
