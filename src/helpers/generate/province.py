@@ -447,12 +447,14 @@ def generate_province(
             return mess.FileStyle()
         return mess.plan_style(_rng(seed, "style", rel), dataset, rate, n_rows, allow_xls=True)
 
+    from helpers.runner.catalog import safe_name  # file names from data: one slugger
+
     def name_for(dataset, code, folder, ext_fmt="xlsx", sub=""):
         zh, en = PREFIX[dataset]
         if habits[code].english_prefix:
             base = f"{en}_{code}"
         else:
-            base = f"{zh}_{code}_{unis[code]['university_name']}"
+            base = f"{zh}_{code}_{safe_name(unis[code]['university_name'])}"
         return f"{folder}/{sub}{base}"
 
     for d, c in folders:
@@ -501,7 +503,7 @@ def generate_province(
                 code = key[1]
                 prev_rows = prev_rows[prev_rows["院校代码"] == code]
                 sub = (
-                    f"{code}_{unis[code]['university_name']}/"
+                    f"{code}_{safe_name(unis[code]['university_name'])}/"
                     if (cfg.name == "demo" and code == u["university_code"].iloc[-2])
                     else ""
                 )

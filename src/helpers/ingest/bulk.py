@@ -57,6 +57,7 @@ import pyarrow.parquet as pq
 
 from helpers.datasets import BY_NAME, PROCESSED_COLUMNS
 from helpers.ingest import normalise as nz
+from helpers.ingest.limits import mib
 from helpers.ingest.process import (
     FILE_COLUMNS,
     NATURAL_KEYS,
@@ -95,9 +96,12 @@ from helpers.ingest.readers import (
     HEADER_SCAN_ROWS,
     HeaderMatch,
     RawSheet,
+    csv_records,
     find_header,
+    iter_records,
 )
 from helpers.ingest.schemas import validate
+from helpers.ingest.workers import WorkerCrashed
 
 BULK_DATASETS = ("graduates",)
 MODE_ENV = "PLACEMENT_INGEST_BULK"  # auto | always | never
@@ -156,6 +160,7 @@ class FilePlan:
     delimiter: str = ","
     skip: int = 0  # parquet: body rows above (and including) the header
     promote: tuple[int, ...] = ()  # parquet: integer columns with missing values (read as floats)
+    fields: int = 0  # csv: fields of the header record as written (a data row must have as many)
 
 
 @dataclass(frozen=True)
@@ -319,6 +324,7 @@ def _plan_csv_text(task: FileTask, text: str, encoding: str, whole: bool) -> Fil
     if not whole:  # complete lines only (a record cut at the end is not needed for the header)
         text = text[: text.rfind("\n") + 1]
     records, starts = _csv_records(text, delimiter, 1, limit=HEADER_SCAN_ROWS + 1)
+    widths = [len(r) for r in records]
     cells = _pad(records)
     sheet = RawSheet("", cells, np.asarray(starts, dtype=np.int64))
     header = find_header(sheet, BY_NAME[task.dataset])
@@ -335,6 +341,7 @@ def _plan_csv_text(task: FileTask, text: str, encoding: str, whole: bool) -> Fil
         encoding=encoding,
         delimiter=delimiter,
         skip=header.row,
+        fields=widths[header.row],
     )
 
 
@@ -531,8 +538,9 @@ def _line_table(data: bytes, first_line: int) -> tuple[np.ndarray, np.ndarray]:
     return lines[~empty], lines[empty]
 
 
-def _read_csv_range(chunk: Chunk) -> tuple[list[pa.Array], np.ndarray, int]:
-    """Cells of a CSV byte range, row numbers, and blank lines (read as empty records)."""
+def _read_csv_range(chunk: Chunk, limits=None) -> tuple[list[pa.Array], np.ndarray, int, dict]:
+    """Cells of a CSV byte range, row numbers, blank lines (read as empty records) and the
+    problems of broken rows (readers.row_problems' codes, by row index in the range)."""
     import pyarrow.csv as pacsv
 
     plan = chunk.plan
@@ -571,21 +579,41 @@ def _read_csv_range(chunk: Chunk) -> tuple[list[pa.Array], np.ndarray, int]:
             table = None
         if table is not None and table.num_rows == len(lines):
             cols = [c.combine_chunks() for c in table.columns]
-            if not _quotes_ok(cols):
-                table = None
-            else:
-                return cols, lines, len(empty_lines)
+            if _quotes_ok(cols) and _lengths_ok(cols, limits):
+                return cols, lines, len(empty_lines), {}
+            table = None
     # the csv module, as the regular reader (a quoted line break, ragged rows, a lone \r ...)
     if text is None:
         text = _check_utf8(data)
-    try:
-        records, starts = _csv_records_strict(text, plan.delimiter, chunk.first_line)
-    except csv.Error as exc:
-        raise _Fallback(str(exc)) from exc
-    cells = _pad(records, plan.width)
-    nonblank_rows = np.asarray(starts, dtype=np.int64)
+    rec = csv_records(text, plan.delimiter, chunk.first_line, plan.fields or plan.width, limits)
+    cols, problems = _record_columns(plan, rec.rows, rec.problems, limits)
+    return cols, np.asarray(rec.starts, dtype=np.int64), 0, problems
+
+
+def _record_columns(plan: FilePlan, rows: list[list[str]], problems: dict, limits):
+    """Records -> Arrow columns (padded to the header), over-long cells cut, ragged rows added
+    to the problems (as the regular reader does)."""
+    from helpers.ingest.readers import _cut_long
+
+    _cut_long(rows, problems, (limits or _limits()).max_cell_chars)
+    if plan.fields:
+        for i, r in enumerate(rows):
+            if r and len(r) != plan.fields and i not in problems:
+                problems[i] = ("row_field_count", -1)
+    cells = _pad(rows, plan.width)
     cols = [pa.array(cells[:, j], type=pa.large_string()) for j in range(cells.shape[1])]
-    return cols, nonblank_rows, 0
+    return cols, problems
+
+
+def _limits():
+    from helpers.ingest.limits import current
+
+    return current()
+
+
+def _lengths_ok(cols: list[pa.Array], limits) -> bool:
+    cap = (limits or _limits()).max_cell_chars
+    return not any(len(c) and pc.max(pc.utf8_length(c)).as_py() > cap for c in cols)
 
 
 def _quotes_ok(cols: list[pa.Array]) -> bool:
@@ -600,23 +628,6 @@ def _check_utf8(data: bytes) -> str:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise _EncodingMismatch(str(exc)) from exc
-
-
-def _csv_records_strict(text: str, delimiter: str, first_line: int):
-    """Like _csv_records, but a range that ends inside a quoted field is an error (its cut was
-    wrong: the file's quoting is not what the range split assumed)."""
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=False)
-    rows: list[list[str]] = []
-    starts: list[int] = []
-    line = first_line
-    for record in reader:
-        rows.append(record)
-        starts.append(line)
-        line = first_line + reader.line_num
-    lines = text.count("\n") + (0 if text.endswith("\n") or not text else 1)
-    if reader.line_num != lines:
-        raise csv.Error(f"records end on line {reader.line_num} of {lines}")
-    return rows, starts
 
 
 # --- cleaning (as helpers.ingest.process) --------------------------------------------------
@@ -670,17 +681,37 @@ def _masks(cols: list[pa.Array], n: int) -> tuple[np.ndarray, np.ndarray, list[s
 
 
 # --- processing a chunk (in a worker) ------------------------------------------------------
-def _chunk_cells(chunk: Chunk) -> tuple[list[pa.Array], np.ndarray, int]:
+def _chunk_cells(chunk: Chunk, limits=None) -> tuple[list[pa.Array], np.ndarray, int, dict]:
     if chunk.plan.kind == "parquet":
         cols, rows = _read_parquet_chunk(chunk)
-        return cols, rows, 0
-    return _read_csv_range(chunk)
+        return cols, rows, 0, _long_cells(cols, limits)
+    return _read_csv_range(chunk, limits)
+
+
+def _long_cells(cols: list[pa.Array], limits) -> dict:
+    """Parquet: rows with a cell over the limit (cut in place, as the regular reader does)."""
+    if _lengths_ok(cols, limits):
+        return {}
+    cap = (limits or _limits()).max_cell_chars
+    problems: dict[int, tuple[str, int]] = {}
+    for j, c in enumerate(cols):
+        length = pc.utf8_length(c)
+        long_rows = np.flatnonzero(pc.greater(length, cap).to_numpy(zero_copy_only=False))
+        if not len(long_rows):
+            continue
+        values = c.to_pylist()
+        for i in long_rows:
+            text = values[i]
+            values[i] = f"{text[:200]}…（共 {len(text):,} 字符，超过上限 {cap:,}）"
+            problems.setdefault(int(i), ("cell_too_long", j))
+        cols[j] = pa.array(values, type=pa.large_string())
+    return problems
 
 
 def process_chunk(chunk: Chunk, ctx: Context) -> list[ChunkResult]:
     """Read, clean, normalise, validate and type one chunk (in slices of CHUNK_ROWS rows); write
     the accepted rows of each slice to a spill part."""
-    cols, rows, blank_lines = _chunk_cells(chunk)
+    cols, rows, blank_lines, problems = _chunk_cells(chunk, ctx.limits)
     n = len(rows)
     step = chunk.slice_rows or CHUNK_ROWS
     out = []
@@ -689,8 +720,11 @@ def process_chunk(chunk: Chunk, ctx: Context) -> list[ChunkResult]:
         part = [c.slice(a, b - a) for c in cols]
         spill = f"{chunk.spill}-{k:03d}.parquet"
         first = chunk.number == 0 and k == 0
+        sub = {i - a: p for i, p in problems.items() if a <= i < b}
         out.append(
-            process_cells(chunk, part, rows[a:b], blank_lines if k == 0 else 0, ctx, spill, first)
+            process_cells(
+                chunk, part, rows[a:b], blank_lines if k == 0 else 0, ctx, spill, first, sub
+            )
         )
     return out
 
@@ -703,6 +737,7 @@ def process_cells(
     ctx: Context,
     spill: str,
     first: bool,
+    problems: dict | None = None,
 ) -> ChunkResult:
     plan, task = chunk.plan, chunk.plan.task
     d = BY_NAME[task.dataset]
@@ -756,6 +791,16 @@ def process_cells(
     extra = [
         issues_frame(np.arange(n), "missing_column", col) for col in _missing_required(d, columns)
     ]
+    if problems:  # broken rows (quoting, field count, over-long cells): by data-row position
+        rank = np.cumsum(~blank & ~footer) - 1
+        kept = ~blank & ~footer
+        groups: dict[tuple[str, str], list[int]] = {}
+        for i, (code, j) in sorted(problems.items()):
+            if kept[i]:
+                name = plan.header.headers[j] if 0 <= j < len(plan.header.headers) else ""
+                column = (name or f"第{j + 1}列") if j >= 0 else ""
+                groups.setdefault((code, column), []).append(int(rank[i]))
+        extra += [issues_frame(pos, code, column) for (code, column), pos in groups.items()]
 
     def raw_for(pos: np.ndarray) -> list[str]:
         idx = pa.array(np.asarray(pos, dtype=np.int64))
@@ -866,30 +911,34 @@ def _process_frame(
 
 
 # --- the exact record-by-record fallback for a CSV (parent) --------------------------------
-def _records_stream(plan: FilePlan) -> Iterator[tuple[list[pa.Array], np.ndarray]]:
-    """Records of the data part of a CSV with the csv module, CHUNK_ROWS at a time."""
+def _records_stream(
+    plan: FilePlan, limits=None
+) -> Iterator[tuple[list[pa.Array], np.ndarray, dict]]:
+    """Records of the data part of a CSV, strictly (helpers.ingest.readers.iter_records),
+    CHUNK_ROWS at a time: (columns, row numbers, problems by row index)."""
+    limits = limits or _limits()
     with open(plan.task.path, encoding=plan.encoding, errors="strict", newline="") as fh:
         reader = csv.reader(fh, delimiter=plan.delimiter)
         line = 1
         for _ in range(plan.skip + 1):
             next(reader)
             line = reader.line_num + 1
+        records = iter_records(fh, plan.delimiter, line, plan.fields or plan.width, limits)
         while True:
             rows: list[list[str]] = []
             starts: list[int] = []
-            for record in reader:
-                rows.append(record)
-                starts.append(line)
-                line = reader.line_num + 1
+            problems: dict[int, tuple[str, int]] = {}
+            for start, cells, problem in records:
+                if problem is not None:
+                    problems[len(rows)] = problem
+                rows.append(cells)
+                starts.append(start)
                 if len(rows) >= CHUNK_ROWS:
                     break
             if not rows:
                 return
-            cells = _pad(rows, plan.width)
-            yield (
-                [pa.array(cells[:, j], type=pa.large_string()) for j in range(cells.shape[1])],
-                np.asarray(starts, dtype=np.int64),
-            )
+            cols, problems = _record_columns(plan, rows, problems, limits)
+            yield cols, np.asarray(starts, dtype=np.int64), problems
             if len(rows) < CHUNK_ROWS:
                 return
 
@@ -922,18 +971,22 @@ class _Submitted:
     """The chunks of one file, submitted to the pool (all files at once: both cores busy even
     when each file is a single row group), or run when their results are asked for."""
 
-    def __init__(self, chunks: list[Chunk], ctx: Context, pool: ProcessPoolExecutor | None):
-        self.chunks, self.ctx = chunks, ctx
+    def __init__(self, chunks: list[Chunk], ctx: Context, pool):
+        self.chunks, self.ctx, self.pool = chunks, ctx, pool
         self.futures = [pool.submit(process_chunk, c, ctx) for c in chunks] if pool else None
 
     def results(self) -> list[ChunkResult]:
         if self.futures is None:
             return [r for c in self.chunks for r in process_chunk(c, self.ctx)]
         out, error = [], None
-        for fut in self.futures:  # wait for all: no worker still writes to the spill afterwards
+        for fut, chunk in zip(self.futures, self.chunks, strict=True):
+            # wait for all: no worker still writes to the spill afterwards
             try:
-                out += fut.result()
-            except (_Fallback, _EncodingMismatch) as exc:
+                if hasattr(self.pool, "outcome"):  # a ReaderPool: a crashed chunk runs alone
+                    out += self.pool.outcome(fut, process_chunk, chunk, self.ctx)
+                else:
+                    out += fut.result()
+            except (_Fallback, _EncodingMismatch, WorkerCrashed) as exc:
                 error = error or exc
         if error is not None:
             raise error
@@ -953,6 +1006,10 @@ class _Started:
 
 
 def _start_file(task: FileTask, file_no: int, ctx: Context, pool, spill_dir: Path) -> _Started:
+    size = os.path.getsize(task.path)
+    if size > ctx.limits.max_file_bytes:
+        detail = f"{mib(size)} > {mib(ctx.limits.max_file_bytes)}"
+        return _Started(task, file_no, FileFailure(task, "file_too_large", detail))
     plan = plan_file(task)
     if isinstance(plan, FileFailure):
         return _Started(task, file_no, plan)
@@ -978,6 +1035,8 @@ def _finish_file(st: _Started, ctx: Context, pool, spill_dir: Path) -> BulkFile:
             if fallback:
                 raise _Fallback("no record boundary found")
             chunks = submitted.results()
+        except WorkerCrashed as exc:
+            return failed(FileFailure(task, "file_reader_crashed", exc.detail))
         except _EncodingMismatch:
             # a CSV that looked like UTF-8 at the start is not: all of it as GB18030, else none
             if plan.encoding == "gb18030" or attempt:
@@ -1015,9 +1074,10 @@ def _records_fallback(
     plan: FilePlan, spill_dir: Path, file_no: int, ctx: Context
 ) -> list[ChunkResult]:
     out = []
-    for i, (cols, rows) in enumerate(_records_stream(plan)):
+    for i, (cols, rows, problems) in enumerate(_records_stream(plan, ctx.limits)):
         chunk = Chunk(plan, i, str(spill_dir / f"{file_no:05d}-r{i:05d}"))
-        out.append(process_cells(chunk, cols, rows, 0, ctx, f"{chunk.spill}.parquet", i == 0))
+        spill = f"{chunk.spill}.parquet"
+        out.append(process_cells(chunk, cols, rows, 0, ctx, spill, i == 0, problems))
     if not out:
         empty = [pa.array([], type=pa.large_string()) for _ in range(plan.width)]
         chunk = Chunk(plan, 0, str(spill_dir / f"{file_no:05d}-r00000"))
@@ -1348,7 +1408,7 @@ def raw_rows(plan: FilePlan, wanted: set[int]) -> dict[int, str]:
     if plan.kind == "csv":
         chunks = _csv_chunks(plan, Path("."), 0)
         for chunk in chunks:
-            cols, rows, _ = _read_csv_range(chunk)
+            cols, rows, _, _ = _read_csv_range(chunk)
             hit = np.flatnonzero(np.isin(rows, list(wanted)))
             if len(hit):
                 idx = pa.array(hit)
@@ -1356,7 +1416,7 @@ def raw_rows(plan: FilePlan, wanted: set[int]) -> dict[int, str]:
                 for r, js in zip(rows[hit], raw_json(plan.header.headers, cells), strict=True):
                     out[int(r)] = js
         return out
-    for cols, rows in _records_stream(plan):
+    for cols, rows, _ in _records_stream(plan):
         hit = np.flatnonzero(np.isin(rows, list(wanted)))
         if len(hit):
             idx = pa.array(hit)

@@ -26,7 +26,7 @@ import sys
 import time
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor, as_completed
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import metadata
 from multiprocessing import forkserver
 from pathlib import Path
@@ -41,6 +41,7 @@ from helpers.config import PACKAGE_DIR, REFERENCE_DIR, data_paths, parse_as_of
 from helpers.datasets import BY_NAME, INPUT_DATASETS, PROCESSED_COLUMNS, REFERENCE_DATASETS
 from helpers.errors import MissingInputError
 from helpers.ingest import bulk
+from helpers.ingest import limits as read_limits
 from helpers.ingest import normalise as nz
 from helpers.ingest.process import (
     FILE_COLUMNS,
@@ -55,6 +56,7 @@ from helpers.ingest.process import (
 )
 from helpers.ingest.pseudonym import key_fingerprint, load_key, words_hex
 from helpers.ingest.quarantine import (
+    BOUND_REASONS,
     QUARANTINE_COLUMNS,
     REASONS,
     REPAIR_COLUMNS,
@@ -63,6 +65,7 @@ from helpers.ingest.quarantine import (
     raw_json,
 )
 from helpers.ingest.readers import dataset_for_file, find_header, list_files, read_file
+from helpers.ingest.workers import ReaderPool, WorkerCrashed
 
 INGEST_VERSION = 1
 SHIPPED_UNIVERSITIES = REFERENCE_DIR / "fujian_universities_moe2018.csv"
@@ -211,6 +214,8 @@ def code_hash() -> str:
 def inputs_digest(tasks: list[FileTask], hashes: dict[str, str], fingerprint: str) -> str:
     h = hashlib.sha256()
     h.update(f"{code_hash()}|{fingerprint}".encode())
+    # the read limits in force (environment overrides included): a change re-ingests
+    h.update(json.dumps(read_limits.current().describe(), sort_keys=True).encode())
     for rel, sha in sorted((t.rel, hashes[t.path]) for t in tasks):
         h.update(f"\n{rel}\t{sha}".encode())
     return h.hexdigest()
@@ -273,9 +278,7 @@ def _prestart_forkserver() -> None:
     forkserver.ensure_running()
 
 
-def _start_pool(workers: int) -> ProcessPoolExecutor:
-    """Worker processes forked from a server that has imported the ingest code once; started
-    early (and warmed) so that their start-up overlaps the parent's own work."""
+def _executor(workers: int) -> ProcessPoolExecutor:
     mp = _forkserver()
     pool = ProcessPoolExecutor(max_workers=workers, mp_context=mp)
     for _ in range(workers):
@@ -283,13 +286,48 @@ def _start_pool(workers: int) -> ProcessPoolExecutor:
     return pool
 
 
-def _run(batches: list[list[FileTask]], ctx: Context, pool: ProcessPoolExecutor | None):
+def _start_pool(workers: int) -> ReaderPool:
+    """Worker processes forked from a server that has imported the ingest code once; started
+    early (and warmed) so that their start-up overlaps the parent's own work. A worker that
+    crashes is survived (helpers.ingest.workers)."""
+    return ReaderPool(lambda: _executor(workers))
+
+
+def _run(batches: list[list[FileTask]], ctx: Context, pool: ReaderPool | None):
     """(batch index, result) as batches finish (in order without a pool). With a pool every
     batch is submitted now, so that the pool works while the caller does something else."""
-    if pool is None or len(batches) <= 1:
-        return ((i, process_batch(b, ctx)) for i, b in enumerate(batches))
+    if pool is None:  # read here: a crash would end the ingest, so workbooks are scanned first
+        here = replace(ctx, scan=True)
+        return ((i, process_batch(b, here)) for i, b in enumerate(batches))
     futures = {pool.submit(process_batch, b, ctx): i for i, b in enumerate(batches)}
-    return ((futures[f], f.result()) for f in as_completed(futures))
+    return (
+        (futures[f], _batch_outcome(pool, f, batches[futures[f]], ctx))
+        for f in as_completed(futures)
+    )
+
+
+def _batch_outcome(pool: ReaderPool, future, batch: list[FileTask], ctx: Context) -> BatchResult:
+    """The batch's result; when its reader process crashed, each file is read alone to find the
+    one(s) that crash, which are quarantined (file_reader_crashed), and the batch runs again
+    without reading them."""
+    try:
+        return pool.outcome(future, process_batch, batch, ctx)
+    except WorkerCrashed as crash:
+        if len(batch) == 1:  # it crashed alone already
+            failed = [(batch[0].path, "file_reader_crashed", crash.detail)]
+        else:
+            failed = []
+            for t in batch:
+                try:
+                    pool.alone(process_batch, [t], ctx)
+                except WorkerCrashed as exc:
+                    failed.append((t.path, "file_reader_crashed", exc.detail))
+            if not failed:  # no file crashes by itself: the batch once more, else all suspects
+                try:
+                    return pool.alone(process_batch, batch, ctx)
+                except WorkerCrashed as again:
+                    failed = [(t.path, "file_reader_crashed", again.detail) for t in batch]
+        return pool.alone(process_batch, batch, replace(ctx, failed=ctx.failed + tuple(failed)))
 
 
 # --- merging ---------------------------------------------------------------------------------
@@ -774,9 +812,10 @@ class IngestResult:
         if len(unreadable):
             lines.append("  无法读取的文件 unreadable files:")
             for _, r in unreadable.iterrows():
+                detail = r["detail"] if r["reason_code"] in BOUND_REASONS else None
                 lines.append(
                     f"    {r['source_file']} — {REASONS.get(r['reason_code'], r['reason_code'])}"
-                    f" ({r['reason_code']})"
+                    f" ({r['reason_code']}{': ' + detail if isinstance(detail, str) else ''})"
                 )
         if m.get("ignored_files"):
             lines.append(
@@ -895,15 +934,16 @@ def _ingest_targets(
     # reference tables first: universities give the lookup every other dataset needs
     ref_tasks = inputs.tasks["reference"]
     paths = {t.rel: t.path for ts in inputs.tasks.values() for t in ts}
+    limits = read_limits.current()
     uni_res = process_batch(
         [t for t in ref_tasks if t.dataset == "universities"],
-        Context(key, nz.UniversityLookup.empty()),
+        Context(key, nz.UniversityLookup.empty(), limits, scan=True),
     )
     reference: dict[str, Merged] = {
         "universities": merge("universities", Pool.of("universities", [uni_res]), paths)
     }
     ctx = Context(
-        key, nz.UniversityLookup.from_frame(reference["universities"].records.to_pandas())
+        key, nz.UniversityLookup.from_frame(reference["universities"].records.to_pandas()), limits
     )
     # the fork server (launched before hashing) has been importing the code meanwhile
     pool = _start_pool(workers) if use_pool else None
@@ -927,7 +967,8 @@ def _ingest_batches(
     results = _run(batches, ctx, pool)  # the pool starts reading
     for name in ("majors", "adjustment_plans", "submissions"):  # meanwhile, the other references
         ts = [t for t in ref_tasks if t.dataset == name]
-        reference[name] = merge(name, Pool.of(name, [process_batch(ts, ctx)] if ts else []), paths)
+        here = replace(ctx, scan=True)  # read in this process
+        reference[name] = merge(name, Pool.of(name, [process_batch(ts, here)] if ts else []), paths)
 
     # each dataset of a target is merged and written as soon as its batches are in, the target
     # finished (extras, manifest, swap) once all are: the parent works while the pool reads on
@@ -1151,6 +1192,7 @@ def _target_extras(
         "code_hash": code_hash(),
         "inputs_digest": digest,
         "pseudonym_key_fingerprint": fp,
+        "read_limits": read_limits.current().describe(),
         "datasets": datasets,
         "files": file_info,
         "ignored_files": inputs.ignored,

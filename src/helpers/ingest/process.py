@@ -31,6 +31,7 @@ from helpers.codes import (
 from helpers.config import load_policy
 from helpers.datasets import BY_NAME, PROCESSED_COLUMNS, Dataset
 from helpers.ingest import normalise as nz
+from helpers.ingest.limits import ReadLimits
 from helpers.ingest.pseudonym import (
     Digester,
     digest_words,
@@ -39,6 +40,7 @@ from helpers.ingest.pseudonym import (
     utf8_values,
 )
 from helpers.ingest.quarantine import (
+    BOUND_REASONS,
     QUARANTINE_COLUMNS,
     REASONS,
     REPAIR_COLUMNS,
@@ -48,7 +50,14 @@ from helpers.ingest.quarantine import (
     raw_json,
     summarise_issues,
 )
-from helpers.ingest.readers import FOOTER, RawSheet, UnreadableFile, find_header, read_file
+from helpers.ingest.readers import (
+    FOOTER,
+    RawSheet,
+    UnreadableFile,
+    find_header,
+    read_file,
+    row_problems,
+)
 from helpers.ingest.schemas import COUNT_COLUMNS, validate
 
 # Natural keys on processed columns (helpers.datasets names 学号/走访人/帮扶责任人 by their keys).
@@ -99,6 +108,11 @@ class FileTask:
 class Context:
     key: bytes
     universities: nz.UniversityLookup
+    limits: ReadLimits = field(default_factory=ReadLimits)  # bounds (helpers.ingest.limits)
+    # path -> (reason code, detail): files not to read (their reader process crashed)
+    failed: tuple[tuple[str, str, str], ...] = ()
+    # reading in a process whose crash nothing survives (no pool): scan workbooks' cell positions
+    scan: bool = False
 
 
 @dataclass
@@ -273,7 +287,7 @@ def _file_failure(
             "row": None,
             "level": "file",
             "reason_code": code,
-            "reason": REASONS[code],
+            "reason": REASONS[code] + (f"（{detail}）" if code in BOUND_REASONS and detail else ""),
             "column": "",
             "reason_codes": code,
             "raw": "{}",
@@ -295,10 +309,18 @@ def _read_task(
     files: list[dict],
     quarantine: list[dict],
     repairs: list[dict],
+    ctx: Context | None = None,
 ) -> None:
     base = {"source_file": task.rel, "dataset": d.name, "snapshot_date": task.folder}
     try:
-        raw = read_file(Path(task.path))
+        for path, code, detail in ctx.failed if ctx is not None else ():
+            if path == task.path:
+                raise UnreadableFile(code, detail)
+        raw = read_file(
+            Path(task.path),
+            ctx.limits if ctx is not None else None,
+            scan=ctx is None or ctx.scan,
+        )
     except UnreadableFile as exc:
         _file_failure(base, exc.code, exc.detail, files, quarantine)
         return
@@ -367,6 +389,7 @@ def _add_sheet(task, d, sheet: RawSheet, header, info, sheets: _Sheets, files, r
     data = ~blank & ~footer
     n = int(data.sum())
     start = sheets.n
+    _add_row_problems(sheet, header, data, start, sheets)
     for col in _missing_required(d, header.columns):
         sheets.issues.append(issues_frame(np.arange(start, start + n), "missing_column", col))
     sheets.columns.append(header.columns)
@@ -388,6 +411,21 @@ def _add_sheet(task, d, sheet: RawSheet, header, info, sheets: _Sheets, files, r
             "columns": ",".join(header.columns),
         }
     )
+
+
+def _add_row_problems(sheet: RawSheet, header, data: np.ndarray, start: int, sheets) -> None:
+    """Broken rows (quoting, field count, over-long cells) become issues of their data rows."""
+    found = [(i, code, j) for i, code, j in row_problems(sheet, header.row) if data[i]]
+    if not found:
+        return
+    rank = np.cumsum(data) - 1
+    groups: dict[tuple[str, str], list[int]] = {}
+    for i, code, j in found:
+        name = header.headers[j] if 0 <= j < len(header.headers) else ""
+        column = (name or f"第{j + 1}列") if j >= 0 else ""
+        groups.setdefault((code, column), []).append(start + int(rank[i]))
+    for (code, column), pos in groups.items():
+        sheets.issues.append(issues_frame(pos, code, column))
 
 
 def _batch_frame(d: Dataset, sheets: _Sheets) -> pd.DataFrame:
@@ -1107,7 +1145,7 @@ def process_batch(tasks: list[FileTask], ctx: Context) -> BatchResult:
     quarantine: list[dict] = []
     repair_rows: list[dict] = []
     for task in tasks:
-        _read_task(task, d, sheets, files, quarantine, repair_rows)
+        _read_task(task, d, sheets, files, quarantine, repair_rows, ctx)
 
     if sheets.n == 0:
         none = empty_records(dataset)

@@ -27,7 +27,17 @@ REASONS: dict[str, str] = {
     "file_encoding": "无法识别文件编码（CSV 仅支持 UTF-8、UTF-8 BOM、GBK/GB18030）",
     "file_wrong_type": "文件类型不受支持（仅支持 .xlsx、.xls、.csv）",
     "file_no_header": "未找到可识别的表头（没有一行包含本数据集的列名）",
+    "file_too_large": "文件超过大小上限，未读取",
+    "file_unzipped_too_large": "表格文件解压后超过大小上限（疑似压缩炸弹），未读取",
+    "file_compression_ratio": "表格文件中某部分的压缩比异常（疑似压缩炸弹），未读取",
+    "file_shared_strings_too_large": "表格文件的共享字符串部分超过大小上限，未读取",
+    "file_sheet_too_large": "工作表范围过大（从 A1 到最后一个单元格的单元格数超过上限），未读取",
+    "file_reader_crashed": "读取该文件时读取进程异常退出（文件可能已损坏或被特意构造），未读取",
     # one row
+    "row_unclosed_quote": "引号未闭合：该行某字段以英文引号开始却没有结束引号，为免吞并后续各行，该行单独隔离，后续各行照常读取",
+    "row_bad_quoting": "引号使用不规范：结束引号后紧跟其他字符",
+    "row_field_count": "该行字段数与表头不一致（多出或缺少分隔符）",
+    "cell_too_long": "单元格内容超过长度上限",
     "missing_column": "文件缺少必填列",
     "scientific_notation": "号码被 Excel 转成了科学计数法，末几位已丢失，无法修复，请按文本格式重新导出",
     "unknown_university": "院校不在院校名单中（院校代码、学校标识码或院校名称无法识别）",
@@ -45,6 +55,17 @@ REASONS: dict[str, str] = {
     "duplicate_conflict": "同一记录（主键相同）出现多次且内容不一致，所有相关行均已隔离",
 }
 FILE_REASONS = tuple(k for k in REASONS if k.startswith("file_"))
+# file reasons whose detail (the size, ratio or range found, the limit) is added to the reason
+BOUND_REASONS = frozenset(
+    {
+        "file_too_large",
+        "file_unzipped_too_large",
+        "file_compression_ratio",
+        "file_shared_strings_too_large",
+        "file_sheet_too_large",
+        "file_reader_crashed",
+    }
+)
 _PRIORITY = {code: i for i, code in enumerate(REASONS)}
 
 REPAIRS: dict[str, str] = {

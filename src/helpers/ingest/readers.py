@@ -7,13 +7,22 @@ Only this module knows file formats:
   numeric cell ``3.50102199901E+17`` into the integer ``350102199901000000``, hiding that an ID number
   lost its last digits; reading the typed cells ourselves keeps that visible.
 - ``.csv`` decoded strictly: UTF-8 (with or without BOM), else GB18030 (a superset of GBK), else
-  the file is unreadable. Never ``errors="replace"``.
+  the file is unreadable. Never ``errors="replace"``. Parsed strictly (:func:`csv_records`): a
+  quote that is never closed, text after a closing quote, or a quoted field that swallows whole
+  records is not allowed to eat the lines that follow: that line is kept as a broken row (its
+  cells split at the separators, quotes as written) and reading resumes on the next physical line.
+  Every physical line therefore ends up in a row, a blank row or a footer row.
 - ``.parquet`` (national exports): every column read as text.
 
 A sheet becomes a 2-D array of cell text (``str``; empty cells are ``""``) plus the row number the
 analyst sees (Excel row, CSV line). Numeric cells become their digits (``80901.0`` -> ``'80901'``;
 floats of 16 or more digits keep Python's scientific notation, the visible sign of damage);
 dates become ISO text.
+
+Every file is bounded before it is read (:mod:`helpers.ingest.limits`): file size; for workbooks
+the zip's decompressed size and compression ratio, the shared-strings part, each worksheet's
+declared dimension and the range python-calamine reports before it builds the cells. A cell
+longer than the limit is cut (its row is quarantined, see :attr:`RawSheet.problems`).
 """
 
 from __future__ import annotations
@@ -23,14 +32,20 @@ import datetime as dt
 import io
 import re
 import unicodedata
+import zipfile
+from collections import Counter, deque
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pac
 
 from helpers.datasets import Dataset
+from helpers.ingest.limits import ReadLimits, mib
+from helpers.ingest.limits import current as current_limits
 
 EXCEL_SUFFIXES = (".xlsx", ".xlsm", ".xlsb", ".xls", ".ods")
 TEXT_SUFFIXES = (".csv", ".txt")
@@ -39,6 +54,9 @@ HEADER_SCAN_ROWS = 30
 MIN_HEADER_MATCHES = 2
 
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+# cell length is bounded by ReadLimits.max_cell_chars (a named quarantine reason), not by the csv
+# module's own limit (128 KiB, an exception that would stop the file without naming the row)
+csv.field_size_limit(max(csv.field_size_limit(), 2**31 - 1))
 _ENCRYPTED_MARKERS = ("EncryptionInfo".encode("utf-16-le"), "EncryptedPackage".encode("utf-16-le"))
 # first non-empty cell of a footer row (after NFKC and without spaces)
 FOOTER = re.compile(
@@ -66,6 +84,10 @@ class RawSheet:
     row_numbers: np.ndarray  # 1-based row number (Excel row / CSV line) of each array row
     # the same cell text column by column as Arrow strings (made while reading; else on demand)
     arrow: list[pa.Array] | None = None
+    # CSV: the number of fields of each record as written (before padding to the widest)
+    fields: np.ndarray | None = None
+    # array row -> (reason code, column index or -1): broken quoting, a cell over the limit
+    problems: dict[int, tuple[str, int]] = field(default_factory=dict)
 
     def column(self, j: int) -> pa.Array:
         """Column ``j`` of the cell text as an Arrow ``large_string`` array (no nulls)."""
@@ -162,12 +184,181 @@ def _to_text_array(rows: list[list]) -> tuple[np.ndarray, list[pa.Array]]:
     return arr, columns
 
 
+# --- bounds ----------------------------------------------------------------------------------
+_DIMENSION = re.compile(
+    rb"<(?:\w+:)?dimension\s+ref=\"([A-Za-z$]*[0-9$]*:)?\$?([A-Za-z]{1,3})\$?([0-9]{1,7})\""
+)
+_SHEET_DATA = b"sheetData"
+_HEAD_BYTES = 64 * 1024
+
+
+def _column_number(letters: str) -> int:
+    n = 0
+    for ch in letters.upper():
+        n = n * 26 + ord(ch) - 64
+    return n
+
+
+def check_zip(fileobj, limits: ReadLimits, scan: bool = False) -> None:
+    """Bounds of a zip-based workbook from its central directory and the first bytes of each
+    worksheet (never the whole of any part): raises UnreadableFile over a bound.
+
+    ``scan``: also stream every worksheet once and bound the positions of all its cells (for a
+    read in a process whose crash nobody would survive: see :func:`_scan_positions`)."""
+    try:
+        zf = zipfile.ZipFile(fileobj)
+    except (zipfile.BadZipFile, OSError, ValueError):
+        return  # not a readable zip: python-calamine says why (file_corrupt)
+    with zf:
+        infos = zf.infolist()
+        total = sum(i.file_size for i in infos)
+        if total > limits.max_unzipped_bytes:
+            raise UnreadableFile(
+                "file_unzipped_too_large",
+                f"{mib(total)} decompressed > {mib(limits.max_unzipped_bytes)}",
+            )
+        for info in infos:
+            if (
+                info.file_size >= limits.ratio_min_bytes
+                and info.file_size > limits.max_compression_ratio * max(info.compress_size, 1)
+            ):
+                ratio = info.file_size / max(info.compress_size, 1)
+                raise UnreadableFile(
+                    "file_compression_ratio",
+                    f"{info.filename}: {mib(info.compress_size)} -> {mib(info.file_size)} "
+                    f"({ratio:,.0f}:1 > {limits.max_compression_ratio}:1)",
+                )
+            name = info.filename.lower()
+            if name.endswith("sharedstrings.xml") and info.file_size > (
+                limits.max_shared_strings_bytes
+            ):
+                raise UnreadableFile(
+                    "file_shared_strings_too_large",
+                    f"{info.filename}: {mib(info.file_size)} > "
+                    f"{mib(limits.max_shared_strings_bytes)}",
+                )
+        for info in infos:
+            name = info.filename.lower()
+            if "worksheets/" in name and name.endswith(".xml"):
+                _check_dimension(zf, info, limits)
+                if scan:
+                    _scan_positions(zf, info, limits)
+
+
+def _check_dimension(zf: zipfile.ZipFile, info: zipfile.ZipInfo, limits: ReadLimits) -> None:
+    """The worksheet's declared ``<dimension ref=…>``, read from its first bytes (streamed)."""
+    head = b""
+    try:
+        with zf.open(info) as fh:
+            while len(head) < _HEAD_BYTES:
+                block = fh.read(8192)
+                if not block:
+                    break
+                head += block
+                if _SHEET_DATA in head:
+                    break
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError, RuntimeError):
+        return  # python-calamine reports a broken part
+    m = _DIMENSION.search(head)
+    if m is None:
+        return
+    rows, cols = int(m[3]), _column_number(m[2].decode("ascii"))
+    _check_area(info.filename, rows, cols, limits)
+
+
+_REF_MARK = np.frombuffer(b' r="', dtype=np.uint8)
+_REF_WIDTH = 11  # up to 3 letters, 7 digits and the closing quote
+
+
+def _refs_max(buf: np.ndarray, stop: int) -> tuple[int, int]:
+    """The largest row and column of the ``r="…"`` attributes (cells' ``A1`` references and rows'
+    numbers) that start before ``stop`` in ``buf`` (vectorised: no Python step per cell)."""
+    n = len(buf) - len(_REF_MARK)
+    if n <= 0:
+        return 0, 0
+    hit = buf[:n] == _REF_MARK[0]
+    for i in range(1, len(_REF_MARK)):
+        hit &= buf[i : n + i] == _REF_MARK[i]
+    pos = np.flatnonzero(hit[:stop])
+    if not len(pos):
+        return 0, 0
+    col = np.zeros(len(pos), dtype=np.int64)
+    row = np.zeros(len(pos), dtype=np.int64)
+    in_letters = np.ones(len(pos), dtype=bool)
+    stopped = np.zeros(len(pos), dtype=bool)
+    last = len(buf) - 1
+    for k in range(_REF_WIDTH):  # character by character, every reference at once
+        c = buf[np.minimum(pos + len(_REF_MARK) + k, last)].astype(np.int64)
+        letter = in_letters & (c >= 65) & (c <= 90)
+        col = np.where(letter, col * 26 + c - 64, col)
+        in_letters = letter
+        digit = ~letter & ~stopped & (c >= 48) & (c <= 57)
+        row = np.where(digit, row * 10 + c - 48, row)
+        stopped |= ~letter & ~digit
+    return int(row.max()), int(col.max())
+
+
+def _scan_positions(zf: zipfile.ZipFile, info: zipfile.ZipInfo, limits: ReadLimits) -> None:
+    """The largest row and column any cell or row element of the worksheet names (one streamed
+    pass, vectorised, in bounded memory). A declared dimension can lie: cells at A1 and
+    XFD1048576 under ``A1`` make python-calamine ask for 550 GB and abort the process. Elements
+    without a position (placed after the previous one) count as one more row and column each."""
+    max_row = max_col = unplaced = 0
+    tail = b""
+    keep = len(_REF_MARK) + _REF_WIDTH
+    try:
+        with zf.open(info) as fh:
+            while True:
+                block = fh.read(1 << 20)
+                data = tail + block
+                stop = len(data) if not block else max(len(data) - keep, 0)
+                r, c = _refs_max(np.frombuffer(data, dtype=np.uint8), stop)
+                max_row, max_col = max(max_row, r), max(max_col, c)
+                unplaced += data[:stop].count(b"<c>") + data[:stop].count(b"<row>")
+                if not block:
+                    break
+                tail = data[stop:]
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError, RuntimeError):
+        return  # python-calamine reports a broken part
+    if max_row or max_col or unplaced:
+        _check_area(info.filename, max_row + unplaced, max(max_col, 1) + unplaced, limits)
+
+
+def _check_area(sheet: str, rows: int, cols: int, limits: ReadLimits) -> None:
+    """Rows x columns counted from A1 (the area read with its row numbers kept)."""
+    if rows * cols > limits.max_sheet_cells:
+        raise UnreadableFile(
+            "file_sheet_too_large",
+            f"{sheet}: {rows:,} rows x {cols:,} columns from A1 = {rows * cols:,} cells "
+            f"> {limits.max_sheet_cells:,}",
+        )
+
+
+def _bound_cells(arr: np.ndarray, columns: list[pa.Array], limits: ReadLimits) -> dict:
+    """Cells longer than ``limits.max_cell_chars``: cut (a prefix and the length are kept, so
+    the quarantine stays small) and their rows reported as (code, column)."""
+    problems: dict[int, tuple[str, int]] = {}
+    cap = limits.max_cell_chars
+    for j, col in enumerate(columns):
+        if len(col) == 0 or pac.max(pac.utf8_length(col)).as_py() <= cap:
+            continue
+        long_rows = np.flatnonzero(pac.greater(pac.utf8_length(col), cap).to_numpy(False))
+        for i in long_rows:
+            text = arr[i, j]
+            arr[i, j] = f"{text[:200]}…（共 {len(text):,} 字符，超过上限 {cap:,}）"
+            problems.setdefault(int(i), ("cell_too_long", j))
+        columns[j] = pa.array(arr[:, j], type=pa.large_string())
+    return problems
+
+
 # --- readers ---------------------------------------------------------------------------------
-def _read_excel(path: Path, data: bytes) -> RawFile:
+def _read_excel(path: Path, data: bytes, limits: ReadLimits, scan: bool = False) -> RawFile:
     import python_calamine as pc
 
     if data.startswith(_OLE_MAGIC) and any(m in data for m in _ENCRYPTED_MARKERS):
         raise UnreadableFile("file_password", "encrypted workbook")
+    if data.startswith(b"PK\x03\x04"):
+        check_zip(io.BytesIO(data), limits, scan)
     try:
         wb = pc.CalamineWorkbook.from_filelike(io.BytesIO(data))
     except pc.PasswordError as exc:
@@ -179,13 +370,29 @@ def _read_excel(path: Path, data: bytes) -> RawFile:
     sheets = []
     for name in wb.sheet_names:
         try:
-            rows = wb.get_sheet_by_name(name).to_python(skip_empty_area=False)
+            sheet = wb.get_sheet_by_name(name)
+            end = sheet.end
+            if end is not None:  # the cells are read from A1 (row numbers as in Excel)
+                _check_area(name, end[0] + 1, end[1] + 1, limits)
+            rows = sheet.to_python(skip_empty_area=False)
+        except UnreadableFile:
+            raise
         except Exception as exc:
             raise UnreadableFile(
                 "file_corrupt", f"sheet {name}: {type(exc).__name__}: {exc}"
             ) from exc
         arr, columns = _to_text_array(rows)
-        sheets.append(RawSheet(name, arr, np.arange(1, arr.shape[0] + 1, dtype=np.int64), columns))
+        del rows
+        problems = _bound_cells(arr, columns, limits)
+        sheets.append(
+            RawSheet(
+                name,
+                arr,
+                np.arange(1, arr.shape[0] + 1, dtype=np.int64),
+                columns,
+                problems=problems,
+            )
+        )
     if not any(s.cells.size for s in sheets):
         raise UnreadableFile("file_empty", "no cells in any sheet")
     return RawFile(sheets, None, "calamine")
@@ -201,31 +408,214 @@ def decode_text(data: bytes) -> tuple[str, str]:
     raise UnreadableFile("file_encoding", "neither UTF-8 nor GB18030")
 
 
-def _read_csv(path: Path, data: bytes) -> RawFile:
+def sniff_delimiter(text: str) -> str:
+    first = text[:4096].splitlines()[:5]
+    return "\t" if sum(x.count("\t") for x in first) > sum(x.count(",") for x in first) else ","
+
+
+# --- strict CSV records ------------------------------------------------------------------------
+@dataclass
+class CsvRecords:
+    """Records of CSV text and where they start; every physical line is in exactly one record."""
+
+    rows: list[list[str]]
+    starts: list[int]  # line number (1-based, in the file) where each record starts
+    problems: dict[int, tuple[str, int]]  # record index -> (reason code, column index)
+
+
+def _unquoted(line: str, delimiter: str) -> list[str]:
+    """A broken line's cells: split at every separator, quote characters kept as written."""
+    text = line.rstrip("\r\n")
+    if not text:
+        return []
+    return next(csv.reader([text], delimiter=delimiter, quoting=csv.QUOTE_NONE))
+
+
+def _quote_column(cells: list[str]) -> int:
+    for j, c in enumerate(cells):
+        if '"' in c:
+            return j
+    return -1
+
+
+def _swallows(record: list[str], delimiter: str, width: int) -> bool:
+    """A quoted field that runs over a line break and holds a whole record's worth of
+    separators: an unclosed quote that ate the lines after it (a legitimate cell with a line
+    break, an address say, holds few separators)."""
+    need = max(width - 1, 1)
+    return any(("\n" in c or "\r" in c) and c.count(delimiter) >= need for c in record)
+
+
+class _LineFeed:
+    """Lines for csv.reader, one at a time, with the lines of the current record kept so that
+    reading can resume on the line after a broken record's first line."""
+
+    def __init__(self, source: Iterator[str]):
+        self.source = source
+        self.back: deque[str] = deque()
+        self.taken: list[str] = []
+
+    def __iter__(self):
+        return self
+
+    def __next__(self) -> str:
+        line = self.back.popleft() if self.back else next(self.source)
+        self.taken.append(line)
+        return line
+
+    def resume_after_first(self) -> str:
+        """Give back all lines of the current record but its first; return the first."""
+        first, rest = self.taken[0], self.taken[1:]
+        self.back.extendleft(reversed(rest))
+        self.taken = []
+        return first
+
+
+def iter_records(
+    lines: Iterable[str], delimiter: str, first_line: int, width: int, limits: ReadLimits
+) -> Iterator[tuple[int, list[str], tuple[str, int] | None]]:
+    """(start line, cells, problem or None) of every record, strictly: see the module docstring.
+
+    ``lines``: physical lines with their line breaks (as ``io.StringIO(text, newline="")``
+    gives them); ``width``: the usual number of fields (the header's)."""
+    feed = _LineFeed(iter(lines))
+    line = first_line
+    cap = limits.max_cell_chars
+    while True:
+        reader = csv.reader(feed, delimiter=delimiter, strict=True)
+        while True:
+            feed.taken = []
+            try:
+                record = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as exc:
+                if not feed.taken:  # nothing was read: the end
+                    return
+                broken = feed.resume_after_first()
+                cells = _unquoted(broken, delimiter)
+                code = (
+                    "row_unclosed_quote"
+                    if "end of data" in str(exc) or "newline inside" in str(exc)
+                    else "row_bad_quoting"
+                )
+                yield line, cells, (code, _quote_column(cells))
+                line += 1
+                break  # a fresh reader: the failed one may hold a half-read field
+            span = len(feed.taken)
+            if span > 1 and (len(record) != width or _swallows(record, delimiter, width)):
+                broken = feed.resume_after_first()
+                cells = _unquoted(broken, delimiter)
+                yield line, cells, ("row_unclosed_quote", _quote_column(cells))
+                line += 1
+                break
+            problem = None
+            if record and max(map(len, record)) > cap:
+                j = max(range(len(record)), key=lambda k: len(record[k]))
+                problem = ("cell_too_long", j)
+            yield line, record, problem
+            line += span
+
+
+def csv_records(
+    text: str,
+    delimiter: str,
+    first_line: int = 1,
+    width: int | None = None,
+    limits: ReadLimits | None = None,
+    lengths: bool = True,
+) -> CsvRecords:
+    """Every record of ``text``, strictly (see the module docstring).
+
+    The csv module's own loop reads a well-formed text; only when it finds broken quoting (an
+    error, or a record over several lines that is not a plain quoted line break) is the text
+    read again record by record, resuming after each broken line. ``lengths=False``: the caller
+    checks cell lengths itself (column-wise, see _bound_cells) on a well-formed text."""
+    limits = limits or current_limits()
+    rows: list[list[str]] = []
+    starts: list[int] = []
+    line = first_line
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
+    ok = True
+    try:
+        for record in reader:
+            rows.append(record)
+            starts.append(line)
+            line = first_line + reader.line_num
+    except csv.Error:
+        ok = False
+    if width is None:  # the usual record width (title rows above the header are few)
+        counts = Counter(len(r) for r in rows[:1000] if r)
+        if counts:
+            width = counts.most_common(1)[0][0]
+        else:
+            width = len(_unquoted(io.StringIO(text, newline="").readline(), delimiter)) or 1
+    if ok and rows:
+        st = np.asarray(starts, dtype=np.int64)
+        span = np.diff(np.r_[st, line])
+        for i in np.flatnonzero(span > 1):
+            r = rows[i]
+            if len(r) != width or _swallows(r, delimiter, width):
+                ok = False
+                break
+    if ok:
+        problems: dict[int, tuple[str, int]] = {}
+        if lengths and rows and len(text) > limits.max_cell_chars:  # else no cell can be longer
+            for i, r in enumerate(rows):
+                if r and max(map(len, r)) > limits.max_cell_chars:
+                    j = max(range(len(r)), key=lambda k: len(r[k]))
+                    problems[i] = ("cell_too_long", j)
+        return CsvRecords(rows, starts, problems)
+    rows, starts, problems = [], [], {}
+    for start, cells, problem in iter_records(
+        io.StringIO(text, newline=""), delimiter, first_line, width, limits
+    ):
+        if problem is not None:
+            problems[len(rows)] = problem
+        rows.append(cells)
+        starts.append(start)
+    return CsvRecords(rows, starts, problems)
+
+
+def _cut_long(rows: list[list[str]], problems: dict, cap: int) -> None:
+    for i, (code, j) in problems.items():
+        if code == "cell_too_long":
+            text = rows[i][j]
+            rows[i][j] = f"{text[:200]}…（共 {len(text):,} 字符，超过上限 {cap:,}）"
+
+
+def _read_csv(path: Path, data: bytes, limits: ReadLimits) -> RawFile:
     if data.startswith(b"PK\x03\x04") or data.startswith(_OLE_MAGIC) or b"\x00" in data[:4096]:
         raise UnreadableFile("file_wrong_type", "binary content in a text file")
     text, encoding = decode_text(data)
+    del data
     if not text.strip():
         raise UnreadableFile("file_empty", "no text")
-    first = text[:4096].splitlines()[:5]
-    delimiter = (
-        "\t" if sum(x.count("\t") for x in first) > sum(x.count(",") for x in first) else ","
-    )
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    rows: list[list[str]] = []
-    starts: list[int] = []
-    line = 1
-    for record in reader:  # the csv module's loop (C); a Python step per record for line numbers
-        rows.append(record)
-        starts.append(line)
-        line = reader.line_num + 1
-    arr, columns = _to_text_array(rows)
+    delimiter = sniff_delimiter(text)
+    rec = csv_records(text, delimiter, limits=limits, lengths=False)
+    del text
+    _cut_long(rec.rows, rec.problems, limits.max_cell_chars)
+    fields = np.fromiter(map(len, rec.rows), dtype=np.int64, count=len(rec.rows))
+    arr, columns = _to_text_array(rec.rows)
+    for i, problem in _bound_cells(arr, columns, limits).items():
+        rec.problems.setdefault(i, problem)
     return RawFile(
-        [RawSheet("", arr, np.asarray(starts, dtype=np.int64), columns)], encoding, "csv"
+        [
+            RawSheet(
+                "",
+                arr,
+                np.asarray(rec.starts, dtype=np.int64),
+                columns,
+                fields=fields,
+                problems=rec.problems,
+            )
+        ],
+        encoding,
+        "csv",
     )
 
 
-def _read_parquet(path: Path) -> RawFile:
+def _read_parquet(path: Path, limits: ReadLimits) -> RawFile:
     import pyarrow.parquet as pq
 
     try:
@@ -238,24 +628,64 @@ def _read_parquet(path: Path) -> RawFile:
     arr = np.vstack([header, body]) if len(body) else header
     for j in range(arr.shape[1]):
         arr[:, j] = cells_to_text(arr[:, j])
+    columns = [pa.array(arr[:, j], type=pa.large_string()) for j in range(arr.shape[1])]
+    problems = _bound_cells(arr, columns, limits)
     return RawFile(
-        [RawSheet("", arr, np.arange(1, arr.shape[0] + 1, dtype=np.int64))], None, "pyarrow"
+        [
+            RawSheet(
+                "", arr, np.arange(1, arr.shape[0] + 1, dtype=np.int64), columns, problems=problems
+            )
+        ],
+        None,
+        "pyarrow",
     )
 
 
-def read_file(path: Path) -> RawFile:
-    """Read any supported file; raises UnreadableFile with a reason code when it cannot."""
+def check_size(path: Path, size: int, limits: ReadLimits) -> None:
+    """File-size bounds (see helpers.ingest.limits); raises UnreadableFile over one."""
+    suffix = path.suffix.lower()
+    cap = limits.max_file_bytes
+    if suffix in EXCEL_SUFFIXES:
+        cap = min(cap, limits.max_workbook_bytes)
+    elif suffix in TEXT_SUFFIXES:
+        cap = min(cap, limits.max_csv_regular_bytes)
+    if size > cap:
+        raise UnreadableFile("file_too_large", f"{mib(size)} > {mib(cap)}")
+
+
+def read_file(path: Path, limits: ReadLimits | None = None, scan: bool = False) -> RawFile:
+    """Read any supported file; raises UnreadableFile with a reason code when it cannot.
+
+    ``scan``: bound every cell position of a workbook before reading it (one streamed pass over
+    its worksheets), for reads outside a reader process (see :func:`_scan_positions`)."""
+    limits = limits or current_limits()
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED_SUFFIXES:
         raise UnreadableFile("file_wrong_type", f"unsupported file type {suffix or '(none)'}")
+    check_size(path, path.stat().st_size, limits)
     if suffix == ".parquet":
-        return _read_parquet(path)
+        return _read_parquet(path, limits)
     data = path.read_bytes()
     if not data.strip():
         raise UnreadableFile("file_empty", "0 bytes")
     if suffix in EXCEL_SUFFIXES:
-        return _read_excel(path, data)
-    return _read_csv(path, data)
+        return _read_excel(path, data, limits, scan)
+    return _read_csv(path, data, limits)
+
+
+def row_problems(sheet: RawSheet, header_row: int) -> list[tuple[int, str, int]]:
+    """(row index below the header, reason code, column index or -1) of every body row that is
+    broken: the reader's problems, and CSV records whose field count differs from the header
+    record's (blank and footer rows are the caller's to leave out)."""
+    out = [
+        (i - header_row - 1, code, j) for i, (code, j) in sheet.problems.items() if i > header_row
+    ]
+    if sheet.fields is not None and len(sheet.fields) > header_row + 1:
+        body = sheet.fields[header_row + 1 :]
+        ragged = np.flatnonzero(body != sheet.fields[header_row])
+        known = {i - header_row - 1 for i in sheet.problems}
+        out += [(int(i), "row_field_count", -1) for i in ragged if int(i) not in known]
+    return sorted(out)
 
 
 # --- headers ---------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ into one page: ``universities/<code>-<name>.html``.
 
 from __future__ import annotations
 
+import hashlib
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -60,13 +61,59 @@ def available(
     return [s for s in catalog if (Path(notebooks_dir) / s.notebook).is_file()]
 
 
-_UNSAFE = re.compile(r"[\\/:*?\"<>|\s\x00-\x1f]+")
+# A file name may be 255 bytes (ext4, XFS; NTFS and APFS count characters: more room); stems built
+# from data keep room for the longest suffix a helper adds to them (``-学科专业点调整通知.docx`` is
+# 33 bytes) and for a temporary name's ``.`` + ``.tmp``.
+NAME_MAX_BYTES = 255
+SUFFIX_ROOM_BYTES = 64
+STEM_MAX_BYTES = NAME_MAX_BYTES - SUFFIX_ROOM_BYTES
+# path separators, characters Windows forbids, whitespace (incl. U+3000 after NFKC: a space)
+_UNSAFE = re.compile(r"[\\/:*?\"<>|\s]+")
+_RESERVED = frozenset(
+    {"con", "prn", "aux", "nul"}
+    | {f"com{i}" for i in range(1, 10)}
+    | {f"lpt{i}" for i in range(1, 10)}
+)
+_CODE = re.compile(r"[0-9A-Za-z]{1,16}")
 
 
-def safe_name(text: str) -> str:
-    """A file-name-safe form of a (Chinese) name: NFKC, no path or shell-hostile characters."""
-    cleaned = _UNSAFE.sub("", unicodedata.normalize("NFKC", str(text))).strip(".")
-    return cleaned or "未命名"
+def _visible(text: str) -> str:
+    """NFKC, without control, format (bidi overrides, zero-width), surrogate or private-use
+    characters."""
+    t = unicodedata.normalize("NFKC", str(text))
+    return "".join(ch for ch in t if unicodedata.category(ch)[0] != "C")
+
+
+def _cut_bytes(text: str, limit: int) -> str:
+    """The longest prefix of ``text`` whose UTF-8 form has at most ``limit`` bytes."""
+    data = text.encode("utf-8")
+    if len(data) <= limit:
+        return text
+    return data[:limit].decode("utf-8", errors="ignore")
+
+
+def safe_name(text: str, max_bytes: int = STEM_MAX_BYTES) -> str:
+    """A file-name-safe form of a (Chinese) name from data: NFKC; no path separators, characters
+    Windows forbids, whitespace or control characters; no leading dots or dashes; not a
+    reserved device name; at most ``max_bytes`` bytes of UTF-8. A name that had to be cut ends
+    in ``~`` and 8 hex digits of its SHA-256, so two long names that share a beginning stay apart.
+    """
+    cleaned = _UNSAFE.sub("", _visible(text)).lstrip(".-").rstrip(".")
+    if cleaned.split(".")[0].lower() in _RESERVED:
+        cleaned = "_" + cleaned
+    if not cleaned:
+        return "未命名"
+    if len(cleaned.encode("utf-8")) > max_bytes:
+        digest = hashlib.sha256(cleaned.encode("utf-8")).hexdigest()[:8]
+        cleaned = _cut_bytes(cleaned, max(max_bytes - 9, 1)).rstrip(".") + "~" + digest
+    return cleaned
+
+
+def safe_code(code: str) -> str:
+    """A 院校代码 as a file-name part: kept whole when it is plain letters and digits (ingest
+    admits only 5 digits), else made safe like a name."""
+    code = str(code).strip()
+    return code if _CODE.fullmatch(code) else safe_name(code, 40)
 
 
 @dataclass(frozen=True)
@@ -100,16 +147,17 @@ def province_task(spec: ReportSpec) -> Task:
 
 
 def university_stem(code: str, name: str) -> str:
-    """The file-name stem of everything made for one university: ``<院校代码>-<校名>``."""
-    return f"{code}-{safe_name(name)}"
+    """The file-name stem of everything made for one university: ``<院校代码>-<校名>``, the code
+    whole, the name slugged and cut so that the stem is at most :data:`STEM_MAX_BYTES` bytes."""
+    code = safe_code(code)
+    return f"{code}-{safe_name(name, STEM_MAX_BYTES - len(code.encode('utf-8')) - 1)}"
 
 
 def university_task(specs: list[ReportSpec], code: str, name: str) -> Task:
     stem = university_stem(code, name)
+    c = safe_code(code)
     parts = tuple(
-        Part(
-            s, code, f"notebooks/universities/{code}-{s.stem}.ipynb", f"errors/{code}-{s.stem}.html"
-        )
+        Part(s, code, f"notebooks/universities/{c}-{s.stem}.ipynb", f"errors/{c}-{s.stem}.html")
         for s in specs
     )
     return Task(
