@@ -66,6 +66,7 @@ from helpers.ingest.quarantine import (
 )
 from helpers.ingest.readers import dataset_for_file, find_header, list_files, read_file
 from helpers.ingest.workers import ReaderPool, WorkerCrashed
+from helpers.logs import progress
 
 INGEST_VERSION = 1
 SHIPPED_UNIVERSITIES = REFERENCE_DIR / "fujian_universities_moe2018.csv"
@@ -985,7 +986,7 @@ def _ingest_batches(
                 for target, digest in todo
             ]
             worker_cpu: dict[int, float] = dict(bulk_cpu)
-            for index, res in results:
+            for index, res in progress(results, total=len(batches), desc="入库 batches", unit="批"):
                 result.worker_peak_rss_mb = max(result.worker_peak_rss_mb, res.peak_rss_mb)
                 if res.pid != os.getpid():
                     worker_cpu[res.pid] = max(worker_cpu.get(res.pid, 0.0), res.cpu_seconds)
