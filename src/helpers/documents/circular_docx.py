@@ -102,14 +102,8 @@ def visits_laggards_table(progress: pd.DataFrame) -> pd.DataFrame:
                     )
                 ],
                 "滞后事项": [
-                    "、".join(
-                        w
-                        for w, flag in (("走访进度", e), ("新开拓用人单位", n))
-                        if flag
-                    )
-                    for e, n in zip(
-                        behind_employers[lag.index], behind_new[lag.index], strict=True
-                    )
+                    "、".join(w for w, flag in (("走访进度", e), ("新开拓用人单位", n)) if flag)
+                    for e, n in zip(behind_employers[lag.index], behind_new[lag.index], strict=True)
                 ],
             }
         )

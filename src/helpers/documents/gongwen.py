@@ -206,8 +206,10 @@ def _paragraph_style(
     latin: str = LATIN,
 ):
     styles = doc.styles
-    style = styles[name] if name in [s.name for s in styles] else styles.add_style(
-        name, WD_STYLE_TYPE.PARAGRAPH
+    style = (
+        styles[name]
+        if name in [s.name for s in styles]
+        else styles.add_style(name, WD_STYLE_TYPE.PARAGRAPH)
     )
     if name != STYLE_BODY:
         style.base_style = styles[STYLE_BODY] if STYLE_BODY in [s.name for s in styles] else None
@@ -246,23 +248,47 @@ def _define_styles(doc) -> None:
     normal.font.size = SIZE_3
     set_fonts(normal.element.get_or_add_rPr(), FANGSONG)
     _paragraph_style(doc, STYLE_BODY, FANGSONG, SIZE_3, indent_chars=2)
-    _paragraph_style(doc, STYLE_TITLE, XIAOBIAOSONG, SIZE_2, WD_ALIGN_PARAGRAPH.CENTER, grid=False,
-                     line=Pt(35), outline=None)  # fmt: skip
+    _paragraph_style(
+        doc,
+        STYLE_TITLE,
+        XIAOBIAOSONG,
+        SIZE_2,
+        WD_ALIGN_PARAGRAPH.CENTER,
+        grid=False,
+        line=Pt(35),
+        outline=None,
+    )
     _paragraph_style(doc, STYLE_ADDRESSEE, FANGSONG, SIZE_3, WD_ALIGN_PARAGRAPH.LEFT)
     for level, style_name in HEADING_STYLES.items():
-        _paragraph_style(doc, style_name, HEADING_FONTS[level], SIZE_3, indent_chars=2,
-                         outline=level - 1)  # fmt: skip
+        _paragraph_style(
+            doc, style_name, HEADING_FONTS[level], SIZE_3, indent_chars=2, outline=level - 1
+        )
         doc.styles[style_name].paragraph_format.keep_with_next = True
     _paragraph_style(doc, STYLE_SIGNATURE, FANGSONG, SIZE_3, WD_ALIGN_PARAGRAPH.RIGHT)
     _paragraph_style(doc, STYLE_DATE, FANGSONG, SIZE_3, WD_ALIGN_PARAGRAPH.RIGHT)
     _paragraph_style(doc, STYLE_ATTACHMENT_NOTE, FANGSONG, SIZE_3, WD_ALIGN_PARAGRAPH.LEFT)
     _paragraph_style(doc, STYLE_ATTACHMENT_MARK, HEITI, SIZE_3, WD_ALIGN_PARAGRAPH.LEFT)
-    _paragraph_style(doc, STYLE_TABLE, FANGSONG, SIZE_TABLE, WD_ALIGN_PARAGRAPH.CENTER,
-                     line=TABLE_LINE, grid=False)  # fmt: skip
-    _paragraph_style(doc, STYLE_TABLE_HEAD, HEITI, SIZE_TABLE, WD_ALIGN_PARAGRAPH.CENTER,
-                     line=TABLE_LINE, grid=False)  # fmt: skip
-    _paragraph_style(doc, STYLE_PAGE_NUMBER, SONGTI, SIZE_4, WD_ALIGN_PARAGRAPH.RIGHT,
-                     line=Pt(16), grid=False)  # fmt: skip
+    _paragraph_style(
+        doc,
+        STYLE_TABLE,
+        FANGSONG,
+        SIZE_TABLE,
+        WD_ALIGN_PARAGRAPH.CENTER,
+        line=TABLE_LINE,
+        grid=False,
+    )
+    _paragraph_style(
+        doc,
+        STYLE_TABLE_HEAD,
+        HEITI,
+        SIZE_TABLE,
+        WD_ALIGN_PARAGRAPH.CENTER,
+        line=TABLE_LINE,
+        grid=False,
+    )
+    _paragraph_style(
+        doc, STYLE_PAGE_NUMBER, SONGTI, SIZE_4, WD_ALIGN_PARAGRAPH.RIGHT, line=Pt(16), grid=False
+    )
 
 
 # --- page, grid, page numbers -------------------------------------------------------------------
@@ -350,8 +376,13 @@ def _column_widths(frame: pd.DataFrame) -> list[int]:
     for j, col in enumerate(frame.columns):
         values = [str(col)] + [str(v) for v in frame.iloc[:, j]]
         # headers wrap; cells should not: weigh the cells more
-        need.append(max(2.0, max(_text_width(v) for v in values[1:]) if len(values) > 1 else 2.0,
-                        _text_width(values[0]) / 2))  # fmt: skip
+        need.append(
+            max(
+                2.0,
+                max(_text_width(v) for v in values[1:]) if len(values) > 1 else 2.0,
+                _text_width(values[0]) / 2,
+            )
+        )
     total = sum(need)
     width = TYPE_AREA_WIDTH.twips
     return [int(width * n / total) for n in need]
@@ -365,9 +396,7 @@ def _add_table(doc, block: Table) -> None:
     table.alignment = WD_TABLE_ALIGNMENT.CENTER
     table.autofit = False
     widths = _column_widths(frame)
-    numeric = [
-        all(_looks_numeric(str(v)) for v in frame.iloc[:, j]) for j in range(cols)
-    ]
+    numeric = [all(_looks_numeric(str(v)) for v in frame.iloc[:, j]) for j in range(cols)]
     header = table.rows[0]
     _repeat_header(header)
     for j, col in enumerate(frame.columns):

@@ -52,8 +52,10 @@ def trend_text(points: pd.DataFrame, trend: pd.DataFrame, review_cohort: int, po
         for k in keys:
             mine = mine.loc[mine[k] == p[k]]
         mine = mine.sort_values("cohort")
-        parts = [f"{int(c)}届{pct(r)}" for c, r in zip(mine["cohort"], mine["placement_rate"],
-                                                       strict=True)]  # fmt: skip
+        parts = [
+            f"{int(c)}届{pct(r)}"
+            for c, r in zip(mine["cohort"], mine["placement_rate"], strict=True)
+        ]
         text = "；".join(parts) if parts else "无往届数据"
         run = p.get("consecutive_below")
         if pd.notna(run) and int(run) >= 2:
@@ -129,9 +131,7 @@ def letter_content(
         )
     levels = table["证据等级"].value_counts()
     cohort = ev.review.cohort
-    graduates = int(
-        ev.tables(university)["major_flagged"]["graduates"].sum()
-    )
+    graduates = int(ev.tables(university)["major_flagged"]["graduates"].sum())
     conf = f"{policy.statistics.confidence * 100:.0f}%"
     threshold = _threshold(policy)
     talk = interview_rows(interviews, university)
@@ -146,9 +146,13 @@ def letter_content(
             + ("" if ev.review.is_initial else "（尚非初次统计日数据，名单为阶段性结果）")
             + f"，经统计，你校毕业去向初步落实率低于{threshold}的学科专业点共"
             f"{len(table)}个，涉及毕业生{count(graduates)}人，其中"
-            + "、".join(f"{label}{int(levels.get(label, 0))}个" for label in (
-                majors.EVIDENCE_LABELS["below_confident"], majors.EVIDENCE_LABELS["below_point"]
-            ))  # fmt: skip
+            + "、".join(
+                f"{label}{int(levels.get(label, 0))}个"
+                for label in (
+                    majors.EVIDENCE_LABELS["below_confident"],
+                    majors.EVIDENCE_LABELS["below_point"],
+                )
+            )
             + "，名单见附件1。"
         ),
         Paragraph(
@@ -164,7 +168,9 @@ def letter_content(
             f"{policy.majors.plan_recipient}，电子版发送至{policy.majors.plan_email}。"
         ),
     ]
-    attachments = [Attachment(f"{name}毕业去向初步落实率低于{threshold}的学科专业点", (Table(table),))]
+    attachments = [
+        Attachment(f"{name}毕业去向初步落实率低于{threshold}的学科专业点", (Table(table),))
+    ]
     if len(talk):
         reasons = "、".join(dict.fromkeys(talk["约谈事由"]))
         body += [
