@@ -14,6 +14,7 @@ WPS use the installed fonts of the reader's machine, as for any 公文.
 from __future__ import annotations
 
 import datetime as dt
+import math
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -26,6 +27,8 @@ from docx.oxml import OxmlElement
 from docx.oxml.ns import qn
 from docx.shared import Emu, Mm, Pt, RGBColor, Twips
 
+SIZE_3_PT = 16.0
+
 # --- the standard's numbers ---------------------------------------------------------------------
 PAGE_WIDTH, PAGE_HEIGHT = Mm(210), Mm(297)
 MARGIN_TOP, MARGIN_BOTTOM, MARGIN_LEFT, MARGIN_RIGHT = Mm(37), Mm(35), Mm(28), Mm(26)
@@ -33,6 +36,8 @@ LINES_PER_PAGE, CHARS_PER_LINE = 22, 28
 TYPE_AREA_WIDTH = Emu(PAGE_WIDTH - MARGIN_LEFT - MARGIN_RIGHT)  # 156 mm
 TYPE_AREA_HEIGHT = Emu(PAGE_HEIGHT - MARGIN_TOP - MARGIN_BOTTOM)  # 225 mm
 LINE_PITCH = Twips(round(TYPE_AREA_HEIGHT.twips / LINES_PER_PAGE))  # 579 twips = 28.95 pt
+# 28 characters of 3号 in 156 mm: each character condensed by this much (1/20 pt units in Word)
+CHAR_CONDENSE = Pt(-math.ceil((SIZE_3_PT - Emu(Mm(156)).pt / CHARS_PER_LINE) * 20) / 20)
 FOOTER_DISTANCE = Mm(24)  # page number about 7 mm below the type area
 
 SIZE_2 = Pt(22)  # 2号
@@ -64,6 +69,9 @@ STYLE_TABLE_HEAD = "表格标题行"
 STYLE_PAGE_NUMBER = "页码"
 HEADING_STYLES = {1: STYLE_H1, 2: STYLE_H2, 3: STYLE_H3}
 HEADING_FONTS = {1: HEITI, 2: KAITI, 3: FANGSONG}
+CELL_MARGIN = Twips(57)  # left and right inside a table cell (Word's default is 108)
+CELL_PADDING = 2 * CELL_MARGIN.pt / SIZE_TABLE.pt + 0.3  # in table characters
+SHORT_COLUMN = 9.0  # table columns up to this many characters wide are not shrunk
 DASH = "\u2014"  # 一字线 either side of the page number
 
 
@@ -173,6 +181,18 @@ def _set_lang(rpr) -> None:
     lang.set(qn("w:eastAsia"), "zh-CN")
 
 
+def _char_spacing(rpr, value) -> None:
+    el = rpr.find(qn("w:spacing"))
+    if value is None:
+        if el is not None:
+            rpr.remove(el)
+        return
+    if el is None:
+        el = OxmlElement("w:spacing")
+        rpr.append(el)
+    el.set(qn("w:val"), str(round(value.pt * 20)))
+
+
 def _snap_to_grid(ppr, on: bool) -> None:
     el = ppr.find(qn("w:snapToGrid"))
     if el is None:
@@ -222,6 +242,7 @@ def _paragraph_style(
     rpr = style.element.get_or_add_rPr()
     set_fonts(rpr, font, latin)
     _set_lang(rpr)
+    _char_spacing(rpr, CHAR_CONDENSE if grid and size == SIZE_3 else None)
     pf = style.paragraph_format
     pf.alignment = align
     pf.space_before = Pt(0)
@@ -304,11 +325,13 @@ def _set_page(section) -> None:
     if grid is None:
         grid = OxmlElement("w:docGrid")
         sect.append(grid)
-    # 28 characters across 156 mm: the pitch relative to the 3号 default, in 1/4096 pt
-    pitch = TYPE_AREA_WIDTH.pt / CHARS_PER_LINE
-    grid.set(qn("w:type"), "linesAndChars")
+    # a line grid of 22 lines; the 28 characters come from the body's condensed character
+    # spacing (a character grid is drawn differently by Word, WPS and LibreOffice: LibreOffice
+    # gives a 16 pt character two cells of a 15.8 pt grid)
+    grid.set(qn("w:type"), "lines")
     grid.set(qn("w:linePitch"), str(LINE_PITCH.twips))
-    grid.set(qn("w:charSpace"), str(round((pitch - SIZE_3.pt) * 4096)))
+    if grid.get(qn("w:charSpace")) is not None:
+        del grid.attrib[qn("w:charSpace")]
 
 
 def _field_run(paragraph, instruction: str, shown: str) -> None:
@@ -371,21 +394,52 @@ def _cant_split(row) -> None:
 
 
 def _column_widths(frame: pd.DataFrame) -> list[int]:
-    """Column widths in twips over the type area, by the widest text of each column."""
-    need = []
+    """Column widths in twips over the type area. Short columns (codes, counts, rates) get what
+    their widest cell needs; the long text columns share the rest."""
+    per_line = TYPE_AREA_WIDTH.pt / SIZE_TABLE.pt  # table characters across the type area
+    natural = []
     for j, col in enumerate(frame.columns):
-        values = [str(col)] + [str(v) for v in frame.iloc[:, j]]
-        # headers wrap; cells should not: weigh the cells more
-        need.append(
-            max(
-                2.0,
-                max(_text_width(v) for v in values[1:]) if len(values) > 1 else 2.0,
-                _text_width(values[0]) / 2,
-            )
-        )
-    total = sum(need)
-    width = TYPE_AREA_WIDTH.twips
-    return [int(width * n / total) for n in need]
+        cells = [_text_width(str(v)) for v in frame.iloc[:, j]] or [0.0]
+        # a header may wrap to two lines; a cell of numbers should not wrap; + the cell margins
+        natural.append(max(2.0, math.ceil(_text_width(str(col)) / 2), max(cells)) + CELL_PADDING)
+    if sum(natural) <= per_line:
+        shares = natural
+    else:
+        short = [n if n <= SHORT_COLUMN else 0.0 for n in natural]
+        longs = [min(n, 40.0) if n > SHORT_COLUMN else 0.0 for n in natural]
+        rest = max(per_line - sum(short), 6.0 * sum(1 for n in longs if n))
+        shares = [s or rest * n / sum(longs) for s, n in zip(short, longs, strict=True)]
+    total = sum(shares)
+    return [int(TYPE_AREA_WIDTH.twips * n / total) for n in shares]
+
+
+def _fix_table_layout(table, widths: list[int]) -> None:
+    """Fixed layout over the type area with the grid columns set (LibreOffice and WPS read the
+    grid, Word the cell widths)."""
+    tbl = table._tbl
+    tblpr = tbl.tblPr
+    tblw = tblpr.find(qn("w:tblW"))
+    if tblw is None:
+        tblw = OxmlElement("w:tblW")
+        tblpr.append(tblw)
+    tblw.set(qn("w:w"), str(sum(widths)))
+    tblw.set(qn("w:type"), "dxa")
+    layout = tblpr.find(qn("w:tblLayout"))
+    if layout is None:
+        layout = OxmlElement("w:tblLayout")
+        tblpr.append(layout)
+    layout.set(qn("w:type"), "fixed")
+    margins = tblpr.find(qn("w:tblCellMar"))
+    if margins is None:
+        margins = OxmlElement("w:tblCellMar")
+        tblpr.append(margins)
+    for side in ("w:left", "w:right"):
+        el = OxmlElement(side)
+        el.set(qn("w:w"), str(CELL_MARGIN.twips))
+        el.set(qn("w:type"), "dxa")
+        margins.append(el)
+    for col, w in zip(tbl.tblGrid.findall(qn("w:gridCol")), widths, strict=True):
+        col.set(qn("w:w"), str(w))
 
 
 def _add_table(doc, block: Table) -> None:
@@ -396,6 +450,7 @@ def _add_table(doc, block: Table) -> None:
     table.alignment = WD_TABLE_ALIGNMENT.CENTER
     table.autofit = False
     widths = _column_widths(frame)
+    _fix_table_layout(table, widths)
     numeric = [all(_looks_numeric(str(v)) for v in frame.iloc[:, j]) for j in range(cols)]
     header = table.rows[0]
     _repeat_header(header)
@@ -443,12 +498,13 @@ def _attachment_note(doc, content: OfficialDocument) -> None:
     """附件说明: 正文下空一行左空二字 "附件：1．名称", further items aligned under the first."""
     if not content.attachments:
         return
-    doc.add_paragraph("", style=STYLE_BODY)
+    doc.add_paragraph("", style=STYLE_BODY).paragraph_format.keep_with_next = True
     several = len(content.attachments) > 1
     for i, att in enumerate(content.attachments, start=1):
         item = f"{i}．{att.title}" if several else att.title
         p = doc.add_paragraph(("附件：" if i == 1 else "") + item, style=STYLE_ATTACHMENT_NOTE)
         pf = p.paragraph_format
+        pf.keep_with_next = True  # the 落款 never alone on a page
         pf.left_indent = Pt(SIZE_3.pt * 5)  # 2 characters + "附件："
         pf.first_line_indent = Pt(-SIZE_3.pt * 3) if i == 1 else Pt(0)
 
@@ -456,8 +512,9 @@ def _attachment_note(doc, content: OfficialDocument) -> None:
 def _signature(doc, content: OfficialDocument) -> None:
     """Without a seal: 正文（或附件说明）下空一行右空二字署名, the date on the next line, its first
     character two characters right of the signature's first character."""
-    doc.add_paragraph("", style=STYLE_BODY)
+    doc.add_paragraph("", style=STYLE_BODY).paragraph_format.keep_with_next = True
     sig = doc.add_paragraph(content.issuer, style=STYLE_SIGNATURE)
+    sig.paragraph_format.keep_with_next = True
     sig.paragraph_format.right_indent = Pt(SIZE_3.pt * 2)
     date = doc.add_paragraph(date_cn(content.date), style=STYLE_DATE)
     shift = _text_width(content.issuer) + 2 - 2 - _text_width(date_cn(content.date))

@@ -75,9 +75,15 @@ def points_table(ev: majors.MajorEvidence, university: str, policy: Policy) -> p
     out = pd.DataFrame(
         {
             "序号": [str(i) for i in range(1, len(flagged) + 1)],
-            "专业名称": flagged["major_name"].astype(str).to_numpy(),
-            "专业代码": flagged["major_code"].astype(str).to_numpy(),
-            "学历层次": flagged["education_level"].astype(str).to_numpy(),
+            "学科专业点（专业代码，学历层次）": [
+                f"{n}（{c}，{lv}）"
+                for n, c, lv in zip(
+                    flagged["major_name"].astype(str),
+                    flagged["major_code"].astype(str),
+                    flagged["education_level"].astype(str),
+                    strict=True,
+                )
+            ],
             "毕业生数": [count(v) for v in flagged["graduates"]],
             "已落实人数": [count(v) for v in flagged["placed"]],
             "毕业去向落实率": [pct(v) for v in flagged["placement_rate"]],
