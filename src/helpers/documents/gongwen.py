@@ -35,7 +35,8 @@ MARGIN_TOP, MARGIN_BOTTOM, MARGIN_LEFT, MARGIN_RIGHT = Mm(37), Mm(35), Mm(28), M
 LINES_PER_PAGE, CHARS_PER_LINE = 22, 28
 TYPE_AREA_WIDTH = Emu(PAGE_WIDTH - MARGIN_LEFT - MARGIN_RIGHT)  # 156 mm
 TYPE_AREA_HEIGHT = Emu(PAGE_HEIGHT - MARGIN_TOP - MARGIN_BOTTOM)  # 225 mm
-LINE_PITCH = Twips(round(TYPE_AREA_HEIGHT.twips / LINES_PER_PAGE))  # 579 twips = 28.95 pt
+# 579 twips = 28.95 pt: rounded down, so that 22 lines never exceed the 225 mm type area
+LINE_PITCH = Twips(math.floor(TYPE_AREA_HEIGHT.twips / LINES_PER_PAGE))
 # 28 characters of 3号 in 156 mm: each character condensed by this much (1/20 pt units in Word)
 CHAR_CONDENSE = Pt(-math.ceil((SIZE_3_PT - Emu(Mm(156)).pt / CHARS_PER_LINE) * 20) / 20)
 FOOTER_DISTANCE = Mm(24)  # page number about 7 mm below the type area
