@@ -72,7 +72,8 @@ HEADING_STYLES = {1: STYLE_H1, 2: STYLE_H2, 3: STYLE_H3}
 HEADING_FONTS = {1: HEITI, 2: KAITI, 3: FANGSONG}
 CELL_MARGIN = Twips(57)  # left and right inside a table cell (Word's default is 108)
 CELL_PADDING = 2 * CELL_MARGIN.pt / SIZE_TABLE.pt + 0.3  # in table characters
-SHORT_COLUMN = 9.0  # table columns up to this many characters wide are not shrunk
+SHORT_COLUMN = 9.0
+LONG_COLUMN_MIN = 7.0  # a long text column is never narrower than this (in table characters)  # table columns up to this many characters wide are not shrunk
 DASH = "\u2014"  # 一字线 either side of the page number
 
 
@@ -400,7 +401,9 @@ def _column_widths(frame: pd.DataFrame) -> list[int]:
     per_line = TYPE_AREA_WIDTH.pt / SIZE_TABLE.pt  # table characters across the type area
     natural = []
     for j, col in enumerate(frame.columns):
-        cells = [_text_width(str(v)) for v in frame.iloc[:, j]] or [0.0]
+        cells = [
+            max(_text_width(line) for line in str(v).split("\n")) for v in frame.iloc[:, j]
+        ] or [0.0]
         # a header may wrap to two lines; a cell of numbers should not wrap; + the cell margins
         natural.append(max(2.0, math.ceil(_text_width(str(col)) / 2), max(cells)) + CELL_PADDING)
     if sum(natural) <= per_line:
@@ -408,8 +411,14 @@ def _column_widths(frame: pd.DataFrame) -> list[int]:
     else:
         short = [n if n <= SHORT_COLUMN else 0.0 for n in natural]
         longs = [min(n, 40.0) if n > SHORT_COLUMN else 0.0 for n in natural]
-        rest = max(per_line - sum(short), 6.0 * sum(1 for n in longs if n))
-        shares = [s or rest * n / sum(longs) for s, n in zip(short, longs, strict=True)]
+        # each long column gets at least LONG_COLUMN_MIN characters, then a share of the rest
+        floor = [min(n, LONG_COLUMN_MIN) if n else 0.0 for n in longs]
+        rest = max(per_line - sum(short) - sum(floor), 0.0)
+        extra = [n - f for n, f in zip(longs, floor, strict=True)]
+        shares = [
+            s or f + (rest * e / sum(extra) if sum(extra) else 0.0)
+            for s, f, e in zip(short, floor, extra, strict=True)
+        ]
     total = sum(shares)
     return [int(TYPE_AREA_WIDTH.twips * n / total) for n in shares]
 

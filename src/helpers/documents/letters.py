@@ -56,10 +56,10 @@ def trend_text(points: pd.DataFrame, trend: pd.DataFrame, review_cohort: int, po
             f"{int(c)}届{pct(r)}"
             for c, r in zip(mine["cohort"], mine["placement_rate"], strict=True)
         ]
-        text = "；".join(parts) if parts else "无往届数据"
+        text = "\n".join(parts) if parts else "无往届数据"  # one cohort a line
         run = p.get("consecutive_below")
         if pd.notna(run) and int(run) >= 2:
-            text += f"（连续{int(run)}届低于{_threshold(policy)}）"
+            text += f"\n（连续{int(run)}届低于{_threshold(policy)}）"
         out.append(text)
     return out
 
