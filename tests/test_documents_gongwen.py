@@ -116,6 +116,10 @@ def test_every_style_names_its_east_asian_font_and_no_font_is_embedded(document)
     with zipfile.ZipFile(io.BytesIO(raw)) as zf:
         assert not [n for n in zf.namelist() if n.startswith("word/fonts/")]
         assert b"embedTrueTypeFonts" not in zf.read("word/settings.xml")
+        assert not [n for n in zf.namelist() if n.startswith("docProps/thumbnail")]
+        table = zf.read("word/fontTable.xml").decode("utf-8")
+        for name in ("仿宋_GB2312", "黑体", "楷体_GB2312", "方正小标宋简体"):
+            assert f'w:name="{name}"><w:charset w:val="86"/>' in table  # GB2312 character set
     assert doc.core_properties.author == "福建省教育厅"
 
 

@@ -541,6 +541,34 @@ def _attachments(doc, content: OfficialDocument) -> None:
         _add_blocks(doc, att.blocks)
 
 
+def _package_cleanup(doc) -> None:
+    """Drop the template's thumbnail (a picture of an empty page) and list the Chinese fonts in
+    the font table with their character set (GB2312), which lets Word and WPS pick a similar
+    installed face where one is missing. Names only: nothing is embedded."""
+    pkg = doc.part.package
+    for key, rel in list(pkg.rels.items()):
+        if rel.reltype.endswith("/thumbnail"):
+            pkg.rels.pop(key)
+    for rel in doc.part.rels.values():
+        if not rel.reltype.endswith("/fontTable"):
+            continue
+        from lxml import etree
+
+        part = rel.target_part
+        root = etree.fromstring(part.blob)
+        known = {f.get(qn("w:name")) for f in root.findall(qn("w:font"))}
+        for name, family in ((FANGSONG, "modern"), (HEITI, "modern"), (KAITI, "modern"),
+                             (XIAOBIAOSONG, "script"), (SONGTI, "auto")):  # fmt: skip
+            if name in known:
+                continue
+            font = etree.SubElement(root, qn("w:font"))
+            font.set(qn("w:name"), name)
+            for tag, value in (("w:charset", "86"), ("w:family", family), ("w:pitch", "variable")):
+                el = etree.SubElement(font, qn(tag))
+                el.set(qn("w:val"), value)
+        part._blob = etree.tostring(root, xml_declaration=True, encoding="UTF-8", standalone=True)
+
+
 def render(content: OfficialDocument) -> Document:
     """Lay ``content`` out as a 公文 (see the module docstring); nothing is written to disk."""
     doc = Document()
@@ -563,6 +591,7 @@ def render(content: OfficialDocument) -> Document:
     _signature(doc, content)
     _attachments(doc, content)
 
+    _package_cleanup(doc)
     props = doc.core_properties
     stamp = dt.datetime.combine(content.date, dt.time(9, 0))
     props.title = content.title
