@@ -342,9 +342,8 @@ def build_documents(
             pkg = write_package(run_dir, code, name, letter, issues, issued)
             packages.append(pkg)
             if letter is not None:
-                entry["letters"].append(
-                    next(f for f, _ in pkg.files if f.endswith(LETTER_NAME.format(stem="")[1:]))
-                )
+                letter_name = LETTER_NAME.format(stem=university_stem(code, name))
+                entry["letters"].append(f"{pkg.folder}/{letter_name}")
         listing = send_list(packages, CIRCULAR_DOCX, policy.notice.addressee)
         listing.to_csv(run_dir / SEND_DIR / LIST_CSV, index=False, encoding="utf-8-sig")
         entry["list"] = f"{SEND_DIR}/{LIST_CSV}"
