@@ -51,6 +51,8 @@ class Notice(_Section):
     title: str
     year: int
     cohort: int
+    issuer: str  # 落款: who signs the circular and the letters
+    addressee: str  # 主送 of the circular
 
 
 class Placement(_Section):
@@ -72,6 +74,8 @@ class Majors(_Section):
     min_graduates: int = Field(ge=1)
     trend_cohorts: int = Field(ge=0, le=10)
     adjustment_plan_deadline: str
+    plan_recipient: str  # where the adjustment plans are sent (office of the department)
+    plan_email: str  # and its e-mail address for the electronic copy
 
     _md = field_validator("adjustment_plan_deadline")(_check_month_day)
 

@@ -67,7 +67,8 @@ HTML_SUFFIXES = {".html", ".htm"}
 JSON_SUFFIXES = {".json", ".ipynb"}
 SHEET_SUFFIXES = {".xlsx", ".xlsm", ".xls", ".ods"}
 BINARY_SUFFIXES = {".png", ".jpg", ".jpeg", ".gif", ".webp", ".ico", ".woff", ".woff2", ".otf",
-                   ".ttf", ".pdf", ".zip", ".gz"}  # fmt: skip
+                   ".ttf", ".pdf", ".gz"}  # fmt: skip
+ARCHIVE_SUFFIXES = {".docx", ".zip"}  # read inside: a docx's text, a zip's files
 
 # Each pattern starts with a plain character and looks behind it (much faster than a leading
 # look-behind, which the engine would try at every position).
@@ -208,8 +209,60 @@ def _cell_text(v) -> str:
     return str(v).replace("\r", " ").replace("\n", " ").replace("\t", " ")
 
 
+def _archive_segments(path: Path, data: bytes | None = None) -> list[_Segment]:
+    """Text of a Word file (every paragraph and table cell of the body, headers, footers,
+    notes and comments, one paragraph a line, and the document properties) or of every file in
+    a zip (each read as if it stood alone; located as ``<member> <location>``)."""
+    import io
+    import tempfile
+    import xml.etree.ElementTree as ET
+    import zipfile
+
+    source = io.BytesIO(data) if data is not None else path
+    with zipfile.ZipFile(source) as zf:
+        if path.suffix.lower() == ".docx":
+            w = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
+            segs = []
+            for name in zf.namelist():
+                if not name.endswith(".xml") or name.startswith("[Content_Types]"):
+                    continue
+                root = ET.fromstring(zf.read(name))
+                if name.startswith("word/"):
+                    lines = [
+                        "".join(t.text or "" for t in p.iter(f"{w}t"))
+                        + "".join(t.text or "" for t in p.iter(f"{w}instrText"))
+                        for p in root.iter(f"{w}p")
+                    ]
+                else:  # docProps: author, title, ...
+                    lines = [e.text for e in root.iter() if e.text and e.text.strip()]
+                segs.append(_Segment(name, "\n".join(lines)))
+            return segs
+        segs = []
+        with tempfile.TemporaryDirectory(prefix="scan-") as tmp:
+            for info in zf.infolist():
+                if info.is_dir():
+                    continue
+                member = Path(info.filename)
+                suffix = member.suffix.lower()
+                if suffix in BINARY_SUFFIXES:
+                    continue
+                raw = zf.read(info)
+                if suffix in ARCHIVE_SUFFIXES:
+                    inner = _archive_segments(member, raw)
+                else:
+                    local = Path(tmp) / f"member{len(segs)}{suffix}"
+                    local.write_bytes(raw)
+                    inner = _segments(local)
+                for seg in inner:
+                    where = f"{info.filename} {seg.where}".strip()
+                    segs.append(_Segment(where, seg.text, seg.sheet))
+        return segs
+
+
 def _segments(path: Path) -> list[_Segment]:
     suffix = path.suffix.lower()
+    if suffix in ARCHIVE_SUFFIXES:
+        return _archive_segments(path)
     if suffix in SHEET_SUFFIXES:
         from python_calamine import CalamineWorkbook
 

@@ -484,8 +484,9 @@ def _gather(tables_root: Path) -> list[tuple[str, str, pd.DataFrame, str]]:
     return sheets
 
 
-def build_workbook(tables_root: str | Path) -> Path:
-    """Gather every CSV under ``tables_root`` into ``<tables_root>/报表汇总.xlsx`` and return it.
+def build_workbook(tables_root: str | Path, out: str | Path | None = None) -> Path:
+    """Gather every CSV under ``tables_root`` into ``<tables_root>/报表汇总.xlsx`` (or ``out``)
+    and return it.
 
     First sheet: a table of contents. Then one sheet per table with Chinese headers and sheet
     names, rates formatted as percentages, booleans as 是/否, frozen header row and filters.
@@ -495,8 +496,8 @@ def build_workbook(tables_root: str | Path) -> Path:
         raise FileNotFoundError(f"tables folder {tables_root} does not exist")
     _import_header_modules()
     sheets = _gather(tables_root)
-    out = tables_root / WORKBOOK_NAME
-    fd, tmp = tempfile.mkstemp(prefix=".workbook.", suffix=".xlsx", dir=tables_root)
+    out = Path(out) if out is not None else tables_root / WORKBOOK_NAME
+    fd, tmp = tempfile.mkstemp(prefix=".workbook.", suffix=".xlsx", dir=out.parent)
     os.close(fd)
     try:
         _write_workbook(Path(tmp), sheets)

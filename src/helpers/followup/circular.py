@@ -330,10 +330,15 @@ def platform_text(
 
 
 def interview_text(
-    summary: pd.DataFrame, universities: int, policy: Policy, as_of: dt.date | str
+    summary: pd.DataFrame,
+    universities: int,
+    policy: Policy,
+    as_of: dt.date | str,
+    see: str = "附表",
 ) -> str:
     """六、约谈名单. ``summary``: interviews.interview_summary; ``universities``: distinct
-    universities on the list."""
+    universities on the list; ``see``: where the list is (附表 on the web page, 附件3 in the
+    公文)."""
     if summary.empty:
         return "根据通知要求，本期无需约谈的高校。"
     text = f"根据通知要求，拟约谈高校{universities}所（一所高校可涉及多项事由）："
@@ -341,7 +346,7 @@ def interview_text(
         f"{r['reason']}的{r['universities']}所（{names(r['names'].split('、'), NAME_LIMIT)}）"
         for _, r in summary.iterrows()
     ]
-    return text + "；".join(items) + "。约谈名单及依据见附表。"
+    return text + "；".join(items) + f"。约谈名单及依据见{see}。"
 
 
 def closing_text() -> str:

@@ -39,6 +39,7 @@ from helpers.runner.catalog import (
 from helpers.runner.execute import RunContext, TaskResult, run_tasks
 from helpers.runner.index import render_index
 from helpers.runner.render import write_text_atomic
+from helpers.runner.send import build_documents
 
 log = logging.getLogger(__name__)
 
@@ -283,6 +284,9 @@ def run_period(
                 t = time.perf_counter()
                 workbook, workbook_error = _build_workbook(run_dir)
                 timings["workbook"] = time.perf_counter() - t
+                t = time.perf_counter()
+                documents = build_documents(run_dir, data_dir, as_of, universities, started.date(), specs)
+                timings["documents"] = time.perf_counter() - t
                 _merge_audit(data_dir, as_of)
 
                 reports = [_report_entry(r) for r in results]
@@ -291,7 +295,11 @@ def run_period(
                     for old in previous.get("reports", []):
                         if old["key"] not in ran:
                             reports.append({**old, "carried": True})
-                failed = any(r["status"] != "ok" for r in reports) or workbook_error is not None
+                failed = (
+                    any(r["status"] != "ok" for r in reports)
+                    or workbook_error is not None
+                    or documents["error"] is not None
+                )
                 manifest = {
                     "schema": mf.SCHEMA_VERSION,
                     "run": {
@@ -331,6 +339,7 @@ def run_period(
                             for p in (run_dir / "tables").glob("*.csv")
                         ),
                     },
+                    "documents": documents,
                     "timings": timings,
                     "privacy": {"complete": False, "problem": "隐私检查进行中", "hits": None},
                 }
@@ -378,6 +387,8 @@ def run_period(
     lines = _failure_lines(reports)
     if workbook_error:
         lines.append(f"失败 FAILED  报表汇总 tables/报表汇总.xlsx：{workbook_error}")
+    if documents["error"]:
+        lines.append(f"失败 FAILED  公文与发送包 全省通报.docx / send/：{documents['error']}")
     if scan_gap:
         lines.append(f"失败 FAILED  隐私检查不完整 privacy scan incomplete：{scan_gap}")
     n_failed = sum(r["status"] != "ok" for r in reports if not r.get("carried"))
