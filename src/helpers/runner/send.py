@@ -25,6 +25,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from helpers import inert
 from helpers.runner.catalog import university_stem
 
 CIRCULAR_NOTEBOOK = "circular.ipynb"
@@ -121,13 +122,6 @@ def data_issues(
     return out.sort_values(["source_file", "sheet", "kind"], kind="stable").reset_index(drop=True)
 
 
-def _safe_cell(value) -> object:
-    """Text that a spreadsheet would run as a formula is kept as text (a leading quote)."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value
-
-
 def write_issues_xlsx(issues: pd.DataFrame, path: Path, title: str) -> Path:
     """The 数据问题清单 as one sheet with Chinese headers (strings are never formulas)."""
     import xlsxwriter
@@ -148,7 +142,7 @@ def write_issues_xlsx(issues: pd.DataFrame, path: Path, title: str) -> Path:
                 if v is None or v is pd.NA or (isinstance(v, float) and v != v):
                     continue
                 if isinstance(v, str):
-                    ws.write_string(i, j, str(_safe_cell(v)))
+                    ws.write_string(i, j, v)  # a string cell: never a formula
                 else:
                     ws.write_number(i, j, float(v))
         if issues.empty:
@@ -245,7 +239,7 @@ def send_list(packages: list[Package], circular: str | None, addressee: str) -> 
     for p in packages:
         rows += [(p.code, p.name, f, what) for f, what in p.files]
     frame = pd.DataFrame(rows, columns=list(LIST_HEADERS))
-    return frame.map(_safe_cell)
+    return frame.map(inert.csv_cell)
 
 
 # --- the runner's edge ------------------------------------------------------------------------
@@ -348,7 +342,12 @@ def build_documents(
         listing.to_csv(run_dir / SEND_DIR / LIST_CSV, index=False, encoding="utf-8-sig")
         entry["list"] = f"{SEND_DIR}/{LIST_CSV}"
         entry["packages"] = [
-            {"university": p.code, "folder": p.folder, "zip": p.zip, "files": [f for f, _ in p.files]}
+            {
+                "university": p.code,
+                "folder": p.folder,
+                "zip": p.zip,
+                "files": [f for f, _ in p.files],
+            }
             for p in packages
         ]
     except Exception as exc:  # the documents are one output among many: report, don't abort
