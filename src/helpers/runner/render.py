@@ -22,6 +22,7 @@ import nbformat
 from jinja2 import Environment, FileSystemLoader, pass_context, select_autoescape
 
 from helpers.config import TEMPLATES_DIR
+from helpers.runner.webfont import embed_font
 
 TEMPLATE_NAME = "report"
 TEMPLATE_DIR = TEMPLATES_DIR / TEMPLATE_NAME
@@ -251,6 +252,7 @@ def render_report(nb: nbformat.NotebookNode, meta: PageMeta) -> str:
     body = body.replace('<html lang="zh">', '<html lang="zh-CN">', 1)
     body = _IMG_WITHOUT_ALT.sub(f'<img alt="{IMAGE_ALT}"', body)
     body = insert_toc(body)
+    body = embed_font(body)
     assert_offline(body)
     return body
 
@@ -412,7 +414,7 @@ def urlpath(rel: str) -> str:
 
 
 def render_site_page(template: str, **context) -> str:
-    page = site_environment().get_template(template).render(**context)
+    page = embed_font(site_environment().get_template(template).render(**context))
     assert_offline(page)
     return page
 
