@@ -251,6 +251,7 @@ def render_report(nb: nbformat.NotebookNode, meta: PageMeta) -> str:
     )
     body = body.replace('<html lang="zh">', '<html lang="zh-CN">', 1)
     body = _IMG_WITHOUT_ALT.sub(f'<img alt="{IMAGE_ALT}"', body)
+    body = link_charts(body)
     body = insert_toc(body)
     body = embed_font(body)
     assert_offline(body)
@@ -259,6 +260,26 @@ def render_report(nb: nbformat.NotebookNode, meta: PageMeta) -> str:
 
 IMAGE_ALT = "图表"  # alt text of charts (the ReportExporter skips nbconvert's English one)
 _IMG_WITHOUT_ALT = re.compile(r"<img(?![^>]*\salt=)")
+_EMBEDDED_IMG = re.compile(r"<img\b[^>]*?\ssrc=\"data:image/[^\"]*\"[^>]*>")
+
+
+def link_charts(body: str) -> str:
+    """Wrap every embedded chart in a box a tap opens at the image's own size over the page
+    (``:target`` in report.css: no script, nothing loaded, the image data not repeated), with a
+    close link."""
+    n = 0
+
+    def wrap(m: re.Match) -> str:
+        nonlocal n
+        n += 1
+        cid = f"chart-{n}"
+        return (
+            f'<span class="report-chart" id="{cid}">'
+            f'<a class="chart-open" href="#{cid}" title="点击查看原图">{m.group(0)}</a>'
+            f'<a class="chart-close" href="#{cid}-closed">关闭原图</a></span>'
+        )
+
+    return _EMBEDDED_IMG.sub(wrap, body)
 
 
 # --- table of contents -------------------------------------------------------------------------
