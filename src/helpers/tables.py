@@ -630,9 +630,8 @@ def frame_html(df: pd.DataFrame) -> str:
         df = df.reset_index()
     elif not pd.api.types.is_integer_dtype(df.index.dtype):  # labels without a name
         df = df.reset_index(names=[""] * df.index.nlevels)
-    classes = []
-    if len(df.columns) > 1 and len(df) and _names_rows(df.iloc[:, 0]):
-        classes.append("first-col-names")
+    text = [_names_rows(df.iloc[:, i]) for i in range(df.shape[1])] if len(df) else []
+    classes = ["first-col-names"] if len(text) > 1 and text[0] else []
     table = df.to_html(
         index=False,
         border=0,
@@ -643,7 +642,35 @@ def frame_html(df: pd.DataFrame) -> str:
         max_cols=None,
         show_dimensions=False,
     )
+    if any(text):
+        table = _mark_text_columns(table, text)
     return f'<div class="{TABLE_CLASS}">\n{table}\n</div>'
+
+
+_CELL = re.compile(r"<(td|th)>")
+
+
+def _mark_text_columns(table: str, text: list[bool]) -> str:
+    """Give the cells of text columns ``class="text"`` (left-aligned; numbers stay right-aligned).
+    The body has exactly one ``<td>`` per column in each row (no index, so no row spans); header
+    rows are marked only when they have one ``<th>`` per column."""
+    head_end = table.find("</thead>")
+    head, body = (table[:head_end], table[head_end:]) if head_end >= 0 else ("", table)
+    n = len(text)
+
+    def marker():
+        i = -1
+
+        def mark(m: re.Match) -> str:
+            nonlocal i
+            i += 1
+            return f'<{m.group(1)} class="text">' if text[i % n] else m.group(0)
+
+        return mark
+
+    if head and all(row.count("<th>") == n for row in head.split("<tr")[1:]):
+        head = _CELL.sub(marker(), head)
+    return head + _CELL.sub(marker(), body)
 
 
 def install_display_formatter() -> bool:
