@@ -338,7 +338,7 @@ _PHONE = """(() => {
 def test_pages_fit_a_phone_screen(demo_run, browser_plain):  # noqa: F811
     run_dir = demo_run.run_dir
     manifest = json.loads((run_dir / "manifest.json").read_text(encoding="utf-8"))
-    pages = [run_dir / "index.html"] + [
+    pages = [demo_run.reports_dir / "index.html", run_dir / "index.html"] + [
         run_dir / r["html"] for r in manifest["reports"] if r["html"]
     ]
     tables = charts = sticky = 0
