@@ -37,7 +37,7 @@ def chromium_binary() -> str | None:
 class Chromium:
     """A headless chromium driven over the DevTools protocol on a pipe."""
 
-    def __init__(self, binary: str, timeout: float = 60):
+    def __init__(self, binary: str, timeout: float = 60, env: dict | None = None):
         self.timeout = timeout
         self.profile = tempfile.mkdtemp(prefix="chromium-profile-")
         self.log = tempfile.TemporaryFile()  # noqa: SIM115  (closed in close(); quoted on failure)
@@ -76,6 +76,7 @@ class Chromium:
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=self.log,
+            env=env,
         )
         os.close(to_chrome_r)
         os.close(from_chrome_w)

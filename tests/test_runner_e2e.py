@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
+import html
 import io
 import json
 import shutil
@@ -211,7 +212,26 @@ def test_report_pages_embed_their_charts(demo_run):
 
 
 def test_nothing_left_behind_in_reports(demo_run):
-    assert sorted(p.name for p in demo_run.reports_dir.iterdir()) == [f".{AS_OF}.lock", AS_OF]
+    assert sorted(p.name for p in demo_run.reports_dir.iterdir()) == [
+        f".{AS_OF}.lock",
+        AS_OF,
+        "index.html",  # every period, rewritten at the end of the run
+    ]
+    periods = (demo_run.reports_dir / "index.html").read_text(encoding="utf-8")
+    assert f'href="{AS_OF}/index.html"' in periods
+
+
+def test_period_index_opens_with_the_headline_figures(demo_run):
+    from helpers.runner.headline import run_headline
+
+    manifest = json.loads((demo_run.run_dir / "manifest.json").read_text(encoding="utf-8"))
+    figures = run_headline(demo_run.run_dir, manifest)
+    index = (demo_run.run_dir / "index.html").read_text(encoding="utf-8")
+    assert index.index("本期要点") < index.index("全省报告")
+    for h in figures:
+        assert h.label in index and html.escape(h.value) in index
+    rate = figures[0]
+    assert rate.value.endswith("%") and "政策线" in rate.note
 
 
 def test_disclosure_audit_stays_under_data(demo_run):

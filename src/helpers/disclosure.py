@@ -527,7 +527,9 @@ def show(df: pd.DataFrame, policy=None, headers: dict[str, str] | None = None, d
     """Display a protected table and its legend in a notebook (IPython)."""
     from IPython.display import Markdown, display
 
-    display(for_display(df, headers=headers, drop=drop))
+    from helpers.tables import ShownTable
+
+    display(ShownTable(for_display(df, headers=headers, drop=drop)))
     display(Markdown(legend(policy)))
 
 

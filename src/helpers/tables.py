@@ -618,4 +618,98 @@ def display_frame(
         else:
             text = [missing if pd.isna(v) else str(v) for v in s.astype(object)]
         out[zh_header(col)] = text
-    return pd.DataFrame(out, index=pd.RangeIndex(1, len(df) + 1))
+    return ShownTable(out)
+
+
+class ShownTable(pd.DataFrame):
+    """A table as a reader sees it (what :func:`display_frame` returns): shown by
+    :func:`frame_html`, so without the pandas index and without any cell cut short. Anything
+    derived from it (a slice, a copy) is a plain DataFrame again."""
+
+    @property
+    def _constructor(self):
+        return pd.DataFrame
+
+    def _repr_html_(self) -> str:
+        return frame_html(self)
+
+
+TABLE_CLASS = "report-table"  # the scrolling box around every displayed table (report.css)
+_NUMBER_LIKE = re.compile(r"^[\s+\-−]*[0-9][0-9,.\s]*(%|个百分点)?$|^[—–-]?$")
+
+
+def _names_rows(values: pd.Series) -> bool:
+    """Whether a first column names its rows (a university, a group, a file), not a count or a
+    rate: it then stays in view when the table scrolls sideways (report.css)."""
+    text = [str(v) for v in values.astype(object) if not pd.isna(v)]
+    return bool(text) and sum(not _NUMBER_LIKE.match(t) for t in text) * 2 > len(text)
+
+
+def frame_html(df: pd.DataFrame) -> str:
+    """The HTML of a displayed table: every cell in full (pandas' notebook display cuts cells at
+    ``display.max_colwidth`` and rows at ``display.max_rows``), no row numbers (an index that only
+    numbers rows is dropped; a named index becomes the first columns), text escaped, in a box of
+    its own that scrolls sideways on a narrow screen.
+
+    A ranking shows its rank as a column headed 排名 (``rank``), never as the index.
+    """
+    if any(name is not None for name in df.index.names):
+        df = df.reset_index()
+    elif not pd.api.types.is_integer_dtype(df.index.dtype):  # labels without a name
+        df = df.reset_index(names=[""] * df.index.nlevels)
+    text = [_names_rows(df.iloc[:, i]) for i in range(df.shape[1])] if len(df) else []
+    classes = ["first-col-names"] if len(text) > 1 and text[0] else []
+    table = df.to_html(
+        index=False,
+        border=0,
+        escape=True,
+        na_rep="—",
+        classes=classes,
+        max_rows=None,
+        max_cols=None,
+        show_dimensions=False,
+    )
+    if any(text):
+        table = _mark_text_columns(table, text)
+    return f'<div class="{TABLE_CLASS}">\n{table}\n</div>'
+
+
+_CELL = re.compile(r"<(td|th)>")
+
+
+def _mark_text_columns(table: str, text: list[bool]) -> str:
+    """Give the cells of text columns ``class="text"`` (left-aligned; numbers stay right-aligned).
+    The body has exactly one ``<td>`` per column in each row (no index, so no row spans); header
+    rows are marked only when they have one ``<th>`` per column."""
+    head_end = table.find("</thead>")
+    head, body = (table[:head_end], table[head_end:]) if head_end >= 0 else ("", table)
+    n = len(text)
+
+    def marker():
+        i = -1
+
+        def mark(m: re.Match) -> str:
+            nonlocal i
+            i += 1
+            return f'<{m.group(1)} class="text">' if text[i % n] else m.group(0)
+
+        return mark
+
+    if head and all(row.count("<th>") == n for row in head.split("<tr")[1:]):
+        head = _CELL.sub(marker(), head)
+    return head + _CELL.sub(marker(), body)
+
+
+def install_display_formatter() -> bool:
+    """Show every DataFrame of the running IPython kernel with :func:`frame_html` (the runner's
+    reset cell calls this, so a table a notebook shows without :func:`display_frame` has no row
+    numbers and no cut cells either). False outside IPython."""
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover - IPython is a dependency
+        return False
+    ip = get_ipython()
+    if ip is None:
+        return False
+    ip.display_formatter.formatters["text/html"].for_type(pd.DataFrame, frame_html)
+    return True

@@ -1,12 +1,21 @@
-"""``reports/<as_of>/index.html``: links to every page of the run, with the run's status.
+"""``reports/<as_of>/index.html``: the period's headline figures, then links to every page of the
+run with the run's status; ``reports/index.html``: every period with its status and links.
 
-The index is a pure function of the run manifest, so it always says what the manifest says.
+A period's index is a function of the run manifest and the run's own tables (the headline,
+:mod:`helpers.runner.headline`), so it always says what they say.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import json
+import os
+import tempfile
+from pathlib import Path
+
 from markupsafe import Markup
 
+from helpers.runner.headline import run_headline
 from helpers.runner.render import render_site_page, urlpath
 
 TIMING_LABELS = {
@@ -56,7 +65,9 @@ def failure_rows(manifest: dict) -> list[dict]:
     return rows
 
 
-def render_index(manifest: dict) -> str:
+def render_index(manifest: dict, run_dir: Path | None = None) -> str:
+    """The period's index; with ``run_dir`` (the run folder, whose tables the headline figures
+    come from) the figures head the page."""
     reports = manifest.get("reports", [])
     province = [r for r in reports if r["scope"] == "province"]
     universities = sorted(
@@ -80,7 +91,93 @@ def render_index(manifest: dict) -> str:
         counts=counts,
         privacy=manifest.get("privacy"),
         status_cell=status_cell,
+        headline=[h.as_dict() for h in run_headline(run_dir, manifest)] if run_dir else [],
+        circular=next((r for r in province if r.get("html") and r["title"].endswith("通报")), None),
     )
 
 
-__all__ = ["failure_rows", "render_index", "status_cell", "urlpath"]
+# --- every period: reports/index.html -----------------------------------------------------------
+
+PERIODS_INDEX = "index.html"
+
+
+def _is_period_name(name: str) -> bool:
+    try:
+        dt.date.fromisoformat(name)
+    except ValueError:
+        return False
+    return True
+
+
+def period_rows(reports_dir: Path) -> list[dict]:
+    """One row per published period (``reports/<as_of>/`` holding a manifest), newest first:
+    its status, report counts, data version, generation time, province rate and links. A
+    manifest that cannot be read is listed as such, never skipped."""
+    rows = []
+    for folder in sorted(Path(reports_dir).iterdir(), reverse=True):
+        if not folder.is_dir() or not _is_period_name(folder.name):
+            continue
+        path = folder / "manifest.json"
+        if not path.is_file():
+            continue
+        row = {"as_of": folder.name, "index": f"{folder.name}/index.html"}
+        try:
+            manifest = json.loads(path.read_text(encoding="utf-8"))
+            reports = manifest.get("reports", [])
+            run = manifest.get("run", {})
+            rate = run_headline(folder, manifest)[0]
+            row.update(
+                status=run.get("status"),
+                reports=len(reports),
+                failed=sum(r.get("status") != "ok" for r in reports),
+                university=run.get("university"),
+                generated_at=manifest.get("header", {}).get("generated_at", ""),
+                data_version=manifest.get("header", {}).get("data_version", ""),
+                cohort=manifest.get("header", {}).get("cohort", ""),
+                rate=rate.value,
+                rate_note=rate.note,
+                province=[
+                    {"title": r["title"], "html": f"{folder.name}/{r['html']}"}
+                    for r in reports
+                    if r.get("scope") == "province" and r.get("html")
+                ],
+            )
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            row.update(status="unreadable", error=f"manifest.json 无法读取：{exc}")
+        rows.append(row)
+    return rows
+
+
+def render_periods_index(reports_dir: Path) -> str:
+    return render_site_page(
+        "site_periods.html.j2",
+        title="高校毕业生就业监测报告：各统计期",
+        periods=period_rows(reports_dir),
+    )
+
+
+def write_periods_index(reports_dir: Path) -> Path:
+    """Rewrite ``reports/index.html`` from the periods on disk (a unique temporary file, then a
+    rename: runs of two periods may finish at the same time)."""
+    reports_dir = Path(reports_dir)
+    page = render_periods_index(reports_dir)
+    fd, tmp = tempfile.mkstemp(prefix=".index-", suffix=".tmp", dir=reports_dir)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(page)
+        os.replace(tmp, reports_dir / PERIODS_INDEX)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return reports_dir / PERIODS_INDEX
+
+
+__all__ = [
+    "failure_rows",
+    "period_rows",
+    "render_index",
+    "render_periods_index",
+    "status_cell",
+    "urlpath",
+    "write_periods_index",
+]

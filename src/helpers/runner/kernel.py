@@ -70,6 +70,8 @@ def reset_kernel_state(cwd: str) -> None:
         ].rc_file_defaults()  # what a fresh kernel starts with (backend kept)
     if "helpers.charts" in sys.modules:
         sys.modules["helpers.charts"].use_house_style()
+    if "helpers.tables" in sys.modules:  # tables without row numbers or cut cells
+        sys.modules["helpers.tables"].install_display_formatter()
     if "helpers.disclosure" in sys.modules:
         sys.modules["helpers.disclosure"].reset_audit()
 

@@ -37,7 +37,7 @@ from helpers.runner.catalog import (
     plan_tasks,
 )
 from helpers.runner.execute import RunContext, TaskResult, run_tasks
-from helpers.runner.index import render_index
+from helpers.runner.index import render_index, write_periods_index
 from helpers.runner.render import write_text_atomic
 from helpers.runner.send import build_documents
 
@@ -346,7 +346,7 @@ def run_period(
                 # Scan what will be published, manifest and index included, then finalise them.
                 _stamp_finished(manifest, timings, t0)
                 mf.write_manifest(run_dir, manifest)
-                write_text_atomic(run_dir / "index.html", render_index(manifest))
+                write_text_atomic(run_dir / "index.html", render_index(manifest, run_dir))
                 t = time.perf_counter()
                 hits, scan_gap = _privacy_scan(run_dir, data_dir)
                 timings["privacy_scan"] = time.perf_counter() - t
@@ -375,8 +375,9 @@ def run_period(
                     )
                     return EXIT_PRIVACY
                 mf.write_manifest(run_dir, manifest)
-                write_text_atomic(run_dir / "index.html", render_index(manifest))
+                write_text_atomic(run_dir / "index.html", render_index(manifest, run_dir))
                 staging.publish(run_dir, published)
+                write_periods_index(reports_dir)
             except BaseException:
                 staging.discard(run_dir)
                 raise
