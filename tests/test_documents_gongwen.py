@@ -57,6 +57,7 @@ def _fonts(style) -> dict:
 def test_page_size_margins_and_line_grid(document):
     doc, _ = document
     s = doc.sections[0]
+
     def mm(x) -> float:
         return round(x / 36000, 1)  # OOXML stores twips: compare to 0.1 mm
 

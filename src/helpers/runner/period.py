@@ -285,7 +285,9 @@ def run_period(
                 workbook, workbook_error = _build_workbook(run_dir)
                 timings["workbook"] = time.perf_counter() - t
                 t = time.perf_counter()
-                documents = build_documents(run_dir, data_dir, as_of, universities, started.date(), specs)
+                documents = build_documents(
+                    run_dir, data_dir, as_of, universities, started.date(), specs
+                )
                 timings["documents"] = time.perf_counter() - t
                 _merge_audit(data_dir, as_of)
 
