@@ -115,3 +115,17 @@ def test_inline_png_only_when_ipython_has_no_figure_formatter_yet(shell):
     for formatter in shell.display_formatter.formatters.values():
         formatter.type_printers.pop(matplotlib.figure.Figure, None)
     assert charts._inline_png_only()
+
+
+def test_a_dollar_in_a_name_is_text_not_math():
+    """Names from the universities' files reach chart labels; "$" must not start TeX math."""
+    from helpers.charts.canvas import subplots
+
+    fig, ax = subplots()
+    ax.set_title("某$学院$（A$B$）")
+    ax.barh(["专业$x^2$", "专业$\\frac{$"], [1, 2])  # as math, "\frac{" fails to parse
+    assert charts.figure_png(fig).startswith(b"\x89PNG")
+    with matplotlib.rc_context({"text.parse_math": True}), pytest.raises(ValueError):
+        fig2, ax2 = subplots()
+        ax2.set_title("专业$\\frac{$")
+        charts.figure_png(fig2)  # the control: what the house style prevents

@@ -280,3 +280,28 @@ def test_headline_text_is_escaped_on_the_period_index(tmp_path, evil):
     manifest["header"]["as_of"] = "2023-08-31"
     page = render_index(manifest, folder)
     assert "本期要点" in page and "<script>alert" not in page and "&lt;script&gt;" in page
+
+
+def test_period_index_links_the_documents_to_send(tmp_path):
+    from helpers.runner.index import render_index
+
+    folder = _period(tmp_path, "2023-08-31")
+    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    manifest["run"] |= {"started": "", "finished": "", "seconds": 1.0, "workers": 1}
+    manifest["header"]["as_of"] = "2023-08-31"
+    assert "公文与单独发送" not in render_index(manifest)  # a run without documents
+    manifest["documents"] = {
+        "circular": "全省通报.docx",
+        "list": "send/清单.csv",
+        "letters": ["send/10386-福州大学/10386-福州大学-学科专业点调整通知.docx"],
+        "packages": [{"university": "10386"}, {"university": "10395"}],
+        "error": None,
+    }
+    page = render_index(manifest)
+    assert (
+        'href="%E5%85%A8%E7%9C%81%E9%80%9A%E6%8A%A5.docx"' in page or 'href="全省通报.docx"' in page
+    )
+    assert "send/" in page and "共 2 个，调整通知 1 份" in page
+    manifest["documents"] = {"error": "OSError: <disk full>", "letters": [], "packages": []}
+    page = render_index(manifest)
+    assert "公文与发送包未能生成：OSError: &lt;disk full&gt;" in page

@@ -52,6 +52,9 @@ HOUSE_RC = {
     "legend.frameon": False,
     "axes.prop_cycle": matplotlib.cycler(color=PALETTE),
     "svg.fonttype": "path",
+    # names from the universities' files reach chart labels: a "$" must stay a "$", never start
+    # TeX math (an unbalanced one would fail the chart)
+    "text.parse_math": False,
 }
 
 

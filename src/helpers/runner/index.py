@@ -23,6 +23,7 @@ TIMING_LABELS = {
     "ingest": "数据入库",
     "reports": "报告执行与渲染",
     "workbook": "报表汇总",
+    "documents": "公文与发送包",
     "privacy_scan": "隐私检查",
     "total": "合计",
 }
@@ -84,6 +85,7 @@ def render_index(manifest: dict, run_dir: Path | None = None) -> str:
         universities=universities,
         failures=failure_rows(manifest),
         tables=manifest.get("tables", {}),
+        documents=manifest.get("documents") or {},
         git=manifest.get("git", {}),
         inputs_count=len(manifest.get("inputs", {})),
         timings=manifest.get("timings", {}),
