@@ -114,12 +114,28 @@ def _rename_sheet(path: Path, name: str) -> None:
     tmp.replace(path)
 
 
+def _id_number(first17: str) -> str:
+    from helpers import pii
+
+    return first17 + str(pii.check_character([first17])[0])
+
+
+# a sender's slip: the contact's mobile and an ID number in a file name
+NAMED_FILE = "访企拓岗_10399_泉州师范学院.xlsx"
+NAME_MOBILE = "139 1234 5678"
+NAME_ID_17 = "35010219900307123"
+
+
 def plant(data: Path) -> dict:
     """Plant every hostile value into the raw files of a copy of the demo data."""
     _plant_universities(data / "raw" / "reference" / "universities.csv")
     planted = _plant_graduates(data / "raw" / AS_OF / GRADUATES_CSV)
     _rename_sheet(data / "raw" / AS_OF / SHEET_XLSX, FORMULA_SHEET)
     planted["sheet_file"] = SHEET_XLSX
+    id_number = _id_number(NAME_ID_17)
+    renamed = NAMED_FILE.replace(".xlsx", f"_联系人{NAME_MOBILE}_{id_number}.xlsx")
+    (data / "raw" / AS_OF / NAMED_FILE).rename(data / "raw" / AS_OF / renamed)
+    planted["named_file"] = {"name": renamed, "mobile": NAME_MOBILE, "id": id_number}
     shutil.rmtree(data / "processed", ignore_errors=True)  # the run ingests the planted files
     return planted
 

@@ -321,3 +321,22 @@ def test_hostile_university_names_are_inert_in_every_page(full_run):
     titles = {r["title"] for r in manifest["reports"] if r["html"]}
     for name in HOSTILE_NAMES.values():  # every hostile university still has its report
         assert f"{name}毕业生就业监测报告" in titles, name
+
+
+def test_personal_numbers_in_a_file_name_are_hidden_and_the_run_publishes(full_run):
+    """A raw file named with the contact's mobile and an ID number: it is read as usual, the run
+    publishes (exit 0), and every published place that names the file says 已隐去 instead."""
+    named = full_run.planted["named_file"]
+    assert full_run.code == 0
+    manifest = json.loads((full_run.run_dir / "manifest.json").read_text(encoding="utf-8"))
+    shown = [p for p in manifest["inputs"] if "访企拓岗_10399_泉州师范学院_联系人" in p]
+    assert len(shown) == 1 and "已隐去" in shown[0], shown
+    files = pd.read_parquet(full_run.data / "processed" / ISO / "files.parquet")
+    assert files["source_file"].str.endswith(named["name"]).any()  # read, not skipped
+    texts = "\n".join(
+        f.read_text(encoding="utf-8-sig", errors="replace")
+        for f in full_run.run_dir.rglob("*")
+        if f.suffix in (".csv", ".html", ".ipynb", ".json")
+    )
+    for value in (named["mobile"], named["mobile"].replace(" ", ""), named["id"]):
+        assert value not in texts, value

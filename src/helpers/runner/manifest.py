@@ -235,6 +235,23 @@ def last_successful_run(reports_dir: Path) -> dict | None:
     return best
 
 
+def published_inputs(inputs: dict[str, str]) -> dict[str, str]:
+    """The raw inputs as the published run manifest lists them: a file name that carries an ID
+    or mobile number (a sender's slip) shows 已隐去 in its place, as the reports show it, so the
+    manifest never withholds a run; two names that become equal stay apart by a counter."""
+    from helpers import pii
+
+    out: dict[str, str] = {}
+    for path, digest in inputs.items():
+        shown = pii.redact(path)
+        key, n = shown, 1
+        while key in out:
+            n += 1
+            key = f"{shown} ({n})"
+        out[key] = digest
+    return out
+
+
 def new_inputs(current: dict[str, str], previous: dict[str, str]) -> list[str]:
     """Raw files that are new or changed since ``previous`` (path -> sha256 maps)."""
     return sorted(p for p, h in current.items() if previous.get(p) != h)

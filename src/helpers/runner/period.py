@@ -223,7 +223,9 @@ def run_period(
 
     if only_if_new:
         last = mf.last_successful_run(reports_dir)
-        if last is not None and not mf.new_inputs(inputs, last.get("inputs", {})):
+        if last is not None and not mf.new_inputs(
+            mf.published_inputs(inputs), last.get("inputs", {})
+        ):
             _say(
                 f"placement run {iso}: 自上次成功运行（统计截止日期 {last['run']['as_of']}，"
                 f"完成于 {last['run'].get('finished', '?')}）以来没有新的原始数据，本次不生成报告。 "
@@ -328,7 +330,7 @@ def run_period(
                         "processed_manifest": str(mf.processed_manifest_path(data_dir, as_of)),
                         "data_version": header["data_version"],
                     },
-                    "inputs": inputs,
+                    "inputs": mf.published_inputs(inputs),
                     "notebooks": {
                         s.notebook: mf.file_sha256(notebooks_dir / s.notebook) for s in specs
                     },

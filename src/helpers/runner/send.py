@@ -119,6 +119,8 @@ def data_issues(
     if not parts:
         return pd.DataFrame({c: pd.Series(dtype="object") for c in cols})
     out = pd.concat(parts, ignore_index=True)[cols]
+    for col in ("source_file", "sheet"):  # names as reports show them (no ID or mobile number)
+        out[col] = quality.shown_name(out[col].fillna("")).astype(object)
     return out.sort_values(["source_file", "sheet", "kind"], kind="stable").reset_index(drop=True)
 
 
