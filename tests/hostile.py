@@ -133,9 +133,10 @@ def plant(data: Path) -> dict:
     _rename_sheet(data / "raw" / AS_OF / SHEET_XLSX, FORMULA_SHEET)
     planted["sheet_file"] = SHEET_XLSX
     id_number = _id_number(NAME_ID_17)
-    renamed = NAMED_FILE.replace(".xlsx", f"_联系人{NAME_MOBILE}_{id_number}.xlsx")
+    sid = planted["plain_sid"]  # a 学号 of the inputs, as the scan knows it (fingerprint)
+    renamed = NAMED_FILE.replace(".xlsx", f"_联系人{NAME_MOBILE}_{id_number}_学号{sid}.xlsx")
     (data / "raw" / AS_OF / NAMED_FILE).rename(data / "raw" / AS_OF / renamed)
-    planted["named_file"] = {"name": renamed, "mobile": NAME_MOBILE, "id": id_number}
+    planted["named_file"] = {"name": renamed, "mobile": NAME_MOBILE, "id": id_number, "sid": sid}
     shutil.rmtree(data / "processed", ignore_errors=True)  # the run ingests the planted files
     return planted
 

@@ -324,8 +324,9 @@ def test_hostile_university_names_are_inert_in_every_page(full_run):
 
 
 def test_personal_numbers_in_a_file_name_are_hidden_and_the_run_publishes(full_run):
-    """A raw file named with the contact's mobile and an ID number: it is read as usual, the run
-    publishes (exit 0), and every published place that names the file says 已隐去 instead."""
+    """A raw file named with the contact's mobile, an ID number and a 学号 of the inputs: it is
+    read as usual, the run publishes (exit 0), and every published place that names the file says
+    已隐去 instead (the scan would otherwise withhold every university's report)."""
     named = full_run.planted["named_file"]
     assert full_run.code == 0
     manifest = json.loads((full_run.run_dir / "manifest.json").read_text(encoding="utf-8"))
@@ -338,5 +339,6 @@ def test_personal_numbers_in_a_file_name_are_hidden_and_the_run_publishes(full_r
         for f in full_run.run_dir.rglob("*")
         if f.suffix in (".csv", ".html", ".ipynb", ".json")
     )
-    for value in (named["mobile"], named["mobile"].replace(" ", ""), named["id"]):
+    for value in (named["mobile"], named["mobile"].replace(" ", ""), named["id"], named["sid"]):
         assert value not in texts, value
+    assert "学号已隐去" in shown[0]

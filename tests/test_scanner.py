@@ -402,3 +402,29 @@ def test_hyphenated_student_id_is_found_in_html_and_workbook(tmp_path):
     wb.close()
     hits = scan_one(x)
     assert kinds(hits) == ["student_id"] and hits[0].location == "sheet 表 row 2 col C"
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        f"毕业去向_10386_福州大学_{STUDENT_ID}.xlsx",
+        f"访企拓岗_10386_联系人{PHONE[:3]} {PHONE[3:7]} {PHONE[7:]}.csv",
+        f"帮扶台账_{VALID_ID[:6]}-{VALID_ID[6:14]}-{VALID_ID[14:]}.xls",
+        f"帮扶台账_10386_{NAME}老师.xlsx",
+        f"Sheet_{STUDENT_ID[:4]}-{STUDENT_ID[4:]}",
+    ],
+)
+def test_redact_hides_what_the_scan_finds_and_keeps_the_rest(name):
+    scanner = S.Scanner(FINGERPRINTS, KEY)
+    shown = scanner.redact(name)
+    assert "已隐去" in shown and shown.split("_")[0] == name.split("_")[0]  # the rest stays
+    seg = S._Segment("name", shown)  # the same rules find nothing left
+    assert scanner._patterns("x", seg) + scanner._fingerprints("x", seg) == []
+    for value in (STUDENT_ID, PHONE, VALID_ID, NAME):
+        assert value not in shown.replace(" ", "").replace("-", "")
+
+
+def test_redact_leaves_clean_names_alone():
+    scanner = S.Scanner(FINGERPRINTS, KEY)
+    for name in ("毕业去向_10386_福州大学.xlsx", "2023届汇总", "平台_全省汇总.xls"):
+        assert scanner.redact(name) == name

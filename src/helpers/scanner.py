@@ -427,30 +427,26 @@ class Scanner:
                 unique.append(h)
         return unique
 
-    def _patterns(self, name: str, seg: _Segment) -> list[Hit]:
-        text = seg.text
-        hits = []
-        hits += [
-            Hit(name, "id_number", _location(seg, start), mask(v, "id_number"), "pattern")
+    @staticmethod
+    def _pattern_spans(text: str) -> list[tuple[int, int, str, str, str]]:
+        """(start, end, kind, mask kind, value) of every ID and mobile number in ``text``."""
+        spans = [
+            (start, end, "id_number", "id_number", v)
             for start, end, v in pii.id_matches(text)
             if not _in_hash(text, (start, end))
         ]
-        hits += [
-            Hit(
-                name,
-                "id_number",
-                _location(seg, m.start()),
-                mask(m.group(), "id_number"),
-                "pattern",
-            )
-            for m in _ID_SCI_RE.finditer(text)
+        spans += [
+            (*m.span(), "id_number", "id_number", m.group()) for m in _ID_SCI_RE.finditer(text)
         ]
-        hits += [
-            Hit(name, "mobile", _location(seg, start), mask(v, "mobile"), "pattern")
+        spans += [
+            (start, end, "mobile", "mobile", v)
             for start, end, v in pii.mobile_matches(text)
             if not _in_hash(text, (start, end))
         ]
-        return hits
+        return spans
+
+    def _patterns(self, name: str, seg: _Segment) -> list[Hit]:
+        return _hits(name, seg, self._pattern_spans(seg.text), "pattern")
 
     def _blanked(self, run: str) -> str:
         b = self._blank_cache.get(run)
@@ -459,10 +455,14 @@ class Scanner:
         return b
 
     def _fingerprints(self, name: str, seg: _Segment) -> list[Hit]:
-        text = seg.text
+        return _hits(name, seg, self._fingerprint_spans(seg.text), "fingerprint")
+
+    def _fingerprint_spans(self, text: str) -> list[tuple[int, int, str, str, str]]:
+        """(start, end, kind, mask kind, value) of every span whose keyed digest is a fingerprint of the
+        inputs: 学号 (also written in groups), pseudonyms, names."""
         lookup = self.lookup
         digest = self.digester.many
-        hits: list[Hit] = []
+        spans: list[tuple[int, int, str, str, str]] = []
         # identifiers: letter/digit runs
         tokens = {t for t in _TOKEN_RE.findall(text) if len(t) >= MIN_TOKEN}
         bad_tokens = {t: lookup[d] for t, d in digest(tokens).items() if d in lookup}
@@ -475,32 +475,16 @@ class Scanner:
             for m in pii.JOINED_RE.finditer(text):
                 forms = pii.joined_candidates(m.group())
                 for kind in {bad_joined[f] for f in forms if f in bad_joined}:
-                    hits.append(
-                        Hit(
-                            name,
-                            kind,
-                            _location(seg, m.start()),
-                            mask(m.group(), kind),
-                            "fingerprint",
-                        )
-                    )
+                    spans.append((*m.span(), kind, kind, m.group()))
         if bad_tokens:
             for m in _TOKEN_RE.finditer(text):
                 kind = bad_tokens.get(m.group())
                 if kind:
-                    hits.append(
-                        Hit(
-                            name,
-                            kind,
-                            _location(seg, m.start()),
-                            mask(m.group(), kind),
-                            "fingerprint",
-                        )
-                    )
+                    spans.append((*m.span(), kind, kind, m.group()))
         # names: CJK runs, vocabulary blanked, 2-4 character windows
         runs = set(_CJK_RE.findall(text))
         if not runs:
-            return hits
+            return spans
         cands_of = {r: _name_candidates(self._blanked(r)) for r in runs}
         all_cands = set().union(*cands_of.values())
         bad = {c: lookup[d] for c, d in digest(all_cands).items() if d in lookup}
@@ -509,26 +493,48 @@ class Scanner:
                 r: [c for c in cs if c in bad] for r, cs in cands_of.items() if cs & bad.keys()
             }
             for m in _CJK_RE.finditer(text):
-                found = bad_runs.get(m.group())
-                for c in found or ():
+                for c in bad_runs.get(m.group()) or ():
                     off = m.start() + m.group().find(c)
-                    hits.append(
-                        Hit(name, bad[c], _location(seg, off), mask(c, "name"), "fingerprint")
-                    )
-        return hits
+                    spans.append((off, off + len(c), bad[c], "name", c))
+        return spans
+
+    def redact(self, text: str, placeholder: str = pii.REDACTED) -> str:
+        """``text`` with everything the scan would find replaced by ``placeholder``: for names
+        that are shown (file and sheet names) and must not withhold a run, as the scan would."""
+        t = unicodedata.normalize("NFKC", str(text))
+        spans = self._pattern_spans(t) + (self._fingerprint_spans(t) if self.lookup else [])
+        if not spans:
+            return text
+        out, pos = [], 0
+        for start, end, *_ in sorted(spans):
+            if end <= pos:  # inside a span already replaced
+                continue
+            out += [t[pos:start], placeholder] if start >= pos else []  # overlapping: extend
+            pos = end
+        return "".join(out) + t[pos:]
+
+
+def _hits(name: str, seg: _Segment, spans, rule: str) -> list[Hit]:
+    return [
+        Hit(name, kind, _location(seg, start), mask(value, how), rule)
+        for start, _end, kind, how, value in spans
+    ]
 
 
 def scan_paths(
     paths: Iterable[Path],
-    fingerprints: pd.DataFrame | None,
-    key: bytes | None,
+    fingerprints: pd.DataFrame | None = None,
+    key: bytes | None = None,
     vocabulary_words: Iterable[str] | None = None,
     root: Path | None = None,
+    scanner: Scanner | None = None,
 ) -> list[Hit]:
     """Scan files (folders are walked) for ID numbers, mobiles and fingerprinted values.
 
-    ``root``: name files relative to this folder in the hits (default: the paths as given)."""
-    scanner = Scanner(fingerprints, key, vocabulary_words)
+    ``root``: name files relative to this folder in the hits (default: the paths as given).
+    ``scanner``: a prepared :class:`Scanner` instead of fingerprints, key and vocabulary."""
+    if scanner is None:
+        scanner = Scanner(fingerprints, key, vocabulary_words)
     hits: list[Hit] = []
     for p in _walk(paths):
         hits += scanner.scan_file(p, root)
@@ -595,15 +601,21 @@ def scan_run(report_folder: Path, data_dir: Path, key: bytes | None = None) -> l
     m = re.match(r"\d{4}-\d{2}-\d{2}", report_folder.name)
     if not m:
         raise ValueError(f"privacy scan: {report_folder} is not a reports/<YYYY-MM-DD> folder")
-    as_of = m.group()
+    scanner = period_scanner(data_dir, m.group(), key)
+    return scan_paths([report_folder], root=report_folder, scanner=scanner)
+
+
+def period_scanner(data_dir: Path, as_of: str, key: bytes | None = None) -> Scanner:
+    """The scanner of a period: its fingerprints, the pseudonym key it was ingested with
+    (``key`` defaults to ``helpers.ingest.pseudonym.load_key()``) and its vocabulary."""
+    as_of = str(as_of)
     fingerprints = load_fingerprints(data_dir, as_of)
     if key is None:
         from helpers.ingest.pseudonym import load_key
 
         key = load_key()
     check_key(data_dir, as_of, key)
-    words = vocabulary(data_dir, as_of)
-    return scan_paths([report_folder], fingerprints, key, words, root=report_folder)
+    return Scanner(fingerprints, key, vocabulary(data_dir, as_of))
 
 
 def format_hits(hits: list[Hit], limit: int = 20) -> str:

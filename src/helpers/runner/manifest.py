@@ -235,15 +235,17 @@ def last_successful_run(reports_dir: Path) -> dict | None:
     return best
 
 
-def published_inputs(inputs: dict[str, str]) -> dict[str, str]:
-    """The raw inputs as the published run manifest lists them: a file name that carries an ID
-    or mobile number (a sender's slip) shows 已隐去 in its place, as the reports show it, so the
-    manifest never withholds a run; two names that become equal stay apart by a counter."""
+def published_inputs(inputs: dict[str, str], redact=None) -> dict[str, str]:
+    """The raw inputs as the published run manifest lists them: personal data in a file name (a
+    sender's slip) shows 已隐去 in its place, as the reports show it (``redact``:
+    :func:`helpers.runner.quality.name_redactor`; default ID and mobile numbers), so the manifest
+    never withholds a run; two names that become equal stay apart by a counter."""
     from helpers import pii
 
+    redact = redact or pii.redact
     out: dict[str, str] = {}
     for path, digest in inputs.items():
-        shown = pii.redact(path)
+        shown = redact(path)
         key, n = shown, 1
         while key in out:
             n += 1

@@ -38,6 +38,7 @@ from helpers.runner.catalog import (
 )
 from helpers.runner.execute import RunContext, TaskResult, run_tasks
 from helpers.runner.index import render_index, write_periods_index
+from helpers.runner.quality import name_redactor
 from helpers.runner.render import write_text_atomic
 from helpers.runner.send import build_documents
 
@@ -223,8 +224,9 @@ def run_period(
 
     if only_if_new:
         last = mf.last_successful_run(reports_dir)
+        shown = name_redactor(data_dir, as_of)
         if last is not None and not mf.new_inputs(
-            mf.published_inputs(inputs), last.get("inputs", {})
+            mf.published_inputs(inputs, shown), last.get("inputs", {})
         ):
             _say(
                 f"placement run {iso}: 自上次成功运行（统计截止日期 {last['run']['as_of']}，"
@@ -330,7 +332,7 @@ def run_period(
                         "processed_manifest": str(mf.processed_manifest_path(data_dir, as_of)),
                         "data_version": header["data_version"],
                     },
-                    "inputs": mf.published_inputs(inputs),
+                    "inputs": mf.published_inputs(inputs, name_redactor(data_dir, as_of)),
                     "notebooks": {
                         s.notebook: mf.file_sha256(notebooks_dir / s.notebook) for s in specs
                     },

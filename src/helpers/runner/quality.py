@@ -103,6 +103,31 @@ def _require(df: pd.DataFrame, columns, name: str) -> None:
         )
 
 
+def name_redactor(data_dir, as_of):
+    """How file and sheet names are shown in this period's reports: everything the end-of-run
+    privacy scan would find in them (ID and mobile numbers in any formatting, the inputs' 学号 and
+    names) replaced by 已隐去, so that a sender's slip in a name never withholds the run. Without
+    the period's fingerprints or key, ID and mobile numbers only (:func:`helpers.pii.redact`)."""
+    from helpers import pii, scanner
+
+    try:
+        return scanner.period_scanner(data_dir, str(as_of)).redact
+    except (FileNotFoundError, ValueError):
+        return pii.redact
+
+
+def with_shown_names(frame: pd.DataFrame, redact) -> pd.DataFrame:
+    """``frame`` with its ``source_file`` and ``sheet`` columns passed through ``redact``."""
+    cols = [c for c in ("source_file", "sheet") if c in frame.columns]
+    if not cols or frame.empty:
+        return frame
+    out = frame.copy()
+    for col in cols:
+        values = out[col]
+        out[col] = values.map(lambda v: redact(v) if isinstance(v, str) else v).astype(values.dtype)
+    return out
+
+
 def shown_name(s: pd.Series) -> pd.Series:
     """File and sheet names as a report shows them: an ID or mobile number in a name (any
     formatting) is replaced by 已隐去 (:func:`helpers.pii.redact`); the rest of the name stays."""

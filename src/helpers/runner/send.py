@@ -51,13 +51,19 @@ LIST_HEADERS = ("院校代码", "院校名称", "文件", "内容")
 
 # --- 数据问题清单 ----------------------------------------------------------------------------
 def data_issues(
-    quarantine: pd.DataFrame, repairs: pd.DataFrame, universities: pd.DataFrame, code: str
+    quarantine: pd.DataFrame,
+    repairs: pd.DataFrame,
+    universities: pd.DataFrame,
+    code: str,
+    redact=None,
 ) -> pd.DataFrame:
     """The problems found in one university's own files: quarantined rows (by file, sheet and
     reason, with the row numbers as the file shows them), unreadable files, and repairs made.
 
     ``quarantine`` may hold ``raw`` (read only to find the row's university, as the data-quality
-    report does); no value of any row is returned. Columns: :data:`ISSUE_HEADERS`.
+    report does); no value of any row is returned. Columns: :data:`ISSUE_HEADERS`. ``redact``:
+    how file and sheet names are shown (:func:`helpers.runner.quality.name_redactor`; default:
+    ID and mobile numbers hidden).
     """
     from helpers.runner import quality
 
@@ -119,7 +125,9 @@ def data_issues(
     if not parts:
         return pd.DataFrame({c: pd.Series(dtype="object") for c in cols})
     out = pd.concat(parts, ignore_index=True)[cols]
-    for col in ("source_file", "sheet"):  # names as reports show them (no ID or mobile number)
+    if redact is not None:  # names as reports show them
+        out = quality.with_shown_names(out.fillna({"source_file": "", "sheet": ""}), redact)
+    for col in ("source_file", "sheet"):
         out[col] = quality.shown_name(out[col].fillna("")).astype(object)
     return out.sort_values(["source_file", "sheet", "kind"], kind="stable").reset_index(drop=True)
 
@@ -300,6 +308,7 @@ def build_documents(
     from helpers import load
     from helpers.config import policy_for_date
     from helpers.documents import circular_docx, gongwen, letters
+    from helpers.runner import quality
 
     policy = policy_for_date(as_of)
     entry: dict = {
@@ -328,13 +337,14 @@ def build_documents(
         )
         quarantine = load.load_dataset(data_dir, as_of, "quarantine")
         repairs = load.load_dataset(data_dir, as_of, "repairs")
+        shown = quality.name_redactor(data_dir, as_of)
         packages = []
         for code, name in universities:
             letter = None
             if code in flagged:
                 content = letters.letter_content(ev, code, ft.interviews, policy, issued)
                 letter = gongwen.render(content)
-            issues = data_issues(quarantine, repairs, ref, code)
+            issues = data_issues(quarantine, repairs, ref, code, shown)
             pkg = write_package(run_dir, code, name, letter, issues, issued)
             packages.append(pkg)
             if letter is not None:
