@@ -183,36 +183,18 @@ def _set_lang(rpr) -> None:
     lang.set(qn("w:eastAsia"), "zh-CN")
 
 
-def _char_spacing(rpr, value) -> None:
-    el = rpr.find(qn("w:spacing"))
+def _set_val(parent, tag: str, value: str | None) -> None:
+    """The child ``tag`` of ``parent`` with ``w:val`` = ``value`` (created when missing), or no
+    such child when ``value`` is None."""
+    el = parent.find(qn(tag))
     if value is None:
         if el is not None:
-            rpr.remove(el)
+            parent.remove(el)
         return
     if el is None:
-        el = OxmlElement("w:spacing")
-        rpr.append(el)
-    el.set(qn("w:val"), str(round(value.pt * 20)))
-
-
-def _snap_to_grid(ppr, on: bool) -> None:
-    el = ppr.find(qn("w:snapToGrid"))
-    if el is None:
-        el = OxmlElement("w:snapToGrid")
-        ppr.append(el)
-    el.set(qn("w:val"), "1" if on else "0")
-
-
-def _outline(ppr, level: int | None) -> None:
-    el = ppr.find(qn("w:outlineLvl"))
-    if level is None:
-        if el is not None:
-            ppr.remove(el)
-        return
-    if el is None:
-        el = OxmlElement("w:outlineLvl")
-        ppr.append(el)
-    el.set(qn("w:val"), str(level))
+        el = OxmlElement(tag)
+        parent.append(el)
+    el.set(qn("w:val"), value)
 
 
 def _paragraph_style(
@@ -244,7 +226,8 @@ def _paragraph_style(
     rpr = style.element.get_or_add_rPr()
     set_fonts(rpr, font, latin)
     _set_lang(rpr)
-    _char_spacing(rpr, CHAR_CONDENSE if grid and size == SIZE_3 else None)
+    condense = CHAR_CONDENSE if grid and size == SIZE_3 else None
+    _set_val(rpr, "w:spacing", None if condense is None else str(round(condense.pt * 20)))
     pf = style.paragraph_format
     pf.alignment = align
     pf.space_before = Pt(0)
@@ -256,8 +239,8 @@ def _paragraph_style(
     pf.right_indent = Pt(0)
     pf.widow_control = False
     ppr = style.element.get_or_add_pPr()
-    _snap_to_grid(ppr, grid)
-    _outline(ppr, outline)
+    _set_val(ppr, "w:snapToGrid", "1" if grid else "0")
+    _set_val(ppr, "w:outlineLvl", None if outline is None else str(outline))
     return style
 
 

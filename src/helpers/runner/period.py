@@ -289,8 +289,11 @@ def run_period(
                 workbook, workbook_error = _build_workbook(run_dir)
                 timings["workbook"] = time.perf_counter() - t
                 t = time.perf_counter()
+                # file and sheet names as published: one redactor (the period's fingerprints,
+                # loaded once) for the documents and the manifest
+                shown = name_redactor(data_dir, as_of)
                 documents = build_documents(
-                    run_dir, data_dir, as_of, universities, started.date(), specs
+                    run_dir, data_dir, as_of, universities, started.date(), specs, redact=shown
                 )
                 timings["documents"] = time.perf_counter() - t
                 _merge_audit(data_dir, as_of)
@@ -332,7 +335,7 @@ def run_period(
                         "processed_manifest": str(mf.processed_manifest_path(data_dir, as_of)),
                         "data_version": header["data_version"],
                     },
-                    "inputs": mf.published_inputs(inputs, name_redactor(data_dir, as_of)),
+                    "inputs": mf.published_inputs(inputs, shown),
                     "notebooks": {
                         s.notebook: mf.file_sha256(notebooks_dir / s.notebook) for s in specs
                     },

@@ -125,10 +125,8 @@ def data_issues(
     if not parts:
         return pd.DataFrame({c: pd.Series(dtype="object") for c in cols})
     out = pd.concat(parts, ignore_index=True)[cols]
-    if redact is not None:  # names as reports show them
-        out = quality.with_shown_names(out.fillna({"source_file": "", "sheet": ""}), redact)
-    for col in ("source_file", "sheet"):
-        out[col] = quality.shown_name(out[col].fillna("")).astype(object)
+    if redact is not None:  # the quality tables hid ID/mobile numbers; this adds 学号 and names
+        out = quality.with_shown_names(out, redact)
     return out.sort_values(["source_file", "sheet", "kind"], kind="stable").reset_index(drop=True)
 
 
@@ -296,6 +294,7 @@ def build_documents(
     universities: list[tuple[str, str]],
     issued: dt.date,
     specs=None,
+    redact=None,
 ) -> dict:
     """Write the circular docx, the letters and one package per university into the staged run
     ``run_dir``; returns the manifest entry (``error`` set when something failed: the run is
@@ -303,7 +302,8 @@ def build_documents(
 
     ``universities``: (院校代码, 院校名称) of the period's reports; ``issued``: 成文日期;
     ``specs``: the run's report specs — the documents are made only when the circular is one
-    of them (a test catalog of other notebooks makes none: ``skipped`` says so).
+    of them (a test catalog of other notebooks makes none: ``skipped`` says so); ``redact``:
+    how file and sheet names are shown (default :func:`helpers.runner.quality.name_redactor`).
     """
     from helpers import load
     from helpers.config import policy_for_date
@@ -337,7 +337,7 @@ def build_documents(
         )
         quarantine = load.load_dataset(data_dir, as_of, "quarantine")
         repairs = load.load_dataset(data_dir, as_of, "repairs")
-        shown = quality.name_redactor(data_dir, as_of)
+        shown = redact or quality.name_redactor(data_dir, as_of)
         packages = []
         for code, name in universities:
             letter = None
