@@ -357,7 +357,7 @@ def _duckdb_sql(src: str, uni: str, policy) -> dict[str, str]:
     from scipy import stats
 
     from helpers.codes import GROUP_COLUMNS
-    from helpers.placement import _group_order
+    from helpers.placement import group_order
 
     z = float(stats.norm.ppf(0.5 + policy.statistics.confidence / 2))
     m = policy.majors
@@ -402,7 +402,7 @@ def _duckdb_sql(src: str, uni: str, policy) -> dict[str, str]:
                        ELSE 'not_below' END AS evidence_level
         FROM r ORDER BY university_code, education_level, major_code
     """
-    groups = [g for g in _group_order(policy)]
+    groups = [g for g in group_order(policy)]
     sums = ", ".join(
         f"count(*) FILTER (WHERE {GROUP_COLUMNS[g]}) AS n_{i}, "
         f"count(*) FILTER (WHERE {GROUP_COLUMNS[g]} AND placed) AS x_{i}"
