@@ -8,7 +8,7 @@ import pandas as pd
 
 from helpers.codes import BUCKETS_2021, BUCKETS_2024
 from helpers.majors.evidence import EVIDENCE_LABELS
-from helpers.majors.points import POINT_KEYS, point_rates
+from helpers.majors.points import point_rates
 from helpers.placement.aggregate import (
     ALL,
     denominator,
@@ -72,24 +72,10 @@ def by_major(current: pd.DataFrame, policy, university: str | None = None) -> pd
 
 
 def _by_major(d: pd.DataFrame, policy) -> pd.DataFrame:
-    t = point_rates(d, policy, by=(), coverage=True)
+    t = point_rates(d, policy, by=(), coverage=True).drop(columns="known")
     t["evidence_level"] = t["evidence_level"].astype("object")
     t["evidence_label"] = t["evidence_level"].map(EVIDENCE_LABELS)
-    cols = [
-        *POINT_KEYS,
-        "major_name",
-        "discipline_code",
-        "discipline_name",
-        "graduates",
-        "placed",
-        "placement_rate",
-        "ci_low",
-        "ci_high",
-        "coverage_rate",
-        "evidence_level",
-        "evidence_label",
-    ]
-    return t[cols]
+    return t
 
 
 def evidence_counts(majors: pd.DataFrame) -> pd.DataFrame:
