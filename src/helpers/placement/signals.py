@@ -100,9 +100,9 @@ def jump_snapshots(
     counts: pd.DataFrame, policy, as_of: dt.date
 ) -> tuple[pd.Timestamp, pd.Timestamp] | None:
     """The last two snapshots of the current cohort on or before its initial date (08-31)."""
-    as_of = pd.Timestamp(as_of)
-    cohort = int(counts.loc[counts["snapshot_date"] <= as_of, "cohort"].max())
-    cutoff = min(as_of, pd.Timestamp(policy.date(policy.placement.initial_snapshot, cohort)))
+    day = pd.Timestamp(as_of)  # compared with the datetime64 snapshot dates
+    cohort = int(counts.loc[counts["snapshot_date"] <= day, "cohort"].max())
+    cutoff = min(day, pd.Timestamp(policy.date(policy.placement.initial_snapshot, cohort)))
     days = np.sort(
         counts.loc[
             (counts["cohort"] == cohort) & (counts["snapshot_date"] <= cutoff), "snapshot_date"
