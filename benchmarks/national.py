@@ -206,7 +206,10 @@ def phase_ingest(work: Path, as_of: str, workers: int | None, mode: str) -> dict
 
 
 def _duckdb_connect(threads: int):
-    import duckdb
+    try:
+        import duckdb
+    except ImportError as exc:  # only this benchmark needs it: pyproject's extra "bench"
+        raise SystemExit("benchmarks/national.py needs DuckDB: run `make setup-bench`") from exc
 
     con = duckdb.connect()
     con.execute(f"SET threads = {threads}")
