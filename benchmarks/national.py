@@ -206,7 +206,10 @@ def phase_ingest(work: Path, as_of: str, workers: int | None, mode: str) -> dict
 
 
 def _duckdb_connect(threads: int):
-    import duckdb
+    try:
+        import duckdb
+    except ImportError as exc:  # only this benchmark needs it: pyproject's extra "bench"
+        raise SystemExit("benchmarks/national.py needs DuckDB: run `make setup-bench`") from exc
 
     con = duckdb.connect()
     con.execute(f"SET threads = {threads}")
@@ -312,12 +315,13 @@ def phase_pandas(
     from helpers import load, placement
     from helpers.config import policy_for_date
 
-    policy = policy_for_date(dt.date.fromisoformat(as_of))
+    day = dt.date.fromisoformat(as_of)
+    policy = policy_for_date(day)
     columns = list(placement.CURRENT_COLUMNS)
     data_dir = processed.parent.parent  # <data_dir>/processed/<as_of>
     started = time.perf_counter()
-    g = load.load_dataset(data_dir, as_of, "graduates", columns=columns, categories=categories)
-    u = load.load_dataset(data_dir, as_of, "universities", categories=categories)
+    g = load.load_dataset(data_dir, day, "graduates", columns=columns, categories=categories)
+    u = load.load_dataset(data_dir, day, "universities", categories=categories)
     load_s = time.perf_counter() - started
     load_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 

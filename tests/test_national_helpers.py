@@ -5,6 +5,8 @@ whether the text columns are categoricals as helpers.load reads them by default,
 
 from __future__ import annotations
 
+import datetime as dt
+
 import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
@@ -17,7 +19,7 @@ from helpers.config import load_policy
 from helpers.majors import EVIDENCE_LABELS, evidence_level
 from helpers.rates import placement_rate, wilson_interval
 
-AS_OF = "2023-08-31"
+AS_OF = dt.date(2023, 8, 31)
 NOT_RECORDED = placement.NOT_RECORDED
 KINDS = ["default", "strings", "categories"]
 
@@ -32,7 +34,7 @@ def national(tmp_path_factory):
     data = tmp_path_factory.mktemp("national200k")
     generate_national(data, seed=8, total=200_000, institutions=400)
     ingest(AS_OF, data, workers=1)
-    folder = data / "processed" / AS_OF
+    folder = data / "processed" / AS_OF.isoformat()
     path = folder / "graduates.parquet"
     columns = placement.CURRENT_COLUMNS
     frames = {

@@ -29,6 +29,7 @@ to be clean. A hit never carries the value: only a masked form.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import hmac
 import html
@@ -44,6 +45,7 @@ import numpy as np
 import pandas as pd
 
 from helpers import pii
+from helpers.config import processed_dir
 from helpers.pii import ID_CHECK, ID_WEIGHTS, PROVINCE_PREFIXES  # noqa: F401  (public names)
 
 KIND_OF_FINGERPRINT = {
@@ -337,11 +339,11 @@ def _builtin_vocabulary() -> frozenset[str]:
     return frozenset(w for w in (normalise(x) for x in words) if len(w) >= 2)
 
 
-def vocabulary(data_dir: Path | None = None, as_of: str | None = None) -> frozenset[str]:
+def vocabulary(data_dir: Path | None = None, as_of: dt.date | None = None) -> frozenset[str]:
     """Words that are report vocabulary, not names (built in + processed reference tables)."""
     words = set(_builtin_vocabulary())
     if data_dir is not None and as_of is not None:
-        proc = Path(data_dir) / "processed" / str(as_of)
+        proc = processed_dir(data_dir, as_of)
         for name, cols in (("universities", ["university_name", "city"]),
                            ("majors", ["major_name", "discipline_name"])):  # fmt: skip
             p = proc / f"{name}.parquet"
@@ -550,12 +552,12 @@ def _walk(paths: Iterable[Path]) -> Iterator[Path]:
             yield p
 
 
-def load_fingerprints(data_dir: Path, as_of: str) -> pd.DataFrame:
+def load_fingerprints(data_dir: Path, as_of: dt.date) -> pd.DataFrame:
     """Every ``pii_fingerprints.parquet`` of processed folders dated ``<= as_of`` (reports show
     earlier snapshots and cohorts too). Raises when the period's own file is missing: without it
     names and 学号 cannot be checked."""
     proc = Path(data_dir) / "processed"
-    own = proc / str(as_of) / "pii_fingerprints.parquet"
+    own = processed_dir(data_dir, as_of) / "pii_fingerprints.parquet"
     if not own.exists():
         raise FileNotFoundError(
             f"privacy scan: {own} is missing (written by `placement ingest`); "
@@ -564,16 +566,26 @@ def load_fingerprints(data_dir: Path, as_of: str) -> pd.DataFrame:
     files = [
         f
         for f in proc.glob("*/pii_fingerprints.parquet")
-        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", f.parent.name) and f.parent.name <= str(as_of)
+        if (d := _folder_date(f.parent.name)) is not None and d <= as_of
     ]
     frames = [pd.read_parquet(f, columns=["kind", "digest"]) for f in sorted(files)]
     return pd.concat(frames, ignore_index=True).drop_duplicates()
 
 
-def check_key(data_dir: Path, as_of: str, key: bytes) -> None:
+def _folder_date(name: str) -> dt.date | None:
+    """The date a ``processed/<YYYY-MM-DD>`` folder stands for (None for any other folder)."""
+    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", name):
+        return None
+    try:
+        return dt.date.fromisoformat(name)
+    except ValueError:
+        return None
+
+
+def check_key(data_dir: Path, as_of: dt.date, key: bytes) -> None:
     """Refuse to scan with a key other than the one the period's fingerprints were made with
     (the processed manifest's ``pseudonym_key_fingerprint``): no digest would ever match."""
-    manifest = Path(data_dir) / "processed" / str(as_of) / "manifest.json"
+    manifest = processed_dir(data_dir, as_of) / "manifest.json"
     if not manifest.exists():
         return
     recorded = json.loads(manifest.read_text(encoding="utf-8")).get("pseudonym_key_fingerprint")
@@ -599,16 +611,16 @@ def scan_run(report_folder: Path, data_dir: Path, key: bytes | None = None) -> l
     """
     report_folder = Path(report_folder)
     m = re.match(r"\d{4}-\d{2}-\d{2}", report_folder.name)
-    if not m:
+    as_of = _folder_date(m.group()) if m else None
+    if as_of is None:
         raise ValueError(f"privacy scan: {report_folder} is not a reports/<YYYY-MM-DD> folder")
-    scanner = period_scanner(data_dir, m.group(), key)
+    scanner = period_scanner(data_dir, as_of, key)
     return scan_paths([report_folder], root=report_folder, scanner=scanner)
 
 
-def period_scanner(data_dir: Path, as_of: str, key: bytes | None = None) -> Scanner:
+def period_scanner(data_dir: Path, as_of: dt.date, key: bytes | None = None) -> Scanner:
     """The scanner of a period: its fingerprints, the pseudonym key it was ingested with
     (``key`` defaults to ``helpers.ingest.pseudonym.load_key()``) and its vocabulary."""
-    as_of = str(as_of)
     fingerprints = load_fingerprints(data_dir, as_of)
     if key is None:
         from helpers.ingest.pseudonym import load_key

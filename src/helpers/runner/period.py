@@ -178,7 +178,7 @@ def _privacy_scan(run_dir: Path, data_dir: Path) -> tuple[list, str | None]:
     except (FileNotFoundError, ValueError) as exc:
         # No fingerprints, or made with another key: names and 学号 cannot be matched. ID numbers
         # and mobile numbers still can; the run is marked failed so that someone fixes the cause.
-        words = scanner.vocabulary(data_dir, run_dir.name)
+        words = scanner.vocabulary(data_dir, dt.date.fromisoformat(run_dir.name))
         return scanner.scan_paths(
             [run_dir], None, None, words
         ), f"只检查了身份证号和手机号码：{exc}"
