@@ -19,7 +19,8 @@ from test_ingest_support import (
 from helpers.datasets import BY_NAME, INPUT_DATASETS
 from helpers.ingest import ingest
 from helpers.ingest.pseudonym import key_fingerprint, keyed_digest, load_key
-from helpers.ingest.readers import FOOTER, dataset_for_file, find_header, list_files, read_file
+from helpers.ingest.readers import FOOTER, dataset_for_file, find_header, read_file
+from helpers.ingest.sources import folder_files
 
 PERSONAL = {c.name for d in BY_NAME.values() for c in d.columns if c.personal}
 PERSONAL_ZH = {c.zh for d in BY_NAME.values() for c in d.columns if c.personal}
@@ -28,7 +29,7 @@ PERSONAL_ZH = {c.zh for d in BY_NAME.values() for c in d.columns if c.personal}
 def personal_values(raw_folder) -> dict[str, set[str]]:
     """Every personal cell value of the raw input files of a folder, by column."""
     out: dict[str, set[str]] = {}
-    for path in list_files(raw_folder):
+    for path in folder_files(raw_folder, raw_folder):
         d = dataset_for_file(path, INPUT_DATASETS)
         if d is None:
             continue
