@@ -1,6 +1,7 @@
 """Running the regular reader's batches: files grouped into batches of about BATCH_BYTES,
 processed in a pool of worker processes forked from a server that has imported the ingest code
-once (or here, without a pool), a crashing reader survived and named.
+once (or here, without a pool), a crashing reader survived and named; files with an entry in
+the per-file cache are not read again (:class:`CachedBatches`).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import replace
 from multiprocessing import forkserver
 
+from helpers.ingest.cache import Entry, FileCache, as_entry, entry_result, join, split
 from helpers.ingest.process import process_batch
 from helpers.ingest.tasks import BatchResult, Context, FileTask
 from helpers.ingest.workers import ReaderPool, WorkerCrashed
@@ -118,3 +120,56 @@ def _batch_outcome(pool: ReaderPool, future, batch: list[FileTask], ctx: Context
                 except WorkerCrashed as again:
                     failed = [(t.path, "file_reader_crashed", again.detail) for t in batch]
         return pool.alone(process_batch, batch, replace(ctx, failed=ctx.failed + tuple(failed)))
+
+
+class CachedBatches:
+    """The planned batches, each assembled from the per-file cache where its files have an entry
+    (helpers.ingest.cache) and from reading the others: the same results, in the same order, as
+    reading every file."""
+
+    def __init__(self, batches: list[list[FileTask]], cache: FileCache, hashes: dict[str, str]):
+        self.batches = batches
+        self.cache = cache
+        self.hashes = hashes
+        self.cached = [{t.rel: cache.lookup(t, hashes[t.path]) for t in b} for b in batches]
+        self.fresh: dict[str, Entry] = {}  # path -> entry of a file read now
+        self.files_read = sum(e is None for c in self.cached for e in c.values())
+        self.files_cached = sum(e is not None for c in self.cached for e in c.values())
+
+    def results(self, ctx: Context, pool: ReaderPool | None):
+        """(batch index, result) as batches are ready: wholly cached ones first."""
+        to_read, where = [], []
+        for i, b in enumerate(self.batches):
+            missing = [t for t in b if self.cached[i][t.rel] is None]
+            if missing:
+                to_read.append(missing)
+                where.append(i)
+        read = run_batches(to_read, ctx, pool)  # the pool starts reading
+        for i in range(len(self.batches)):
+            if i not in where:
+                yield i, self._assemble(i, {})
+        for k, res in read:
+            parts = split(res, to_read[k])
+            for t in to_read[k]:
+                self.fresh[t.path] = as_entry(parts[t.rel])
+            yield where[k], self._assemble(where[k], parts)
+
+    def _assemble(self, i: int, parts: dict[str, BatchResult]) -> BatchResult:
+        batch = self.batches[i]
+        per_file = [
+            parts[t.rel] if t.rel in parts else entry_result(t.dataset, self.cached[i][t.rel])
+            for t in batch
+        ]
+        return join(batch[0].dataset, per_file)
+
+    def store(self) -> None:
+        """Write the entries of every (raw folder, dataset) whose files changed, came or went."""
+        groups: dict[tuple[str, str], dict[tuple[str, str], Entry]] = {}
+        for i, batch in enumerate(self.batches):
+            for t in batch:
+                entry = self.cached[i][t.rel] or self.fresh.get(t.path)
+                if entry is not None:
+                    key = (t.rel, self.hashes[t.path])
+                    groups.setdefault((t.folder, t.dataset), {})[key] = entry
+        for (folder, dataset), entries in groups.items():
+            self.cache.store(folder, dataset, entries)

@@ -52,6 +52,7 @@ def empty_fingerprints() -> pd.DataFrame:
         {
             "kind": pd.Series(dtype=KIND_DTYPE),
             **{f"d{i}": pd.Series(dtype=np.uint64) for i in range(4)},
+            "_file": pd.Series(dtype=object),
         }
     )
 
@@ -59,53 +60,75 @@ def empty_fingerprints() -> pd.DataFrame:
 def personal_fingerprints(
     f: pd.DataFrame, digester: Digester, row_words: dict | None = None
 ) -> pd.DataFrame:
-    """Keyed digests of every distinct personal value of the batch: kind and the digest as four
-    uint64 words (d0..d3; hex only when written). Each value counts as written and in the forms a
-    leak may take (no internal spaces; no '.0' of a number stored as a decimal). Batch text is
-    already NFKC and stripped: upper case completes keyed_digest's form. The same value in other
-    batches is counted once when a processed folder is written."""
+    """Keyed digests of every distinct personal value of each file of the batch: kind, the
+    digest as four uint64 words (d0..d3; hex only when written) and the file (``_file``), so
+    that a file's fingerprints do not depend on the other files of its batch. Each value counts
+    as written and in the forms a leak may take (no internal spaces; no '.0' of a number stored
+    as a decimal). Batch text is already NFKC and stripped: upper case completes keyed_digest's
+    form. The same value in other files is counted once when a processed folder is written."""
     parts = []
     if len(f) == 0:
         return empty_fingerprints()
+    file_codes = np.asarray(f["_file"].cat.codes, dtype=np.int64)
+    file_labels = f["_file"].cat.categories
     for col, kind in PERSONAL_KINDS.items():
         if col not in f.columns:
             continue
         codes, uniques = pd.factorize(f[col].str.upper(), use_na_sentinel=True)
         if len(uniques) == 0:
             continue
+        # (file, value) pairs present, by file then by first appearance in the batch
+        seen = codes >= 0
+        pairs = np.unique(file_codes[seen] * len(uniques) + codes[seen])
+        pair_file, pair_value = pairs // len(uniques), pairs % len(uniques)
         u = pd.Series(uniques, dtype="str")
-        forms = [u]
-        for chars, probe, pattern, repl in (
-            (nz._ASCII_WS, nz.WS, nz.WS, ""),
-            (b".", r"\.0+$", r"^([0-9]+)\.0+$", r"\1"),
-        ):
-            if nz.may_contain(u, chars) and u.str.contains(probe, regex=True).any():
-                alt = u.str.replace(pattern, repl, regex=True)
-                forms.append(alt.where(alt != u))
-        for form in forms:
-            present = (form.notna() & (form != "")).to_numpy(dtype=bool)
-            if not present.any():
-                continue
-            values = utf8_values(pa.array(form.array).filter(pa.array(present)))
-            sel = digest_words(digester.many_utf8(values, col in PSEUDONYMISED))
-            if form is u and row_words is not None:  # per row: the first word, 0 when missing
-                first = np.zeros(len(form), dtype=np.uint64)
-                first[present] = sel[:, 0]
-                row_words[col] = np.where(codes >= 0, first[np.where(codes >= 0, codes, 0)], 0)
+        for words, position in _forms(col, u, digester, codes, row_words):
+            at = position[pair_value]  # row of the form's digests; -1: no such form
+            ok = at >= 0
+            sel_words = words[at[ok]]
             parts.append(
                 pd.DataFrame(
                     {
                         "kind": pd.Categorical.from_codes(
-                            np.full(len(sel), KIND_DTYPE.categories.get_loc(kind)),
+                            np.full(int(ok.sum()), KIND_DTYPE.categories.get_loc(kind)),
                             dtype=KIND_DTYPE,
                         ),
-                        **{f"d{i}": sel[:, i] for i in range(4)},
+                        **{f"d{i}": sel_words[:, i] for i in range(4)},
+                        "_file": np.asarray(file_labels, dtype=object)[pair_file[ok]],
                     }
                 )
             )
     if not parts:
         return empty_fingerprints()
     return pd.concat(parts, ignore_index=True)
+
+
+def _forms(col: str, u: pd.Series, digester: Digester, codes, row_words: dict | None):
+    """(digest words of the present values, position of each distinct value among them or -1)
+    for the value as written and each leak form."""
+    forms = [u]
+    for chars, probe, pattern, repl in (
+        (nz.ASCII_WS, nz.WS, nz.WS, ""),
+        (b".", r"\.0+$", r"^([0-9]+)\.0+$", r"\1"),
+    ):
+        if nz.may_contain(u, chars) and u.str.contains(probe, regex=True).any():
+            alt = u.str.replace(pattern, repl, regex=True)
+            forms.append(alt.where(alt != u))
+    out = []
+    for form in forms:
+        present = (form.notna() & (form != "")).to_numpy(dtype=bool)
+        if not present.any():
+            continue
+        values = utf8_values(pa.array(form.array).filter(pa.array(present)))
+        words = digest_words(digester.many_utf8(values, col in PSEUDONYMISED))
+        if form is u and row_words is not None:  # per row: the first word, 0 when missing
+            first = np.zeros(len(form), dtype=np.uint64)
+            first[present] = words[:, 0]
+            row_words[col] = np.where(codes >= 0, first[np.where(codes >= 0, codes, 0)], 0)
+        position = np.full(len(form), -1, dtype=np.int64)
+        position[present] = np.arange(int(present.sum()))
+        out.append((words, position))
+    return out
 
 
 def signature(frame: pd.DataFrame) -> pd.Series:

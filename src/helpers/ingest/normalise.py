@@ -139,7 +139,7 @@ def per_distinct(func):
     return wrapper
 
 
-_ASCII_WS = b" \t\r\n\f\v"  # WS, as bytes
+ASCII_WS = b" \t\r\n\f\v"  # WS, as bytes
 
 
 def may_contain(s: pd.Series, chars: bytes) -> bool:
@@ -182,7 +182,7 @@ def _has(t: pd.Series, pattern: str, regex: bool = True, chars: bytes | None = N
 
 def _drop_ws(t: pd.Series, repl: str = "") -> pd.Series:
     """Runs of whitespace replaced (only rows that have any are touched)."""
-    return _on_rows(t, _has(t, WS, chars=_ASCII_WS), lambda x: x.str.replace(WS, repl, regex=True))
+    return _on_rows(t, _has(t, WS, chars=ASCII_WS), lambda x: x.str.replace(WS, repl, regex=True))
 
 
 def _on_rows(t: pd.Series, rows: np.ndarray, fn) -> pd.Series:
@@ -205,7 +205,7 @@ def clean_name(s: pd.Series) -> pd.Series:
         out = out.str.replace(f"([{_CJK}]) ", r"\1", regex=True)
         return out.str.replace(f" ([{_CJK}])", r"\1", regex=True)
 
-    return _on_rows(t, _has(t, WS, chars=_ASCII_WS), collapse)
+    return _on_rows(t, _has(t, WS, chars=ASCII_WS), collapse)
 
 
 SCRUBBED = "已隐去"  # what a free-text cell holding personal data is replaced by

@@ -5,6 +5,8 @@ every repair logged (helpers.ingest.quarantine.REPAIRS). One function per datase
 
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 import pandas as pd
 
@@ -151,23 +153,35 @@ FREE_TEXT = {
 }
 
 
-def _scrub(dataset: str, v: Columns, rep: Repairs, student_ids: pd.Series | None = None):
-    """Replace free-text cells that hold personal data (see :data:`FREE_TEXT`)."""
-    from helpers import pii
-
-    def identifiers():
-        ids = student_ids.dropna().unique() if student_ids is not None else ()
-        return {
-            x
-            for x in (pii.normalise_identifier(str(i)) for i in ids)
-            if len(x) >= pii.MIN_IDENTIFIER
-        }
-
+def _scrub(
+    dataset: str, v: Columns, rep: Repairs, student_ids: pd.Series | None = None, files=None
+):
+    """Replace free-text cells that hold personal data (see :data:`FREE_TEXT`). ``student_ids``:
+    the 学号 of the rows; a cell is compared with those of its own file (``files``: the rows'
+    file labels), so that a file's result does not depend on the other files of its batch."""
     for name in FREE_TEXT.get(dataset, ()):
-        hit = nz.personal_text(v[name], identifiers if student_ids is not None else None)
+        if student_ids is None:
+            hit = nz.personal_text(v[name])
+        else:
+            hit = np.zeros(len(v[name]), dtype=bool)
+            codes = np.asarray(files.cat.codes)
+            for code in np.unique(codes):
+                rows = np.flatnonzero(codes == code)
+                ids = student_ids.iloc[rows]
+                hit[rows] = nz.personal_text(v[name].iloc[rows], partial(_identifiers, ids))
         if hit.any():
             rep.add(hit, name, "personal_data_scrubbed", personal=True)
             v[name] = v[name].mask(hit, nz.SCRUBBED)
+
+
+def _identifiers(student_ids: pd.Series) -> set[str]:
+    from helpers import pii
+
+    return {
+        x
+        for x in (pii.normalise_identifier(str(i)) for i in student_ids.dropna().unique())
+        if len(x) >= pii.MIN_IDENTIFIER
+    }
 
 
 # --- normalisers: cell text -> validation frame (text) --------------------------------------
@@ -230,7 +244,7 @@ def _normalise_graduates(f: pd.DataFrame, ctx: Context, rep: Repairs) -> pd.Data
     ):
         _code(f, name, rep, v)
     _credit_code(f, rep, v)
-    _scrub("graduates", v, rep, fixed)
+    _scrub("graduates", v, rep, fixed, f["_file"])
     return v.frame()
 
 

@@ -28,9 +28,10 @@ from pathlib import Path
 from helpers.config import PACKAGE_DIR, data_paths, parse_as_of
 from helpers.errors import MissingInputError
 from helpers.ingest import batches as bt
-from helpers.ingest import bulk
+from helpers.ingest import bulk, sources
 from helpers.ingest import limits as read_limits
 from helpers.ingest import normalise as nz
+from helpers.ingest.cache import FileCache, cache_version
 from helpers.ingest.merge import Pool, merge
 from helpers.ingest.process import process_batch
 from helpers.ingest.pseudonym import key_fingerprint, load_key
@@ -38,6 +39,7 @@ from helpers.ingest.result import IngestResult
 from helpers.ingest.sources import (
     Inputs,
     Target,
+    code_hash,
     discover,
     needs_ingest,
     plan_targets,
@@ -106,7 +108,9 @@ def ingest(as_of: dt.date | str, data_dir: str | Path, workers: int | None = Non
                         needed[t.path] = t
             pooled = sum(sizes[p] for p in needed) >= bt.POOL_MIN_BYTES
             use_pool = workers > 1 and (not auto or pooled)
-            run = IngestRun(inputs, processed, state.hashes, sizes, fp, result)
+            reference = [(t.rel, state.hashes[t.path]) for t in inputs.tasks["reference"]]
+            cache = FileCache(processed, cache_version(code_hash(), fp, reference))
+            run = IngestRun(inputs, processed, state.hashes, sizes, fp, result, cache)
             _ingest_targets(run, state.stale, needed, workers if use_pool else 0, key)
         result.seconds = time.perf_counter() - started
         return result
@@ -147,10 +151,13 @@ def _ingest_targets(
 
 def _ingest_batches(run: IngestRun, todo, needed: dict[str, FileTask], pool) -> None:
     """Submit every batch, process the other reference tables meanwhile, then merge, write and
-    finish targets as the batches come in."""
+    finish targets as the batches come in; last, the per-file cache."""
+    result = run.result
     needed, bulk_tasks = bulk.split_tasks(needed, run.sizes)  # national-size graduates exports
     batches = bt.plan_batches(list(needed.values()), run.sizes)
-    results = bt.run_batches(batches, run.ctx, pool)  # the pool starts reading
+    cached = bt.CachedBatches(batches, run.cache, run.hashes)
+    results = cached.results(run.ctx, pool)  # the pool starts reading what the cache lacks
+    result.files_read, result.files_cached = cached.files_read, cached.files_cached
     _other_references(run)  # meanwhile, in this process
 
     # each dataset of a target is merged and written as soon as its batches are in, the target
@@ -160,7 +167,6 @@ def _ingest_batches(run: IngestRun, todo, needed: dict[str, FileTask], pool) -> 
         pending[(b[0].dataset, b[0].folder)] += 1
     done: dict[tuple[str, str], list[tuple[int, BatchResult]]] = {}
     builds: list[TargetBuild] = []
-    result = run.result
     with ThreadPoolExecutor(max_workers=2) as writers:  # Parquet encoding releases the GIL
         try:
             bulk_cpu = bulk.run(
@@ -186,6 +192,10 @@ def _ingest_batches(run: IngestRun, todo, needed: dict[str, FileTask], pool) -> 
                 shutil.rmtree(b.tmp, ignore_errors=True)
             raise
     bulk.cleanup(run.processed)
+    cached.store()
+    live = {(t.folder, t.dataset) for b in batches for t in b}
+    read = sorted({t.folder for b in batches for t in b})
+    run.cache.prune(sources.raw_folder_names(run.inputs.raw), live, read)
 
 
 def _other_references(run: IngestRun) -> None:

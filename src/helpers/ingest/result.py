@@ -28,6 +28,8 @@ class IngestResult:
     # CPU time (user + system) of the pool's worker processes; 0 when everything ran in this
     # process (then time.process_time() of the caller holds it all)
     worker_cpu_seconds: float = 0.0
+    files_read: int = 0  # raw files read by the regular reader (bulk files not counted)
+    files_cached: int = 0  # raw files whose result came from the per-file cache
 
     @property
     def processed_dir(self) -> Path:
@@ -54,6 +56,10 @@ class IngestResult:
                 "  已处理 processed: "
                 + ", ".join(d.isoformat() for d in self.built)
                 + f"  ({self.seconds:.1f} s)"
+            )
+            lines.append(
+                f"  读取文件 files read: {self.files_read:,}；"
+                f"未变化、取自缓存 unchanged, from the cache: {self.files_cached:,}"
             )
         if self.up_to_date:
             lines.append(

@@ -50,6 +50,11 @@ def is_input(path: Path, root: Path) -> bool:
     return not any(NOT_INPUTS.search(p) for p in path.relative_to(root).parts)
 
 
+def raw_folder_names(raw: Path) -> list[str]:
+    """Names of every snapshot folder present in raw/ (whatever the reporting date)."""
+    return sorted(p.name for p in raw.iterdir() if p.is_dir() and folder_date(p.name))
+
+
 def folder_files(folder: Path, root: Path) -> list[Path]:
     """Every input file under ``folder`` (sub-folders too), sorted; ``root``: data/raw."""
     if not folder.is_dir():
@@ -151,11 +156,12 @@ def discover(raw: Path, as_of: dt.date) -> Inputs:
     if SHIPPED_MAJORS.exists():
         ref.insert(0, FileTask(str(SHIPPED_MAJORS), _rel(SHIPPED_MAJORS, raw), "majors", None))
     tasks["reference"] = ref
-    return Inputs(sorted(folders), tasks, ignored, shipped)
+    return Inputs(raw, sorted(folders), tasks, ignored, shipped)
 
 
 @dataclass
 class Inputs:
+    raw: Path
     folders: list[dt.date]
     tasks: dict[str, list[FileTask]]  # folder ISO (or "reference") -> tasks
     ignored: list[str]  # files and folders that are not inputs

@@ -23,6 +23,7 @@ import pyarrow as pa
 from helpers.datasets import PROCESSED_COLUMNS
 from helpers.ingest import bulk
 from helpers.ingest import limits as read_limits
+from helpers.ingest.cache import FileCache
 from helpers.ingest.merge import Merged, Pool, concat_frames, merge, unique_words, write_parquet
 from helpers.ingest.pseudonym import words_hex
 from helpers.ingest.quarantine import QUARANTINE_COLUMNS, REPAIR_COLUMNS
@@ -54,6 +55,7 @@ class IngestRun:
     sizes: dict[str, int]  # path -> bytes
     fingerprint: str  # of the pseudonym key
     result: object  # the IngestResult being filled in
+    cache: FileCache  # per-file results of earlier runs
     paths: dict[str, str] = field(default_factory=dict)  # rel -> path, for re-reading raw rows
     ctx: Context | None = None  # once the universities are known
     reference: dict[str, Merged] = field(default_factory=dict)
@@ -171,7 +173,11 @@ def target_extras(
     quarantine = quarantine.sort_values(
         ["dataset", "source_file", "sheet", "row"], kind="stable", ignore_index=True
     )
+    # per file, as the quarantine: a file's rows then do not depend on its batch (the cache)
     repairs = concat_frames([m.repairs for m in ordered.values()], REPAIR_COLUMNS)
+    repairs = repairs.sort_values(
+        ["dataset", "source_file", "sheet", "row"], kind="stable", ignore_index=True
+    )
     manifest = {
         "as_of": target.date.isoformat(),
         "created": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
@@ -204,14 +210,16 @@ def target_extras(
 
 
 def _fingerprints_table(ordered: dict[str, Merged]) -> pd.DataFrame:
-    """Distinct (kind, digest) over every dataset of the folder, digests in hex."""
+    """Distinct (kind, digest) over every dataset of the folder, digests in hex, sorted."""
     words = unique_words(pd.concat([m.fingerprints for m in ordered.values()], ignore_index=True))
-    return pd.DataFrame(
+    out = pd.DataFrame(
         {
             "kind": as_string(words["kind"]),
             "digest": words_hex(words[["d0", "d1", "d2", "d3"]].to_numpy(dtype=np.uint64)),
         }
     )
+    # in a fixed order: the same set whichever files were read and which came from the cache
+    return out.sort_values(["kind", "digest"], kind="stable", ignore_index=True)
 
 
 def _file_info(target: Target, files: pd.DataFrame, run: IngestRun) -> list[dict]:
