@@ -62,6 +62,8 @@ def build(data: Path) -> None:
     write_csv(
         raw_dir(data) / "访企拓岗_a.csv", [VISITS, visit(1, "2023-06-01"), visit(2), visit(3)]
     )
+    # a file of which no row is accepted, beside others of its dataset and folder
+    write_csv(raw_dir(data) / "访企拓岗_b.csv", [VISITS, visit(4, "not a date")])
     (raw_dir(data) / "帮扶台账_bad.xlsx").write_bytes(b"not a workbook")
 
 
@@ -91,13 +93,13 @@ def test_cache_fills_then_an_unchanged_folder_reads_nothing(tmp_path):
     data = make_data_dir(tmp_path)
     build(data)
     first = ingest(AS_OF, data, workers=1)
-    assert first.files_read == 7 and first.files_cached == 0
+    assert first.files_read == 8 and first.files_cached == 0
     assert (data / "processed" / CACHE_DIR).is_dir()
     # a processed folder removed: rebuilt from the cache alone, identical to before
     before = {p.name: table_digest(p) for p in (data / "processed" / str(AS_OF)).glob("*.parquet")}
     shutil.rmtree(data / "processed" / str(AS_OF))
     again = ingest(AS_OF, data, workers=1)
-    assert again.built == [AS_OF] and again.files_read == 0 and again.files_cached == 6
+    assert again.built == [AS_OF] and again.files_read == 0 and again.files_cached == 7
     after = {p.name: table_digest(p) for p in (data / "processed" / str(AS_OF)).glob("*.parquet")}
     assert after == before
 
@@ -145,6 +147,6 @@ def test_stale_entries_are_pruned_and_a_new_key_reads_everything(tmp_path, monke
     versions = list((data / "processed" / CACHE_DIR).iterdir())
     monkeypatch.setenv("PLACEMENT_PSEUDONYM_KEY", "another key")
     result = ingest(AS_OF, data, workers=1)
-    assert result.files_cached == 0 and result.files_read == 6
+    assert result.files_cached == 0 and result.files_read == 7
     now = list((data / "processed" / CACHE_DIR).iterdir())
     assert len(versions) == len(now) == 1 and versions != now

@@ -141,31 +141,42 @@ class FileCache:
 # --- one file's slice of a batch result ------------------------------------------------------
 def split(result: BatchResult, tasks: list[FileTask]) -> dict[str, BatchResult]:
     """The result of a batch cut into the result of each of its files (rel -> result)."""
-    rel_of_rows = result.records["_file"].astype(str).to_numpy(dtype=object)
+    records = _by_file(result.records, "_file")
+    frames = {
+        name: _by_file(getattr(result, name), column)
+        for name, column in (
+            ("quarantine", "source_file"),
+            ("repairs", "source_file"),
+            ("files", "source_file"),
+            ("fingerprints", "_file"),
+        )
+    }
     out = {}
     for t in tasks:
-        rows = np.flatnonzero(rel_of_rows == t.rel)
+        rows = records(t.rel)
+        part = {name: take(t.rel) for name, take in frames.items()}
         out[t.rel] = BatchResult(
             result.dataset,
             result.records.iloc[rows].reset_index(drop=True),
-            _rows_of(result.quarantine, "source_file", t.rel),
-            _rows_of(result.repairs, "source_file", t.rel),
-            _rows_of(result.files, "source_file", t.rel),
-            _rows_of(result.fingerprints, "_file", t.rel),
-            {k: v for k, v in result.dup_raw.items() if k[0] == t.rel},
-            result.peak_rss_mb,
-            result.pid,
-            result.cpu_seconds,
-            result.table.take(pa.array(rows, type=pa.int64())),
+            **part,
+            dup_raw={k: v for k, v in result.dup_raw.items() if k[0] == t.rel},
+            peak_rss_mb=result.peak_rss_mb,
+            pid=result.pid,
+            cpu_seconds=result.cpu_seconds,
+            table=result.table.take(pa.array(rows, type=pa.int64())),
         )
     return out
 
 
-def _rows_of(frame: pd.DataFrame, column: str, rel: str) -> pd.DataFrame:
-    if column not in frame.columns or not len(frame):
-        return frame.iloc[:0] if column in frame.columns else frame
-    hit = (frame[column].astype(str) == rel).to_numpy(dtype=bool)
-    return frame.loc[hit].reset_index(drop=True)
+def _by_file(frame: pd.DataFrame, column: str):
+    """rel -> the rows of ``frame`` whose ``column`` is rel: positions for the records, a frame
+    otherwise (labels grouped once, not compared once per file)."""
+    labels = frame[column].astype(str).to_numpy(dtype=object) if len(frame) else np.array([])
+    groups = pd.Series(np.arange(len(labels))).groupby(labels).indices if len(labels) else {}
+    empty = np.empty(0, dtype=np.int64)
+    if column == "_file" and "_khash" in frame.columns:
+        return lambda rel: groups.get(rel, empty)
+    return lambda rel: frame.iloc[groups.get(rel, empty)].reset_index(drop=True)
 
 
 def join(dataset: str, parts: list[BatchResult]) -> BatchResult:
@@ -207,7 +218,8 @@ def _tagged(frame: pd.DataFrame | pa.Table, rel: str, sha: str):
     n = len(frame)
     if isinstance(frame, pa.Table):
         rels = pa.array([rel] * n, type=pa.string())
-        return frame.append_column(_REL, rels).append_column(_SHA, pa.array([sha] * n))
+        shas = pa.array([sha] * n, type=pa.string())
+        return frame.append_column(_REL, rels).append_column(_SHA, shas)
     return frame.assign(**{_REL: rel, _SHA: sha})
 
 
@@ -216,13 +228,15 @@ def _write_group(folder: Path, dataset: str, entries: dict[tuple[str, str], Entr
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     items = sorted(entries.items())
-    merge_cols = ("_psig", "_khash", "_sheet")
     tables = []
     for (rel, sha), e in items:
-        t = e.table
-        for c in merge_cols:
-            values = e.records[c]
-            t = t.append_column(c, pa.array(values.astype(str) if c == "_sheet" else values))
+        r = e.records
+        sheets = r["_sheet"].astype(str).to_numpy(dtype=object)
+        t = (
+            e.table.append_column("_psig", pa.array(r["_psig"].to_numpy(), type=pa.uint64()))
+            .append_column("_khash", pa.array(r["_khash"].to_numpy(), type=pa.uint64()))
+            .append_column("_sheet", pa.array(sheets, type=pa.large_string()))
+        )
         tables.append(_tagged(t, rel, sha))
     if tables:
         pq.write_table(pa.concat_tables(tables), tmp / "records.parquet")
