@@ -13,6 +13,7 @@ import pytest
 from test_ingest_support import (
     AS_OF,
     GRAD_HEADER,
+    VISITS_HEADER,
     grad_row,
     make_data_dir,
     raw_dir,
@@ -25,15 +26,6 @@ from helpers.ingest import batches, ingest
 from helpers.ingest.cache import CACHE_DIR
 
 EARLY = dt.date(2023, 6, 30)
-VISITS = [
-    "院校代码",
-    "走访日期",
-    "走访人",
-    "走访人职务",
-    "走访单位名称",
-    "是否新开拓",
-    "拓展岗位数",
-]
 
 
 def visit(i: int, date: str = "2023-08-01") -> list:
@@ -45,7 +37,7 @@ def build(data: Path) -> None:
     duplicates merged within and across files, a conflicting duplicate across files, a 学号 in
     free text (scrubbed), activity rows from two folders, an unreadable file."""
     write_csv(raw_dir(data, EARLY) / "毕业去向_a.csv", [GRAD_HEADER, grad_row(1), grad_row(2)])
-    write_csv(raw_dir(data, EARLY) / "访企拓岗_a.csv", [VISITS, visit(1, "2023-06-01")])
+    write_csv(raw_dir(data, EARLY) / "访企拓岗_a.csv", [VISITS_HEADER, visit(1, "2023-06-01")])
     a = [GRAD_HEADER, *(grad_row(i) for i in range(10)), grad_row(3)]  # 3: identical duplicate
     a.append(grad_row(20, 院校代码="99999"))  # unknown university: quarantined
     a.append(grad_row(21, 专业代码="80901.0"))  # repaired
@@ -60,10 +52,11 @@ def build(data: Path) -> None:
         raw_dir(data) / "毕业去向_c.csv", [GRAD_HEADER, *(grad_row(i) for i in range(200, 205))]
     )
     write_csv(
-        raw_dir(data) / "访企拓岗_a.csv", [VISITS, visit(1, "2023-06-01"), visit(2), visit(3)]
+        raw_dir(data) / "访企拓岗_a.csv",
+        [VISITS_HEADER, visit(1, "2023-06-01"), visit(2), visit(3)],
     )
     # a file of which no row is accepted, beside others of its dataset and folder
-    write_csv(raw_dir(data) / "访企拓岗_b.csv", [VISITS, visit(4, "not a date")])
+    write_csv(raw_dir(data) / "访企拓岗_b.csv", [VISITS_HEADER, visit(4, "not a date")])
     (raw_dir(data) / "帮扶台账_bad.xlsx").write_bytes(b"not a workbook")
 
 

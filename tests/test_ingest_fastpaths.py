@@ -511,7 +511,15 @@ def test_words_hex_is_the_digest_hex():
 
 # --- targets built dataset by dataset ------------------------------------------------------------
 def test_a_failed_ingest_leaves_no_half_written_folder(tmp_path, monkeypatch):
-    from test_ingest_support import AS_OF, GRAD_HEADER, grad_row, make_data_dir, raw_dir, write_csv
+    from test_ingest_support import (
+        AS_OF,
+        GRAD_HEADER,
+        VISITS_HEADER,
+        grad_row,
+        make_data_dir,
+        raw_dir,
+        write_csv,
+    )
 
     import helpers.ingest.pipeline as pl
     import helpers.ingest.targets as targets
@@ -522,18 +530,7 @@ def test_a_failed_ingest_leaves_no_half_written_folder(tmp_path, monkeypatch):
     write_csv(raw_dir(data) / "毕业去向_a.csv", [GRAD_HEADER, grad_row(1), grad_row(2)])
     write_csv(
         raw_dir(data) / "访企拓岗_a.csv",
-        [
-            [
-                "院校代码",
-                "走访日期",
-                "走访人",
-                "走访人职务",
-                "走访单位名称",
-                "是否新开拓",
-                "拓展岗位数",
-            ],
-            ["10386", "2023-08-01", "张三", "校长", "某公司", "是", "3"],
-        ],
+        [VISITS_HEADER, ["10386", "2023-08-01", "张三", "校长", "某公司", "是", "3"]],
     )
     real_merge = targets.merge
 

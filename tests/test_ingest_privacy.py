@@ -9,6 +9,7 @@ import pandas as pd
 from test_ingest_support import (
     AS_OF,
     GRAD_HEADER,
+    VISITS_HEADER,
     grad_row,
     make_data_dir,
     raw_dir,
@@ -96,18 +97,7 @@ def test_no_personal_value_in_processed_parquet(tmp_path, capsys):
     write_xlsx(raw_dir(data) / "毕业去向_a.xlsx", {"Sheet1": rows})
     write_csv(
         raw_dir(data) / "访企拓岗_a.csv",
-        [
-            [
-                "院校代码",
-                "走访日期",
-                "走访人",
-                "走访人职务",
-                "走访单位名称",
-                "是否新开拓",
-                "拓展岗位数",
-            ],
-            ["10386", "2023-06-01", "钱校长", "校长", "某公司", "是", "3"],
-        ],
+        [VISITS_HEADER, ["10386", "2023-06-01", "钱校长", "校长", "某公司", "是", "3"]],
     )
     write_csv(
         raw_dir(data) / "帮扶台账_a.csv",

@@ -4,6 +4,8 @@ ingest's discovery agree, a run hashes each raw file once, versions come from on
 from __future__ import annotations
 
 import datetime as dt
+import os
+import time
 
 from test_ingest_support import AS_OF, GRAD_HEADER, grad_row, make_data_dir, raw_dir, write_csv
 
@@ -53,13 +55,20 @@ def test_a_run_hashes_each_raw_file_once(tmp_path, monkeypatch):
         return real(path)
 
     monkeypatch.setattr(sources, "_read_sha256", counting)
+    old = time.time() - 3600  # files copied in an hour ago (a file changed just now is re-read)
+    for p in (data / "raw").rglob("*"):
+        os.utime(p, (old, old))
     listed = manifest.raw_inputs(data, AS_OF)  # the runner's input list ...
     ingest(AS_OF, data, workers=1)  # ... then the ingest it starts
     raw_reads = [p for p in read if "/raw/" in p]
     assert len(raw_reads) == len(set(raw_reads)) == len(listed)
-    # a changed file is hashed again
-    write_csv(raw_dir(data) / "毕业去向_a.csv", [GRAD_HEADER, grad_row(1), grad_row(5)])
+    # a changed file is hashed again, even one of the same size written within a clock tick
+    path = raw_dir(data) / "毕业去向_a.csv"
+    write_csv(path, [GRAD_HEADER, grad_row(1), grad_row(5)])
     assert manifest.raw_inputs(data, AS_OF) != listed
+    first = sources.sha256_file(path)
+    write_csv(path, [GRAD_HEADER, grad_row(1), grad_row(6)])
+    assert sources.sha256_file(path) != first
 
 
 def test_needs_ingest_and_versions(tmp_path):

@@ -16,6 +16,7 @@ import json
 import os
 import platform
 import re
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from importlib import metadata
@@ -76,17 +77,23 @@ def raw_files(raw: Path, as_of: dt.date) -> list[Path]:
 
 
 _HASHES: dict[tuple, str] = {}
+# a file written this recently may be written again within the clock's tick, unseen by its
+# times: its hash is not remembered (git's "racily clean" entries, the same problem)
+_RACY_NS = 2_000_000_000
 
 
 def sha256_file(path: str | Path) -> str:
     """Hex SHA-256 of a file's content. Remembered for the life of the process by path, size,
     inode and change times, so that a run (the runner's input list, then the ingest) reads each
-    raw file once; any write changes the change time and is hashed again."""
+    raw file once; any write changes the times and the file is hashed again. Files changed in
+    the last two seconds are always read."""
     st = os.stat(path)
     key = (str(path), st.st_size, st.st_ino, st.st_mtime_ns, st.st_ctime_ns)
     digest = _HASHES.get(key)
     if digest is None:
-        digest = _HASHES[key] = _read_sha256(path)
+        digest = _read_sha256(path)
+        if time.time_ns() - st.st_mtime_ns > _RACY_NS:
+            _HASHES[key] = digest
     return digest
 
 
