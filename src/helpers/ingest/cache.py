@@ -260,62 +260,73 @@ def _plain(frame: pd.DataFrame) -> pd.DataFrame:
 def _read_group(folder: Path, dataset: str, raw_folder: str) -> dict[tuple[str, str], Entry]:
     files = pd.read_parquet(folder / "files.parquet")
     keys = list(dict.fromkeys(zip(files[_REL], files[_SHA], strict=True)))
-    parts = {
-        p: pd.read_parquet(folder / f"{p}.parquet")
-        for p in ("quarantine", "repairs", "fingerprints")
-        if (folder / f"{p}.parquet").exists()
-    }
-    records = (
-        pq.read_table(folder / "records.parquet") if (folder / "records.parquet").exists() else None
-    )
+    parts = {"files": (files, FILE_COLUMNS)}
+    for name, columns in (
+        ("quarantine", QUARANTINE_COLUMNS),
+        ("repairs", REPAIR_COLUMNS),
+        ("fingerprints", _FINGERPRINT_COLUMNS),
+    ):
+        path = folder / f"{name}.parquet"
+        frame = pd.read_parquet(path) if path.exists() else None
+        parts[name] = (frame, columns)
+    slices = {name: _slicer(frame, columns) for name, (frame, columns) in parts.items()}
+    path = folder / "records.parquet"
+    records = pq.read_table(path) if path.exists() else None
+    rows = _groups(records.column(_REL), records.column(_SHA)) if records is not None else {}
     out = {}
-    for rel, sha in keys:
-        out[(rel, sha)] = Entry(
-            *_records_of(records, dataset, raw_folder, rel, sha),
-            _part(parts.get("quarantine"), rel, sha, QUARANTINE_COLUMNS),
-            _part(parts.get("repairs"), rel, sha, REPAIR_COLUMNS),
-            _part(files, rel, sha, FILE_COLUMNS),
-            _fingerprint_part(parts.get("fingerprints"), rel, sha),
+    for key in keys:
+        at = rows.get(key)
+        table, light = (
+            _empty(dataset) if at is None else _records_of(records, at, dataset, raw_folder)
+        )
+        out[key] = Entry(
+            table,
+            light,
+            slices["quarantine"](key),
+            slices["repairs"](key),
+            slices["files"](key),
+            slices["fingerprints"](key),
         )
     return out
 
 
-def _select(frame: pd.DataFrame, rel: str, sha: str) -> pd.DataFrame:
-    hit = ((frame[_REL] == rel) & (frame[_SHA] == sha)).to_numpy(dtype=bool)
-    return frame.loc[hit].drop(columns=[_REL, _SHA]).reset_index(drop=True)
+_FINGERPRINT_COLUMNS = {
+    "kind": KIND_DTYPE,
+    **{f"d{i}": np.uint64 for i in range(4)},
+    "_file": object,
+}
 
 
-def _part(frame: pd.DataFrame | None, rel: str, sha: str, columns: dict[str, str]) -> pd.DataFrame:
+def _groups(rels, shas) -> dict[tuple[str, str], np.ndarray]:
+    """(rel, sha) -> positions of its rows (grouped once for the whole group file)."""
+    rels = np.asarray(rels, dtype=object)
+    if not len(rels):
+        return {}
+    by = [pd.Series(rels), pd.Series(np.asarray(shas, dtype=object))]
+    return pd.Series(np.arange(len(rels))).groupby(by).indices
+
+
+def _slicer(frame: pd.DataFrame | None, columns: dict):
+    """key -> the rows of one file, typed as written (an empty frame when it has none)."""
     if frame is None:
-        return pd.DataFrame({c: pd.Series(dtype=t) for c, t in columns.items()})
-    return _select(frame, rel, sha).astype(columns)
+        empty = pd.DataFrame({c: pd.Series(dtype=t) for c, t in columns.items()})
+        return lambda key: empty
+    at = _groups(frame[_REL], frame[_SHA])
+    body = frame.drop(columns=[_REL, _SHA])
+    none = np.empty(0, dtype=np.int64)
+    return lambda key: body.iloc[at.get(key, none)].reset_index(drop=True).astype(columns)
 
 
-def _fingerprint_part(frame: pd.DataFrame | None, rel: str, sha: str) -> pd.DataFrame:
-    cols = {"kind": KIND_DTYPE, **{f"d{i}": np.uint64 for i in range(4)}, "_file": object}
-    if frame is None:
-        return pd.DataFrame({c: pd.Series(dtype=t) for c, t in cols.items()})
-    return _select(frame, rel, sha).astype(cols)
-
-
-def _records_of(records: pa.Table | None, dataset: str, raw_folder: str, rel: str, sha: str):
-    """The processed table and the merge's light records of one file."""
+def _records_of(records: pa.Table, at: np.ndarray, dataset: str, raw_folder: str):
+    """The processed table and the merge's light records of one file (rows ``at``)."""
     spec = list(PROCESSED_COLUMNS[dataset])
-    if records is None:
-        hit = np.zeros(0, dtype=bool)
-        records = None
-    else:
-        rels = records.column(_REL).to_numpy(zero_copy_only=False)
-        shas = records.column(_SHA).to_numpy(zero_copy_only=False)
-        hit = (rels == rel) & (shas == sha)
-    if records is None or not hit.any():
-        return _empty(dataset)
-    sub = records.filter(pa.array(hit))
+    sub = records.take(pa.array(at, type=pa.int64()))
     # as a batch makes it (Parquet gives back some types in another width)
     table = sub.select(spec).cast(_schema(dataset))
     keys = [k for k in NATURAL_KEYS[dataset] if k in spec]
     frame = sub.select(keys).to_pandas()
     n = sub.num_rows
+    rel = sub.column(_REL)[0].as_py()
     frame["_psig"] = sub.column("_psig").to_numpy().astype(np.uint64)
     frame["_khash"] = sub.column("_khash").to_numpy().astype(np.uint64)
     frame["_file"] = pd.Categorical([rel] * n)
