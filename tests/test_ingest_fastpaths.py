@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 
 from helpers.ingest import normalise as nz
 from helpers.ingest import pseudonym as ps
+from helpers.ingest import university_codes as uc
 from helpers.ingest.merge import (
     DIGEST_COLUMNS,
     count_rows,
@@ -115,7 +116,7 @@ def test_distinct_rows_ids_and_first_rows():
 
 
 def test_resolve_university_and_destination_per_distinct():
-    lookup = nz.UniversityLookup(
+    lookup = uc.UniversityLookup(
         frozenset({"10386", "10384"}),
         {"4135010386": "10386"},
         {"福州大学": "10386", "厦门大学": "10384"},
@@ -127,8 +128,8 @@ def test_resolve_university_and_destination_per_distinct():
     cols = [text(np.asarray(c, dtype=object)[idx]) for c in (code, uid, name)]
     index = pd.RangeIndex(len(idx))
     same(
-        nz.resolve_university(*cols, lookup, index),
-        nz._resolve_university(*cols, lookup, index),
+        uc.resolve_university(*cols, lookup, index),
+        uc._resolve_university(*cols, lookup, index),
     )
     dest = text(np.asarray(["10", None, None, "801.0", None, "99"], dtype=object)[idx % 6])
     label = text(

@@ -272,4 +272,5 @@ def data_paths(data_dir: str | Path = "data") -> tuple[Path, Path]:
 
 
 def processed_dir(data_dir: str | Path, as_of: dt.date | str) -> Path:
-    return Path(data_dir) / "processed" / parse_as_of(as_of).isoformat()
+    """The processed folder of one reporting date: ``data_dir/processed/<YYYY-MM-DD>``."""
+    return data_paths(data_dir)[1] / parse_as_of(as_of).isoformat()

@@ -14,6 +14,7 @@ from helpers.codes import SUBMISSION_ITEM_ALIASES
 from helpers.ingest import normalise as nz
 from helpers.ingest.schemas import COUNT_COLUMNS
 from helpers.ingest.tasks import Context, zh_header
+from helpers.ingest.university_codes import resolve_university
 
 
 class Repairs:
@@ -89,7 +90,7 @@ def _text_or_na(frame: pd.DataFrame, name: str) -> pd.Series:
 
 
 def _university(frame: pd.DataFrame, ctx: Context, rep: Repairs, v: pd.DataFrame) -> None:
-    r = nz.resolve_university(
+    r = resolve_university(
         _col(frame, "university_code"),
         _col(frame, "university_id"),
         _col(frame, "university_name"),

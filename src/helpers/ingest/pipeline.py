@@ -30,7 +30,6 @@ from helpers.errors import MissingInputError
 from helpers.ingest import batches as bt
 from helpers.ingest import bulk, sources
 from helpers.ingest import limits as read_limits
-from helpers.ingest import normalise as nz
 from helpers.ingest.cache import FileCache, cache_version
 from helpers.ingest.merge import Pool, merge
 from helpers.ingest.process import process_batch
@@ -47,6 +46,7 @@ from helpers.ingest.sources import (
 )
 from helpers.ingest.targets import IngestRun, TargetBuild, forget
 from helpers.ingest.tasks import BatchResult, Context, FileTask
+from helpers.ingest.university_codes import UniversityLookup
 from helpers.logs import progress
 
 __all__ = ["IngestResult", "ingest", "needs_ingest"]
@@ -133,13 +133,13 @@ def _ingest_targets(
     limits = read_limits.current()
     uni_res = process_batch(
         [t for t in ref_tasks if t.dataset == "universities"],
-        Context(key, nz.UniversityLookup.empty(), limits, scan=True),
+        Context(key, UniversityLookup.empty(), limits, scan=True),
     )
     run.reference["universities"] = merge(
         "universities", Pool.of("universities", [uni_res]), run.paths
     )
     universities = run.reference["universities"].records.to_pandas()
-    run.ctx = Context(key, nz.UniversityLookup.from_frame(universities), limits)
+    run.ctx = Context(key, UniversityLookup.from_frame(universities), limits)
     # the fork server (launched before hashing) has been importing the code meanwhile
     pool = bt.start_pool(workers) if workers else None
     try:

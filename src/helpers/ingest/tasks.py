@@ -14,9 +14,9 @@ import pandas as pd
 import pyarrow as pa
 
 from helpers.datasets import BY_NAME, Dataset
-from helpers.ingest import normalise as nz
 from helpers.ingest.limits import ReadLimits
 from helpers.ingest.quarantine import BOUND_REASONS, QUARANTINE_COLUMNS, REASONS, empty_frame
+from helpers.ingest.university_codes import UniversityLookup
 
 _KEY_RENAMES = {"student_id": "student_key", "visitor": "visitor_key", "helper": "helper_key"}
 NATURAL_KEYS = {
@@ -63,7 +63,7 @@ class FileTask:
 @dataclass(frozen=True)
 class Context:
     key: bytes
-    universities: nz.UniversityLookup
+    universities: UniversityLookup
     limits: ReadLimits = field(default_factory=ReadLimits)  # bounds (helpers.ingest.limits)
     # path -> (reason code, detail): files not to read (their reader process crashed)
     failed: tuple[tuple[str, str, str], ...] = ()
