@@ -9,18 +9,15 @@ inputs with those of the last successful run.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 import os
-import platform
-import re
 import subprocess
-from importlib import metadata
 from pathlib import Path
 
-from helpers.config import PROJECT_ROOT, parse_as_of
+from helpers.config import PROJECT_ROOT, data_paths, parse_as_of, processed_dir
+from helpers.ingest import sources
 
-MANIFEST_NAME = "manifest.json"
+MANIFEST_NAME = sources.MANIFEST_NAME
 SCHEMA_VERSION = 1
 PACKAGES = (
     "helpers",
@@ -37,57 +34,26 @@ PACKAGES = (
     "jinja2",
     "pydantic",
 )
-_IGNORED_NAMES = re.compile(r"^(\.|~\$)|\.(tmp|lock|swp)$|^Thumbs\.db$|^desktop\.ini$", re.I)
 
 
-def file_sha256(path: Path, chunk: int = 1 << 20) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(chunk):
-            h.update(block)
-    return h.hexdigest()
-
-
-def _raw_files(raw_dir: Path, as_of: dt.date) -> list[Path]:
-    """Raw files a run for ``as_of`` depends on: ``raw/reference/**`` and ``raw/<d>/**``, d <= as_of."""
-    out: list[Path] = []
-    if not raw_dir.is_dir():
-        return out
-    for folder in sorted(raw_dir.iterdir()):
-        if not folder.is_dir():
-            continue
-        if folder.name != "reference":
-            try:
-                if dt.date.fromisoformat(folder.name) > as_of:
-                    continue
-            except ValueError:
-                continue
-        for path in sorted(folder.rglob("*")):
-            if path.is_file() and not any(
-                _IGNORED_NAMES.search(p) for p in path.relative_to(raw_dir).parts
-            ):
-                out.append(path)
-    return out
+def file_sha256(path: Path) -> str:
+    """Hex SHA-256 of a file (helpers.ingest.sources: one implementation, each raw file hashed
+    once per process, so the ingest a run starts does not hash the raw files again)."""
+    return sources.sha256_file(path)
 
 
 def raw_inputs(data_dir: Path, as_of: dt.date | str) -> dict[str, str]:
     """``{path relative to data/raw (posix): sha256}`` of every raw file behind ``as_of``."""
-    raw_dir = Path(data_dir) / "raw"
+    raw_dir, _ = data_paths(data_dir)
     return {
         p.relative_to(raw_dir).as_posix(): file_sha256(p)
-        for p in _raw_files(raw_dir, parse_as_of(as_of))
+        for p in sources.raw_files(raw_dir, parse_as_of(as_of))
     }
 
 
 def _is_raw_path(rel: str) -> bool:
     head = rel.split("/", 1)[0]
-    if head == "reference":
-        return True
-    try:
-        dt.date.fromisoformat(head)
-    except ValueError:
-        return False
-    return True
+    return head == "reference" or sources.folder_date(head) is not None
 
 
 def recorded_inputs(doc: dict) -> dict[str, str | None]:
@@ -117,7 +83,7 @@ def _read_json(path: Path) -> dict | None:
 
 
 def processed_manifest_path(data_dir: Path, as_of: dt.date | str) -> Path:
-    return Path(data_dir) / "processed" / parse_as_of(as_of).isoformat() / MANIFEST_NAME
+    return processed_dir(data_dir, as_of) / MANIFEST_NAME
 
 
 def ingest_needed(data_dir: Path, as_of: dt.date | str, raw: dict[str, str]) -> tuple[bool, str]:
@@ -139,12 +105,10 @@ def ingest_needed(data_dir: Path, as_of: dt.date | str, raw: dict[str, str]) -> 
     if changed:
         return True, f"原始数据文件有变动（{len(changed)} 个已有文件被修改或删除）"
     known: dict[str, set[str | None]] = {}
-    processed = Path(data_dir) / "processed"
+    _, processed = data_paths(data_dir)
     for folder in sorted(processed.iterdir()) if processed.is_dir() else ():
-        try:
-            if dt.date.fromisoformat(folder.name) > as_of:
-                continue
-        except ValueError:
+        day = sources.folder_date(folder.name)
+        if day is None or day > as_of:
             continue
         other = (
             own
@@ -191,13 +155,7 @@ def git_revision(root: Path = PROJECT_ROOT) -> dict:
 
 
 def versions() -> dict[str, str]:
-    out = {"python": platform.python_version()}
-    for name in PACKAGES:
-        try:
-            out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            out[name] = "not installed"
-    return out
+    return sources.package_versions(PACKAGES, "not installed")
 
 
 def read_manifest(run_dir: Path) -> dict | None:
