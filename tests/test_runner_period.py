@@ -318,7 +318,7 @@ def test_dead_kernel_fails_one_report_and_the_next_gets_a_new_kernel(data, tmp_p
         tmp_path / "r" / AS_OF.isoformat(),
         tmp_path / "r",
         data,
-        AS_OF.isoformat(),
+        AS_OF,
         {"as_of": "2023-08-31", "cohort": "2023届", "data_version": "x", "generated_at": "now"},
     )
     with WarmKernel(nb_dir) as kernel:

@@ -15,10 +15,20 @@ import os
 import platform
 import re
 import subprocess
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
 from importlib import metadata
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from helpers.config import PROJECT_ROOT, parse_as_of
+from helpers.runner.catalog import CATALOG, NOTEBOOKS_DIR, ReportSpec
+
+if TYPE_CHECKING:
+    from helpers.runner.execute import TaskResult
 
 MANIFEST_NAME = "manifest.json"
 SCHEMA_VERSION = 1
@@ -116,8 +126,8 @@ def _read_json(path: Path) -> dict | None:
     return doc if isinstance(doc, dict) else None
 
 
-def processed_manifest_path(data_dir: Path, as_of: dt.date | str) -> Path:
-    return Path(data_dir) / "processed" / parse_as_of(as_of).isoformat() / MANIFEST_NAME
+def processed_manifest_path(data_dir: Path, as_of: dt.date) -> Path:
+    return Path(data_dir) / "processed" / as_of.isoformat() / MANIFEST_NAME
 
 
 def ingest_needed(data_dir: Path, as_of: dt.date | str, raw: dict[str, str]) -> tuple[bool, str]:
@@ -159,7 +169,7 @@ def ingest_needed(data_dir: Path, as_of: dt.date | str, raw: dict[str, str]) -> 
     return False, "处理后数据已是最新"
 
 
-def data_version(data_dir: Path, as_of: dt.date | str) -> str:
+def data_version(data_dir: Path, as_of: dt.date) -> str:
     """Short hash of the processed manifest: names the exact data a report was made from."""
     path = processed_manifest_path(data_dir, as_of)
     return file_sha256(path)[:12] if path.exists() else "—"
@@ -257,3 +267,212 @@ def published_inputs(inputs: dict[str, str], redact=None) -> dict[str, str]:
 def new_inputs(current: dict[str, str], previous: dict[str, str]) -> list[str]:
     """Raw files that are new or changed since ``previous`` (path -> sha256 maps)."""
     return sorted(p for p, h in current.items() if previous.get(p) != h)
+
+
+# --- the typed pieces a run's manifest is built from -------------------------------------------
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    """What ``placement run`` was asked to do; ``as_of`` is parsed once, where the request is made."""
+
+    as_of: dt.date
+    university: str | None
+    data_dir: Path
+    reports_dir: Path
+    workers: int
+    only_if_new: bool = False
+    catalog: tuple[ReportSpec, ...] = CATALOG
+    notebooks_dir: Path = NOTEBOOKS_DIR
+    progress: bool = False
+
+    @classmethod
+    def build(
+        cls,
+        as_of: dt.date | str,
+        university: str | None,
+        data_dir: Path | str,
+        reports_dir: Path | str,
+        options: RunOptions | None = None,
+    ) -> RunRequest:
+        """The request with every value checked and normalised (absolute paths, a worker count)."""
+        options = options or RunOptions()
+        return cls(
+            as_of=parse_as_of(as_of),
+            university=str(university).strip() or None if university else None,
+            data_dir=Path(data_dir).resolve(),
+            reports_dir=Path(reports_dir).resolve(),
+            workers=options.workers or os.cpu_count() or 1,
+            only_if_new=options.only_if_new,
+            catalog=tuple(options.catalog) if options.catalog is not None else CATALOG,
+            notebooks_dir=Path(options.notebooks_dir or NOTEBOOKS_DIR).resolve(),
+            progress=sys.stderr.isatty() if options.progress is None else options.progress,
+        )
+
+    @property
+    def iso(self) -> str:
+        return self.as_of.isoformat()
+
+    def parameters(self) -> dict:
+        """The request as the manifest records it."""
+        return {
+            "as_of": self.iso,
+            "university": self.university,
+            "data_dir": str(self.data_dir),
+            "reports_dir": str(self.reports_dir),
+            "workers": self.workers,
+            "only_if_new": self.only_if_new,
+        }
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """The optional part of a request (``None``: the default: every core, the full catalogue,
+    the project's notebooks, a progress bar on a terminal)."""
+
+    workers: int | None = None
+    only_if_new: bool = False
+    catalog: Sequence[ReportSpec] | None = None
+    notebooks_dir: Path | None = None
+    progress: bool | None = None
+
+
+@dataclass
+class Timings:
+    """Wall time by named step of a run (seconds, ``time.perf_counter``); a step run twice adds up."""
+
+    t0: float = field(default_factory=time.perf_counter)
+    started: dt.datetime = field(default_factory=lambda: dt.datetime.now().astimezone())
+    steps: dict[str, float] = field(default_factory=dict)
+
+    @contextmanager
+    def step(self, name: str) -> Iterator[None]:
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.steps[name] = self.steps.get(name, 0.0) + time.perf_counter() - started
+
+    def total(self) -> float:
+        return time.perf_counter() - self.t0
+
+    def as_dict(self) -> dict[str, float]:
+        """Every step and the total, rounded to milliseconds, as the manifest records them."""
+        return {k: round(v, 3) for k, v in {**self.steps, "total": self.total()}.items()}
+
+
+@dataclass
+class Outputs:
+    """What a run wrote besides the report pages: the workbook, the tables, the documents."""
+
+    workbook: str | None
+    workbook_error: str | None
+    csv: list[str]
+    documents: dict
+
+
+@dataclass
+class Privacy:
+    """The privacy scan's verdict as the manifest records it (``hits`` None: not scanned yet)."""
+
+    complete: bool = False
+    problem: str | None = "隐私检查进行中"
+    hits: int | None = None
+
+
+@dataclass
+class RunRecord:
+    """Everything the run manifest says about one run."""
+
+    request: RunRequest
+    started: dt.datetime
+    header: dict
+    inputs: dict[str, str]  # raw inputs as published (personal data in names redacted)
+    notebooks: dict[str, str]  # notebook -> sha256
+    reports: list[dict]  # report_entry() of each report run, then those carried over
+    outputs: Outputs
+    workers: int  # worker processes actually used
+    timings: Timings
+    privacy: Privacy = field(default_factory=Privacy)
+    finished: dt.datetime | None = None
+
+    @property
+    def failed(self) -> bool:
+        """A report, the workbook or the documents failed, or the privacy scan was incomplete."""
+        return (
+            any(r["status"] != "ok" for r in self.reports)
+            or self.outputs.workbook_error is not None
+            or self.outputs.documents.get("error") is not None
+            or (self.privacy.hits is not None and not self.privacy.complete)
+        )
+
+    def finish(self) -> dt.datetime:
+        self.finished = dt.datetime.now().astimezone()
+        return self.finished
+
+
+def report_entry(r: TaskResult) -> dict:
+    """One report of the manifest: its page, tables, status, durations and parts."""
+    return {
+        "key": r.key,
+        "scope": r.scope,
+        "title": r.title,
+        "university": r.university,
+        "university_name": r.university_name,
+        "html": r.html_rel,
+        "tables": (f"tables/universities/{r.university}/" if r.university else None),
+        "status": r.status,
+        "seconds": round(r.seconds, 3),
+        "render_seconds": round(r.render_seconds, 3),
+        "render_error": r.render_error,
+        "parts": [
+            {
+                "notebook": p.notebook,
+                "title": p.title,
+                "status": p.status,
+                "seconds": round(p.seconds, 3),
+                "executed_notebook": p.notebook_rel,
+                "error_page": p.error_rel if p.status != "ok" else None,
+                "error": f"{p.ename}: {p.evalue}" if p.status != "ok" else None,
+                "cell": p.cell_index,
+            }
+            for p in r.parts
+        ],
+    }
+
+
+def build_manifest(record: RunRecord) -> dict:
+    """``reports/<as_of>/manifest.json`` of a run (see the module docstring)."""
+    request = record.request
+    total = record.timings.total()
+    return {
+        "schema": SCHEMA_VERSION,
+        "run": {
+            "as_of": request.iso,
+            "university": request.university,
+            "status": "failed" if record.failed else "ok",
+            "started": record.started.isoformat(timespec="seconds"),
+            "finished": record.finished and record.finished.isoformat(timespec="seconds"),
+            "seconds": round(total, 3) if record.finished else None,
+            "workers": record.workers,
+        },
+        "parameters": request.parameters(),
+        "header": record.header,
+        "git": git_revision(),
+        "versions": versions(),
+        "data": {
+            "processed_manifest": str(processed_manifest_path(request.data_dir, request.as_of)),
+            "data_version": record.header["data_version"],
+        },
+        "inputs": record.inputs,
+        "notebooks": record.notebooks,
+        "reports": record.reports,
+        "tables": {
+            "workbook": record.outputs.workbook,
+            "workbook_error": record.outputs.workbook_error,
+            "csv": record.outputs.csv,
+        },
+        "documents": record.outputs.documents,
+        "timings": record.timings.as_dict(),
+        "privacy": asdict(record.privacy),
+    }
