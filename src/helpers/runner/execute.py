@@ -24,6 +24,7 @@ from helpers import patches
 from helpers.runner import render
 from helpers.runner.catalog import Part, Task
 from helpers.runner.kernel import collect_cell_source, reset_cell_source
+from helpers.runner.scanning import OutputScanner, ScanLedger, output_scanner, written_since
 from helpers.runner.warm import KERNEL_NAME, START_TIMEOUT, WarmKernel
 
 CELL_TIMEOUT = 1800  # seconds per cell before the report is failed
@@ -97,8 +98,9 @@ def _execute_cell(client, nb: nbformat.NotebookNode, index: int) -> bool:
 
 def execute_notebook(
     nb: nbformat.NotebookNode, out_path: Path, kernel: WarmKernel | None, cwd: Path
-) -> nbformat.NotebookNode:
-    """Execute a parameterised notebook with nbclient and write it to ``out_path``.
+) -> str:
+    """Execute a parameterised notebook (in place) with nbclient and write it to ``out_path``;
+    the notebook's JSON text as written.
 
     On the warm kernel and its connected client when ``kernel`` is given (nbclient keeps a kernel
     it did not start alive); otherwise nbclient starts a fresh kernel in ``cwd`` and stops it. A
@@ -107,7 +109,6 @@ def execute_notebook(
     """
     from nbclient import NotebookClient
     from papermill.execute import raise_for_execution_errors
-    from papermill.iorw import write_ipynb
     from papermill.log import logger
 
     patches.install_fast_outputs()
@@ -134,8 +135,9 @@ def execute_notebook(
     finally:
         _finish_notebook(nb, started)
     raise_for_execution_errors(nb, str(out_path))
-    write_ipynb(nb, str(out_path))
-    return nb
+    text = nbformat.writes(nb)  # what papermill's write_ipynb writes
+    out_path.write_text(text, encoding="utf-8")
+    return text
 
 
 def prepare_notebook(
@@ -207,9 +209,15 @@ class PartResult:
 
 
 def execute_part(
-    part: Part, kernel: WarmKernel | None, notebooks_dir: Path, run_dir: Path, parameters: dict
+    part: Part,
+    kernel: WarmKernel | None,
+    notebooks_dir: Path,
+    run_dir: Path,
+    parameters: dict,
+    scan: OutputScanner | None = None,
 ) -> tuple[PartResult, nbformat.NotebookNode | None]:
-    """Execute one notebook; keep the executed (or error) notebook in the run folder.
+    """Execute one notebook; keep the executed (or error) notebook in the run folder, scanned
+    with ``scan`` when given (from memory when it ran through, else as written).
 
     ``kernel=None`` executes on a fresh kernel that nbclient starts and stops (the slow path,
     used by tests to compare with the warm path).
@@ -222,6 +230,8 @@ def execute_part(
     started = time.perf_counter()
 
     def failed(ename, evalue, cell_index, tb) -> tuple[PartResult, None]:
+        if scan is not None and out_path.exists():
+            scan.files([out_path])
         result = PartResult(
             notebook=part.spec.notebook,
             university=part.university,
@@ -239,7 +249,7 @@ def execute_part(
     try:
         cells = runner_cells(notebooks_dir, parameters, part.spec.stem)
         nb = prepare_notebook(source, out_path, parameters, cells)
-        executed = execute_notebook(nb, out_path, kernel, notebooks_dir)
+        text = execute_notebook(nb, out_path, kernel, notebooks_dir)
     except PapermillExecutionError as exc:  # the error notebook (with papermill's banner) is saved
         # papermill counts its own banner cell and our reset cell; report the author's index
         index = _author_cell_index(out_path, exc.cell_index)
@@ -249,8 +259,10 @@ def execute_part(
             shutil.copyfile(source, out_path)  # keep something to open next to the error page
         return failed(type(exc).__name__, str(exc), None, traceback.format_exception(exc))
     seconds = time.perf_counter() - started
+    if scan is not None:
+        scan.written(out_path, text)
     result = PartResult(part.spec.notebook, part.university, "ok", seconds, part.notebook_rel)
-    return result, executed
+    return result, nb
 
 
 def _first_line(text: str, limit: int = 300) -> str:
@@ -289,6 +301,12 @@ class RunContext:
     data_dir: Path
     as_of: dt.date  # notebooks get it as an ISO string (their parameters cell parses it)
     header: dict  # as_of, cohort, data_version, generated_at
+    scan_outputs: bool = False  # scan each file as it is written (TaskResult.scan)
+
+    def output_scanner(self) -> OutputScanner | None:
+        return (
+            output_scanner(self.run_dir, self.data_dir, self.as_of) if self.scan_outputs else None
+        )
 
 
 @dataclass
@@ -303,6 +321,7 @@ class TaskResult:
     render_seconds: float = 0.0
     status: str = "ok"
     render_error: str | None = None
+    scan: ScanLedger | None = None  # what the worker scanned of this task's files
 
     @property
     def seconds(self) -> float:
@@ -331,16 +350,27 @@ def _page_meta(ctx: RunContext, task: Task, title: str | None = None) -> render.
     )
 
 
-def run_task(task: Task, ctx: RunContext, kernel: WarmKernel | None) -> TaskResult:
-    """Execute every part of a task, then write its page and the error pages of failed parts."""
+def run_task(
+    task: Task, ctx: RunContext, kernel: WarmKernel | None, scan: OutputScanner | None = None
+) -> TaskResult:
+    """Execute every part of a task, then write its page and the error pages of failed parts;
+    with ``scan``, every file the task wrote is scanned for personal data (``TaskResult.scan``)."""
     executed: list[nbformat.NotebookNode] = []
     results: list[PartResult] = []
     for part in task.parts:
         if kernel is not None and not kernel.alive():
             kernel.restart()
+        since = time.time_ns() - 1_000_000_000  # file times may lag the clock a little
         result, nb = execute_part(
-            part, kernel, ctx.notebooks_dir, ctx.run_dir, parameters_for(ctx, part.university)
+            part,
+            kernel,
+            ctx.notebooks_dir,
+            ctx.run_dir,
+            parameters_for(ctx, part.university),
+            scan,
         )
+        if scan is not None:  # the tables the report's kernel wrote
+            scan.files(_tables_written(ctx, part, since))
         result.title = part.spec.title
         results.append(result)
         if nb is not None:
@@ -352,26 +382,7 @@ def run_task(task: Task, ctx: RunContext, kernel: WarmKernel | None) -> TaskResu
     meta = _page_meta(ctx, task)
     for part, result in zip(task.parts, results, strict=True):
         if result.status != "ok":
-            err_meta = _page_meta(
-                ctx,
-                task,
-                title=f"{task.title} · {part.spec.title}"
-                if task.scope == "university"
-                else task.title,
-            )
-            err_meta.index_href = "../index.html"
-            failure = {
-                "notebook": part.spec.notebook,
-                "university": task.university_name and f"{task.university} {task.university_name}",
-                "ename": result.ename,
-                "evalue": result.evalue,
-                "cell_index": result.cell_index,
-                "traceback": result.traceback,
-                "notebook_href": "../" + part.notebook_rel,
-            }
-            render.write_text_atomic(
-                ctx.run_dir / part.error_rel, render.render_error_page(err_meta, failure)
-            )
+            _write(ctx.run_dir / part.error_rel, _error_page(ctx, task, part, result), scan)
             meta.notices.append(
                 {
                     "text": f"本报告的“{part.spec.title}”部分未能生成。",
@@ -385,14 +396,45 @@ def run_task(task: Task, ctx: RunContext, kernel: WarmKernel | None) -> TaskResu
                 if len(executed) == 1
                 else render.combine_notebooks(executed, task.title)
             )
-            render.write_text_atomic(ctx.run_dir / task.html_rel, render.render_report(nb, meta))
+            _write(ctx.run_dir / task.html_rel, render.render_report(nb, meta), scan)
             out.html_rel = task.html_rel
         except Exception as exc:  # a page that cannot be rendered fails like a notebook
             out.render_error = f"{type(exc).__name__}: {_first_line(str(exc))}"
     out.render_seconds = time.perf_counter() - started
     failed = any(r.status != "ok" for r in results) or out.render_error is not None
     out.status = "failed" if failed else "ok"
+    out.scan = scan.take() if scan is not None else None
     return out
+
+
+def _write(path: Path, text: str, scan: OutputScanner | None) -> None:
+    render.write_text_atomic(path, text)
+    if scan is not None:
+        scan.written(path, text)
+
+
+def _tables_written(ctx: RunContext, part: Part, since_ns: int) -> list[Path]:
+    """The table files a part's kernel wrote: a university's own folder, or the province's."""
+    tables = ctx.run_dir / "tables"
+    if part.university:
+        return written_since(tables / "universities" / part.university, since_ns, recursive=True)
+    return written_since(tables, since_ns, recursive=False)
+
+
+def _error_page(ctx: RunContext, task: Task, part: Part, result: PartResult) -> str:
+    title = f"{task.title} · {part.spec.title}" if task.scope == "university" else task.title
+    meta = _page_meta(ctx, task, title=title)
+    meta.index_href = "../index.html"
+    failure = {
+        "notebook": part.spec.notebook,
+        "university": task.university_name and f"{task.university} {task.university_name}",
+        "ename": result.ename,
+        "evalue": result.evalue,
+        "cell_index": result.cell_index,
+        "traceback": result.traceback,
+        "notebook_href": "../" + part.notebook_rel,
+    }
+    return render.render_error_page(meta, failure)
 
 
 # --- worker processes --------------------------------------------------------------------------
@@ -405,6 +447,7 @@ def _worker_init(ctx: RunContext) -> None:
     logging.getLogger("traitlets").setLevel(logging.ERROR)
     _WORKER["ctx"] = ctx
     _WORKER["kernel"] = WarmKernel(ctx.notebooks_dir).start()
+    _WORKER["scan"] = ctx.output_scanner()
     render.report_exporter()  # load templates once
     import multiprocessing.util
 
@@ -418,7 +461,7 @@ def _worker_shutdown() -> None:
 
 
 def _worker_run(task: Task) -> TaskResult:
-    return run_task(task, _WORKER["ctx"], _WORKER["kernel"])
+    return run_task(task, _WORKER["ctx"], _WORKER["kernel"], _WORKER["scan"])
 
 
 def run_tasks(
@@ -452,10 +495,11 @@ def run_tasks(
             bar.set_postfix_str(f"失败 {failed}")
 
     def in_process(todo: list[Task]) -> None:
+        scan = ctx.output_scanner()
         with WarmKernel(ctx.notebooks_dir) as kernel:
             for task in todo:
                 try:
-                    done(task, run_task(task, ctx, kernel))
+                    done(task, run_task(task, ctx, kernel, scan))
                 except Exception as exc:
                     done(task, _crashed(task, exc))
 

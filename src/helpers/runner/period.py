@@ -39,6 +39,7 @@ from helpers.runner.index import render_index, write_periods_index
 from helpers.runner.manifest import Outputs, Privacy, RunOptions, RunRecord, RunRequest, Timings
 from helpers.runner.quality import name_redactor
 from helpers.runner.render import write_text_atomic
+from helpers.runner.scanning import OutputScanner, ScanLedger, final_scan, output_scanner
 from helpers.runner.send import build_documents
 
 log = logging.getLogger(__name__)
@@ -194,24 +195,31 @@ def staged_run(
     request: RunRequest, plan: Plan, inputs: dict[str, str], timings: Timings
 ) -> Outcome:
     """Everything written to the staging folder, which is published, withheld or discarded."""
-    staging.remove_stale_staging(request.reports_dir, request.iso)
-    run_dir = staging.new_staging(request.reports_dir, request.iso)
+    with timings.step("staging"):
+        staging.remove_stale_staging(request.reports_dir, request.iso)
+        run_dir = staging.new_staging(request.reports_dir, request.iso)
     try:
-        previous = _seed_staging(request, run_dir)
+        with timings.step("staging"):
+            previous = _seed_staging(request, run_dir)
         with timings.step("reports"):
             results = execute(request, plan, run_dir)
-        record = gather(request, plan, run_dir, inputs, timings)
+        with timings.step("privacy_scan"):
+            scans = Scans.start(request, run_dir, results)
+        record = gather(request, plan, run_dir, inputs, timings, scans)
         record.reports = [mf.report_entry(r) for r in results] + _carried(previous, results)
         record.finish()
-        record_run(record, run_dir)
+        with timings.step("index"):
+            record_run(record, run_dir)
         with timings.step("privacy_scan"):
-            record.privacy = scan(run_dir, request.data_dir)
+            record.privacy = scan(run_dir, request.data_dir, scans)
         finished = record.finish()
         if record.privacy.hits:
             withhold(request, run_dir, finished)
             return Outcome(EXIT_PRIVACY)
-        record_run(record, run_dir)
-        publish(request, run_dir)
+        with timings.step("index"):
+            record_run(record, run_dir)
+        with timings.step("publish"):
+            publish(request, run_dir)
         return Outcome(EXIT_OK, record, results)
     except BaseException:
         staging.discard(run_dir)
@@ -268,16 +276,26 @@ def execute(request: RunRequest, plan: Plan, run_dir: Path) -> list[TaskResult]:
         data_dir=request.data_dir,
         as_of=request.as_of,
         header=plan.header,
+        scan_outputs=True,
     )
     return run_tasks(plan.tasks, ctx, request.workers, progress=request.progress)
 
 
 def gather(
-    request: RunRequest, plan: Plan, run_dir: Path, inputs: dict[str, str], timings: Timings
+    request: RunRequest,
+    plan: Plan,
+    run_dir: Path,
+    inputs: dict[str, str],
+    timings: Timings,
+    scans: Scans,
 ) -> RunRecord:
-    """The outputs made from the reports' tables: workbook, documents, the disclosure audit."""
+    """The outputs made from the reports' tables: workbook, documents, the disclosure audit.
+    The workbook is scanned where it is written; the documents by the final scan."""
     with timings.step("workbook"):
         workbook, workbook_error = _build_workbook(run_dir)
+    if workbook and scans.main is not None:
+        with timings.step("privacy_scan"):
+            scans.main.files([run_dir / workbook])
     with timings.step("documents"):
         # file and sheet names as published: one redactor (the period's fingerprints, loaded
         # once) for the documents and the manifest
@@ -339,9 +357,26 @@ def record_run(record: RunRecord, run_dir: Path) -> None:
     write_text_atomic(run_dir / "index.html", render_index(manifest, run_dir))
 
 
-def scan(run_dir: Path, data_dir: Path) -> Privacy:
-    """The project's scanner over the staged run, manifest and index included."""
-    hits, gap = _privacy_scan(run_dir, data_dir)
+@dataclass
+class Scans:
+    """The privacy scan so far: what the workers scanned, and the main process's scanner (None
+    when the period's scanner cannot be made: the final scan then does everything)."""
+
+    ledger: ScanLedger
+    main: OutputScanner | None
+
+    @classmethod
+    def start(cls, request: RunRequest, run_dir: Path, results: list[TaskResult]) -> Scans:
+        ledger = ScanLedger()
+        for r in results:
+            ledger.merge(r.scan)
+        return cls(ledger, output_scanner(run_dir, request.data_dir, request.as_of))
+
+
+def scan(run_dir: Path, data_dir: Path, scans: Scans) -> Privacy:
+    """The verdict on the staged run, manifest and index included: the hits of every file as it
+    is now (scanned as written, or here)."""
+    hits, gap = _privacy_scan(run_dir, data_dir, scans)
     if hits:
         from helpers.scanner import format_hits
 
@@ -349,13 +384,14 @@ def scan(run_dir: Path, data_dir: Path) -> Privacy:
     return Privacy(complete=gap is None, problem=gap, hits=len(hits))
 
 
-def _privacy_scan(run_dir: Path, data_dir: Path) -> tuple[list, str | None]:
+def _privacy_scan(run_dir: Path, data_dir: Path, scans: Scans) -> tuple[list, str | None]:
     """Hits of the project's scanner over the staged run ([] = clean), and why the scan was
     incomplete (None when it was complete)."""
-    try:
-        from helpers import scanner
-    except ImportError:
-        return [], "helpers.scanner 不可用，未做隐私检查"
+    from helpers import scanner
+
+    if scans.main is not None:
+        scans.ledger.merge(scans.main.take())
+        return final_scan(run_dir, scans.ledger, scans.main.scanner), None
     try:
         return scanner.scan_run(run_dir, data_dir), None
     except (FileNotFoundError, ValueError) as exc:
