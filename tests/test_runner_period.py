@@ -383,3 +383,32 @@ def test_a_second_run_of_the_same_period_is_refused(data, tmp_path, capsys):
         assert run(data, reports, GOOD) == 4
     assert "另一个 2023-08-31 的运行正在进行" in capsys.readouterr().err
     assert not (reports / "2023-08-31").exists()
+
+
+def test_a_worker_scans_every_file_of_its_report_as_it_is_written(data, tmp_path):
+    """The report's notebooks and page from memory, its tables as the kernel wrote them: the
+    worker's ledger holds every file the task wrote, with the hits of the leaking part."""
+    from helpers.runner.catalog import university_task
+    from helpers.runner.execute import RunContext, run_task
+
+    run_dir = tmp_path / "r" / AS_OF.isoformat()
+    run_dir.mkdir(parents=True)
+    ctx = RunContext(
+        TEST_NOTEBOOKS,
+        run_dir,
+        run_dir.parent,
+        data,
+        AS_OF,
+        {"as_of": "2023-08-31", "cohort": "2023届", "data_version": "x", "generated_at": "now"},
+        scan_outputs=True,
+    )
+    leak = ReportSpec("leak.ipynb", "泄露测试", UNIVERSITY, "leak")
+    task = university_task([GOOD[1], leak], "10001", "甲大学")
+    with WarmKernel(TEST_NOTEBOOKS) as kernel:
+        result = run_task(task, ctx, kernel, ctx.output_scanner())
+    assert result.status == "ok" and result.scan is not None
+    written = {p.relative_to(run_dir).as_posix() for p in run_dir.rglob("*") if p.is_file()}
+    assert any(f.startswith("tables/universities/10001/") for f in written)
+    assert set(result.scan.files) == written
+    assert {h.file for h in result.scan.hits} == {task.html_rel, task.parts[1].notebook_rel}
+    assert {h.kind for h in result.scan.hits} == {"name"}

@@ -337,13 +337,40 @@ class RunOptions:
     progress: bool | None = None
 
 
+def process_age() -> float | None:
+    """Seconds since this process started (Linux ``/proc``; None elsewhere)."""
+    try:
+        stat = Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()
+        uptime = float(Path("/proc/uptime").read_text().split()[0])
+        return max(0.0, uptime - int(stat[19]) / os.sysconf("SC_CLK_TCK"))
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def is_placement_command() -> bool:
+    """Whether this process is the ``placement`` command (its start-up is then part of the run)."""
+    main = sys.modules.get("__main__")
+    return Path(sys.argv[0]).name == "placement" or getattr(main, "__package__", None) == "helpers"
+
+
 @dataclass
 class Timings:
-    """Wall time by named step of a run (seconds, ``time.perf_counter``); a step run twice adds up."""
+    """Wall time by named step of a run (seconds, ``time.perf_counter``); a step run twice adds
+    up. ``startup``: the process's seconds before the run began (interpreter, imports), when the
+    process is the ``placement`` command."""
 
     t0: float = field(default_factory=time.perf_counter)
     started: dt.datetime = field(default_factory=lambda: dt.datetime.now().astimezone())
     steps: dict[str, float] = field(default_factory=dict)
+
+    @classmethod
+    def for_command(cls) -> Timings:
+        timings = cls()
+        age = process_age() if is_placement_command() else None
+        if age is not None:
+            timings.steps["startup"] = age
+            timings.t0 -= age
+        return timings
 
     @contextmanager
     def step(self, name: str) -> Iterator[None]:
@@ -359,6 +386,29 @@ class Timings:
     def as_dict(self) -> dict[str, float]:
         """Every step and the total, rounded to milliseconds, as the manifest records them."""
         return {k: round(v, 3) for k, v in {**self.steps, "total": self.total()}.items()}
+
+    def table(self, labels: dict[str, str]) -> str:
+        """The steps as a short table (seconds and share of the total), for the end of a run."""
+        total = self.total()
+        rows = [(f"{labels.get(k, k)} {k}", v) for k, v in self.steps.items()]
+        rows.append(("未计时 unaccounted", max(0.0, total - sum(self.steps.values()))))
+        rows.append(("合计 total", total))
+        width = max(_display_width(name) for name, _ in rows) + 2
+        lines = [_pad("用时 timings", width) + "       秒 s    占比 %"]
+        for name, seconds in rows:
+            lines.append(f"{_pad(name, width)}{seconds:11.1f}{100 * seconds / total:11.1f}")
+        return "\n".join(lines)
+
+
+def _pad(text: str, width: int) -> str:
+    return text + " " * max(0, width - _display_width(text))
+
+
+def _display_width(text: str) -> int:
+    """Columns a terminal gives the text (CJK characters take two)."""
+    import unicodedata
+
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
 
 
 @dataclass

@@ -35,7 +35,7 @@ from helpers.runner import manifest as mf
 from helpers.runner import staging
 from helpers.runner.catalog import PROVINCE, ReportSpec, Task, available, plan_tasks
 from helpers.runner.execute import RunContext, TaskResult, run_tasks
-from helpers.runner.index import render_index, write_periods_index
+from helpers.runner.index import TIMING_LABELS, render_index, write_periods_index
 from helpers.runner.manifest import Outputs, Privacy, RunOptions, RunRecord, RunRequest, Timings
 from helpers.runner.quality import name_redactor
 from helpers.runner.render import write_text_atomic
@@ -107,7 +107,7 @@ def run_period(
 def run(request: RunRequest) -> int:
     """The steps of a period run (see the module docstring) for one request."""
     ensure_configured()
-    timings = Timings()
+    timings = Timings.for_command()
     with timings.step("hash_inputs"):
         inputs = prepare(request)
     if request.only_if_new and not _anything_new(request, inputs):
@@ -467,4 +467,5 @@ def report_outcome(request: RunRequest, outcome: Outcome) -> int:
     )
     for line in lines:
         log.warning(line)
+    log.info("各步骤用时 / time by step:\n" + record.timings.table(TIMING_LABELS))
     return EXIT_FAILED if lines else EXIT_OK
