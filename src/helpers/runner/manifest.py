@@ -353,6 +353,13 @@ def is_placement_command() -> bool:
     return Path(sys.argv[0]).name == "placement" or getattr(main, "__package__", None) == "helpers"
 
 
+def cpu_seconds() -> float:
+    """CPU seconds (user + system) of this process and of its finished descendants (worker
+    processes, once the pool is shut down, and through them their kernels)."""
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
+
+
 @dataclass
 class Timings:
     """Wall time by named step of a run (seconds, ``time.perf_counter``); a step run twice adds
@@ -362,6 +369,7 @@ class Timings:
     t0: float = field(default_factory=time.perf_counter)
     started: dt.datetime = field(default_factory=lambda: dt.datetime.now().astimezone())
     steps: dict[str, float] = field(default_factory=dict)
+    cpu: dict[str, float] = field(default_factory=dict)  # CPU seconds by step (see cpu_seconds)
 
     @classmethod
     def for_command(cls) -> Timings:
@@ -369,16 +377,22 @@ class Timings:
         age = process_age() if is_placement_command() else None
         if age is not None:
             timings.steps["startup"] = age
+            timings.cpu["startup"] = cpu_seconds()
             timings.t0 -= age
         return timings
 
     @contextmanager
     def step(self, name: str) -> Iterator[None]:
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), cpu_seconds()
         try:
             yield
         finally:
             self.steps[name] = self.steps.get(name, 0.0) + time.perf_counter() - started
+            self.cpu[name] = self.cpu.get(name, 0.0) + cpu_seconds() - cpu
+
+    def cpu_dict(self) -> dict[str, float]:
+        """CPU seconds by step, rounded, as the manifest records them (``cpu_timings``)."""
+        return {k: round(v, 3) for k, v in self.cpu.items()}
 
     def total(self) -> float:
         return time.perf_counter() - self.t0
@@ -524,5 +538,6 @@ def build_manifest(record: RunRecord) -> dict:
         },
         "documents": record.outputs.documents,
         "timings": record.timings.as_dict(),
+        "cpu_timings": record.timings.cpu_dict(),
         "privacy": asdict(record.privacy),
     }
