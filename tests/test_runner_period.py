@@ -412,3 +412,40 @@ def test_a_worker_scans_every_file_of_its_report_as_it_is_written(data, tmp_path
     assert set(result.scan.files) == written
     assert {h.file for h in result.scan.hits} == {task.html_rel, task.parts[1].notebook_rel}
     assert {h.kind for h in result.scan.hits} == {"name"}
+
+
+STEPS = {
+    "hash_inputs",
+    "ingest",
+    "plan",
+    "staging",
+    "reports",
+    "workbook",
+    "documents",
+    "audit",
+    "index",
+    "privacy_scan",
+}
+
+
+def test_the_run_records_and_prints_its_time_by_step_unless_quiet(data, tmp_path, capsys):
+    import logging
+
+    from helpers import logs
+
+    assert run(data, tmp_path / "reports", GOOD) == 0
+    out = capsys.readouterr().out
+    man = json.loads((tmp_path / "reports" / "2023-08-31" / "manifest.json").read_text("utf-8"))
+    steps = {k: v for k, v in man["timings"].items() if k != "total"}
+    assert set(steps) == STEPS  # (no start-up: this process is not the placement command)
+    assert set(man["cpu_timings"]) == STEPS
+    assert sum(steps.values()) <= man["timings"]["total"]
+    table = out[out.index("各步骤用时") :]
+    for name in [*STEPS, "publish", "unaccounted", "total"]:
+        assert f" {name} " in table, name
+    try:
+        logs.configure(logging.WARNING)  # what -q sets
+        assert run(data, tmp_path / "quiet", GOOD) == 0
+    finally:
+        logs.configure(logging.INFO)
+    assert "各步骤用时" not in capsys.readouterr().out
