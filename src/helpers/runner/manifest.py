@@ -2,8 +2,12 @@
 
 The manifest records what a run was given (parameters, raw input hashes, the processed data
 version), what it ran with (git revision, package versions) and what came out (every report with
-its status and durations). Schedulers use it: a run with ``only_if_new`` compares today's raw
-inputs with those of the last successful run.
+its status and durations), and how long each step took. Schedulers use it: a run with
+``only_if_new`` compares today's raw inputs with those of the last successful run.
+
+A run is described by small typed objects: :class:`RunRequest` (what was asked, ``as_of`` a
+date), :class:`Timings` (wall and CPU seconds by named step), :class:`Outputs`, :class:`Privacy`,
+gathered in a :class:`RunRecord`; :func:`build_manifest` turns the record into the document.
 """
 
 from __future__ import annotations
