@@ -449,3 +449,44 @@ def test_the_run_records_and_prints_its_time_by_step_unless_quiet(data, tmp_path
     finally:
         logs.configure(logging.INFO)
     assert "各步骤用时" not in capsys.readouterr().out
+
+
+def test_scanning_as_written_finds_exactly_what_a_scan_of_the_finished_folder_finds(data, tmp_path):
+    """Two workers scan their reports as they write them; with the final pass, the hits are
+    those of the end-of-run scan of the whole folder (scanner.scan_run), leaks and all."""
+    from helpers import scanner
+    from helpers.runner.catalog import plan_tasks
+    from helpers.runner.execute import RunContext, run_tasks
+    from helpers.runner.scanning import ScanLedger, final_scan, output_scanner
+
+    run_dir = tmp_path / "r" / AS_OF.isoformat()
+    run_dir.mkdir(parents=True)
+    ctx = RunContext(
+        TEST_NOTEBOOKS,
+        run_dir,
+        run_dir.parent,
+        data,
+        AS_OF,
+        {"as_of": "2023-08-31", "cohort": "2023届", "data_version": "x", "generated_at": "now"},
+        scan_outputs=True,
+    )
+    specs = [
+        *GOOD,
+        ReportSpec("leak.ipynb", "泄露测试", PROVINCE, "泄露测试"),
+        ReportSpec("leak.ipynb", "院校泄露测试", UNIVERSITY, "leak"),
+    ]
+    results = run_tasks(plan_tasks(specs, list(UNIS.items())), ctx, 2, progress=False)
+    ledger = ScanLedger()
+    for r in results:
+        ledger.merge(r.scan)
+    written = {p.relative_to(run_dir).as_posix() for p in run_dir.rglob("*") if p.is_file()}
+    assert set(ledger.files) == written  # the workers scanned every file they wrote
+    main = output_scanner(run_dir, data, AS_OF)
+    ours = final_scan(run_dir, ledger, main.scanner)
+
+    def key(h):
+        return h.file, h.kind, h.location, h.masked, h.rule
+
+    theirs = scanner.scan_run(run_dir, data)
+    assert len(ours) >= 8  # the province report and each university's, notebook and page
+    assert sorted(ours, key=key) == sorted(theirs, key=key)
