@@ -290,6 +290,40 @@ def test_other_count_names_and_audit(tmp_path):
         D.flush_audit(tmp_path / "reports", dt.date(2023, 8, 31), "x")
 
 
+def test_a_layout_object_and_single_fields_protect_alike():
+    """``GroupTable`` names the parts; keywords change single fields of it (or of the default),
+    and a derived default (the complement column) follows the field it derives from."""
+    df = pd.DataFrame(
+        {
+            "unit": ["a", "b", "c", "ALL"],
+            "kind": ["残疾"] * 4,
+            "level": ["本科"] * 4,
+            "n": [3, 40, 50, 93],
+            "ok": [3, 30, 25, 58],
+            "ok_rate": [1.0, 0.75, 0.5, 58 / 93],
+        }
+    )
+    layout = D.GroupTable(
+        count_col="n", placed_col="ok", rate_cols=["ok_rate"], group_col="kind",
+        total_keys=["unit"], by=["level"], table="t",
+    )  # fmt: skip
+    by_layout = D.protect_group_table(df, POLICY, layout)
+    by_fields = D.protect_group_table(
+        df, POLICY, count_col="n", placed_col="ok", rate_cols=("ok_rate",), group_col="kind",
+        total_keys=("unit",), by=("level",), table="t",
+    )  # fmt: skip
+    pd.testing.assert_frame_equal(by_layout, by_fields)
+    assert "not_ok" in by_layout.columns and layout.complement == "not_ok"
+    assert [a["rule"] for a in by_layout.attrs["disclosure_audit"]] == [
+        "small_group",
+        "complement_total",
+    ]
+    renamed = D.protect_group_table(df, POLICY, layout, complement_col="rest")
+    assert "rest" in renamed.columns and "not_ok" not in renamed.columns
+    with pytest.raises(TypeError):
+        D.protect_group_table(df, POLICY, layout, placed="ok")  # not a field: refused
+
+
 def test_bad_input_messages_name_row_and_column():
     df = _table([("10386", "残疾", 5, 6)], with_all=False)
     with pytest.raises(ValueError, match=r"row 0 \(10386 / 残疾\).*placed=6.*graduates=5"):

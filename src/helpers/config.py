@@ -281,5 +281,5 @@ def data_paths(data_dir: str | Path = "data") -> tuple[Path, Path]:
 
 
 def processed_dir(data_dir: str | Path, as_of: dt.date) -> Path:
-    """``<data_dir>/processed/<as_of>``: the processed data of one snapshot date."""
-    return Path(data_dir) / "processed" / as_of.isoformat()
+    """The processed folder of one reporting date: ``data_dir/processed/<YYYY-MM-DD>``."""
+    return data_paths(data_dir)[1] / as_of.isoformat()

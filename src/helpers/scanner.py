@@ -33,6 +33,7 @@ import datetime as dt
 import hashlib
 import hmac
 import html
+import io
 import json
 import re
 import unicodedata
@@ -215,8 +216,6 @@ def _archive_segments(path: Path, data: bytes | None = None) -> list[_Segment]:
     """Text of a Word file (every paragraph and table cell of the body, headers, footers,
     notes and comments, one paragraph a line, and the document properties) or of every file in
     a zip (each read as if it stood alone; located as ``<member> <location>``)."""
-    import io
-    import tempfile
     import xml.etree.ElementTree as ET
     import zipfile
 
@@ -240,35 +239,33 @@ def _archive_segments(path: Path, data: bytes | None = None) -> list[_Segment]:
                 segs.append(_Segment(name, "\n".join(lines)))
             return segs
         segs = []
-        with tempfile.TemporaryDirectory(prefix="scan-") as tmp:
-            for info in zf.infolist():
-                if info.is_dir():
-                    continue
-                member = Path(info.filename)
-                suffix = member.suffix.lower()
-                if suffix in BINARY_SUFFIXES:
-                    continue
-                raw = zf.read(info)
-                if suffix in ARCHIVE_SUFFIXES:
-                    inner = _archive_segments(member, raw)
-                else:
-                    local = Path(tmp) / f"member{len(segs)}{suffix}"
-                    local.write_bytes(raw)
-                    inner = _segments(local)
-                for seg in inner:
-                    where = f"{info.filename} {seg.where}".strip()
-                    segs.append(_Segment(where, seg.text, seg.sheet))
+        for info in zf.infolist():
+            if info.is_dir():
+                continue
+            member = Path(info.filename)
+            if member.suffix.lower() in BINARY_SUFFIXES:
+                continue
+            for seg in _segments(member, zf.read(info)):  # read as if it stood alone
+                where = f"{info.filename} {seg.where}".strip()
+                segs.append(_Segment(where, seg.text, seg.sheet))
         return segs
 
 
-def _segments(path: Path) -> list[_Segment]:
+def _segments(path: Path, data: bytes | str | None = None) -> list[_Segment]:
+    """The text segments of a file, read from ``path`` or, when given, from ``data`` (the file's
+    bytes, or its text as written): the suffix of ``path`` says how to read it."""
     suffix = path.suffix.lower()
+    if isinstance(data, str) and suffix not in TEXT_SUFFIXES | HTML_SUFFIXES | JSON_SUFFIXES:
+        data = data.encode("utf-8")
     if suffix in ARCHIVE_SUFFIXES:
-        return _archive_segments(path)
+        return _archive_segments(path, data)
     if suffix in SHEET_SUFFIXES:
         from python_calamine import CalamineWorkbook
 
-        wb = CalamineWorkbook.from_path(str(path))
+        if data is None:
+            wb = CalamineWorkbook.from_path(str(path))
+        else:
+            wb = CalamineWorkbook.from_filelike(io.BytesIO(data))
         segs = []
         for name in wb.sheet_names:
             rows = wb.get_sheet_by_name(name).to_python(skip_empty_area=False)
@@ -276,19 +273,21 @@ def _segments(path: Path) -> list[_Segment]:
             segs.append(_Segment(f"sheet {name}", text, sheet=True))
         return segs
     if suffix == ".parquet":
-        frame = pd.read_parquet(path)
+        frame = pd.read_parquet(path if data is None else io.BytesIO(data))
         text = frame.astype(str).replace(r"[\r\n\t]", " ", regex=True).to_csv(index=False, sep="\t")
         return [_Segment("", text, sheet=True)]
-    raw = path.read_bytes()
+    if isinstance(data, str):
+        text = data.removeprefix("\ufeff")  # as _decode reads the same text written as UTF-8
+    else:
+        text = _decode(path.read_bytes() if data is None else data)
     if suffix in JSON_SUFFIXES:
-        obj = json.loads(_decode(raw))
+        obj = json.loads(text)
         segs = []
         for where, s in _json_strings(obj):
             if "<" in s and ">" in s:
                 s = html.unescape(_DATA_URI_RE.sub(" ", s))
             segs.append(_Segment(where, s))
         return segs
-    text = _decode(raw)
     if suffix in HTML_SUFFIXES or (suffix not in TEXT_SUFFIXES and "<html" in text[:2000].lower()):
         text = html.unescape(_DATA_URI_RE.sub(" ", text))
     return [_Segment("", text)]
@@ -406,11 +405,20 @@ class Scanner:
     def scan_file(self, path: Path, root: Path | None = None) -> list[Hit]:
         """Hits in one file; ``root`` makes the reported file name relative to it."""
         name = path.relative_to(root).as_posix() if root is not None else str(path)
-        suffix = path.suffix.lower()
-        if suffix in BINARY_SUFFIXES:
+        return self._scan(name, path, None)
+
+    def scan_content(self, name: str, data: bytes | str) -> list[Hit]:
+        """Hits in a file's content as it is (being) written, without reading it back: ``data`` is
+        its bytes or, for text kinds (HTML, notebooks, CSV, JSON), the text written as UTF-8.
+        ``name`` is the file name the hits report; its suffix says how to read the content.
+        Exactly the hits :meth:`scan_file` finds in the file holding that content."""
+        return self._scan(name, Path(name), data)
+
+    def _scan(self, name: str, path: Path, data: bytes | str | None) -> list[Hit]:
+        if path.suffix.lower() in BINARY_SUFFIXES:
             return []
         try:
-            segs = _segments(path)
+            segs = _segments(path, data)
         except Exception as exc:  # a file we cannot read is not known to be clean
             return [Hit(name, "unreadable", f"{type(exc).__name__}", "", "read")]
         hits: list[Hit] = []
