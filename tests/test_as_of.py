@@ -16,12 +16,19 @@ from helpers.errors import InvalidInputError
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "src" / "helpers"
-# Where text becomes a date: the command line, the runner's entry, and the runner's cell in a
-# report kernel (it hands over the notebook's text parameter).
-EDGES = {"cli.py", "runner/period.py", "runner/kernel.py"}
-# Issue 15 makes as_of a date in these on their own branches (i15-ingest, i15-runner, i15-rates);
-# the check covers them once those are merged.
-OWNED_ELSEWHERE = ("ingest/", "runner/", "placement", "majors")
+# Where text becomes a date: the command line, the runner's entry and its cell in a report kernel
+# (the notebook's text parameter), and ingest's public entries (tests, benchmarks and analysts
+# call them with text).
+EDGES = {
+    "cli.py",
+    "runner/period.py",
+    "runner/kernel.py",
+    "ingest/pipeline.py",
+    "ingest/sources.py",
+}
+# Still text or untyped as of the merge of i15-runner (manifest: raw_inputs, ingest_needed, build;
+# staging: folder names; quality.name_redactor): listed so that they are seen, not hidden.
+NOT_YET = {"runner/manifest.py", "runner/staging.py", "runner/quality.py"}
 
 
 def test_iso_text_and_dates_give_a_date():
@@ -46,7 +53,7 @@ def test_a_bad_date_names_the_parameter_and_the_value(bad):
 def _modules():
     for path in sorted(PACKAGE.rglob("*.py")):
         name = path.relative_to(PACKAGE).as_posix()
-        if not name.startswith(OWNED_ELSEWHERE) or name in EDGES:
+        if name not in NOT_YET:
             yield name, ast.parse(path.read_text(encoding="utf-8"))
 
 

@@ -111,6 +111,6 @@ def output_scanner(run_dir: Path, data_dir: Path, as_of: dt.date) -> OutputScann
     from helpers import scanner
 
     try:
-        return OutputScanner(run_dir, scanner.period_scanner(data_dir, as_of.isoformat()))
+        return OutputScanner(run_dir, scanner.period_scanner(data_dir, as_of))
     except (FileNotFoundError, ValueError):
         return None
