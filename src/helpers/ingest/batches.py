@@ -137,22 +137,28 @@ class CachedBatches:
         self.files_cached = sum(e is not None for c in self.cached for e in c.values())
 
     def results(self, ctx: Context, pool: ReaderPool | None):
-        """(batch index, result) as batches are ready: wholly cached ones first."""
+        """(batch index, result) as batches are ready: wholly cached ones first. A (raw folder,
+        dataset)'s entries are written, and let go of, once all its batches are out."""
         to_read, where = [], []
         for i, b in enumerate(self.batches):
             missing = [t for t in b if self.cached[i][t.rel] is None]
             if missing:
                 to_read.append(missing)
                 where.append(i)
+        pending: dict[tuple[str, str], int] = {}
+        for b in self.batches:
+            pending[(b[0].folder, b[0].dataset)] = pending.get((b[0].folder, b[0].dataset), 0) + 1
         read = run_batches(to_read, ctx, pool)  # the pool starts reading
         for i in range(len(self.batches)):
             if i not in where:
                 yield i, self._assemble(i, {})
+                self._done(i, pending)
         for k, res in read:
             parts = split(res, to_read[k])
             for t in to_read[k]:
                 self.fresh[t.path] = as_entry(parts[t.rel])
             yield where[k], self._assemble(where[k], parts)
+            self._done(where[k], pending)
 
     def _assemble(self, i: int, parts: dict[str, BatchResult]) -> BatchResult:
         batch = self.batches[i]
@@ -162,14 +168,19 @@ class CachedBatches:
         ]
         return join(batch[0].dataset, per_file)
 
-    def store(self) -> None:
-        """Write the entries of every (raw folder, dataset) whose files changed, came or went."""
-        groups: dict[tuple[str, str], dict[tuple[str, str], Entry]] = {}
-        for i, batch in enumerate(self.batches):
+    def _done(self, i: int, pending: dict[tuple[str, str], int]) -> None:
+        group = (self.batches[i][0].folder, self.batches[i][0].dataset)
+        pending[group] -= 1
+        if pending[group]:
+            return
+        entries = {}
+        for j, batch in enumerate(self.batches):
+            if (batch[0].folder, batch[0].dataset) != group:
+                continue
             for t in batch:
-                entry = self.cached[i][t.rel] or self.fresh.get(t.path)
+                entry = self.cached[j][t.rel] or self.fresh.pop(t.path, None)
                 if entry is not None:
-                    key = (t.rel, self.hashes[t.path])
-                    groups.setdefault((t.folder, t.dataset), {})[key] = entry
-        for (folder, dataset), entries in groups.items():
-            self.cache.store(folder, dataset, entries)
+                    entries[(t.rel, self.hashes[t.path])] = entry
+            self.cached[j] = {t.rel: None for t in batch}  # let go of the frames
+        self.cache.store(*group, entries)
+        self.cache.forget(*group)

@@ -121,6 +121,10 @@ class FileCache:
             _write_group(self._folder(folder, dataset), dataset, keep)
         self._groups[(folder, dataset)] = keep
 
+    def forget(self, folder: str, dataset: str) -> None:
+        """Let go of a group's frames (its entries stay on disk)."""
+        self._groups.pop((folder, dataset), None)
+
     def prune(self, present: list[str], live: set[tuple[str, str]], read: list[str]) -> None:
         """Remove other versions' entries, the groups of raw folders no longer ``present``, and,
         in the raw folders this run ``read``, the groups of datasets that have no file left

@@ -192,7 +192,6 @@ def _ingest_batches(run: IngestRun, todo, needed: dict[str, FileTask], pool) -> 
                 shutil.rmtree(b.tmp, ignore_errors=True)
             raise
     bulk.cleanup(run.processed)
-    cached.store()
     live = {(t.folder, t.dataset) for b in batches for t in b}
     read = sorted({t.folder for b in batches for t in b})
     run.cache.prune(sources.raw_folder_names(run.inputs.raw), live, read)
