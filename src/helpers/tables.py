@@ -531,12 +531,41 @@ def _cell(value):
     return value
 
 
+def _column_cells(s: pd.Series) -> list:
+    """:func:`_cell` of every value of a column, converted at once where the dtype allows."""
+    if isinstance(s.dtype, np.dtype) and s.dtype.kind in "iu":
+        return s.tolist()
+    if isinstance(s.dtype, np.dtype) and s.dtype.kind == "f":
+        return [None if math.isnan(v) else v for v in s.tolist()]
+    return [_cell(v) for v in s.to_numpy(dtype=object)]
+
+
+def _write_rows(ws, df: pd.DataFrame) -> None:
+    """The cells of ``df`` below the header row, row by row (the order fixes the shared strings)."""
+    columns = [_column_cells(df.iloc[:, j]) for j in range(df.shape[1])]
+    for i, row in enumerate(zip(*columns, strict=True), start=1):
+        for j, v in enumerate(row):
+            if v is None:
+                continue
+            if isinstance(v, str):
+                ws.write_string(i, j, v)
+            elif isinstance(v, int | float) and not isinstance(v, bool):
+                ws.write_number(i, j, v)
+            else:
+                ws.write(i, j, v)
+
+
 def _write_workbook(path: Path, sheets: list[tuple[str, str, pd.DataFrame, str]]) -> None:
     import xlsxwriter
 
     wb = xlsxwriter.Workbook(
         str(path),
-        {"strings_to_numbers": False, "strings_to_formulas": False, "strings_to_urls": False},
+        {
+            "strings_to_numbers": False,
+            "strings_to_formulas": False,
+            "strings_to_urls": False,
+            "in_memory": True,  # no temporary file per sheet: the same file, made faster
+        },
     )
     try:
         head = wb.add_format(
@@ -556,16 +585,7 @@ def _write_workbook(path: Path, sheets: list[tuple[str, str, pd.DataFrame, str]]
                 width = max(len(zh) * 2, 8)
                 fmt = pct if is_percent_column(col) else None
                 ws.set_column(j, j, min(width, 40), fmt)
-            values = df.to_numpy(dtype=object)
-            for i, row in enumerate(values, start=1):
-                for j, v in enumerate(row):
-                    v = _cell(v)
-                    if v is None:
-                        continue
-                    if isinstance(v, str):
-                        ws.write_string(i, j, v)
-                    else:
-                        ws.write(i, j, v)
+            _write_rows(ws, df)
             ws.freeze_panes(1, 0)
             if len(df.columns):
                 ws.autofilter(0, 0, max(len(df), 1), len(df.columns) - 1)
