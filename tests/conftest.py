@@ -1,13 +1,27 @@
-"""Shared fixtures. The demo province is generated and ingested once per test session and
-cached on disk (keyed by the generator and ingest source), so pytest-xdist workers share it."""
+"""Shared fixtures.
+
+- ``demo_data_dir``: the demo province generated and ingested, cached on disk between sessions
+  (keyed by the generator and ingest source).
+- ``demo_run`` and ``hostile_run``: the two whole `placement run`s of the demo data the end-to-end,
+  documents, privacy and browser tests read. Each is made once per test session, by whichever
+  pytest-xdist worker asks first (the others wait on a file lock), in the folder all workers of
+  the session share; a new session makes them again with the code as it is.
+- The order of the test files: longest first (see :func:`pytest_collection_modifyitems`).
+"""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import fcntl
 import hashlib
+import io
+import json
 import os
 import shutil
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -15,6 +29,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 DEMO_AS_OF = dt.date(2023, 8, 31)
 DEMO_SEED = 2023
+RUN_FIXTURES = ("hostile_run", "demo_run")  # in the order the test files that use them start
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -38,6 +53,13 @@ def _source_hash() -> str:
     return h.hexdigest()[:16]
 
 
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    with path.open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
 @pytest.fixture(scope="session")
 def demo_data_dir() -> Path:
     """A data dir (raw/, processed/, ground_truth/) with the demo province ingested at DEMO_AS_OF.
@@ -49,15 +71,14 @@ def demo_data_dir() -> Path:
 
     cache = ROOT / ".pytest_cache" / f"demo-data-{_source_hash()}"
     cache.parent.mkdir(parents=True, exist_ok=True)
-    lock_path = cache.parent / "demo-data.lock"
-    with lock_path.open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    with _locked(cache.parent / "demo-data.lock"):
         if not (cache / "READY").exists():
             shutil.rmtree(cache, ignore_errors=True)
             tmp = cache.with_name(cache.name + ".tmp")
             shutil.rmtree(tmp, ignore_errors=True)
             generate(size="demo", out=tmp, seed=DEMO_SEED)
-            ingest(as_of=DEMO_AS_OF, data_dir=tmp, workers=1)
+            # two processes, as `placement ingest` uses: the same data as one (test_ingest_mess)
+            ingest(as_of=DEMO_AS_OF, data_dir=tmp, workers=2)
             (tmp / "READY").write_text("ok")
             tmp.rename(cache)
             for old in cache.parent.glob("demo-data-*"):
@@ -72,3 +93,111 @@ def copy_demo(demo_data_dir, tmp_path) -> Path:
     dest = tmp_path / "data"
     shutil.copytree(demo_data_dir, dest)
     return dest
+
+
+# --- whole period runs shared by the test files of one session ----------------------------------
+@dataclass
+class PeriodRun:
+    """One `placement run --as-of 2023-08-31` on a copy of the demo data (read-only for tests)."""
+
+    data_dir: Path
+    reports_dir: Path
+    run_dir: Path  # reports_dir / <as_of>
+    code: int  # the exit code
+    out: str  # what the run printed on stdout / stderr
+    err: str
+    planted: dict = field(default_factory=dict)  # hostile values planted (tests/hostile.py)
+
+
+def session_root(tmp_path_factory) -> Path:
+    """The folder every pytest-xdist worker of this session shares (each worker's own basetemp,
+    ``popen-gw<N>``, is inside it); without xdist, the basetemp itself."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
+def shared_run(tmp_path_factory, name: str, make: Callable[[Path, Path], dict]) -> PeriodRun:
+    """``make(data, reports)`` once per session in ``<session root>/<name>/`` (it returns the
+    run's ``code``, ``out``, ``err`` and optionally ``planted``), then the run as every caller
+    of the session sees it."""
+    root = session_root(tmp_path_factory)
+    folder = root / name
+    with _locked(root / f"{name}.lock"):
+        if not (folder / "result.json").exists():
+            shutil.rmtree(folder, ignore_errors=True)
+            folder.mkdir()
+            result = make(folder / "data", folder / "reports")
+            (folder / "result.json").write_text(json.dumps(result, ensure_ascii=False), "utf-8")
+    res = json.loads((folder / "result.json").read_text(encoding="utf-8"))
+    reports = folder / "reports"
+    return PeriodRun(
+        folder / "data", reports, reports / DEMO_AS_OF.isoformat(),
+        res["code"], res["out"], res["err"], res.get("planted", {}),
+    )  # fmt: skip
+
+
+def _captured(run: Callable[[], int]) -> dict:
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = run()
+    return {"code": code, "out": out.getvalue(), "err": err.getvalue()}
+
+
+@pytest.fixture(scope="session")
+def demo_run(demo_data_dir, tmp_path_factory) -> PeriodRun:
+    """`placement run` (2 workers) on the demo data without ingest's files.parquet: the
+    data-quality report fails (forced), every other report must come out intact and the command
+    exits 1 (tests/test_runner_e2e.py)."""
+    from helpers.cli import main as cli_main
+
+    def make(data: Path, reports: Path) -> dict:
+        shutil.copytree(demo_data_dir, data)
+        (data / "processed" / DEMO_AS_OF.isoformat() / "files.parquet").unlink()
+        args = ["run", "--as-of", DEMO_AS_OF.isoformat(), "--data-dir", str(data),
+                "--reports-dir", str(reports), "--workers", "2"]  # fmt: skip
+        return _captured(lambda: cli_main(args))
+
+    return shared_run(tmp_path_factory, "demo-run", make)
+
+
+@pytest.fixture(scope="session")
+def hostile_run(demo_data_dir, tmp_path_factory) -> PeriodRun:
+    """`run_period` (2 workers) on the demo data with hostile values planted in its raw files
+    (tests/hostile.py), ingested from raw: it must publish (exit 0)."""
+    from hostile import plant
+
+    from helpers.runner import run_period
+
+    def make(data: Path, reports: Path) -> dict:
+        shutil.copytree(demo_data_dir, data)
+        planted = plant(data)
+        run = partial(run_period, DEMO_AS_OF, None, data_dir=data, reports_dir=reports,
+                      workers=2, progress=False)  # fmt: skip
+        return {**_captured(run), "planted": planted}
+
+    return shared_run(tmp_path_factory, "hostile-run", make)
+
+
+# --- order ---------------------------------------------------------------------------------------
+def pytest_configure(config):
+    # pytest-xdist's --dist loadfile hands whole files to the workers in the order below, not
+    # (its default) by the number of tests in a file
+    if hasattr(config.option, "loadscopereorder"):
+        config.option.loadscopereorder = False
+
+
+def pytest_collection_modifyitems(config, items):
+    """Longest first, a file's tests kept together and in their order: the files that make the
+    shared period runs (hostile first, so that two workers start the two runs at once), then the
+    other slow files, then the rest. Quick files at the end keep both workers busy to the end."""
+
+    def weight(item) -> int:
+        used = [i for i, name in enumerate(RUN_FIXTURES) if name in item.fixturenames]
+        if used:
+            return min(used)
+        return len(RUN_FIXTURES) + (0 if item.get_closest_marker("slow") else 1)
+
+    module_weight: dict[Path, int] = {}
+    for item in items:
+        module_weight[item.path] = min(module_weight.get(item.path, 99), weight(item))
+    items.sort(key=lambda item: module_weight[item.path])

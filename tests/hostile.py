@@ -3,24 +3,19 @@
 formulas as 专业名称 / 所在院系 / a sheet name, and personal numbers typed into 所在院系 (an ID
 number written 6-8-4 with spaces, a 学号 with hyphens, a plain 学号).
 
-The run is made once and kept on disk under a lock (like the shared demo run), so the privacy
-test and the browser test read the same run.
+:func:`plant` changes a copy of the demo data; the run of it (``hostile_run`` in
+tests/conftest.py) is made once per test session and read by the privacy and browser tests.
 """
 
 from __future__ import annotations
 
-import contextlib
 import csv
-import fcntl
 import io
-import json
 import shutil
 import zipfile
-from dataclasses import dataclass
 from pathlib import Path
 
 AS_OF = "2023-08-31"
-ROOT = Path(__file__).resolve().parents[1]
 
 # university code -> name planted in raw/reference/universities.csv
 SCRIPT_NAME = '福州大学<img src=x onerror="window.__pwned=1">'
@@ -32,17 +27,6 @@ FORMULA_DEPARTMENT = "=1+1"
 FORMULA_SHEET = "=1+2"
 GRADUATES_CSV = "毕业去向_10395_闽江学院.csv"  # GB18030, title row, header on row 2
 SHEET_XLSX = "毕业去向_12708_福州英华职业学院.xlsx"
-
-
-@dataclass
-class HostileRun:
-    data: Path
-    reports: Path
-    run_dir: Path
-    code: int
-    out: str
-    err: str
-    planted: dict  # what was planted where (file, CSV line numbers, values)
 
 
 def _plant_universities(path: Path) -> None:
@@ -144,57 +128,3 @@ def plant(data: Path) -> dict:
     planted["named_file"] = {"name": renamed, "mobile": NAME_MOBILE, "id": id_number, "sid": sid}
     shutil.rmtree(data / "processed", ignore_errors=True)  # the run ingests the planted files
     return planted
-
-
-def hostile_run(demo_data_dir: Path, code_hash: str) -> HostileRun:
-    """`placement run` (2 workers) on the planted copy of the demo data, made once per code."""
-    import hashlib
-
-    from helpers.runner import run_period
-
-    key = hashlib.sha256((code_hash + Path(__file__).read_text("utf-8")).encode()).hexdigest()
-    cache = ROOT / ".pytest_cache" / f"hostile-run-{demo_data_dir.name}-{key[:16]}"
-    with (cache.parent / "hostile-run.lock").open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if not (cache / "result.json").exists():
-            for old in cache.parent.glob("hostile-run-*"):
-                if old.is_dir() and old != cache:
-                    shutil.rmtree(old, ignore_errors=True)
-            shutil.rmtree(cache, ignore_errors=True)
-            data, reports = cache / "data", cache / "reports"
-            shutil.copytree(demo_data_dir, data)
-            planted = plant(data)
-            out, err = io.StringIO(), io.StringIO()
-            import datetime as dt
-
-            with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-                code = run_period(
-                    dt.date.fromisoformat(AS_OF),
-                    None,
-                    data_dir=data,
-                    reports_dir=reports,
-                    workers=2,
-                    progress=False,
-                )
-            (cache / "result.json").write_text(
-                json.dumps(
-                    {
-                        "code": code,
-                        "out": out.getvalue(),
-                        "err": err.getvalue(),
-                        "planted": planted,
-                    },
-                    ensure_ascii=False,
-                ),
-                encoding="utf-8",
-            )
-    res = json.loads((cache / "result.json").read_text(encoding="utf-8"))
-    return HostileRun(
-        cache / "data",
-        cache / "reports",
-        cache / "reports" / AS_OF,
-        res["code"],
-        res["out"],
-        res["err"],
-        res["planted"],
-    )

@@ -1,4 +1,3 @@
-# ruff: noqa: F811  (demo_run is the fixture imported from test_runner_e2e)
 """The documents of a demo period run: 全省通报.docx against the HTML circular and the tables, the
 单独发送 letters against each university's tables, and the send packages (nothing of another
 university inside). Uses the module-shared demo run of tests/test_runner_e2e.py.
@@ -16,7 +15,6 @@ from pathlib import Path
 import docx
 import pandas as pd
 import pytest
-from test_runner_e2e import demo_run  # noqa: F401  (the shared demo run fixture)
 
 from helpers import scanner
 from helpers.documents import gongwen as g

@@ -21,7 +21,6 @@ import tempfile
 import time
 
 import pytest
-from test_runner_e2e import demo_run  # noqa: F401  (the shared demo run fixture)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.xdist_group("runner-demo")]
 
@@ -222,7 +221,7 @@ def _check_page(page: dict, title: str) -> None:
     assert page["lang"] == "zh-CN"
 
 
-def test_pages_open_offline_with_images_and_chinese_title(demo_run, browser):  # noqa: F811
+def test_pages_open_offline_with_images_and_chinese_title(demo_run, browser):
     run_dir = demo_run.run_dir
     manifest = json.loads((run_dir / "manifest.json").read_text(encoding="utf-8"))
     index = browser.load((run_dir / "index.html").as_uri())
@@ -241,7 +240,7 @@ def test_pages_open_offline_with_images_and_chinese_title(demo_run, browser):  #
     assert shown > 0  # the demo reports do have charts
 
 
-def test_error_page_opens_offline(demo_run, browser):  # noqa: F811
+def test_error_page_opens_offline(demo_run, browser):
     errors = sorted((demo_run.run_dir / "errors").glob("*.html"))
     assert errors, "the demo run includes a deliberately failing report"
     page = browser.load(errors[0].as_uri())
@@ -252,15 +251,11 @@ def test_error_page_opens_offline(demo_run, browser):  # noqa: F811
 
 
 @pytest.fixture(scope="module")
-def hostile(demo_data_dir):
+def hostile(hostile_run):
     """The demo run with markup and script payloads as university names (tests/hostile.py),
-    shared with the privacy test through its on-disk cache."""
-    from hostile import hostile_run
-    from test_runner_e2e import _code_hash
-
-    run = hostile_run(demo_data_dir, _code_hash())
-    assert run.code == 0, run.err[-2000:]
-    return run
+    shared with the privacy test (``hostile_run`` in tests/conftest.py)."""
+    assert hostile_run.code == 0, hostile_run.err[-2000:]
+    return hostile_run
 
 
 def test_a_raw_payload_would_run_and_be_seen(browser, tmp_path):

@@ -21,7 +21,6 @@ from pathlib import Path
 
 import pytest
 from test_html_browser import Chromium, chromium_binary
-from test_runner_e2e import demo_run  # noqa: F401  (the shared demo run fixture)
 
 from helpers.runner.webfont import FONT_FAMILY, STYLE_ID
 
@@ -174,7 +173,7 @@ _WIDTHS = """(() => {
 
 
 def test_embedded_font_draws_the_chinese_text_without_system_cjk_fonts(
-    demo_run,  # noqa: F811
+    demo_run,
     no_cjk_browser,
     tmp_path,
 ):
@@ -210,7 +209,7 @@ def test_embedded_font_draws_the_chinese_text_without_system_cjk_fonts(
     assert abs(emb["chinese"] - bare_m["chinese"]) > emb["fontSize"], (emb, bare_m)
 
 
-def test_every_page_embeds_only_its_own_glyphs(demo_run):  # noqa: F811
+def test_every_page_embeds_only_its_own_glyphs(demo_run):
     from fontTools.ttLib import TTFont
 
     from helpers.runner.webfont import page_characters
@@ -273,7 +272,7 @@ def _pdf_pages(data: bytes) -> list[str]:
 
 
 @pytest.mark.parametrize("which", ["circular", "university"])
-def test_printed_reports_fit_a_content_budget(demo_run, browser_plain, which, tmp_path):  # noqa: F811
+def test_printed_reports_fit_a_content_budget(demo_run, browser_plain, which, tmp_path):
     run_dir = demo_run.run_dir
     path = run_dir / "情况通报.html" if which == "circular" else _university_page(run_dir)
     tab = Tab(browser_plain, path.as_uri())
@@ -335,7 +334,7 @@ _PHONE = """(() => {
 })()"""
 
 
-def test_pages_fit_a_phone_screen(demo_run, browser_plain):  # noqa: F811
+def test_pages_fit_a_phone_screen(demo_run, browser_plain):
     run_dir = demo_run.run_dir
     manifest = json.loads((run_dir / "manifest.json").read_text(encoding="utf-8"))
     pages = [demo_run.reports_dir / "index.html", run_dir / "index.html"] + [
@@ -363,7 +362,7 @@ def test_pages_fit_a_phone_screen(demo_run, browser_plain):  # noqa: F811
     assert tables and charts and sticky  # the demo pages do have all three
 
 
-def test_a_tapped_chart_opens_at_full_size(demo_run, browser_plain):  # noqa: F811
+def test_a_tapped_chart_opens_at_full_size(demo_run, browser_plain):
     path = _university_page(demo_run.run_dir)
     tab = Tab(browser_plain, path.as_uri(), width=PHONE_WIDTH)
     try:

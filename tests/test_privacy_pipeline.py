@@ -128,18 +128,11 @@ def known(demo_data_dir, key):
 
 
 @pytest.fixture(scope="module")
-def full_run(demo_data_dir):
+def full_run(hostile_run):
     """The whole run on the demo data with hostile values planted (tests/hostile.py): markup as
     university names, formulas as 专业名称 / 院系 / sheet name, personal numbers in 所在院系. Shared
-    with the browser test (kept on disk)."""
-    from hostile import hostile_run
-    from test_runner_e2e import _code_hash
-
-    run = hostile_run(demo_data_dir, _code_hash())
-    return SimpleNamespace(
-        code=run.code, out=run.out, err=run.err, data=run.data, reports=run.reports,
-        run_dir=run.run_dir, planted=run.planted,
-    )  # fmt: skip
+    with the browser test (``hostile_run`` in tests/conftest.py)."""
+    return hostile_run
 
 
 def test_inputs_have_known_personal_values(known):
@@ -164,10 +157,10 @@ def test_whole_run_publishes_and_every_output_is_clean(full_run, known, key):
     suffixes = {p.suffix for p in outputs}
     assert {".html", ".csv", ".xlsx", ".ipynb", ".json"} <= suffixes
     assert any(p.parent.name == "universities" and p.suffix == ".html" for p in outputs)
-    words = S.vocabulary(full_run.data, AS_OF)
+    words = S.vocabulary(full_run.data_dir, AS_OF)
     hits = S.scan_paths([run_dir], known.fingerprints, key, words)
     assert hits == [], S.format_hits(hits)
-    assert S.scan_run(run_dir, full_run.data) == []
+    assert S.scan_run(run_dir, full_run.data_dir) == []
 
 
 def test_run_stdout_and_stderr_hold_no_personal_value(full_run, known, key, tmp_path):
@@ -195,11 +188,11 @@ def test_group_tables_are_protected_and_audited_outside_reports(full_run):
         full_run.run_dir / "tables" / "placement_by_group.csv", encoding="utf-8-sig"
     )
     assert (province["suppressed"].fillna("") != "").any()  # the demo has small groups
-    audit = full_run.data / "processed" / ISO / "disclosure_audit.parquet"
+    audit = full_run.data_dir / "processed" / ISO / "disclosure_audit.parquet"
     frame = pd.read_parquet(audit)
     assert len(frame) and {"report", "table", "rule", "reason"} <= set(frame.columns)
     assert "placement_by_group" in set(frame["table"])
-    assert not [p for p in full_run.reports.rglob("*") if "audit" in p.name]
+    assert not [p for p in full_run.reports_dir.rglob("*") if "audit" in p.name]
 
 
 def _leaky_notebook(folder: Path, secret_file: Path) -> Path:
@@ -248,13 +241,13 @@ def test_personal_numbers_in_free_text_are_scrubbed_with_a_repair_record(full_ru
     publishes (exit 0, checked above), the cells read 已隐去, each has a repair record naming file,
     row and column, and no form of the values is anywhere in the outputs."""
     p = full_run.planted
-    repairs = pd.read_parquet(full_run.data / "processed" / ISO / "repairs.parquet")
+    repairs = pd.read_parquet(full_run.data_dir / "processed" / ISO / "repairs.parquet")
     scrubbed = repairs[repairs["repair_code"] == "personal_data_scrubbed"]
     mine = scrubbed[scrubbed["source_file"].str.endswith(p["file"])]
     assert sorted(mine["row"].astype(int)) == p["scrubbed_lines"], mine
     assert set(mine["column"]) == {"所在院系"}
     assert (mine["before"] == "").all() and (mine["after"] == "").all()  # never the value
-    grads = pd.read_parquet(full_run.data / "processed" / ISO / "graduates.parquet")
+    grads = pd.read_parquet(full_run.data_dir / "processed" / ISO / "graduates.parquet")
     departments = set(grads["department"].astype(str))
     assert "已隐去" in departments
     for value in (p["formatted_id"], p["hyphen_sid"], p["plain_sid"]):
@@ -332,7 +325,7 @@ def test_personal_numbers_in_a_file_name_are_hidden_and_the_run_publishes(full_r
     manifest = json.loads((full_run.run_dir / "manifest.json").read_text(encoding="utf-8"))
     shown = [p for p in manifest["inputs"] if "访企拓岗_10399_泉州师范学院_联系人" in p]
     assert len(shown) == 1 and "已隐去" in shown[0], shown
-    files = pd.read_parquet(full_run.data / "processed" / ISO / "files.parquet")
+    files = pd.read_parquet(full_run.data_dir / "processed" / ISO / "files.parquet")
     assert files["source_file"].str.endswith(named["name"]).any()  # read, not skipped
     texts = "\n".join(
         f.read_text(encoding="utf-8-sig", errors="replace")

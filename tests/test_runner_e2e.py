@@ -1,120 +1,35 @@
 """End to end on the demo province: `placement run` with the project's notebooks.
 
-One run serves this module and tests/test_html_browser.py (``demo_run``, cached on disk). It is
-forced to fail in one report: the data-quality notebook reads ingest's files.parquet, which is
-removed from the copy of the demo data; every other report must come out intact and the command
-must exit 1.
+One run (``demo_run`` in tests/conftest.py, made once per test session) serves this module, the
+documents, browser and layout tests. It is forced to fail in one report: the data-quality notebook
+reads ingest's files.parquet, which is removed from the copy of the demo data; every other report
+must come out intact and the command must exit 1.
 """
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
-import hashlib
 import html
-import io
 import json
-import shutil
-import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from helpers.cli import main as cli_main
 from helpers.runner.catalog import CATALOG, PROVINCE, UNIVERSITY, available, safe_name
 from helpers.runner.render import external_resources
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("runner-demo")]
 
 AS_OF = "2023-08-31"
-
-
-@dataclass
-class DemoRun:
-    data_dir: Path
-    reports_dir: Path
-    run_dir: Path
-    exit_code: int
-    out: str
-    err: str
-
-
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _code_hash() -> str:
-    """Everything a run's output depends on besides the demo data: code, templates, notebooks."""
-    h = hashlib.sha256()
-    for folder, pattern in (
-        ("src/helpers", "*.py"),
-        ("src/helpers/templates", "*"),
-        ("src/helpers/policy", "*.yaml"),
-        ("notebooks", "*.ipynb"),
-    ):
-        for p in sorted((ROOT / folder).rglob(pattern)):
-            if p.is_file():
-                h.update(p.relative_to(ROOT).as_posix().encode())
-                h.update(p.read_bytes())
-    return h.hexdigest()[:16]
-
-
-@pytest.fixture(scope="module")
-def demo_run(demo_data_dir) -> DemoRun:
-    """`placement run --as-of 2023-08-31` on a copy of the demo data without files.parquet.
-
-    Made once and kept on disk (like the demo data), under a lock: pytest-xdist may hand the
-    tests that use it to different workers, and they all read the same run.
-    """
-    cache = ROOT / ".pytest_cache" / f"runner-demo-{demo_data_dir.name}-{_code_hash()}"
-    with (cache.parent / "runner-demo.lock").open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if not (cache / "result.json").exists():
-            shutil.rmtree(cache, ignore_errors=True)
-            for old in cache.parent.glob("runner-demo-*"):
-                # older runs only: another test session may be reading a recent one
-                if old.is_dir() and time.time() - old.stat().st_mtime > 2 * 3600:
-                    shutil.rmtree(old, ignore_errors=True)
-            data, reports = cache / "data", cache / "reports"
-            shutil.copytree(demo_data_dir, data)
-            (data / "processed" / AS_OF / "files.parquet").unlink()
-            out, err = io.StringIO(), io.StringIO()
-            with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-                code = cli_main(
-                    [
-                        "run",
-                        "--as-of",
-                        AS_OF,
-                        "--data-dir",
-                        str(data),
-                        "--reports-dir",
-                        str(reports),
-                        "--workers",
-                        "2",
-                    ]
-                )
-            (cache / "result.json").write_text(
-                json.dumps({"exit_code": code, "out": out.getvalue(), "err": err.getvalue()}),
-                encoding="utf-8",
-            )
-    result = json.loads((cache / "result.json").read_text(encoding="utf-8"))
-    return DemoRun(
-        cache / "data",
-        cache / "reports",
-        cache / "reports" / AS_OF,
-        result["exit_code"],
-        result["out"],
-        result["err"],
-    )
-
-
-def _manifest(run: DemoRun) -> dict:
+def _manifest(run) -> dict:
     return json.loads((run.run_dir / "manifest.json").read_text(encoding="utf-8"))
 
 
 def test_forced_failure_exits_nonzero_with_one_line_per_failure(demo_run):
-    assert demo_run.exit_code == 1
+    assert demo_run.code == 1
     failures = [line for line in demo_run.err.splitlines() if "WARNING 失败 FAILED" in line]
     assert len(failures) == 1, demo_run.err
     assert "data_quality.ipynb" in failures[0] and "files.parquet" in failures[0]

@@ -9,8 +9,10 @@ import openpyxl
 import pandas as pd
 import pytest
 from contract_tables import CONTRACT_COLUMNS
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from helpers import tables
+from helpers import inert, tables
 from helpers.tables import (
     WORKBOOK_NAME,
     ZH_HEADERS,
@@ -231,6 +233,50 @@ def test_contract_columns_have_headers():
         assert name in tables.TABLE_TITLES
         for col in [*cols, "suppressed"]:
             assert ZH_HEADERS[col]
+
+
+def _read_table_one_series_at_a_time(path) -> pd.DataFrame:
+    """read_table as it was written first (pandas calls per column): the reference."""
+    raw = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    out = {}
+    for col in raw.columns:
+        s = raw[col].replace("", pd.NA)
+        if s.str.startswith("'").any():
+            s = s.map(inert.csv_plain, na_action="ignore")
+        if col.endswith(("_code", "_id")) or col in ("report_university", "report_folder"):
+            out[col] = s.astype("string")
+            continue
+        present = s.dropna()
+        if len(present) and present.isin(["True", "False"]).all():
+            out[col] = s.map({"True": True, "False": False}).astype("boolean")
+            continue
+        num = pd.to_numeric(s, errors="coerce")
+        if len(present) and num[s.notna()].notna().all():
+            out[col] = num
+        else:
+            out[col] = s.astype("string")
+    return pd.DataFrame(out, index=raw.index)
+
+
+CELLS = ["", "1", "-3", "+4", " 7", "2.5", "1e3", "nan", "inf", "0012", "9999999999999999999",
+         "True", "False", "true", "'=1+1", "'", "''x", "=1", "abc", "福州大学"]  # fmt: skip
+COLUMNS = ["university_code", "report_university", "graduates", "placement_rate", "note"]
+
+
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(st.lists(st.lists(st.sampled_from(CELLS), min_size=5, max_size=5), min_size=0, max_size=6))
+def test_read_table_equals_the_per_series_reference(tmp_path, rows):
+    """Numbers, booleans, text, codes, empties and neutralised formulas come back exactly as the
+    reference reads them (values and dtypes), whatever the mix in a column."""
+    path = tmp_path / "t.csv"
+    pd.DataFrame(rows, columns=COLUMNS, dtype=object).to_csv(
+        path, index=False, encoding="utf-8-sig"
+    )
+    pd.testing.assert_frame_equal(
+        read_table(path), _read_table_one_series_at_a_time(path), check_exact=True
+    )
 
 
 def test_build_workbook(tmp_path):

@@ -387,25 +387,34 @@ def read_table(path: str | Path) -> pd.DataFrame:
     suffixes); other columns whose every value is numeric become numbers; ``True``/``False`` become
     booleans (nullable); empty cells are missing.
     """
+    # column by column on plain arrays: the workbook reads every table of a period (thousands of
+    # files on the province set), and pandas' per-Series calls cost more than the parsing
     raw = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
-    out = {}
-    for col in raw.columns:
-        s = raw[col].replace("", pd.NA)
-        if s.str.startswith("'").any():  # undo write_table's formula neutralisation
-            s = s.map(inert.csv_plain, na_action="ignore")
-        if col.endswith(("_code", "_id")) or col in ("report_university", "report_folder"):
-            out[col] = s.astype("string")
-            continue
-        present = s.dropna()
-        if len(present) and present.isin(["True", "False"]).all():
-            out[col] = s.map({"True": True, "False": False}).astype("boolean")
-            continue
-        num = pd.to_numeric(s, errors="coerce")
-        if len(present) and num[s.notna()].notna().all():
-            out[col] = num
-        else:
-            out[col] = s.astype("string")
+    out = {col: _typed_column(col, raw[col].to_numpy(dtype=object)) for col in raw.columns}
     return pd.DataFrame(out, index=raw.index)
+
+
+def _typed_column(col: str, values: np.ndarray):
+    """One column of :func:`read_table` from its cells as read (str, "" when empty)."""
+    missing = values == ""
+    if any(v.startswith("'") for v in values):  # undo write_table's formula neutralisation
+        values = np.array([inert.csv_plain(v) if v else v for v in values], dtype=object)
+    if col.endswith(("_code", "_id")) or col in ("report_university", "report_folder"):
+        return _text_array(values, missing)
+    present = values[~missing]
+    if len(present) and all(v == "True" or v == "False" for v in present):
+        return pd.array(np.where(missing, None, values == "True"), dtype="boolean")
+    # the missing cells as None: to_numeric then gives float64 with NaN, as for a Series with NA
+    num = pd.to_numeric(
+        np.where(missing, None, values) if missing.any() else values, errors="coerce"
+    )
+    if len(present) and not np.isnan(num[~missing].astype(float)).any():
+        return num
+    return _text_array(values, missing)
+
+
+def _text_array(values: np.ndarray, missing: np.ndarray):
+    return pd.array(np.where(missing, None, values), dtype="string")
 
 
 # --- workbook ----------------------------------------------------------------------------------
@@ -519,12 +528,41 @@ def _cell(value):
     return value
 
 
+def _column_cells(s: pd.Series) -> list:
+    """:func:`_cell` of every value of a column, converted at once where the dtype allows."""
+    if isinstance(s.dtype, np.dtype) and s.dtype.kind in "iu":
+        return s.tolist()
+    if isinstance(s.dtype, np.dtype) and s.dtype.kind == "f":
+        return [None if math.isnan(v) else v for v in s.tolist()]
+    return [_cell(v) for v in s.to_numpy(dtype=object)]
+
+
+def _write_rows(ws, df: pd.DataFrame) -> None:
+    """The cells of ``df`` below the header row, row by row (the order fixes the shared strings)."""
+    columns = [_column_cells(df.iloc[:, j]) for j in range(df.shape[1])]
+    for i, row in enumerate(zip(*columns, strict=True), start=1):
+        for j, v in enumerate(row):
+            if v is None:
+                continue
+            if isinstance(v, str):
+                ws.write_string(i, j, v)
+            elif isinstance(v, int | float) and not isinstance(v, bool):
+                ws.write_number(i, j, v)
+            else:
+                ws.write(i, j, v)
+
+
 def _write_workbook(path: Path, sheets: list[tuple[str, str, pd.DataFrame, str]]) -> None:
     import xlsxwriter
 
     wb = xlsxwriter.Workbook(
         str(path),
-        {"strings_to_numbers": False, "strings_to_formulas": False, "strings_to_urls": False},
+        {
+            "strings_to_numbers": False,
+            "strings_to_formulas": False,
+            "strings_to_urls": False,
+            "in_memory": True,  # no temporary file per sheet: the same file, made faster
+        },
     )
     try:
         head = wb.add_format(
@@ -544,16 +582,7 @@ def _write_workbook(path: Path, sheets: list[tuple[str, str, pd.DataFrame, str]]
                 width = max(len(zh) * 2, 8)
                 fmt = pct if is_percent_column(col) else None
                 ws.set_column(j, j, min(width, 40), fmt)
-            values = df.to_numpy(dtype=object)
-            for i, row in enumerate(values, start=1):
-                for j, v in enumerate(row):
-                    v = _cell(v)
-                    if v is None:
-                        continue
-                    if isinstance(v, str):
-                        ws.write_string(i, j, v)
-                    else:
-                        ws.write(i, j, v)
+            _write_rows(ws, df)
             ws.freeze_panes(1, 0)
             if len(df.columns):
                 ws.autofilter(0, 0, max(len(df), 1), len(df.columns) - 1)

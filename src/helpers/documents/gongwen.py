@@ -210,13 +210,10 @@ def _paragraph_style(
     latin: str = LATIN,
 ):
     styles = doc.styles
-    style = (
-        styles[name]
-        if name in [s.name for s in styles]
-        else styles.add_style(name, WD_STYLE_TYPE.PARAGRAPH)
-    )
+    style = styles[name] if name in styles else styles.add_style(name, WD_STYLE_TYPE.PARAGRAPH)
     if name != STYLE_BODY:
-        style.base_style = styles[STYLE_BODY] if STYLE_BODY in [s.name for s in styles] else None
+        has_body = STYLE_BODY in styles
+        style.base_style = styles[STYLE_BODY] if has_body else None
     style.quick_style = True
     f = style.font
     f.size = size
@@ -297,6 +294,25 @@ def _define_styles(doc) -> None:
     )
 
 
+class _Styled:
+    """Sets paragraph styles of one document by id, each looked up once: python-docx searches
+    every style for the default one on each assignment (a table of many cells took seconds)."""
+
+    def __init__(self, doc):
+        self.doc = doc
+        self._ids: dict[str, str | None] = {}
+
+    def __call__(self, paragraph, name: str):
+        if name not in self._ids:
+            self._ids[name] = self.doc.part.get_style_id(name, WD_STYLE_TYPE.PARAGRAPH)
+        paragraph._p.style = self._ids[name]  # what ``paragraph.style = name`` sets
+        return paragraph
+
+    def add(self, text: str, name: str):
+        """``doc.add_paragraph(text, style=name)``."""
+        return self(self.doc.add_paragraph(text), name)
+
+
 # --- page, grid, page numbers -------------------------------------------------------------------
 def _set_page(section) -> None:
     section.orientation = WD_ORIENT.PORTRAIT
@@ -343,10 +359,10 @@ def _field_run(paragraph, instruction: str, shown: str) -> None:
     run_with(end)
 
 
-def _page_number(footer, odd: bool) -> None:
+def _page_number(st: _Styled, footer, odd: bool) -> None:
     footer.is_linked_to_previous = False
     p = footer.paragraphs[0] if footer.paragraphs else footer.add_paragraph()
-    p.style = STYLE_PAGE_NUMBER
+    st(p, STYLE_PAGE_NUMBER)
     # 单页码居右空一字，双页码居左空一字
     p.alignment = WD_ALIGN_PARAGRAPH.RIGHT if odd else WD_ALIGN_PARAGRAPH.LEFT
     if odd:
@@ -435,7 +451,8 @@ def _fix_table_layout(table, widths: list[int]) -> None:
         col.set(qn("w:w"), str(w))
 
 
-def _add_table(doc, block: Table) -> None:
+def _add_table(st: _Styled, block: Table) -> None:
+    doc = st.doc
     frame = block.frame
     rows, cols = len(frame) + 1, len(frame.columns)
     table = doc.add_table(rows=rows, cols=cols)
@@ -447,26 +464,26 @@ def _add_table(doc, block: Table) -> None:
     numeric = [all(_looks_numeric(str(v)) for v in frame.iloc[:, j]) for j in range(cols)]
     header = table.rows[0]
     _repeat_header(header)
+    cells = header.cells
     for j, col in enumerate(frame.columns):
-        cell = header.cells[j]
+        cell = cells[j]
         cell.width = Twips(widths[j])
-        p = cell.paragraphs[0]
-        p.style = STYLE_TABLE_HEAD
+        p = st(cell.paragraphs[0], STYLE_TABLE_HEAD)
         p.add_run(str(col))
     values = frame.to_numpy(dtype=object)
     for i in range(len(frame)):
         row = table.rows[i + 1]
         _cant_split(row)
+        cells = row.cells
         for j in range(cols):
-            cell = row.cells[j]
+            cell = cells[j]
             cell.width = Twips(widths[j])
-            p = cell.paragraphs[0]
-            p.style = STYLE_TABLE
+            p = st(cell.paragraphs[0], STYLE_TABLE)
             if not numeric[j] and _text_width(str(values[i, j])) > 6:
                 p.alignment = WD_ALIGN_PARAGRAPH.LEFT
             p.add_run(str(values[i, j]))
     if block.note:
-        note = doc.add_paragraph(block.note, style=STYLE_TABLE)
+        note = st.add(block.note, STYLE_TABLE)
         note.alignment = WD_ALIGN_PARAGRAPH.LEFT
 
 
@@ -475,53 +492,53 @@ def _looks_numeric(text: str) -> bool:
     return t == "" or t.isdigit()
 
 
-def _add_blocks(doc, blocks) -> None:
+def _add_blocks(st: _Styled, blocks) -> None:
     for b in blocks:
         if isinstance(b, Heading):
-            doc.add_paragraph(b.text, style=HEADING_STYLES[b.level])
+            st.add(b.text, HEADING_STYLES[b.level])
         elif isinstance(b, Paragraph):
-            doc.add_paragraph(b.text, style=STYLE_BODY)
+            st.add(b.text, STYLE_BODY)
         elif isinstance(b, Table):
-            _add_table(doc, b)
+            _add_table(st, b)
         else:
             raise TypeError(f"not a block of a document: {b!r}")
 
 
-def _attachment_note(doc, content: OfficialDocument) -> None:
+def _attachment_note(st: _Styled, content: OfficialDocument) -> None:
     """附件说明: 正文下空一行左空二字 "附件：1．名称", further items aligned under the first."""
     if not content.attachments:
         return
-    doc.add_paragraph("", style=STYLE_BODY).paragraph_format.keep_with_next = True
+    st.add("", STYLE_BODY).paragraph_format.keep_with_next = True
     several = len(content.attachments) > 1
     for i, att in enumerate(content.attachments, start=1):
         item = f"{i}．{att.title}" if several else att.title
-        p = doc.add_paragraph(("附件：" if i == 1 else "") + item, style=STYLE_ATTACHMENT_NOTE)
+        p = st.add(("附件：" if i == 1 else "") + item, STYLE_ATTACHMENT_NOTE)
         pf = p.paragraph_format
         pf.keep_with_next = True  # the 落款 never alone on a page
         pf.left_indent = Pt(SIZE_3.pt * 5)  # 2 characters + "附件："
         pf.first_line_indent = Pt(-SIZE_3.pt * 3) if i == 1 else Pt(0)
 
 
-def _signature(doc, content: OfficialDocument) -> None:
+def _signature(st: _Styled, content: OfficialDocument) -> None:
     """Without a seal: 正文（或附件说明）下空一行右空二字署名, the date on the next line, its first
     character two characters right of the signature's first character."""
-    doc.add_paragraph("", style=STYLE_BODY).paragraph_format.keep_with_next = True
-    sig = doc.add_paragraph(content.issuer, style=STYLE_SIGNATURE)
+    st.add("", STYLE_BODY).paragraph_format.keep_with_next = True
+    sig = st.add(content.issuer, STYLE_SIGNATURE)
     sig.paragraph_format.keep_with_next = True
     sig.paragraph_format.right_indent = Pt(SIZE_3.pt * 2)
-    date = doc.add_paragraph(date_cn(content.date), style=STYLE_DATE)
+    date = st.add(date_cn(content.date), STYLE_DATE)
     shift = _text_width(content.issuer) + 2 - 2 - _text_width(date_cn(content.date))
     date.paragraph_format.right_indent = Pt(SIZE_3.pt * max(0.0, shift))
 
 
-def _attachments(doc, content: OfficialDocument) -> None:
+def _attachments(st: _Styled, content: OfficialDocument) -> None:
     for label, att in zip(content.attachment_labels(), content.attachments, strict=True):
-        mark = doc.add_paragraph(label, style=STYLE_ATTACHMENT_MARK)
+        mark = st.add(label, STYLE_ATTACHMENT_MARK)
         mark.paragraph_format.page_break_before = True  # 附件另面编排
-        doc.add_paragraph("", style=STYLE_BODY)
-        doc.add_paragraph(att.title, style=STYLE_TITLE)
-        doc.add_paragraph("", style=STYLE_BODY)
-        _add_blocks(doc, att.blocks)
+        st.add("", STYLE_BODY)
+        st.add(att.title, STYLE_TITLE)
+        st.add("", STYLE_BODY)
+        _add_blocks(st, att.blocks)
 
 
 def _package_cleanup(doc) -> None:
@@ -560,19 +577,20 @@ def render(content: OfficialDocument) -> Document:
         if child.tag == qn("w:p"):
             body.remove(child)
     _define_styles(doc)
+    st = _Styled(doc)
     section = doc.sections[0]
     _set_page(section)
     doc.settings.odd_and_even_pages_header_footer = True
-    _page_number(section.footer, odd=True)
-    _page_number(section.even_page_footer, odd=False)
+    _page_number(st, section.footer, odd=True)
+    _page_number(st, section.even_page_footer, odd=False)
 
-    doc.add_paragraph(content.title, style=STYLE_TITLE)
-    doc.add_paragraph("", style=STYLE_BODY)  # 标题下空一行
-    doc.add_paragraph(f"{content.addressee}：", style=STYLE_ADDRESSEE)
-    _add_blocks(doc, content.body)
-    _attachment_note(doc, content)
-    _signature(doc, content)
-    _attachments(doc, content)
+    st.add(content.title, STYLE_TITLE)
+    st.add("", STYLE_BODY)  # 标题下空一行
+    st.add(f"{content.addressee}：", STYLE_ADDRESSEE)
+    _add_blocks(st, content.body)
+    _attachment_note(st, content)
+    _signature(st, content)
+    _attachments(st, content)
 
     _package_cleanup(doc)
     props = doc.core_properties

@@ -66,7 +66,10 @@ def trend_text(points: pd.DataFrame, trend: pd.DataFrame, review_cohort: int, po
 
 def points_table(ev: majors.MajorEvidence, university: str, policy: Policy) -> pd.DataFrame:
     """The university's own points on the list, as its letter shows them (lowest first)."""
-    tables = ev.tables(university)
+    return _points_table(ev, ev.tables(university), policy)
+
+
+def _points_table(ev: majors.MajorEvidence, tables: dict, policy: Policy) -> pd.DataFrame:
     flagged = tables["major_flagged"]
     runs = tables["major_points"][[*majors.POINT_KEYS, "consecutive_below"]]
     flagged = flagged.merge(runs, on=list(majors.POINT_KEYS), how="left")
@@ -129,7 +132,8 @@ def letter_content(
     """The 单独发送 letter of one university (which must have points on the list)."""
     issued = issued or dt.date.today()
     name = ev.university_name(university)
-    table = points_table(ev, university, policy)
+    tables = ev.tables(university)  # once: a university's tables take a while to make
+    table = _points_table(ev, tables, policy)
     if table.empty:
         raise ValueError(
             f"院校 {university} 没有低于{_threshold(policy)}的学科专业点，不发送调整通知 "
@@ -137,7 +141,7 @@ def letter_content(
         )
     levels = table["证据等级"].value_counts()
     cohort = ev.review.cohort
-    graduates = int(ev.tables(university)["major_flagged"]["graduates"].sum())
+    graduates = int(tables["major_flagged"]["graduates"].sum())
     conf = f"{policy.statistics.confidence * 100:.0f}%"
     threshold = _threshold(policy)
     talk = interview_rows(interviews, university)

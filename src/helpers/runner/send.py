@@ -23,6 +23,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from helpers import inert
@@ -50,6 +51,30 @@ LIST_HEADERS = ("院校代码", "院校名称", "文件", "内容")
 
 
 # --- 数据问题清单 ----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class IssueRows:
+    """The period's quarantined and repaired rows, each with the university it belongs to
+    (worked out once: a period makes one 数据问题清单 per university)."""
+
+    quarantine: pd.DataFrame  # without ``raw``
+    quarantine_university: pd.Series
+    repairs: pd.DataFrame
+    repairs_university: pd.Series
+
+
+def issue_rows(
+    quarantine: pd.DataFrame, repairs: pd.DataFrame, universities: pd.DataFrame
+) -> IssueRows:
+    """``quarantine`` may hold ``raw``: it is read only to find the row's university, as the
+    data-quality report does, and then dropped."""
+    from helpers.runner import quality
+
+    q_code = quality.quarantine_university(quarantine, universities)
+    q = quarantine.drop(columns=[c for c in ("raw",) if c in quarantine.columns])
+    r_code = quality.quarantine_university(repairs, universities)
+    return IssueRows(q, q_code, repairs, r_code)
+
+
 def data_issues(
     quarantine: pd.DataFrame,
     repairs: pd.DataFrame,
@@ -65,13 +90,20 @@ def data_issues(
     how file and sheet names are shown (:func:`helpers.runner.quality.name_redactor`; default:
     ID and mobile numbers hidden).
     """
+    return university_issues(issue_rows(quarantine, repairs, universities), code, redact)
+
+
+def _own(university: pd.Series, code: str) -> np.ndarray:
+    return university.eq(code).fillna(False).to_numpy()
+
+
+def university_issues(period: IssueRows, code: str, redact=None) -> pd.DataFrame:
+    """:func:`data_issues` of one university from the period's :class:`IssueRows`."""
     from helpers.runner import quality
 
     cols = list(ISSUE_HEADERS)
-    q = quarantine.assign(university_code=quality.quarantine_university(quarantine, universities))
-    q = q.loc[q["university_code"].eq(code).fillna(False).to_numpy()].drop(
-        columns=[c for c in ("raw",) if c in q.columns]
-    )
+    own = _own(period.quarantine_university, code)
+    q = period.quarantine.loc[own].assign(university_code=period.quarantine_university[own])
     parts = []
     rows = quality.quarantined_row_numbers(q)
     if len(rows):
@@ -105,8 +137,7 @@ def data_issues(
                 }
             )
         )
-    r = quality.narrow_to_university(repairs, universities, code)
-    fixed = quality.repair_row_numbers(r)
+    fixed = quality.repair_row_numbers(period.repairs.loc[_own(period.repairs_university, code)])
     if len(fixed):
         parts.append(
             pd.DataFrame(
@@ -136,7 +167,12 @@ def write_issues_xlsx(issues: pd.DataFrame, path: Path, title: str) -> Path:
 
     wb = xlsxwriter.Workbook(
         str(path),
-        {"strings_to_numbers": False, "strings_to_formulas": False, "strings_to_urls": False},
+        {
+            "strings_to_numbers": False,
+            "strings_to_formulas": False,
+            "strings_to_urls": False,
+            "in_memory": True,  # no temporary file per sheet: the same file, made faster
+        },
     )
     try:
         ws = wb.add_worksheet("数据问题清单")
@@ -335,8 +371,11 @@ def build_documents(
         ref = load.load_dataset(
             data_dir, as_of, "universities", columns=["university_code", "university_name"]
         )
-        quarantine = load.load_dataset(data_dir, as_of, "quarantine")
-        repairs = load.load_dataset(data_dir, as_of, "repairs")
+        rows = issue_rows(
+            load.load_dataset(data_dir, as_of, "quarantine"),
+            load.load_dataset(data_dir, as_of, "repairs"),
+            ref,
+        )
         shown = redact or quality.name_redactor(data_dir, as_of)
         packages = []
         for code, name in universities:
@@ -344,7 +383,7 @@ def build_documents(
             if code in flagged:
                 content = letters.letter_content(ev, code, ft.interviews, policy, issued)
                 letter = gongwen.render(content)
-            issues = data_issues(quarantine, repairs, ref, code, shown)
+            issues = university_issues(rows, code, shown)
             pkg = write_package(run_dir, code, name, letter, issues, issued)
             packages.append(pkg)
             if letter is not None:
