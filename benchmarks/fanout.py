@@ -79,7 +79,7 @@ def fan_out(data: Path, as_of: dt.date, workers: int, limit: int | None):
         run_dir=run_dir,
         notebook_reports_dir=out,
         data_dir=data,
-        as_of=as_of.isoformat(),
+        as_of=as_of,
         header={
             "as_of": as_of.isoformat(),
             "cohort": f"{as_of.year}届",

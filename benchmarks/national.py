@@ -206,7 +206,10 @@ def phase_ingest(work: Path, as_of: str, workers: int | None, mode: str) -> dict
 
 
 def _duckdb_connect(threads: int):
-    import duckdb
+    try:
+        import duckdb
+    except ImportError as exc:  # only this benchmark needs it: pyproject's extra "bench"
+        raise SystemExit("benchmarks/national.py needs DuckDB: run `make setup-bench`") from exc
 
     con = duckdb.connect()
     con.execute(f"SET threads = {threads}")
@@ -312,12 +315,13 @@ def phase_pandas(
     from helpers import load, placement
     from helpers.config import policy_for_date
 
-    policy = policy_for_date(dt.date.fromisoformat(as_of))
+    day = dt.date.fromisoformat(as_of)
+    policy = policy_for_date(day)
     columns = list(placement.CURRENT_COLUMNS)
     data_dir = processed.parent.parent  # <data_dir>/processed/<as_of>
     started = time.perf_counter()
-    g = load.load_dataset(data_dir, as_of, "graduates", columns=columns, categories=categories)
-    u = load.load_dataset(data_dir, as_of, "universities", categories=categories)
+    g = load.load_dataset(data_dir, day, "graduates", columns=columns, categories=categories)
+    u = load.load_dataset(data_dir, day, "universities", categories=categories)
     load_s = time.perf_counter() - started
     load_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
@@ -357,7 +361,7 @@ def _duckdb_sql(src: str, uni: str, policy) -> dict[str, str]:
     from scipy import stats
 
     from helpers.codes import GROUP_COLUMNS
-    from helpers.placement import _group_order
+    from helpers.placement import group_order
 
     z = float(stats.norm.ppf(0.5 + policy.statistics.confidence / 2))
     m = policy.majors
@@ -388,12 +392,14 @@ def _duckdb_sql(src: str, uni: str, policy) -> dict[str, str]:
     by_major = f"""
         WITH c AS (
             SELECT university_code, education_level, major_code,
-                   first(major_name) AS major_name, first(discipline_code) AS discipline_code,
-                   first(discipline_name) AS discipline_name, count(*) AS graduates,
-                   count(*) FILTER (WHERE placed) AS placed
-            FROM {src} WHERE in_denominator GROUP BY ALL
-        ), r AS (
-            SELECT *, placed::DOUBLE / graduates AS placement_rate, {wilson("placed", "graduates")}
+                   mode(major_name) AS major_name, first(discipline_code) AS discipline_code,
+                   first(discipline_name) AS discipline_name,
+                   count(*) FILTER (WHERE in_denominator) AS graduates,
+                   count(*) FILTER (WHERE in_denominator AND placed) AS placed
+            FROM {src} GROUP BY ALL
+        ), r AS (  -- a point without counted graduates keeps its row (no rate), as helpers.majors
+            SELECT *, placed::DOUBLE / NULLIF(graduates, 0) AS placement_rate,
+                   {wilson("placed", "NULLIF(graduates, 0)")}
             FROM c
         )
         SELECT *, CASE WHEN graduates < {m.min_graduates} THEN 'insufficient'
@@ -402,7 +408,7 @@ def _duckdb_sql(src: str, uni: str, policy) -> dict[str, str]:
                        ELSE 'not_below' END AS evidence_level
         FROM r ORDER BY university_code, education_level, major_code
     """
-    groups = [g for g in _group_order(policy)]
+    groups = [g for g in group_order(policy)]
     sums = ", ".join(
         f"count(*) FILTER (WHERE {GROUP_COLUMNS[g]}) AS n_{i}, "
         f"count(*) FILTER (WHERE {GROUP_COLUMNS[g]} AND placed) AS x_{i}"

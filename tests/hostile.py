@@ -64,7 +64,12 @@ def _plant_graduates(path: Path) -> dict:
     plain_sid = rows[body[12]][sid].strip()
     formatted_id = f"{other_id[:6]} {other_id[6:14]} {other_id[14:]}"
     hyphen_sid = "-".join(other_sid[i : i + 4] for i in range(0, len(other_sid), 4))
-    rows[a][major] = FORMULA_MAJOR
+    # every row of row a's 专业点: the formula is the point's name in both reports (most frequent)
+    code, level = head.index("专业代码"), head.index("学历层次")
+    point = (rows[a][code].strip(), rows[a][level].strip())
+    for i in body:
+        if (rows[i][code].strip(), rows[i][level].strip()) == point:
+            rows[i][major] = FORMULA_MAJOR
     rows[b][dept] = FORMULA_DEPARTMENT
     rows[c][dept] = formatted_id
     rows[d][dept] = f"{hyphen_sid}"

@@ -3,6 +3,7 @@ against python-stdnum), ingest (repair + name fallback), the visits report's cou
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 
 import numpy as np
@@ -98,9 +99,11 @@ def test_ingest_sets_mistyped_codes_aside_and_report_counts_them(tmp_path):
     assert by_row.loc[3, "employer_key"] != typo
 
     policy = load_policy()
-    prepared = fv.prepare_visits(v, policy, "2023-08-31")
+    prepared = fv.prepare_visits(v, policy, dt.date(2023, 8, 31))
     unis = processed(data, "universities")
-    progress = fv.visits_progress(prepared, unis, policy, "2023-08-31").set_index("university_code")
+    progress = fv.visits_progress(prepared, unis, policy, dt.date(2023, 8, 31)).set_index(
+        "university_code"
+    )
     assert progress.loc["10386", "distinct_employers"] == 2  # not 3: the typo is not an employer
     assert progress.loc["10384", "distinct_employers"] == 1
     bad = fv.invalid_credit_codes(v, rep, unis).set_index("university_code")
@@ -115,8 +118,8 @@ def test_demo_distinct_employers_equal_ground_truth(demo_data_dir):
     distinct employers per university equal the generator's truth wherever no visit row of the
     university was quarantined (a quarantined visit is left out of the count by design)."""
     policy = load_policy()
-    as_of = policy.date(policy.placement.initial_snapshot).isoformat()
-    folder = demo_data_dir / "processed" / as_of
+    as_of = policy.date(policy.placement.initial_snapshot)
+    folder = demo_data_dir / "processed" / as_of.isoformat()
     v = pd.read_parquet(folder / "visits.parquet")
     rep = pd.read_parquet(folder / "repairs.parquet")
     q = pd.read_parquet(folder / "quarantine.parquet")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -275,17 +277,17 @@ def test_other_count_names_and_audit(tmp_path):
     frame = D.audit_frame()
     assert len(frame) == 2 and list(frame.columns) == list(D.AUDIT_COLUMNS)
     data_dir = tmp_path / "data"
-    part = D.flush_audit(data_dir, "2023-08-31", "followup", university="10386")
+    part = D.flush_audit(data_dir, dt.date(2023, 8, 31), "followup", university="10386")
     assert (
         part
         == data_dir / "processed" / "2023-08-31" / "disclosure_audit" / "followup-10386.parquet"
     )
     assert D.audit_frame().empty  # flushed
-    merged = pd.read_parquet(D.merge_audit(data_dir, "2023-08-31"))
+    merged = pd.read_parquet(D.merge_audit(data_dir, dt.date(2023, 8, 31)))
     assert len(merged) == 2 and set(merged["report"]) == {"followup-10386"}
     assert merged["rule"].tolist() == ["small_group", "complement_total"]
     with pytest.raises(ValueError, match="reports"):
-        D.flush_audit(tmp_path / "reports", "2023-08-31", "x")
+        D.flush_audit(tmp_path / "reports", dt.date(2023, 8, 31), "x")
 
 
 def test_a_layout_object_and_single_fields_protect_alike():

@@ -11,6 +11,7 @@ import nbformat
 import pandas as pd
 import papermill as pm
 import pytest
+from matplotlib import pyplot as plt
 
 from helpers import explore
 
@@ -58,12 +59,56 @@ def test_snapshot_and_previous_cohort_date():
             rows(1, 2, "甲", "2023-08-31"),
         ]
     )
-    assert len(explore.snapshot(h, "2023-08-31")) == 2
+    assert len(explore.snapshot(h, dt.date(2023, 8, 31))) == 2
     with pytest.raises(ValueError, match="no snapshot dated 2023-07-31"):
-        explore.snapshot(h, "2023-07-31")
-    assert explore.same_day_previous_cohort(h, "2023-08-31") == dt.date(2022, 8, 31)
-    assert explore.same_day_previous_cohort(h, "2023-07-31") == dt.date(2022, 6, 30)
-    assert explore.same_day_previous_cohort(h, "2023-05-31") is None
+        explore.snapshot(h, dt.date(2023, 7, 31))
+    assert explore.same_day_previous_cohort(h, dt.date(2023, 8, 31)) == dt.date(2022, 8, 31)
+    assert explore.same_day_previous_cohort(h, dt.date(2023, 7, 31)) == dt.date(2022, 6, 30)
+    assert explore.same_day_previous_cohort(h, dt.date(2023, 5, 31)) is None
+
+
+def test_department_trend_and_its_seaborn_chart(monkeypatch):
+    def dept(name, n_placed, n, date, cohort=2023, university="10386"):
+        return rows(n_placed, n, "甲", date, cohort).assign(
+            department=name, university_code=university
+        )
+
+    h = pd.concat(
+        [
+            dept("数学学院", 10, 40, "2023-06-30"),
+            dept("数学学院", 30, 40, "2023-08-31"),
+            dept("物理学院", 20, 20, "2023-08-31"),
+            dept("小学院", 1, 3, "2023-08-31"),  # below min_graduates: no line
+            dept("数学学院", 40, 40, "2023-08-31", cohort=2022),  # another cohort
+            dept("数学学院", 1, 40, "2023-08-31", university="10384"),  # another university
+        ]
+    )
+    trend = explore.department_trend(h, "10386", 2023, min_graduates=15)
+    got = trend.set_index(["department", trend["snapshot_date"].dt.date])["placement_rate"]
+    assert got.to_dict() == {
+        ("数学学院", dt.date(2023, 6, 30)): 0.25,
+        ("数学学院", dt.date(2023, 8, 31)): 0.75,
+        ("物理学院", dt.date(2023, 8, 31)): 1.0,
+    }
+    one = explore.department_trend(h, "10386", 2023, department="物理学院")
+    assert one["department"].unique().tolist() == ["物理学院"]
+
+    import seaborn
+
+    drawn = []
+    lineplot = seaborn.lineplot
+    monkeypatch.setattr(
+        seaborn, "lineplot", lambda *a, **k: drawn.append(k["hue"]) or lineplot(*a, **k)
+    )
+    fig = explore.trend_chart(trend, "各院系落实进度")
+    try:
+        assert drawn == ["department"]  # drawn by seaborn, one line per department
+        ax = fig.axes[0]
+        assert ax.get_title() == "各院系落实进度"
+        assert [t.get_text() for t in ax.get_legend().get_texts()] == ["数学学院", "物理学院"]
+        assert ax.yaxis.get_major_formatter()(0.75, 0) == "75%"
+    finally:
+        plt.close(fig)
 
 
 @pytest.mark.slow

@@ -3,6 +3,8 @@ checkpoints, and disclosure control of every group table."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -83,7 +85,7 @@ def test_3x3_counts_each_type_against_the_policy_on_the_date():
             helper_key="h",
         )
     )  # unknown type
-    counts, scope = A.help_counts(typed("assistance", rows), "2023-08-31")
+    counts, scope = A.help_counts(typed("assistance", rows), dt.date(2023, 8, 31))
     assert scope["records"].tolist() == [9, 1]
     members = A.group_members(g, POLICY.assistance.groups)
     per = A.compliance_per_graduate(members, counts, POLICY).set_index("student_key")
@@ -104,7 +106,7 @@ def test_3x3_requirements_come_from_the_policy():
     )
     g = graduates([dict(university_code="10386", n=1, placed=0, group="低保家庭")])
     counts, _ = A.help_counts(
-        typed("assistance", help_rows(g["student_key"], recommendations=2)), "2023-08-31"
+        typed("assistance", help_rows(g["student_key"], recommendations=2)), dt.date(2023, 8, 31)
     )
     members = A.group_members(g, p.assistance.groups)
     assert A.compliance_per_graduate(members, counts, p)["compliant"].all()
@@ -119,7 +121,7 @@ def test_help_records_of_graduates_outside_the_groups_are_counted():
         ]
     )
     keys = g["student_key"].tolist()
-    counts, _ = A.help_counts(typed("assistance", help_rows(keys)), "2023-08-31")
+    counts, _ = A.help_counts(typed("assistance", help_rows(keys)), dt.date(2023, 8, 31))
     members = A.group_members(g, POLICY.assistance.groups)
     assert A.unmatched_help_records(members, counts) == 2
 
@@ -176,24 +178,24 @@ def test_checkpoints_judge_the_snapshot_before_the_interview():
         ]
     )
     # before the first checkpoint is due: nothing
-    assert A.checkpoint_gaps(history, POLICY, "2023-06-29", 2023).empty
-    s = A.checkpoint_snapshots(history, POLICY, "2023-08-31", 2023)
+    assert A.checkpoint_gaps(history, POLICY, dt.date(2023, 6, 29), 2023).empty
+    s = A.checkpoint_snapshots(history, POLICY, dt.date(2023, 8, 31), 2023)
     assert s["snapshot_date"].dt.strftime("%m-%d").tolist() == ["06-30", "08-31"]
-    gaps = A.checkpoint_gaps(history, POLICY, "2023-08-31", 2023)
+    gaps = A.checkpoint_gaps(history, POLICY, dt.date(2023, 8, 31), 2023)
     g = gaps.loc[(gaps["university_code"] == "10386") & (gaps["group"] == "脱贫家庭")]
     assert g["placed"].tolist() == [10, 19]
     assert g["below"].tolist() == [True, False]  # 50% < 66.7%; 95% > 74.2%
     assert set(gaps["group"]) == set(POLICY.assistance.rate_above_school_groups)
     # as_of between the checkpoints: only 7月1日, from the 06-30 snapshot even if later exist
-    gaps = A.checkpoint_gaps(history, POLICY, "2023-07-15", 2023)
+    gaps = A.checkpoint_gaps(history, POLICY, dt.date(2023, 7, 15), 2023)
     assert gaps["checkpoint_label"].unique().tolist() == ["7月1日"]
 
 
 def test_checkpoint_without_a_snapshot_yet():
     history = graduates([dict(university_code="10386", n=10, placed=5)], snapshot="2023-08-31")
-    s = A.checkpoint_snapshots(history, POLICY, "2023-08-31", 2023)
+    s = A.checkpoint_snapshots(history, POLICY, dt.date(2023, 8, 31), 2023)
     assert s["snapshot_date"].isna().tolist() == [True, False]
-    gaps = A.checkpoint_gaps(history, POLICY, "2023-08-31", 2023)
+    gaps = A.checkpoint_gaps(history, POLICY, dt.date(2023, 8, 31), 2023)
     assert gaps["checkpoint_label"].unique().tolist() == ["9月1日"]
 
 
@@ -222,7 +224,7 @@ def test_group_tables_are_protected_and_hidden_values_are_never_zero():
             A.group_members(g, POLICY.assistance.groups),
             A.compliance_per_graduate(
                 A.group_members(g, POLICY.assistance.groups),
-                A.help_counts(typed("assistance", []), "2023-08-31")[0],
+                A.help_counts(typed("assistance", []), dt.date(2023, 8, 31))[0],
                 POLICY,
             ),
         ),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import warnings
 
 import matplotlib
@@ -42,7 +43,7 @@ def _charts(s):
 
 @pytest.mark.parametrize("as_of", ["2023-08-31", "2023-06-29"])
 def test_charts_render_without_warnings(as_of, tmp_path):
-    s = scenario(as_of)
+    s = scenario(dt.date.fromisoformat(as_of))
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         figs = _charts(s)

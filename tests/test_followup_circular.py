@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pandas as pd
 import pytest
 from test_followup_frames import scenario, universities
@@ -29,7 +31,7 @@ def test_formatters():
         text.numeral(0)
     assert text.pct(0.7234) == "72.3%" and text.pct(float("nan")) == "—"
     assert text.pp(-0.032) == "3.2个百分点"
-    assert text.date_zh("2024-02-29") == "2024年2月29日"
+    assert text.date_zh(dt.date(2024, 2, 29)) == "2024年2月29日"
     assert text.date_zh(pd.Timestamp("2023-07-01"), year=False) == "7月1日"
     assert text.names(["甲", "乙", "丙"], limit=2) == "甲、乙等3所"
     assert T.small_count(3, POLICY) == "少于5" and T.small_count(12, POLICY) == "12"
@@ -46,14 +48,14 @@ def test_overall_rate_is_pooled_and_compared_with_the_policy_line():
         ]
     )  # 40%
     p = university_placement(g, uni, POLICY)
-    s = T.overall_text(p, POLICY, "2023-08-31", 2023)
+    s = T.overall_text(p, POLICY, dt.date(2023, 8, 31), 2023)
     # pooled 760/1000 = 76.0% (the mean of rates would be 60%)
     assert "全省2所高校2023届毕业生共1,000人，已落实毕业去向760人，毕业去向落实率为76.0%" in s
     assert "95%置信区间73.3%至78.5%" in s
     assert "全省2022届初次毕业去向落实率平均水平为70.0%，高于该水平6.0个百分点" in s
     assert "落实率低于全省平均水平的高校1所，其中1所同时低于本校上届水平：甲学院。" in s
     assert "仅供参考" not in s
-    early = T.overall_text(p, POLICY, "2023-05-31", 2023)
+    early = T.overall_text(p, POLICY, dt.date(2023, 5, 31), 2023)
     assert "当前落实率仍在进展中，比较仅供参考" in early
 
 
@@ -80,7 +82,9 @@ def test_visits_text():
         "上届初次毕业去向落实率低于全省平均水平的2所高校，其领导班子应在6月30日前新开拓用人单位"
         "不少于100家，1所达到要求，1所未达到：甲职业学院。"
     ) in t
-    before = T.visits_text(scenario("2023-06-29")["visits"], s["policy"], "2023-06-29")
+    before = T.visits_text(
+        scenario(dt.date(2023, 6, 29))["visits"], s["policy"], dt.date(2023, 6, 29)
+    )
     assert "（按进度目前应达100家）" in before  # ceil(100 x 180/181)
 
 
@@ -109,7 +113,7 @@ def test_assistance_text_uses_protected_figures_only():
 
 
 def test_assistance_text_before_the_first_checkpoint_names_the_next_one():
-    s = scenario("2023-06-29")
+    s = scenario(dt.date(2023, 6, 29))
     t = T.assistance_text(
         s["groups"],
         s["compliance"],
@@ -148,4 +152,4 @@ def test_interview_text():
 
 def test_title_and_opening():
     assert T.title(2023) == "关于2023届全省普通高校毕业生就业工作进展情况的通报"
-    assert "截至2023年8月31日" in T.opening_text("2023-08-31", POLICY)
+    assert "截至2023年8月31日" in T.opening_text(dt.date(2023, 8, 31), POLICY)

@@ -91,7 +91,7 @@ def day(s: str) -> dt.date:
 
 
 @functools.lru_cache(maxsize=4)
-def scenario(as_of: str = "2023-08-31", policy=None) -> dict:
+def scenario(as_of: dt.date = dt.date(2023, 8, 31), policy=None) -> dict:
     """(Cached: do not modify the frames.) A small province with one case of every 约谈 reason, run through every helper the
     notebooks use. University 12345 lags everywhere; 10386 is fine except a small 零就业 group;
     13000 is fine everywhere except the platform."""
@@ -107,7 +107,7 @@ def scenario(as_of: str = "2023-08-31", policy=None) -> dict:
     uni = universities(
         [("10386", "福州大学", 0.80), ("12345", "甲职业学院", 0.65), ("13000", "乙学院", 0.60)]
     )
-    year = as_of[:4]
+    year = as_of.year
 
     def grads(day, low_placed):
         return graduates(
@@ -122,10 +122,12 @@ def scenario(as_of: str = "2023-08-31", policy=None) -> dict:
                 dict(university_code="13000", n=12, placed=11, group="脱贫家庭"),
             ],
             snapshot=day,
-            cohort=int(year),
+            cohort=year,
         )
 
-    history = pd.concat([grads(f"{year}-06-30", 8), grads(as_of, 16)], ignore_index=True)
+    history = pd.concat(
+        [grads(f"{year}-06-30", 8), grads(as_of.isoformat(), 16)], ignore_index=True
+    )
     current = history.loc[history["snapshot_date"] == pd.Timestamp(as_of)]
     keys = current.loc[current["group_poverty_alleviated"], "student_key"].tolist()
     help_ = [
@@ -178,7 +180,7 @@ def scenario(as_of: str = "2023-08-31", policy=None) -> dict:
         [
             dict(
                 university_code=c,
-                stat_date=as_of,
+                stat_date=as_of.isoformat(),
                 graduates=g,
                 platform_followers=f,
                 counsellors=10,
@@ -212,7 +214,7 @@ def scenario(as_of: str = "2023-08-31", policy=None) -> dict:
     zero = A.protect(attach_names(A.all_placed_check(current, policy), uni), policy)
     willing = A.protect(attach_names(A.willing_check(current, policy), uni), policy)
     gaps = A.protect_checkpoints(
-        attach_names(A.checkpoint_gaps(history, policy, as_of, int(year)), uni), policy
+        attach_names(A.checkpoint_gaps(history, policy, as_of, year), uni), policy
     )
     interviews = I.interview_list(
         uni,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pandas as pd
 from test_followup_frames import scenario
 
@@ -92,12 +94,12 @@ def test_suppressed_group_rate_below_is_listed_without_figures():
 
 
 def test_checkpoint_reasons_wait_for_the_checkpoint_and_placement_for_08_31():
-    s = scenario(as_of="2023-06-29")
+    s = scenario(as_of=dt.date(2023, 6, 29))
     listed = set(s["interviews"]["reason_code"])
     assert "group_rate_below" not in listed
     assert "all_placed_unmet" not in listed
     assert "placement_lagging" not in listed  # initial rate not comparable yet
-    s = scenario(as_of="2023-06-30")
+    s = scenario(as_of=dt.date(2023, 6, 30))
     got = reasons(s)
     assert "group_rate_below" in got["12345"]  # the 7月1日 check is due
     assert "all_placed_unmet" in got["10386"]

@@ -12,7 +12,7 @@ from helpers.config import load_policy
 from helpers.followup import recruitment as R
 
 POLICY = load_policy(2023)
-AS_OF = "2023-08-31"
+AS_OF = dt.date(2023, 8, 31)
 UNI = universities([("10386", "福州大学", 0.8), ("12345", "甲职业学院", 0.6)])
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pandas as pd
 import pytest
 from test_followup_frames import scenario, typed
@@ -105,10 +107,10 @@ def test_checkpoint_note():
     from helpers.config import load_policy
 
     p = load_policy(2023)
-    assert report.checkpoint_note(p, "2023-06-01") == (
+    assert report.checkpoint_note(p, dt.date(2023, 6, 1)) == (
         "本期尚无到期的约谈节点。下一约谈节点为2023年7月1日，以6月30日数据为准。"
     )
-    assert report.checkpoint_note(p, "2023-08-31") == (
+    assert report.checkpoint_note(p, dt.date(2023, 8, 31)) == (
         "已到期的约谈节点：7月1日（以6月30日数据为准）、9月1日（以8月31日数据为准）。"
     )
 

@@ -24,7 +24,7 @@ def receipts(rows) -> pd.DataFrame:
     )
 
 
-def status(rows, as_of="2023-08-31", flagged=("10384",)):
+def status(rows, as_of=dt.date(2023, 8, 31), flagged=("10384",)):
     out = sub.submission_status(receipts(rows), UNIS, set(flagged), POLICY, as_of)
     return out.set_index(["university_code", "item"])
 
@@ -67,7 +67,7 @@ def test_not_yet_due_earliest_counts_and_window():
             ("10384", "就业工作方案", "2022-12-30"),  # last year's plan: not this year's
             ("12631", "就业工作方案", "2023-04-10"),  # after as_of: not known yet
         ],
-        as_of="2023-03-15",
+        as_of=dt.date(2023, 3, 15),
     )
     assert s.loc[("10386", "就业工作方案"), "received_date"] == dt.date(2023, 3, 2)
     assert s.loc[("10386", "就业工作方案"), "submission_status"] == "按期报送"
@@ -81,7 +81,7 @@ def test_old_adjustment_plan_register_counts_as_the_plan():
         {"university_code": ["10384"], "received_date": pd.to_datetime(["2023-04-03"])}
     )
     r = sub.receipts(None, plans)
-    s = sub.submission_status(r, UNIS, {"10384"}, POLICY, "2023-08-31")
+    s = sub.submission_status(r, UNIS, {"10384"}, POLICY, dt.date(2023, 8, 31))
     row = s.set_index(["university_code", "item"]).loc[("10384", "调整改革实施方案")]
     assert row["submission_status"] == "逾期报送" and row["days_late"] == 2
     assert sub.plan_receipts(r)["university_code"].tolist() == ["10384"]
@@ -89,7 +89,11 @@ def test_old_adjustment_plan_register_counts_as_the_plan():
 
 def test_counts_and_sentence_carry_no_names():
     s = sub.submission_status(
-        receipts([("10386", "暖心行动材料", "2023-02-01")]), UNIS, set(), POLICY, "2023-08-31"
+        receipts([("10386", "暖心行动材料", "2023-02-01")]),
+        UNIS,
+        set(),
+        POLICY,
+        dt.date(2023, 8, 31),
     )
     c = sub.status_counts(s).set_index("item")
     assert c.loc["暖心行动材料", "submitted_on_time"] == 1
@@ -112,13 +116,13 @@ def test_register_at_ingest_aliases_and_quarantine(tmp_path):
             ["10386", "就业工作方案", "2023/3/1"],  # identical resend: merged
         ],
     )
-    ingest("2023-08-31", data, workers=1)
+    ingest(dt.date(2023, 8, 31), data, workers=1)
     got = processed(data, "submissions")
     assert sorted(got["item"]) == ["就业工作方案", "暖心行动材料"]
     q = processed(data, "quarantine")
     q = q[q["source_file"].str.contains("报送情况")].set_index(q["row"].astype(int))["reason_code"]
     assert q.to_dict() == {4: "unknown_category", 5: "empty_required", 6: "unknown_university"}
-    r = sub.load_receipts(data, "2023-08-31")
+    r = sub.load_receipts(data, dt.date(2023, 8, 31))
     assert len(r) == 2
 
 

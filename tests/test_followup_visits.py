@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pandas as pd
 import pytest
 from test_followup_frames import typed, universities
@@ -26,7 +28,7 @@ def visit(code, day, role="校长", name="甲公司", credit=None, new=False, po
     )
 
 
-def progress(rows, as_of="2023-08-31", unis=None):
+def progress(rows, as_of=dt.date(2023, 8, 31), unis=None):
     unis = (
         unis
         if unis is not None
@@ -108,14 +110,14 @@ def test_on_track_before_and_after_the_first_half():
     unis = universities([("12345", "甲职业学院", 0.60)])
     # 2023-03-31: 90/365 of 200 -> 50 employers; 90/181 of 100 -> 50 new employers
     rows = [visit("12345", "2023-03-01", role="校长", name=f"E{i}", new=True) for i in range(50)]
-    p = progress(rows, as_of="2023-03-31", unis=unis)
+    p = progress(rows, as_of=dt.date(2023, 3, 31), unis=unis)
     row = p.loc["12345"]
     assert (row["expected_to_date"], row["expected_new_to_date"]) == (50, 50)
     assert row["on_track_employers"] and row["on_track_new"] and row["on_track"]
-    p = progress(rows[:49], as_of="2023-03-31", unis=unis)
+    p = progress(rows[:49], as_of=dt.date(2023, 3, 31), unis=unis)
     assert not p.loc["12345", "on_track"]
     # after 06-30 the full 100 is due
-    p = progress(rows * 1, as_of="2023-07-01", unis=unis)
+    p = progress(rows * 1, as_of=dt.date(2023, 7, 1), unis=unis)
     assert p.loc["12345", "expected_new_to_date"] == 100
     assert p.loc["12345", "on_track_new"] == False  # noqa: E712
 
@@ -123,10 +125,10 @@ def test_on_track_before_and_after_the_first_half():
 def test_leap_year_pro_rating():
     unis = universities([("10386", "福州大学", 0.80)])
     rows = [visit("10386", "2024-02-01", name=f"E{i}") for i in range(33)]
-    p = progress(rows, as_of="2024-02-29", unis=unis)
+    p = progress(rows, as_of=dt.date(2024, 2, 29), unis=unis)
     assert p.loc["10386", "expected_to_date"] == 33  # ceil(200 x 60/366)
     assert p.loc["10386", "on_track"]
-    p = progress(rows[:32], as_of="2024-02-29", unis=unis)
+    p = progress(rows[:32], as_of=dt.date(2024, 2, 29), unis=unis)
     assert not p.loc["10386", "on_track"]
 
 
@@ -139,7 +141,7 @@ def test_visits_outside_the_year_or_after_as_of_are_left_out_and_counted():
             visit("10386", "2023-08-31", name="C"),
         ],
     )
-    prepared = V.prepare_visits(df, POLICY, "2023-08-31")
+    prepared = V.prepare_visits(df, POLICY, dt.date(2023, 8, 31))
     assert prepared["in_scope"].tolist() == [False, False, True]
     assert V.visits_scope(prepared)["records"].tolist() == [1, 1]
 
@@ -154,7 +156,7 @@ def test_bad_rows_name_file_and_row():
     df = typed("visits", [visit("10386", "2023-03-01", name=None)])
     df["source_file"] = "访企拓岗_10386.xlsx"
     with pytest.raises(ValueError, match=r"访企拓岗_10386\.xlsx row 2"):
-        V.prepare_visits(df, POLICY, "2023-08-31")
+        V.prepare_visits(df, POLICY, dt.date(2023, 8, 31))
 
 
 def test_by_role_and_cumulative_by_month():
@@ -167,11 +169,11 @@ def test_by_role_and_cumulative_by_month():
             visit("10386", "2023-08-31", role="校长", name="C"),
         ],
     )
-    prepared = V.prepare_visits(df, POLICY, "2023-08-31")
+    prepared = V.prepare_visits(df, POLICY, dt.date(2023, 8, 31))
     roles = V.visits_by_role(prepared).set_index("role_group")
     assert roles.loc["二级学院", "visits"] == 1
     assert roles.loc["校领导", "new_employers"] == 1
-    cum = V.cumulative_by_month(prepared, "2023-08-31")
+    cum = V.cumulative_by_month(prepared, dt.date(2023, 8, 31))
     assert cum["date"].dt.strftime("%m-%d").tolist() == [
         "01-31",
         "02-28",

@@ -4,6 +4,7 @@ has exactly the contracted columns and dtypes."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 
 import pandas as pd
@@ -13,6 +14,7 @@ from helpers.datasets import PROCESSED_COLUMNS
 from helpers.load import load_dataset, processed_dates
 
 DEMO_AS_OF = "2023-08-31"
+DEMO_DATE = dt.date.fromisoformat(DEMO_AS_OF)
 
 
 def _folders(demo_data_dir):
@@ -91,11 +93,11 @@ def test_injected_mess_ends_where_the_ground_truth_says(demo_data_dir):
 
 def test_processed_columns_and_dtypes(demo_data_dir):
     for name, spec in PROCESSED_COLUMNS.items():
-        df = load_dataset(demo_data_dir, DEMO_AS_OF, name, categories=False)
+        df = load_dataset(demo_data_dir, DEMO_DATE, name, categories=False)
         assert list(df.columns) == list(spec), name
         for col, dtype in spec.items():
             assert str(df[col].dtype) == dtype, (name, col, df[col].dtype)
-    g = load_dataset(demo_data_dir, DEMO_AS_OF, "graduates")
+    g = load_dataset(demo_data_dir, DEMO_DATE, "graduates")
     assert g["student_key"].str.fullmatch(r"[0-9a-f]{64}").all()
     assert g["university_code"].str.fullmatch(r"[0-9]{5}").all()
     assert g["major_code"].str.fullmatch(r"[0-9]{6}(T|K|TK)?").all()
@@ -105,7 +107,7 @@ def test_processed_columns_and_dtypes(demo_data_dir):
 def test_cohorts_across_snapshots(demo_data_dir):
     from helpers.load import load_graduate_history
 
-    hist = load_graduate_history(demo_data_dir, DEMO_AS_OF, columns=["cohort", "snapshot_date"])
+    hist = load_graduate_history(demo_data_dir, DEMO_DATE, columns=["cohort", "snapshot_date"])
     assert {2020, 2021, 2022, 2023} <= set(hist["cohort"].unique())
     assert hist["snapshot_date"].nunique() == len(_folders(demo_data_dir))
 
@@ -114,7 +116,7 @@ def test_cohorts_across_snapshots(demo_data_dir):
 def test_activity_natural_key_counted_once(demo_data_dir, dataset):
     from helpers.ingest.process import NATURAL_KEYS
 
-    df = load_dataset(demo_data_dir, DEMO_AS_OF, dataset)
+    df = load_dataset(demo_data_dir, DEMO_DATE, dataset)
     assert len(df) > 0
     assert not df.duplicated(list(NATURAL_KEYS[dataset])).any()
     assert df["snapshot_date"].nunique() > 1

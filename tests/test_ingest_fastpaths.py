@@ -22,16 +22,17 @@ from hypothesis import strategies as st
 
 from helpers.ingest import normalise as nz
 from helpers.ingest import pseudonym as ps
-from helpers.ingest.pipeline import (
+from helpers.ingest import university_codes as uc
+from helpers.ingest.merge import (
     DIGEST_COLUMNS,
-    IngestResult,
-    _count_rows,
-    _stack_records,
-    _unique_words,
+    count_rows,
+    stack_records,
+    unique_words,
     write_parquet,
 )
 from helpers.ingest.process import _body_masks
 from helpers.ingest.readers import FOOTER, _to_text_array, cells_to_text
+from helpers.ingest.result import IngestResult
 from helpers.ingest.schemas import _failure_issues, rules_for, schema_for, validate
 
 
@@ -115,7 +116,7 @@ def test_distinct_rows_ids_and_first_rows():
 
 
 def test_resolve_university_and_destination_per_distinct():
-    lookup = nz.UniversityLookup(
+    lookup = uc.UniversityLookup(
         frozenset({"10386", "10384"}),
         {"4135010386": "10386"},
         {"福州大学": "10386", "厦门大学": "10384"},
@@ -127,8 +128,8 @@ def test_resolve_university_and_destination_per_distinct():
     cols = [text(np.asarray(c, dtype=object)[idx]) for c in (code, uid, name)]
     index = pd.RangeIndex(len(idx))
     same(
-        nz.resolve_university(*cols, lookup, index),
-        nz._resolve_university(*cols, lookup, index),
+        uc.resolve_university(*cols, lookup, index),
+        uc._resolve_university(*cols, lookup, index),
     )
     dest = text(np.asarray(["10", None, None, "801.0", None, "99"], dtype=object)[idx % 6])
     label = text(
@@ -431,12 +432,12 @@ def _records(files: list[str], cats: list[str]) -> pd.DataFrame:
 def test_stack_records_categories_as_astype_would_make_them():
     a = _records(["b.csv", "b.csv"], ["b.csv", "z.csv"])  # an unused category
     b = _records(["a.csv"], ["a.csv"])
-    out = _stack_records([a, b])
+    out = stack_records([a, b])
     expected = pd.concat([a, b], ignore_index=True)
     for c in ("_file", "_sheet", "_folder"):
         expected[c] = expected[c].astype(object).astype("category")
     pd.testing.assert_frame_equal(out, expected)
-    same_cats = _stack_records([a, a])
+    same_cats = stack_records([a, a])
     assert list(same_cats["_file"].cat.categories) == ["b.csv", "z.csv"]  # kept as they were
 
 
@@ -457,12 +458,12 @@ def test_count_rows_without_records_or_quarantine():
         }
     )
     merged = np.array([False, True])
-    out = _count_rows(files, records, merged, np.zeros(2, bool), quarantine, "graduates")
+    out = count_rows(files, records, merged, np.zeros(2, bool), quarantine, "graduates")
     assert out[["accepted", "merged", "quarantined"]].values.tolist() == [[1, 1, 0], [0, 0, 0]]
     assert out["balanced"].all()
     none = _records([], ["f.csv"])
     files2 = files.assign(rows_read=np.array([0, 0], dtype=np.int64))
-    out2 = _count_rows(files2, none, np.zeros(0, bool), np.zeros(0, bool), quarantine, "x")
+    out2 = count_rows(files2, none, np.zeros(0, bool), np.zeros(0, bool), quarantine, "x")
     assert out2[["accepted", "merged", "quarantined"]].values.tolist() == [[0, 0, 0], [0, 0, 0]]
 
 
@@ -470,7 +471,7 @@ def test_unique_words_keeps_first_occurrences():
     kind = pd.Categorical(["name", "name", "phone", "name"], categories=["name", "phone"])
     d0 = np.array([1, 1, 1, 2], dtype=np.uint64)
     fp = pd.DataFrame({"kind": kind, "d0": d0, "d1": d0, "d2": d0, "d3": d0})
-    out = _unique_words(fp)
+    out = unique_words(fp)
     assert out["kind"].astype(str).tolist() == ["name", "phone", "name"]
     assert out["d0"].tolist() == [1, 1, 2]
 
@@ -511,9 +512,18 @@ def test_words_hex_is_the_digest_hex():
 
 # --- targets built dataset by dataset ------------------------------------------------------------
 def test_a_failed_ingest_leaves_no_half_written_folder(tmp_path, monkeypatch):
-    from test_ingest_support import AS_OF, GRAD_HEADER, grad_row, make_data_dir, raw_dir, write_csv
+    from test_ingest_support import (
+        AS_OF,
+        GRAD_HEADER,
+        VISITS_HEADER,
+        grad_row,
+        make_data_dir,
+        raw_dir,
+        write_csv,
+    )
 
     import helpers.ingest.pipeline as pl
+    import helpers.ingest.targets as targets
 
     data = make_data_dir(tmp_path)
     early = dt.date(2023, 6, 30)
@@ -521,33 +531,22 @@ def test_a_failed_ingest_leaves_no_half_written_folder(tmp_path, monkeypatch):
     write_csv(raw_dir(data) / "毕业去向_a.csv", [GRAD_HEADER, grad_row(1), grad_row(2)])
     write_csv(
         raw_dir(data) / "访企拓岗_a.csv",
-        [
-            [
-                "院校代码",
-                "走访日期",
-                "走访人",
-                "走访人职务",
-                "走访单位名称",
-                "是否新开拓",
-                "拓展岗位数",
-            ],
-            ["10386", "2023-08-01", "张三", "校长", "某公司", "是", "3"],
-        ],
+        [VISITS_HEADER, ["10386", "2023-08-01", "张三", "校长", "某公司", "是", "3"]],
     )
-    real_merge = pl.merge
+    real_merge = targets.merge
 
     def failing(dataset, pool, paths):
         if dataset == "visits" and len(pool.records):  # the folder with a visits file
             raise RuntimeError("disk full")
         return real_merge(dataset, pool, paths)
 
-    monkeypatch.setattr(pl, "merge", failing)
+    monkeypatch.setattr(targets, "merge", failing)
     with pytest.raises(RuntimeError, match="disk full"):
         pl.ingest(AS_OF, data, workers=1)
     left = sorted(p.name for p in (data / "processed").iterdir())
     # the early folder (no visits) was finished and swapped in; nothing half-written remains
     assert left == [".ingest.lock", early.isoformat()]
-    monkeypatch.setattr(pl, "merge", real_merge)
+    monkeypatch.setattr(targets, "merge", real_merge)
     result = pl.ingest(AS_OF, data, workers=1)
     assert result.built == [AS_OF] and result.up_to_date == [early]
     assert len(pd.read_parquet(data / "processed" / str(AS_OF) / "visits.parquet")) == 1

@@ -327,10 +327,10 @@ def crashing_workbook(path: Path) -> Path:
 
 @pytest.mark.parametrize("batch_bytes", [1, None])  # one batch per file; all files in one batch
 def test_crashing_reader_is_named_and_the_pool_goes_on(tmp_path, monkeypatch, batch_bytes):
-    from helpers.ingest import pipeline
+    from helpers.ingest import batches
 
     if batch_bytes:
-        monkeypatch.setattr(pipeline, "BATCH_BYTES", batch_bytes)
+        monkeypatch.setattr(batches, "BATCH_BYTES", batch_bytes)
     data = make_data_dir(tmp_path)
     crashing_workbook(raw_dir(data) / "毕业去向_crash.xlsx")
     good_file(data)

@@ -596,9 +596,9 @@ def test_reference_tables(tmp_path):
 def test_worker_pool_gives_the_same_processed_data(tmp_path, monkeypatch):
     import shutil
 
-    from helpers.ingest import pipeline
+    from helpers.ingest import batches
 
-    monkeypatch.setattr(pipeline, "BATCH_BYTES", 1)  # one batch per file: the pool really runs
+    monkeypatch.setattr(batches, "BATCH_BYTES", 1)  # one batch per file: the pool really runs
 
     data = make_data_dir(tmp_path / "one")
     for i in range(4):

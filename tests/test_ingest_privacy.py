@@ -9,6 +9,7 @@ import pandas as pd
 from test_ingest_support import (
     AS_OF,
     GRAD_HEADER,
+    VISITS_HEADER,
     grad_row,
     make_data_dir,
     raw_dir,
@@ -19,7 +20,8 @@ from test_ingest_support import (
 from helpers.datasets import BY_NAME, INPUT_DATASETS
 from helpers.ingest import ingest
 from helpers.ingest.pseudonym import key_fingerprint, keyed_digest, load_key
-from helpers.ingest.readers import FOOTER, dataset_for_file, find_header, list_files, read_file
+from helpers.ingest.readers import FOOTER, dataset_for_file, find_header, read_file
+from helpers.ingest.sources import folder_files
 
 PERSONAL = {c.name for d in BY_NAME.values() for c in d.columns if c.personal}
 PERSONAL_ZH = {c.zh for d in BY_NAME.values() for c in d.columns if c.personal}
@@ -28,7 +30,7 @@ PERSONAL_ZH = {c.zh for d in BY_NAME.values() for c in d.columns if c.personal}
 def personal_values(raw_folder) -> dict[str, set[str]]:
     """Every personal cell value of the raw input files of a folder, by column."""
     out: dict[str, set[str]] = {}
-    for path in list_files(raw_folder):
+    for path in folder_files(raw_folder, raw_folder):
         d = dataset_for_file(path, INPUT_DATASETS)
         if d is None:
             continue
@@ -95,18 +97,7 @@ def test_no_personal_value_in_processed_parquet(tmp_path, capsys):
     write_xlsx(raw_dir(data) / "毕业去向_a.xlsx", {"Sheet1": rows})
     write_csv(
         raw_dir(data) / "访企拓岗_a.csv",
-        [
-            [
-                "院校代码",
-                "走访日期",
-                "走访人",
-                "走访人职务",
-                "走访单位名称",
-                "是否新开拓",
-                "拓展岗位数",
-            ],
-            ["10386", "2023-06-01", "钱校长", "校长", "某公司", "是", "3"],
-        ],
+        [VISITS_HEADER, ["10386", "2023-06-01", "钱校长", "校长", "某公司", "是", "3"]],
     )
     write_csv(
         raw_dir(data) / "帮扶台账_a.csv",

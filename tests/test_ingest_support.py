@@ -43,6 +43,16 @@ GRAD_HEADER = [
     "手机号码",
 ]
 
+VISITS_HEADER = [
+    "院校代码",
+    "走访日期",
+    "走访人",
+    "走访人职务",
+    "走访单位名称",
+    "是否新开拓",
+    "拓展岗位数",
+]
+
 
 def grad_row(i: int, **over) -> list:
     """One valid graduates row; keyword arguments replace columns by Chinese header."""

@@ -15,6 +15,7 @@ import pytest
 from helpers.datasets import GRADUATES
 from helpers.ingest import normalise as nz
 from helpers.ingest import pseudonym as ps
+from helpers.ingest import university_codes as uc
 from helpers.ingest.readers import (
     UnreadableFile,
     cells_to_text,
@@ -225,7 +226,7 @@ def test_flags_and_rates():
 
 
 def test_resolve_university():
-    lookup = nz.UniversityLookup(
+    lookup = uc.UniversityLookup(
         frozenset({"10386", "10384"}),
         {"4135010386": "10386"},
         {"福州大学": "10386", "厦门大学": "10384"},
@@ -233,7 +234,7 @@ def test_resolve_university():
     code = text(["10386", None, None, "4135010386.0", "99999", "10384", None])
     uid = text([None, "4135010386", None, None, None, "4135010386", None])
     name = text([None, None, "福州 大学", None, None, None, None])
-    r = nz.resolve_university(code, uid, name, lookup, pd.RangeIndex(7))
+    r = uc.resolve_university(code, uid, name, lookup, pd.RangeIndex(7))
     assert r.code.tolist()[:6] == ["10386", "10386", "10386", "10386", "99999", "10384"]
     assert pd.isna(r.code.iloc[6])
     assert r.id_used.tolist() == [False, True, False, True, False, False, False]

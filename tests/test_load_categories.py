@@ -4,6 +4,7 @@ key, and snapshots stacked with the union of their categories."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 
 import numpy as np
@@ -74,8 +75,8 @@ def _same_values(cat: pd.Series, text: pd.Series) -> None:
 
 def test_default_reads_listed_text_as_sorted_categoricals(data):
     tmp_path, frames = data
-    got = load.load_dataset(tmp_path, "2023-08-31", "graduates")
-    plain = load.load_dataset(tmp_path, "2023-08-31", "graduates", categories=False)
+    got = load.load_dataset(tmp_path, dt.date(2023, 8, 31), "graduates")
+    plain = load.load_dataset(tmp_path, dt.date(2023, 8, 31), "graduates", categories=False)
     assert_frame_equal(plain, frames["2023-08-31"])
     assert list(got.columns) == list(plain.columns)
     listed = set(CATEGORICAL_COLUMNS["graduates"])
@@ -93,8 +94,8 @@ def test_default_reads_listed_text_as_sorted_categoricals(data):
 
 def test_sorted_categories_sort_and_group_as_the_text(data):
     tmp_path, _ = data
-    got = load.load_dataset(tmp_path, "2023-08-31", "graduates")
-    plain = load.load_dataset(tmp_path, "2023-08-31", "graduates", categories=False)
+    got = load.load_dataset(tmp_path, dt.date(2023, 8, 31), "graduates")
+    plain = load.load_dataset(tmp_path, dt.date(2023, 8, 31), "graduates", categories=False)
     keys = ["university_code", "major_code"]
     a = got.sort_values([*keys, "student_key"])[keys].astype(object).reset_index(drop=True)
     b = plain.sort_values([*keys, "student_key"])[keys].astype(object).reset_index(drop=True)
@@ -106,33 +107,35 @@ def test_sorted_categories_sort_and_group_as_the_text(data):
 
 def test_option_is_part_of_the_cache_key_and_source(data):
     tmp_path, _ = data
-    first = load.load_dataset(tmp_path, "2023-08-31", "graduates", columns=["major_code"])
+    first = load.load_dataset(tmp_path, dt.date(2023, 8, 31), "graduates", columns=["major_code"])
     plain = load.load_dataset(
-        tmp_path, "2023-08-31", "graduates", columns=["major_code"], categories=False
+        tmp_path, dt.date(2023, 8, 31), "graduates", columns=["major_code"], categories=False
     )
-    again = load.load_dataset(tmp_path, "2023-08-31", "graduates", columns=["major_code"])
+    again = load.load_dataset(tmp_path, dt.date(2023, 8, 31), "graduates", columns=["major_code"])
     assert first["major_code"].dtype == "category" == again["major_code"].dtype
     assert plain["major_code"].dtype == "string"
     assert first.attrs["source"] != plain.attrs["source"]  # memoised aggregates never mix
     only = load.load_dataset(
-        tmp_path, "2023-08-31", "graduates", categories=["gender", "cohort", "nonexistent"]
+        tmp_path, dt.date(2023, 8, 31), "graduates", categories=["gender", "cohort", "nonexistent"]
     )
     assert only["gender"].dtype == "category"  # a non-text or absent column is left alone
     assert only["major_code"].dtype == "string" and only["cohort"].dtype == "int16"
     with pytest.raises(TypeError, match="list of column names"):
-        load.load_dataset(tmp_path, "2023-08-31", "graduates", categories="gender")
+        load.load_dataset(tmp_path, dt.date(2023, 8, 31), "graduates", categories="gender")
 
 
 def test_history_categories_are_the_union_of_the_snapshots(data):
     tmp_path, frames = data
-    got = load.load_graduate_history(tmp_path, "2023-08-31")
-    plain = load.load_graduate_history(tmp_path, "2023-08-31", categories=False)
+    got = load.load_graduate_history(tmp_path, dt.date(2023, 8, 31))
+    plain = load.load_graduate_history(tmp_path, dt.date(2023, 8, 31), categories=False)
     assert_frame_equal(plain, pd.concat(frames.values(), ignore_index=True))
     for col in CATEGORICAL_COLUMNS["graduates"]:
         if col in got.columns:
             _same_values(got[col], plain[col])
     assert list(got["university_code"].cat.categories) == ["10386", "10394", "12631", "13470"]
-    one = load.load_graduate_history(tmp_path, "2023-08-31", snapshots=["2023-06-30"])
+    one = load.load_graduate_history(
+        tmp_path, dt.date(2023, 8, 31), snapshots=[dt.date(2023, 6, 30)]
+    )
     assert list(one["university_code"].cat.categories) == ["10394", "12631"]
 
 
@@ -156,7 +159,7 @@ def test_many_values_and_row_groups_with_their_own_dictionaries(tmp_path):
     col[rng.random(n) < 0.05] = None
     df = pd.DataFrame({"major_name": pd.array(col, dtype="string"), "x": np.arange(n)})
     _write(tmp_path / "processed" / "2023-08-31", df, "2023-08-31", row_group_size=333)
-    got = load.load_dataset(tmp_path, "2023-08-31", "graduates")
+    got = load.load_dataset(tmp_path, dt.date(2023, 8, 31), "graduates")
     _same_values(got["major_name"], df["major_name"])
     assert got["major_name"].cat.codes.dtype == np.int16
     assert_series_equal(got["x"], df["x"])
@@ -165,7 +168,7 @@ def test_many_values_and_row_groups_with_their_own_dictionaries(tmp_path):
 def test_empty_file_gives_empty_categoricals(tmp_path):
     df = _graduates(10, 4).iloc[:0]
     _write(tmp_path / "processed" / "2023-08-31", df, "2023-08-31")
-    got = load.load_dataset(tmp_path, "2023-08-31", "graduates")
+    got = load.load_dataset(tmp_path, dt.date(2023, 8, 31), "graduates")
     assert len(got) == 0 and list(got.columns) == list(df.columns)
     assert got["university_code"].dtype == "category"
     assert got["university_code"].cat.categories.dtype == "string"

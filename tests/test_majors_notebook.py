@@ -3,6 +3,7 @@ university (HTML, chart text, tables), and the province report runs with its def
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import shutil
 from pathlib import Path
@@ -19,6 +20,7 @@ from helpers.config import policy_for_date
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = ROOT / "notebooks" / "major_evidence.ipynb"
 AS_OF = "2023-08-31"
+AS_OF_DATE = dt.date.fromisoformat(AS_OF)
 
 pytestmark = pytest.mark.slow
 
@@ -134,7 +136,7 @@ def test_university_report_never_shows_another_university(demo_data_dir, tmp_pat
     assert svg.count("<svg") >= 5 and "阈值" in svg
     assert _leaks(svg, code, own_name, others) == []
 
-    folder = tables.tables_dir(reports, AS_OF, code)
+    folder = tables.tables_dir(reports, AS_OF_DATE, code)
     written = sorted(p.stem for p in folder.glob("*.csv"))
     assert written == sorted(majors.TABLE_TITLES)
     for path in folder.glob("*.csv"):
@@ -150,7 +152,7 @@ def test_university_report_never_shows_another_university(demo_data_dir, tmp_pat
     assert (peers.loc[shown, "peer_points"] >= majors.MIN_PEER_POINTS).all()
     assert peers.loc[~shown, "suppressed"].notna().all()
     # nothing of the university report lands in the province tables folder
-    assert not list(tables.tables_dir(reports, AS_OF).glob("*.csv"))
+    assert not list(tables.tables_dir(reports, AS_OF_DATE).glob("*.csv"))
 
 
 def test_province_report_runs_with_defaults(demo_data_dir, tmp_path):
@@ -164,7 +166,7 @@ def test_province_report_runs_with_defaults(demo_data_dir, tmp_path):
     html = _html(executed)
     assert "学科专业点" in html and "列入名单" in html
 
-    folder = tables.tables_dir(tmp_path / "reports", AS_OF)
+    folder = tables.tables_dir(tmp_path / "reports", AS_OF_DATE)
     got = {p.stem: tables.read_table(p) for p in folder.glob("*.csv")}
     assert set(got) == set(majors.TABLE_TITLES)
     graduates = pd.read_parquet(demo_data_dir / "processed" / AS_OF / "graduates.parquet")
@@ -186,7 +188,7 @@ def test_province_report_runs_with_defaults(demo_data_dir, tmp_path):
     assert unis["points"].sum() == len(points)
     # plan tracking covers the list whose plans fall due this year: the 2022 cohort at 2022-08-31,
     # recomputed here with plain pandas (rate below the threshold, enough graduates)
-    policy = policy_for_date(AS_OF)
+    policy = policy_for_date(AS_OF_DATE)
     prev = pd.read_parquet(demo_data_dir / "processed" / "2022-08-31" / "graduates.parquet")
     prev = prev[prev["in_denominator"] & (prev["cohort"] == 2022)]
     agg = prev.groupby(["university_code", "education_level", "major_code"]).agg(

@@ -5,6 +5,8 @@ whether the text columns are categoricals as helpers.load reads them by default,
 
 from __future__ import annotations
 
+import datetime as dt
+
 import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
@@ -17,7 +19,7 @@ from helpers.config import load_policy
 from helpers.majors import EVIDENCE_LABELS, evidence_level
 from helpers.rates import placement_rate, wilson_interval
 
-AS_OF = "2023-08-31"
+AS_OF = dt.date(2023, 8, 31)
 NOT_RECORDED = placement.NOT_RECORDED
 KINDS = ["default", "strings", "categories"]
 
@@ -32,7 +34,7 @@ def national(tmp_path_factory):
     data = tmp_path_factory.mktemp("national200k")
     generate_national(data, seed=8, total=200_000, institutions=400)
     ingest(AS_OF, data, workers=1)
-    folder = data / "processed" / AS_OF
+    folder = data / "processed" / AS_OF.isoformat()
     path = folder / "graduates.parquet"
     columns = placement.CURRENT_COLUMNS
     frames = {
@@ -101,21 +103,14 @@ def plain_by_university(df, universities, policy) -> pd.DataFrame:
 
 
 def plain_by_major(df, policy) -> pd.DataFrame:
+    """placement.by_major: the 专业点 rates of plain_point_rates, without cohort, with coverage."""
     keys = ["university_code", "education_level", "major_code"]
-    t = with_rates(plain_counts(df, keys), policy.statistics.confidence)
-    d = df[df["in_denominator"].astype(bool)]
-    names = []
-    for key, grp in d.groupby(keys, sort=True):  # a loop over the points: first named row
-        first = {}
-        for col in ("major_name", "discipline_code", "discipline_name"):
-            valid = grp[col].dropna()
-            first[col] = valid.iloc[0] if len(valid) else None
-        names.append({**dict(zip(keys, key, strict=True)), **first})
-    t = t.merge(pd.DataFrame(names).astype({k: str for k in keys}), on=keys, how="left")
-    m = policy.majors
-    t["evidence_level"] = evidence_level(
-        t["graduates"], t["placement_rate"], t["ci_high"], m.threshold, m.min_graduates
-    ).astype(str)
+    t = plain_point_rates(df, policy, keys)
+    d = df[keys].astype(object).where(df[keys].notna(), NOT_RECORDED)
+    d["_known"] = (df["in_denominator"] & df["destination_known"]).astype(np.int64)
+    known = d.groupby(keys, sort=True)["_known"].sum().rename("known").reset_index()
+    t = t.merge(known, on=keys, how="left")
+    t["coverage_rate"] = placement_rate(t["known"], t["graduates"])
     t["evidence_label"] = t["evidence_level"].map(EVIDENCE_LABELS)
     return t
 
@@ -125,7 +120,7 @@ def plain_by_group(df, policy) -> pd.DataFrame:
     rows = []
     scopes = [(str(code), part) for code, part in d.groupby("university_code", sort=True)]
     scopes.append((placement.ALL, d))
-    order = placement._group_order(policy)
+    order = placement.group_order(policy)
     willing_groups = set(policy.assistance.willing_all_placed_groups)
     for group in order:
         col = GROUP_COLUMNS[group]
@@ -163,12 +158,16 @@ def plain_by_group(df, policy) -> pd.DataFrame:
     return t
 
 
-def plain_point_rates(df, policy) -> pd.DataFrame:
-    """majors.point_rates with groupby, sort and merge (rows with a missing key left out)."""
-    keys = ["university_code", "education_level", "major_code", "cohort"]
+def plain_point_rates(df, policy, keys=None) -> pd.DataFrame:
+    """majors.point_rates with groupby, sort and merge: a missing key value is 未填报, a point
+    without counted graduates keeps a row, the most frequent name, the first row's discipline."""
+    keys = keys or ["university_code", "education_level", "major_code", "cohort"]
+    text = [c for c in keys if c != "cohort"]
     d = df[[*keys, "major_name", "discipline_code", "discipline_name"]].astype(
-        {c: object for c in (*keys[:-1], "major_name", "discipline_code", "discipline_name")}
+        {c: object for c in (*text, "major_name", "discipline_code", "discipline_name")}
     )
+    for c in text:
+        d[c] = d[c].where(d[c].notna(), NOT_RECORDED)
     counted = df["in_denominator"].astype(bool).to_numpy()
     d["_n"] = counted.astype(np.int64)
     d["_placed"] = (counted & df["placed"].astype(bool).to_numpy()).astype(np.int64)
@@ -178,7 +177,9 @@ def plain_point_rates(df, policy) -> pd.DataFrame:
     names = names.sort_values(  # most rows, then the smallest name, a missing name last
         [*keys, "_c", "major_name"], ascending=[True] * len(keys) + [False, True]
     ).drop_duplicates(keys)
-    first = d.dropna(subset=keys).drop_duplicates(keys)
+    first = d.drop_duplicates(keys)
+    first["discipline_code"] = first["discipline_code"].fillna("")
+    first["discipline_name"] = first["discipline_name"].fillna("未知学科")
     t = t.merge(names[[*keys, "major_name"]], on=keys, how="left")
     t = t.merge(first[[*keys, "discipline_code", "discipline_name"]], on=keys, how="left")
     t = with_rates(t, policy.statistics.confidence)
@@ -249,6 +250,7 @@ def test_by_major_matches_plain_groupby(national, policy, kind):
             "placement_rate",
             "ci_low",
             "ci_high",
+            "coverage_rate",
             "evidence_level",
             "evidence_label",
         ],
@@ -311,7 +313,7 @@ def test_whole_frame_and_empty_frame(national, policy):
 @pytest.mark.parametrize("kind", KINDS)
 def test_point_rates_match_plain_groupby(national, policy, kind):
     g = national[kind].copy()
-    g.loc[np.random.default_rng(9).random(len(g)) < 0.005, "major_code"] = pd.NA  # left out
+    g.loc[np.random.default_rng(9).random(len(g)) < 0.005, "major_code"] = pd.NA  # 未填报
     t = majors.point_rates(g, policy)
     e = plain_point_rates(g, policy)
     keys = ["university_code", "education_level", "major_code", "cohort"]
@@ -334,4 +336,5 @@ def test_point_rates_match_plain_groupby(national, policy, kind):
     assert list(t[keys].astype(str).itertuples(index=False)) == sorted(
         t[keys].astype(str).itertuples(index=False)
     )
-    assert t["graduates"].sum() == g.dropna(subset=["major_code"])["in_denominator"].sum()
+    assert t["graduates"].sum() == g["in_denominator"].sum()  # nothing left out
+    assert (t["major_code"] == NOT_RECORDED).any()  # the rows without a code, as their own point

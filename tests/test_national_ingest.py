@@ -1,4 +1,4 @@
-"""The bulk ingest path (helpers/ingest/bulk.py) against the regular path, on the same files.
+"""The bulk ingest path (helpers/ingest/bulk*.py) against the regular path, on the same files.
 
 Every file here is ingested twice, once forced through the bulk path (tiny chunks and CSV ranges,
 so that duplicates and mess fall across chunk borders) and once through the regular reader; the
@@ -19,7 +19,7 @@ import pyarrow.parquet as pq
 import pytest
 from pandas.testing import assert_frame_equal
 
-from helpers.ingest import bulk, ingest
+from helpers.ingest import bulk, bulk_plan, ingest
 from helpers.ingest.process import FileTask
 
 AS_OF = "2023-08-31"
@@ -151,8 +151,8 @@ def run_both(tmp_path, monkeypatch, files: dict[str, bytes], chunk_rows=7, range
     for mode in ("always", "never"):
         data = make_data(tmp_path / mode, files)
         monkeypatch.setenv(bulk.MODE_ENV, mode)
-        monkeypatch.setattr(bulk, "CHUNK_ROWS", chunk_rows)
-        monkeypatch.setattr(bulk, "CSV_RANGE_BYTES", range_bytes)
+        monkeypatch.setattr(bulk_plan, "CHUNK_ROWS", chunk_rows)
+        monkeypatch.setattr(bulk_plan, "CSV_RANGE_BYTES", range_bytes)
         ingest(AS_OF, data, workers=1)
         out[mode] = data / "processed" / AS_OF
     return out["always"], out["never"]
@@ -255,7 +255,7 @@ def test_utf8_start_then_gb18030_bytes_is_read_as_gb18030(tmp_path, monkeypatch)
         [f"T{i:04d}", "10384", "本科生毕业", "080901", "计算机科学与技术", "70"] for i in range(5)
     ]
     content = csv_text([header, *first]).encode("ascii") + csv_text(later).encode("gb18030")
-    monkeypatch.setattr(bulk, "_HEAD_BYTES", 256)
+    monkeypatch.setattr(bulk_plan, "HEAD_BYTES", 256)
     a, b = run_both(tmp_path, monkeypatch, {"毕业去向_全省.csv": content}, range_bytes=300)
     assert_same(a, b)
     assert table(a, "files").set_index("dataset").loc["graduates", "encoding"] == "gb18030"
@@ -296,12 +296,12 @@ def test_bulk_and_regular_files_in_one_folder_share_duplicate_rules(tmp_path, mo
     # a national Parquet export plus a small CSV correction that repeats some of its rows
     extra = csv_text([HEADER, row(2), row(4, 专业名称="软件工程"), row(100)]).encode("utf-8")
     files = {"graduates_national.parquet": messy_parquet(), "毕业去向_补充.csv": extra}
-    monkeypatch.setattr(bulk, "CSV_MIN_BYTES", 10**9)  # the CSV stays on the regular path
+    monkeypatch.setattr(bulk_plan, "CSV_MIN_BYTES", 10**9)  # the CSV stays on the regular path
     out = {}
     for mode in ("auto", "never"):
         data = make_data(tmp_path / mode, files)
         monkeypatch.setenv(bulk.MODE_ENV, mode)
-        monkeypatch.setattr(bulk, "CHUNK_ROWS", 9)
+        monkeypatch.setattr(bulk_plan, "CHUNK_ROWS", 9)
         ingest(AS_OF, data, workers=1)
         out[mode] = data / "processed" / AS_OF
     for name, keys in SORT.items():
@@ -328,7 +328,7 @@ def test_pool_workers_and_generated_national_export(tmp_path, monkeypatch):
         data.mkdir()
         (data / "raw").symlink_to(raw_root / "raw", target_is_directory=True)
         monkeypatch.setenv(bulk.MODE_ENV, mode)
-        monkeypatch.setattr(bulk, "CHUNK_ROWS", 1_000)
+        monkeypatch.setattr(bulk_plan, "CHUNK_ROWS", 1_000)
         ingest(AS_OF, data, workers=workers)
         out[mode] = data / "processed" / AS_OF
     g = table(out["auto"], "graduates")
@@ -354,7 +354,7 @@ def test_trigger(tmp_path, monkeypatch):
     monkeypatch.delenv(bulk.MODE_ENV, raising=False)
     assert bulk.is_bulk(*task(tmp_path, "g.parquet"))
     assert not bulk.is_bulk(*task(tmp_path, "g.csv"))
-    monkeypatch.setattr(bulk, "CSV_MIN_BYTES", 5)
+    monkeypatch.setattr(bulk_plan, "CSV_MIN_BYTES", 5)
     assert bulk.is_bulk(*task(tmp_path, "g.csv"))
     assert not bulk.is_bulk(*task(tmp_path, "g.xlsx"))
     t, size = task(tmp_path, "v.parquet")
@@ -370,7 +370,7 @@ def test_csv_ranges_end_outside_quotes(tmp_path, monkeypatch):
     content = messy_csv()
     p = tmp_path / "g.csv"
     p.write_bytes(content)
-    monkeypatch.setattr(bulk, "CSV_RANGE_BYTES", 100)
+    monkeypatch.setattr(bulk_plan, "CSV_RANGE_BYTES", 100)
     plan = bulk.plan_file(FileTask(str(p), "g.csv", "graduates", AS_OF))
     chunks = bulk.file_chunks(plan, tmp_path, 0)
     assert len(chunks) > 5

@@ -16,6 +16,7 @@ from test_placement_support import POLICY, build_layout
 
 from helpers import load, majors, memo
 from helpers import placement as P
+from helpers.majors import report as majors_report
 
 AS_OF = dt.date(2023, 8, 31)
 
@@ -95,13 +96,13 @@ def _evidence(data: Path, as_of: dt.date = AS_OF) -> majors.MajorEvidence:
 def counted(monkeypatch) -> list:
     """Count the evidence computations behind majors.major_evidence."""
     calls: list = []
-    real = majors._major_evidence
+    real = majors_report._major_evidence
 
     def counting(*args):
         calls.append(args[3])
         return real(*args)
 
-    monkeypatch.setattr(majors, "_major_evidence", counting)
+    monkeypatch.setattr(majors_report, "_major_evidence", counting)
     memo.named("major_evidence", maxsize=4).clear()
     yield calls
     memo.named("major_evidence", maxsize=4).clear()

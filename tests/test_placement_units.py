@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -254,25 +256,25 @@ def test_jump_signal_uses_last_two_snapshots_before_initial_date():
     late["10007"] = 390  # 150 of 160 not placed are placed in 2 weeks
     after = snap("2023-09-30", dict.fromkeys(codes, 400))  # after 08-31: not used
     counts = P.snapshot_counts(pd.concat([early, snap("2023-08-31", late), after]))
-    assert P.jump_snapshots(counts, POLICY, "2023-12-31") == (
+    assert P.jump_snapshots(counts, POLICY, dt.date(2023, 12, 31)) == (
         pd.Timestamp("2023-08-15"),
         pd.Timestamp("2023-08-31"),
     )
-    j = P.jump_signals(counts, POLICY, "2023-12-31").set_index("university_code")
+    j = P.jump_signals(counts, POLICY, dt.date(2023, 12, 31)).set_index("university_code")
     assert j.loc["10007", "newly_placed"] == 150 and j.loc["10007", "not_placed_before"] == 160
     assert j.loc["10007", "rate_jump"] == pytest.approx(150 / 400)
     assert j.loc["10007", "flag_level"] == "预警"
     assert (j.drop(index="10007")["flag_level"] == "").all()
     # fewer than two snapshots before the date: no jump rows
-    assert P.jump_signals(counts, POLICY, "2023-08-20").empty
+    assert P.jump_signals(counts, POLICY, dt.date(2023, 8, 20)).empty
 
 
 def test_warning_signals_table_and_university_mode():
     counts = P.snapshot_counts(_history())
-    w = P.warning_signals(_current(), counts, POLICY, "2023-08-31", UNIS)
+    w = P.warning_signals(_current(), counts, POLICY, dt.date(2023, 8, 31), UNIS)
     assert set(w["signal"]) == {*(v[0] for v in P.SIGNALS.values()), P.JUMP_SIGNAL}
     assert (w["flagged"] == (w["flag_level"] != "")).all()
-    one = P.warning_signals(_current(), counts, POLICY, "2023-08-31", UNIS, "10386")
+    one = P.warning_signals(_current(), counts, POLICY, dt.date(2023, 8, 31), UNIS, "10386")
     assert set(one["university_code"]) == {"10386"} and len(one) == 4
 
 
@@ -336,10 +338,10 @@ def test_memo_only_for_sourced_frames_and_never_for_subsets_or_edits():
     P.clear_memo()
     cur = _current()
     P.by_university(cur, UNIS, POLICY)
-    assert not P._MEMO  # no source: always computed afresh
+    assert not P.MEMO  # no source: always computed afresh
     cur.attrs[P.SOURCE_ATTR] = ("graduates.parquet", 1, 2)
     first, _ = P.by_university(cur, UNIS, POLICY)
-    assert len(P._MEMO) == 1
+    assert len(P.MEMO) == 1
     again, _ = P.by_university(cur, UNIS, POLICY)
     pd.testing.assert_frame_equal(first, again)
     again.loc[0, "graduates"] = -1  # callers get copies
@@ -360,7 +362,7 @@ def test_memo_only_for_sourced_frames_and_never_for_subsets_or_edits():
     pd.testing.assert_frame_equal(P.snapshot_counts(hist), counts_a)
     pd.testing.assert_frame_equal(P.snapshot_counts(hist), counts_a)
     P.clear_memo()
-    assert not P._MEMO
+    assert not P.MEMO
 
 
 def test_snapshot_counts_equal_plain_groupby():

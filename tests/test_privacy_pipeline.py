@@ -143,7 +143,7 @@ def test_inputs_have_known_personal_values(known):
 
 
 def test_ingest_fingerprints_cover_every_personal_value(demo_data_dir, known):
-    digests = set(S.load_fingerprints(demo_data_dir, ISO)["digest"])
+    digests = set(S.load_fingerprints(demo_data_dir, AS_OF)["digest"])
     missing = known.fingerprints[~known.fingerprints["digest"].isin(digests)]
     assert missing.empty, missing["kind"].value_counts().to_dict()
 
@@ -157,7 +157,7 @@ def test_whole_run_publishes_and_every_output_is_clean(full_run, known, key):
     suffixes = {p.suffix for p in outputs}
     assert {".html", ".csv", ".xlsx", ".ipynb", ".json"} <= suffixes
     assert any(p.parent.name == "universities" and p.suffix == ".html" for p in outputs)
-    words = S.vocabulary(full_run.data_dir, ISO)
+    words = S.vocabulary(full_run.data_dir, AS_OF)
     hits = S.scan_paths([run_dir], known.fingerprints, key, words)
     assert hits == [], S.format_hits(hits)
     assert S.scan_run(run_dir, full_run.data_dir) == []

@@ -1,13 +1,12 @@
-"""Repository hygiene: notebooks clean, dependencies in step, policy numbers not scattered."""
+"""Repository hygiene: notebooks clean, CI runs the README's command, policy numbers not scattered
+(dependencies: tests/test_packaging.py)."""
 
 from __future__ import annotations
 
 import re
-import tomllib
 from pathlib import Path
 
 import pytest
-import yaml
 
 from helpers.devtools import notebook_problems, parameters_cell_problems
 
@@ -24,27 +23,6 @@ def test_parameters_check_rejects_derived_values():
     cell = {"source": 'as_of = "2023-08-31"\nyear = int(as_of[:4])\n'}
     assert parameters_cell_problems(cell) == ["line 2: value is not a literal"]
     assert parameters_cell_problems({"source": 'as_of = "2023-08-31"\nuniversity = None\n'}) == []
-
-
-def _names(requirements):
-    return {
-        re.split(r"[<>=\[ ]", r.strip(), maxsplit=1)[0].lower().replace("_", "-")
-        for r in requirements
-    }
-
-
-def test_environment_yml_matches_pyproject():
-    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    wanted = _names(project["dependencies"] + project["optional-dependencies"]["dev"])
-    env = yaml.safe_load((ROOT / "environment.yml").read_text())
-    conda = {d for d in env["dependencies"] if isinstance(d, str)}
-    conda_names = _names(conda) - {"python", "pip"}
-    # conda-forge spells two packages differently
-    conda_names = {
-        {"python-duckdb": "duckdb", "jupyter-client": "jupyter-client"}.get(n, n)
-        for n in conda_names
-    }
-    assert conda_names == wanted
 
 
 def test_ci_calls_the_readme_test_command():

@@ -1,17 +1,26 @@
-"""The runner's papermill client: outputs built and checked like nbformat's, cells executed like
-papermill's own nbclient engine (same outputs), durations as papermill computes them."""
+"""The runner's notebook execution: outputs built and checked like nbformat's (helpers.patches),
+cells executed with nbclient like papermill's own nbclient engine (same outputs, same papermill
+metadata and error banner), durations as papermill computes them."""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+from pathlib import Path
 
 import nbformat
 import papermill as pm
 import pytest
 from papermill.exceptions import PapermillExecutionError
 
-from helpers.runner.execute import RUNNER_CELL_TAGS, _warm_engine, output_from_msg, runner_cells
+from helpers import patches
+from helpers.patches import output_from_msg
+from helpers.runner.execute import (
+    RUNNER_CELL_TAGS,
+    execute_notebook,
+    prepare_notebook,
+    runner_cells,
+)
 
 PNG = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
 
@@ -111,7 +120,7 @@ CELLS = [
 ]
 
 
-def _execute(tmp_path, engine: str, name: str) -> dict:
+def _source(tmp_path) -> Path:
     nb = nbformat.v4.new_notebook()
     nb.metadata["kernelspec"] = {
         "name": "python3",
@@ -121,14 +130,21 @@ def _execute(tmp_path, engine: str, name: str) -> dict:
     nb.cells = [nbformat.v4.new_code_cell(src) for src in CELLS]
     for i, cell in enumerate(nb.cells):
         cell.id = f"cell-{i}"
-    source, out = tmp_path / f"{name}-in.ipynb", tmp_path / f"{name}.ipynb"
+    nb.cells[0].metadata["tags"] = ["parameters"]
+    source = tmp_path / "in.ipynb"
     nbformat.write(nb, source)
+    return source
+
+
+def _stock(tmp_path) -> dict:
+    source, out = _source(tmp_path), tmp_path / "stock.ipynb"
     with pytest.raises(PapermillExecutionError, match="故意失败"):
         pm.execute_notebook(
             str(source),
             str(out),
+            parameters={"x": 1},
             kernel_name="python3",
-            engine_name=engine,
+            engine_name="nbclient",
             progress_bar=False,
             request_save_on_cell_execute=False,
             cwd=str(tmp_path),
@@ -136,27 +152,62 @@ def _execute(tmp_path, engine: str, name: str) -> dict:
     return json.loads(out.read_text(encoding="utf-8"))
 
 
+def _ours(tmp_path) -> dict:
+    source, out = _source(tmp_path), tmp_path / "ours.ipynb"
+    nb = prepare_notebook(source, out, {"x": 1}, (None, None))
+    with pytest.raises(PapermillExecutionError, match="故意失败") as exc:
+        execute_notebook(nb, out, None, tmp_path)
+    assert exc.value.ename == "ValueError"
+    return json.loads(out.read_text(encoding="utf-8"))
+
+
 @pytest.mark.slow
 @pytest.mark.xdist_group("runner")
-def test_warm_engine_executes_like_papermills_engine(tmp_path):
-    ours = _execute(tmp_path, _warm_engine(), "warm")
-    theirs = _execute(tmp_path, "nbclient", "stock")
-    # + papermill's error banner at the top and its marker above the failing cell
-    assert len(ours["cells"]) == len(theirs["cells"]) == len(CELLS) + 2
+@pytest.mark.parametrize("stock", [False, True], ids=["patched", "stock"])
+def test_runner_executes_like_papermills_engine(tmp_path, monkeypatch, stock):
+    if stock:
+        monkeypatch.setenv(patches.STOCK_ENV, "1")
+    ours = _ours(tmp_path)
+    theirs = _stock(tmp_path)
+    # + the injected parameters, papermill's error banner at the top and its marker above the
+    # failing cell
+    assert len(ours["cells"]) == len(theirs["cells"]) == len(CELLS) + 3
     for a, b in zip(ours["cells"], theirs["cells"], strict=True):
         assert a.get("outputs") == b.get("outputs")
         assert a.get("execution_count") == b.get("execution_count")
+        assert a["metadata"].get("tags") == b["metadata"].get("tags")
         pa, pb = a["metadata"].get("papermill", {}), b["metadata"].get("papermill", {})
         assert (pa.get("status"), pa.get("exception")) == (pb.get("status"), pb.get("exception"))
+    pa, pb = ours["metadata"]["papermill"], theirs["metadata"]["papermill"]
+    assert {k: pa[k] for k in ("parameters", "exception", "input_path")} == {
+        "parameters": {"x": 1},
+        "exception": True,
+        "input_path": pb["input_path"],
+    }
+    assert pb["exception"] is True and ours["metadata"]["language_info"]["name"] == "python"
     shown = [c["outputs"] for c in ours["cells"] if c["cell_type"] == "code"]
-    assert "".join(shown[1][0]["data"]["text/markdown"]) == "**第二版**"  # updated in place
-    assert ["".join(o["text"]) for o in shown[3]] == ["清除后\n"]  # cleared before the next output
-    assert shown[6][0]["output_type"] == "error"
+    assert "".join(shown[2][0]["data"]["text/markdown"]) == "**第二版**"  # updated in place
+    assert ["".join(o["text"]) for o in shown[4]] == ["清除后\n"]  # cleared before the next output
+    assert shown[7][0]["output_type"] == "error"
     # durations are end - start of each executed cell, as papermill computes them
     executed = [c for c in ours["cells"] if c["metadata"].get("papermill", {}).get("start_time")]
-    assert len(executed) == len(CELLS)
+    assert len(executed) == len(CELLS) + 1
     for cell in executed:
         pmeta = cell["metadata"]["papermill"]
         start = dt.datetime.fromisoformat(pmeta["start_time"])
         end = dt.datetime.fromisoformat(pmeta["end_time"])
         assert pmeta["duration"] == (end - start).total_seconds() >= 0
+
+
+def test_stock_switch_restores_nbformats_outputs(monkeypatch):
+    from nbclient import client
+
+    try:
+        monkeypatch.setenv(patches.STOCK_ENV, "1")
+        assert patches.install_fast_outputs() is False
+        assert client.output_from_msg is nbformat.v4.output_from_msg
+        monkeypatch.delenv(patches.STOCK_ENV)
+        assert patches.install_fast_outputs() is True
+        assert client.output_from_msg is output_from_msg
+    finally:
+        patches.install_fast_outputs()

@@ -318,7 +318,7 @@ def test_dead_kernel_fails_one_report_and_the_next_gets_a_new_kernel(data, tmp_p
         tmp_path / "r" / AS_OF.isoformat(),
         tmp_path / "r",
         data,
-        AS_OF.isoformat(),
+        AS_OF,
         {"as_of": "2023-08-31", "cohort": "2023届", "data_version": "x", "generated_at": "now"},
     )
     with WarmKernel(nb_dir) as kernel:
@@ -383,3 +383,110 @@ def test_a_second_run_of_the_same_period_is_refused(data, tmp_path, capsys):
         assert run(data, reports, GOOD) == 4
     assert "另一个 2023-08-31 的运行正在进行" in capsys.readouterr().err
     assert not (reports / "2023-08-31").exists()
+
+
+def test_a_worker_scans_every_file_of_its_report_as_it_is_written(data, tmp_path):
+    """The report's notebooks and page from memory, its tables as the kernel wrote them: the
+    worker's ledger holds every file the task wrote, with the hits of the leaking part."""
+    from helpers.runner.catalog import university_task
+    from helpers.runner.execute import RunContext, run_task
+
+    run_dir = tmp_path / "r" / AS_OF.isoformat()
+    run_dir.mkdir(parents=True)
+    ctx = RunContext(
+        TEST_NOTEBOOKS,
+        run_dir,
+        run_dir.parent,
+        data,
+        AS_OF,
+        {"as_of": "2023-08-31", "cohort": "2023届", "data_version": "x", "generated_at": "now"},
+        scan_outputs=True,
+    )
+    leak = ReportSpec("leak.ipynb", "泄露测试", UNIVERSITY, "leak")
+    task = university_task([GOOD[1], leak], "10001", "甲大学")
+    with WarmKernel(TEST_NOTEBOOKS) as kernel:
+        result = run_task(task, ctx, kernel, ctx.output_scanner())
+    assert result.status == "ok" and result.scan is not None
+    written = {p.relative_to(run_dir).as_posix() for p in run_dir.rglob("*") if p.is_file()}
+    assert any(f.startswith("tables/universities/10001/") for f in written)
+    assert set(result.scan.files) == written
+    assert {h.file for h in result.scan.hits} == {task.html_rel, task.parts[1].notebook_rel}
+    assert {h.kind for h in result.scan.hits} == {"name"}
+
+
+STEPS = {
+    "hash_inputs",
+    "ingest",
+    "plan",
+    "staging",
+    "reports",
+    "workbook",
+    "documents",
+    "audit",
+    "index",
+    "privacy_scan",
+}
+
+
+def test_the_run_records_and_prints_its_time_by_step_unless_quiet(data, tmp_path, capsys):
+    import logging
+
+    from helpers import logs
+
+    assert run(data, tmp_path / "reports", GOOD) == 0
+    out = capsys.readouterr().out
+    man = json.loads((tmp_path / "reports" / "2023-08-31" / "manifest.json").read_text("utf-8"))
+    steps = {k: v for k, v in man["timings"].items() if k != "total"}
+    assert set(steps) == STEPS  # (no start-up: this process is not the placement command)
+    assert set(man["cpu_timings"]) == STEPS
+    assert sum(steps.values()) <= man["timings"]["total"]
+    table = out[out.index("各步骤用时") :]
+    for name in [*STEPS, "publish", "unaccounted", "total"]:
+        assert f" {name} " in table, name
+    try:
+        logs.configure(logging.WARNING)  # what -q sets
+        assert run(data, tmp_path / "quiet", GOOD) == 0
+    finally:
+        logs.configure(logging.INFO)
+    assert "各步骤用时" not in capsys.readouterr().out
+
+
+def test_scanning_as_written_finds_exactly_what_a_scan_of_the_finished_folder_finds(data, tmp_path):
+    """Two workers scan their reports as they write them; with the final pass, the hits are
+    those of the end-of-run scan of the whole folder (scanner.scan_run), leaks and all."""
+    from helpers import scanner
+    from helpers.runner.catalog import plan_tasks
+    from helpers.runner.execute import RunContext, run_tasks
+    from helpers.runner.scanning import ScanLedger, final_scan, output_scanner
+
+    run_dir = tmp_path / "r" / AS_OF.isoformat()
+    run_dir.mkdir(parents=True)
+    ctx = RunContext(
+        TEST_NOTEBOOKS,
+        run_dir,
+        run_dir.parent,
+        data,
+        AS_OF,
+        {"as_of": "2023-08-31", "cohort": "2023届", "data_version": "x", "generated_at": "now"},
+        scan_outputs=True,
+    )
+    specs = [
+        *GOOD,
+        ReportSpec("leak.ipynb", "泄露测试", PROVINCE, "泄露测试"),
+        ReportSpec("leak.ipynb", "院校泄露测试", UNIVERSITY, "leak"),
+    ]
+    results = run_tasks(plan_tasks(specs, list(UNIS.items())), ctx, 2, progress=False)
+    ledger = ScanLedger()
+    for r in results:
+        ledger.merge(r.scan)
+    written = {p.relative_to(run_dir).as_posix() for p in run_dir.rglob("*") if p.is_file()}
+    assert set(ledger.files) == written  # the workers scanned every file they wrote
+    main = output_scanner(run_dir, data, AS_OF)
+    ours = final_scan(run_dir, ledger, main.scanner)
+
+    def key(h):
+        return h.file, h.kind, h.location, h.masked, h.rule
+
+    theirs = scanner.scan_run(run_dir, data)
+    assert len(ours) >= 8  # the province report and each university's, notebook and page
+    assert sorted(ours, key=key) == sorted(theirs, key=key)

@@ -403,3 +403,14 @@ def test_chart_png_shrinks_to_a_palette_on_white():
         )  # transparency flattened on white
     assert render.shrink_png("not base64 png") == "not base64 png"
     assert render.shrink_png(small) == small  # a palette PNG (helpers.charts.show_figure) as it is
+
+
+def test_the_embedded_font_does_not_depend_on_the_time_it_is_built(monkeypatch):
+    import time
+
+    from helpers.runner import webfont
+
+    first = webfont.subset_woff2("标题说明粗体")
+    later = time.time() + 86_400
+    monkeypatch.setattr(time, "time", lambda: later)
+    assert webfont.subset_woff2("标题说明粗体") == first

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pandas as pd
 import pytest
 
@@ -68,7 +70,7 @@ def history():
 
 
 def test_late_entries_shares_delays_and_missing_dates():
-    t = timeliness.reporting_timeliness(history(), "2023-06-30", POLICY).set_index(
+    t = timeliness.reporting_timeliness(history(), dt.date(2023, 6, 30), POLICY).set_index(
         "university_code"
     )
     one = t.loc["1"]
@@ -89,11 +91,11 @@ def test_late_entries_shares_delays_and_missing_dates():
 
 
 def test_as_of_cuts_the_snapshots_and_first_snapshot_is_not_judged():
-    t = timeliness.reporting_timeliness(history(), "2023-05-31", POLICY).set_index(
+    t = timeliness.reporting_timeliness(history(), dt.date(2023, 5, 31), POLICY).set_index(
         "university_code"
     )
     assert t.loc["2", "judged"] == 0 and pd.isna(t.loc["2", "late_share"])
-    only_first = timeliness.reporting_timeliness(history(), "2023-04-30", POLICY)
+    only_first = timeliness.reporting_timeliness(history(), dt.date(2023, 4, 30), POLICY)
     assert (only_first["judged"] == 0).all()
     assert "需要至少两期快照" in timeliness.summary_sentence(only_first)
 

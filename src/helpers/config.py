@@ -6,6 +6,7 @@ The notice changes every year; every number and date it sets lives in
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import re
 from functools import lru_cache
@@ -24,6 +25,7 @@ REFERENCE_DIR = PACKAGE_DIR / "reference"
 TEMPLATES_DIR = PACKAGE_DIR / "templates"
 
 _MONTH_DAY = re.compile(r"^(\d{2})-(\d{2})$")
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
 def _check_month_day(value: str) -> str:
@@ -248,21 +250,28 @@ def load_policy(year: int | None = None, path: str | Path | None = None) -> Poli
         raise InvalidInputError(f"invalid policy file {path}: {exc}") from exc
 
 
-def policy_for_date(as_of: dt.date | str) -> Policy:
+def policy_for_date(as_of: dt.date) -> Policy:
     """The policy in force for the cohort of a reporting date (cohort = year of ``as_of``)."""
-    return load_policy(parse_as_of(as_of).year)
+    return load_policy(as_of.year)
 
 
-def parse_as_of(value: dt.date | str) -> dt.date:
-    """Parse an ISO reporting date, with a message that says what was expected."""
+def parse_as_of(value: dt.date | str, name: str = "as_of") -> dt.date:
+    """The one parser of a reporting date, used only at the edges: the command line, a notebook's
+    parameters (papermill injects text) and the runner's entry. Everything inside the package
+    takes a ``datetime.date``. A date passes through (a datetime gives its date); anything else
+    must be text ``YYYY-MM-DD`` naming a real day, or the message names ``name`` and the bad value
+    (``date.fromisoformat`` alone would also take ``20230831`` or ``2023-W35-4``)."""
     if isinstance(value, dt.datetime):
         return value.date()
     if isinstance(value, dt.date):
         return value
-    try:
-        return dt.date.fromisoformat(str(value).strip())
-    except ValueError as exc:
-        raise InvalidInputError(f"as_of must be an ISO date YYYY-MM-DD, got {value!r}") from exc
+    text = value.strip() if isinstance(value, str) else ""
+    if _ISO_DATE.fullmatch(text):
+        with contextlib.suppress(ValueError):  # 2023-02-30
+            return dt.date.fromisoformat(text)
+    raise InvalidInputError(
+        f"{name} must be an ISO date YYYY-MM-DD (e.g. 2023-08-31), got {value!r}"
+    )
 
 
 def data_paths(data_dir: str | Path = "data") -> tuple[Path, Path]:
@@ -271,5 +280,6 @@ def data_paths(data_dir: str | Path = "data") -> tuple[Path, Path]:
     return base / "raw", base / "processed"
 
 
-def processed_dir(data_dir: str | Path, as_of: dt.date | str) -> Path:
-    return Path(data_dir) / "processed" / parse_as_of(as_of).isoformat()
+def processed_dir(data_dir: str | Path, as_of: dt.date) -> Path:
+    """The processed folder of one reporting date: ``data_dir/processed/<YYYY-MM-DD>``."""
+    return data_paths(data_dir)[1] / as_of.isoformat()

@@ -90,12 +90,12 @@ def table_digest(path: Path) -> str:
 
 
 def digest_tree(folders: list[Path]) -> dict[str, str]:
-    """Digest of every table under the folders, keyed by path relative to its folder."""
+    """Digest of every table under the folders, keyed by path from the folder's parent (reports/<as_of>/..., processed/<as_of>/...)."""
     out = {}
     for folder in folders:
         for path in sorted(folder.rglob("*")):
             if path.is_file() and path.suffix in TABLE_SUFFIXES:
-                out[f"{folder.name}/{path.relative_to(folder).as_posix()}"] = table_digest(path)
+                out[f"{folder.parent.name}/{folder.name}/{path.relative_to(folder).as_posix()}"] = table_digest(path)
     return out
 
 

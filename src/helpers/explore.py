@@ -1,9 +1,12 @@
 """Small building blocks for the analyst's own questions (``notebooks/explore.ipynb``).
 
 The report notebooks answer the notice's questions; these functions help with the others — two
-dates or two cohorts side by side, one snapshot out of the history — with the same pooled rates
-and Wilson intervals as the reports (:func:`helpers.placement.rate_table`). ``docs/analysis.md``
-lists them with the rest of the public functions an analyst uses.
+dates or two cohorts side by side, one snapshot out of the history, one university's departments
+through the spring — with the same pooled rates and Wilson intervals as the reports
+(:func:`helpers.placement.rate_table`). Exploration charts are seaborn's (a statistical chart from
+a tidy frame in one call) drawn in the house style (:func:`helpers.charts.use_house_style`); the
+report charts stay plain matplotlib (:mod:`helpers.charts`). ``docs/analysis.md`` lists these
+with the rest of the public functions an analyst uses.
 """
 
 from __future__ import annotations
@@ -12,15 +15,18 @@ import datetime as dt
 from collections.abc import Sequence
 
 import pandas as pd
+import seaborn as sns
+from matplotlib import pyplot as plt
+from matplotlib.figure import Figure
 
-from helpers.config import parse_as_of
+from helpers.charts import PALETTE
 from helpers.placement import rate_table
 from helpers.tables import register_headers
 
 
-def snapshot(history: pd.DataFrame, date: dt.date | str) -> pd.DataFrame:
+def snapshot(history: pd.DataFrame, date: dt.date) -> pd.DataFrame:
     """The rows of one snapshot of a graduates history (``snapshot_date`` equal to ``date``)."""
-    d = pd.Timestamp(parse_as_of(date))
+    d = pd.Timestamp(date)
     rows = history.loc[pd.to_datetime(history["snapshot_date"]) == d]
     if rows.empty:
         dates = sorted({x.date().isoformat() for x in pd.to_datetime(history["snapshot_date"])})
@@ -28,16 +34,15 @@ def snapshot(history: pd.DataFrame, date: dt.date | str) -> pd.DataFrame:
     return rows
 
 
-def same_day_previous_cohort(history: pd.DataFrame, date: dt.date | str) -> dt.date | None:
+def same_day_previous_cohort(history: pd.DataFrame, date: dt.date) -> dt.date | None:
     """The previous cohort's snapshot to compare ``date`` with: the same month-day a year
     earlier, else its newest snapshot before that day; None when the previous cohort has none."""
-    d = parse_as_of(date)
     try:
-        target = d.replace(year=d.year - 1)
+        target = date.replace(year=date.year - 1)
     except ValueError:  # 29 February
-        target = dt.date(d.year - 1, 2, 28)
+        target = dt.date(date.year - 1, 2, 28)
     dates = pd.to_datetime(
-        history.loc[history["cohort"].astype("int64") == d.year - 1, "snapshot_date"]
+        history.loc[history["cohort"].astype("int64") == date.year - 1, "snapshot_date"]
     ).unique()
     earlier = sorted(x.date() for x in pd.DatetimeIndex(dates) if x.date() <= target)
     return earlier[-1] if earlier else None
@@ -76,6 +81,54 @@ def compare_rates(
     )
     out["significant"] = (apart & enough).to_numpy(dtype=bool)
     return out.sort_values(["rate_change", *by], na_position="last").reset_index(drop=True)
+
+
+def department_trend(
+    history: pd.DataFrame,
+    university: str,
+    cohort: int,
+    confidence: float = 0.95,
+    min_graduates: int = 0,
+    department: str | None = None,
+) -> pd.DataFrame:
+    """Placement rate of each department of ``university`` at every snapshot of ``cohort`` (only
+    ``department`` when given): one row per snapshot and department with :func:`rate_table`'s
+    columns. Departments with fewer than ``min_graduates`` graduates in every snapshot are left
+    out: their lines would be noise."""
+    rows = history.loc[
+        (history["university_code"] == university) & (history["cohort"].astype("int64") == cohort)
+    ]
+    if department is not None:
+        rows = rows.loc[rows["department"] == department]
+    trend = rate_table(rows, ["snapshot_date", "department"], confidence)
+    size = trend.groupby("department", observed=True)["graduates"].transform("max")
+    return trend.loc[size >= min_graduates].reset_index(drop=True)
+
+
+def trend_chart(trend: pd.DataFrame, title: str) -> Figure:
+    """A line per department of :func:`department_trend` through the snapshots (seaborn's
+    ``lineplot``, house colours while there are enough of them), rates as percentages, the legend
+    beside the plot. Call :func:`helpers.charts.use_house_style` first; close the figure after
+    showing it."""
+    departments = trend["department"].astype("string").unique().tolist()
+    fig, ax = plt.subplots(figsize=(9, 4.5))
+    sns.lineplot(
+        data=trend.assign(department=trend["department"].astype("string")),
+        x="snapshot_date",
+        y="placement_rate",
+        hue="department",
+        hue_order=departments,
+        marker="o",
+        palette=PALETTE[: len(departments)] if len(departments) <= len(PALETTE) else None,
+        ax=ax,
+    )
+    ax.set_xlabel("统计日期")
+    ax.set_ylabel("毕业去向落实率")
+    ax.yaxis.set_major_formatter(lambda v, _: f"{v:.0%}")
+    ax.set_title(title)
+    if departments:
+        ax.legend(title="院系", fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1))
+    return fig
 
 
 register_headers(

@@ -26,7 +26,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from helpers.config import parse_as_of
+from helpers.config import processed_dir
 from helpers.datasets import CATEGORICAL_COLUMNS, PROCESSED_COLUMNS
 
 
@@ -51,7 +51,7 @@ def processed_dates(data_dir: str | Path) -> list[dt.date]:
 
 def load_dataset(
     data_dir: str | Path,
-    as_of: dt.date | str,
+    as_of: dt.date,
     name: str,
     columns: list[str] | None = None,
     categories: bool | Sequence[str] = True,
@@ -62,8 +62,7 @@ def load_dataset(
     (``helpers.datasets.CATEGORICAL_COLUMNS``) as categoricals with sorted categories, False
     reads every text column as text, a list of column names reads those as categoricals.
     """
-    as_of = parse_as_of(as_of)
-    path = Path(data_dir) / "processed" / as_of.isoformat() / f"{name}.parquet"
+    path = processed_dir(data_dir, as_of) / f"{name}.parquet"
     if not path.exists():
         raise MissingDataError(
             f"{path} is missing: run `placement ingest --as-of {as_of} --data-dir {data_dir}` first"
@@ -197,20 +196,19 @@ def sorted_categorical(s: pd.Series, dtype="string") -> pd.Series:
 
 def load_graduate_history(
     data_dir: str | Path,
-    as_of: dt.date | str,
+    as_of: dt.date,
     columns: list[str] | None = None,
-    snapshots=None,
+    snapshots: Sequence[dt.date] | None = None,
     categories: bool | Sequence[str] = True,
 ) -> pd.DataFrame:
     """Every processed graduates snapshot up to ``as_of`` (all cohorts), stacked.
 
     Each snapshot's rows carry ``snapshot_date``; use it for progress through the year and the
-    ``cohort`` column for trends across cohorts. ``snapshots`` (ISO strings or dates) keeps only
-    those snapshot dates, without reading the others. ``categories`` as for
+    ``cohort`` column for trends across cohorts. ``snapshots`` (dates) keeps only those snapshot
+    dates, without reading the others. ``categories`` as for
     :func:`load_dataset` (the categories of a column are the union over the snapshots, sorted).
     """
-    wanted = None if snapshots is None else {parse_as_of(s).isoformat() for s in snapshots}
-    as_of = parse_as_of(as_of)
+    wanted = None if snapshots is None else set(snapshots)
     paths, seen = [], set()
     for d in processed_dates(data_dir):
         if d > as_of:
@@ -220,7 +218,7 @@ def load_graduate_history(
         if snapshot in seen or (wanted is not None and snapshot not in wanted):
             continue
         seen.add(snapshot)
-        paths.append(Path(data_dir) / "processed" / d.isoformat() / "graduates.parquet")
+        paths.append(processed_dir(data_dir, d) / "graduates.parquet")
     if not paths:
         raise MissingDataError(
             f"no processed graduates snapshot on or before {as_of} in {data_dir}"
@@ -264,16 +262,16 @@ def stack_frames(frames: list[pd.DataFrame]) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
-def read_manifest(data_dir: str | Path, as_of: dt.date | str) -> dict:
-    path = Path(data_dir) / "processed" / parse_as_of(as_of).isoformat() / "manifest.json"
+def read_manifest(data_dir: str | Path, as_of: dt.date) -> dict:
+    path = processed_dir(data_dir, as_of) / "manifest.json"
     if not path.exists():
         raise MissingDataError(f"{path} is missing: run `placement ingest --as-of {as_of}` first")
     return json.loads(path.read_text(encoding="utf-8"))
 
 
-def graduates_snapshot_date(data_dir: str | Path, as_of: dt.date | str) -> str | None:
-    """ISO date of the raw snapshot folder behind ``processed/<as_of>/graduates.parquet``."""
-    path = Path(data_dir) / "processed" / parse_as_of(as_of).isoformat() / "manifest.json"
+def graduates_snapshot_date(data_dir: str | Path, as_of: dt.date) -> dt.date | None:
+    """Date of the raw snapshot folder behind ``processed/<as_of>/graduates.parquet``."""
+    path = processed_dir(data_dir, as_of) / "manifest.json"
     if not path.exists():
         return read_manifest(data_dir, as_of)  # raises MissingDataError with the command to run
     stat = path.stat()
@@ -282,6 +280,7 @@ def graduates_snapshot_date(data_dir: str | Path, as_of: dt.date | str) -> str |
 
 
 @lru_cache(maxsize=64)
-def _snapshot_date_of(path: str, mtime_ns: int, size: int) -> str | None:
+def _snapshot_date_of(path: str, mtime_ns: int, size: int) -> dt.date | None:
     manifest = json.loads(Path(path).read_text(encoding="utf-8"))
-    return manifest["datasets"]["graduates"].get("snapshot_date")
+    value = manifest["datasets"]["graduates"].get("snapshot_date")
+    return None if value is None else dt.date.fromisoformat(value)

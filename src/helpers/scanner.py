@@ -29,9 +29,11 @@ to be clean. A hit never carries the value: only a masked form.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import hmac
 import html
+import io
 import json
 import re
 import unicodedata
@@ -44,6 +46,7 @@ import numpy as np
 import pandas as pd
 
 from helpers import pii
+from helpers.config import processed_dir
 from helpers.pii import ID_CHECK, ID_WEIGHTS, PROVINCE_PREFIXES  # noqa: F401  (public names)
 
 KIND_OF_FINGERPRINT = {
@@ -213,8 +216,6 @@ def _archive_segments(path: Path, data: bytes | None = None) -> list[_Segment]:
     """Text of a Word file (every paragraph and table cell of the body, headers, footers,
     notes and comments, one paragraph a line, and the document properties) or of every file in
     a zip (each read as if it stood alone; located as ``<member> <location>``)."""
-    import io
-    import tempfile
     import xml.etree.ElementTree as ET
     import zipfile
 
@@ -238,35 +239,33 @@ def _archive_segments(path: Path, data: bytes | None = None) -> list[_Segment]:
                 segs.append(_Segment(name, "\n".join(lines)))
             return segs
         segs = []
-        with tempfile.TemporaryDirectory(prefix="scan-") as tmp:
-            for info in zf.infolist():
-                if info.is_dir():
-                    continue
-                member = Path(info.filename)
-                suffix = member.suffix.lower()
-                if suffix in BINARY_SUFFIXES:
-                    continue
-                raw = zf.read(info)
-                if suffix in ARCHIVE_SUFFIXES:
-                    inner = _archive_segments(member, raw)
-                else:
-                    local = Path(tmp) / f"member{len(segs)}{suffix}"
-                    local.write_bytes(raw)
-                    inner = _segments(local)
-                for seg in inner:
-                    where = f"{info.filename} {seg.where}".strip()
-                    segs.append(_Segment(where, seg.text, seg.sheet))
+        for info in zf.infolist():
+            if info.is_dir():
+                continue
+            member = Path(info.filename)
+            if member.suffix.lower() in BINARY_SUFFIXES:
+                continue
+            for seg in _segments(member, zf.read(info)):  # read as if it stood alone
+                where = f"{info.filename} {seg.where}".strip()
+                segs.append(_Segment(where, seg.text, seg.sheet))
         return segs
 
 
-def _segments(path: Path) -> list[_Segment]:
+def _segments(path: Path, data: bytes | str | None = None) -> list[_Segment]:
+    """The text segments of a file, read from ``path`` or, when given, from ``data`` (the file's
+    bytes, or its text as written): the suffix of ``path`` says how to read it."""
     suffix = path.suffix.lower()
+    if isinstance(data, str) and suffix not in TEXT_SUFFIXES | HTML_SUFFIXES | JSON_SUFFIXES:
+        data = data.encode("utf-8")
     if suffix in ARCHIVE_SUFFIXES:
-        return _archive_segments(path)
+        return _archive_segments(path, data)
     if suffix in SHEET_SUFFIXES:
         from python_calamine import CalamineWorkbook
 
-        wb = CalamineWorkbook.from_path(str(path))
+        if data is None:
+            wb = CalamineWorkbook.from_path(str(path))
+        else:
+            wb = CalamineWorkbook.from_filelike(io.BytesIO(data))
         segs = []
         for name in wb.sheet_names:
             rows = wb.get_sheet_by_name(name).to_python(skip_empty_area=False)
@@ -274,19 +273,21 @@ def _segments(path: Path) -> list[_Segment]:
             segs.append(_Segment(f"sheet {name}", text, sheet=True))
         return segs
     if suffix == ".parquet":
-        frame = pd.read_parquet(path)
+        frame = pd.read_parquet(path if data is None else io.BytesIO(data))
         text = frame.astype(str).replace(r"[\r\n\t]", " ", regex=True).to_csv(index=False, sep="\t")
         return [_Segment("", text, sheet=True)]
-    raw = path.read_bytes()
+    if isinstance(data, str):
+        text = data.removeprefix("\ufeff")  # as _decode reads the same text written as UTF-8
+    else:
+        text = _decode(path.read_bytes() if data is None else data)
     if suffix in JSON_SUFFIXES:
-        obj = json.loads(_decode(raw))
+        obj = json.loads(text)
         segs = []
         for where, s in _json_strings(obj):
             if "<" in s and ">" in s:
                 s = html.unescape(_DATA_URI_RE.sub(" ", s))
             segs.append(_Segment(where, s))
         return segs
-    text = _decode(raw)
     if suffix in HTML_SUFFIXES or (suffix not in TEXT_SUFFIXES and "<html" in text[:2000].lower()):
         text = html.unescape(_DATA_URI_RE.sub(" ", text))
     return [_Segment("", text)]
@@ -337,11 +338,11 @@ def _builtin_vocabulary() -> frozenset[str]:
     return frozenset(w for w in (normalise(x) for x in words) if len(w) >= 2)
 
 
-def vocabulary(data_dir: Path | None = None, as_of: str | None = None) -> frozenset[str]:
+def vocabulary(data_dir: Path | None = None, as_of: dt.date | None = None) -> frozenset[str]:
     """Words that are report vocabulary, not names (built in + processed reference tables)."""
     words = set(_builtin_vocabulary())
     if data_dir is not None and as_of is not None:
-        proc = Path(data_dir) / "processed" / str(as_of)
+        proc = processed_dir(data_dir, as_of)
         for name, cols in (("universities", ["university_name", "city"]),
                            ("majors", ["major_name", "discipline_name"])):  # fmt: skip
             p = proc / f"{name}.parquet"
@@ -404,11 +405,20 @@ class Scanner:
     def scan_file(self, path: Path, root: Path | None = None) -> list[Hit]:
         """Hits in one file; ``root`` makes the reported file name relative to it."""
         name = path.relative_to(root).as_posix() if root is not None else str(path)
-        suffix = path.suffix.lower()
-        if suffix in BINARY_SUFFIXES:
+        return self._scan(name, path, None)
+
+    def scan_content(self, name: str, data: bytes | str) -> list[Hit]:
+        """Hits in a file's content as it is (being) written, without reading it back: ``data`` is
+        its bytes or, for text kinds (HTML, notebooks, CSV, JSON), the text written as UTF-8.
+        ``name`` is the file name the hits report; its suffix says how to read the content.
+        Exactly the hits :meth:`scan_file` finds in the file holding that content."""
+        return self._scan(name, Path(name), data)
+
+    def _scan(self, name: str, path: Path, data: bytes | str | None) -> list[Hit]:
+        if path.suffix.lower() in BINARY_SUFFIXES:
             return []
         try:
-            segs = _segments(path)
+            segs = _segments(path, data)
         except Exception as exc:  # a file we cannot read is not known to be clean
             return [Hit(name, "unreadable", f"{type(exc).__name__}", "", "read")]
         hits: list[Hit] = []
@@ -550,12 +560,12 @@ def _walk(paths: Iterable[Path]) -> Iterator[Path]:
             yield p
 
 
-def load_fingerprints(data_dir: Path, as_of: str) -> pd.DataFrame:
+def load_fingerprints(data_dir: Path, as_of: dt.date) -> pd.DataFrame:
     """Every ``pii_fingerprints.parquet`` of processed folders dated ``<= as_of`` (reports show
     earlier snapshots and cohorts too). Raises when the period's own file is missing: without it
     names and 学号 cannot be checked."""
     proc = Path(data_dir) / "processed"
-    own = proc / str(as_of) / "pii_fingerprints.parquet"
+    own = processed_dir(data_dir, as_of) / "pii_fingerprints.parquet"
     if not own.exists():
         raise FileNotFoundError(
             f"privacy scan: {own} is missing (written by `placement ingest`); "
@@ -564,16 +574,26 @@ def load_fingerprints(data_dir: Path, as_of: str) -> pd.DataFrame:
     files = [
         f
         for f in proc.glob("*/pii_fingerprints.parquet")
-        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", f.parent.name) and f.parent.name <= str(as_of)
+        if (d := _folder_date(f.parent.name)) is not None and d <= as_of
     ]
     frames = [pd.read_parquet(f, columns=["kind", "digest"]) for f in sorted(files)]
     return pd.concat(frames, ignore_index=True).drop_duplicates()
 
 
-def check_key(data_dir: Path, as_of: str, key: bytes) -> None:
+def _folder_date(name: str) -> dt.date | None:
+    """The date a ``processed/<YYYY-MM-DD>`` folder stands for (None for any other folder)."""
+    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", name):
+        return None
+    try:
+        return dt.date.fromisoformat(name)
+    except ValueError:
+        return None
+
+
+def check_key(data_dir: Path, as_of: dt.date, key: bytes) -> None:
     """Refuse to scan with a key other than the one the period's fingerprints were made with
     (the processed manifest's ``pseudonym_key_fingerprint``): no digest would ever match."""
-    manifest = Path(data_dir) / "processed" / str(as_of) / "manifest.json"
+    manifest = processed_dir(data_dir, as_of) / "manifest.json"
     if not manifest.exists():
         return
     recorded = json.loads(manifest.read_text(encoding="utf-8")).get("pseudonym_key_fingerprint")
@@ -599,16 +619,16 @@ def scan_run(report_folder: Path, data_dir: Path, key: bytes | None = None) -> l
     """
     report_folder = Path(report_folder)
     m = re.match(r"\d{4}-\d{2}-\d{2}", report_folder.name)
-    if not m:
+    as_of = _folder_date(m.group()) if m else None
+    if as_of is None:
         raise ValueError(f"privacy scan: {report_folder} is not a reports/<YYYY-MM-DD> folder")
-    scanner = period_scanner(data_dir, m.group(), key)
+    scanner = period_scanner(data_dir, as_of, key)
     return scan_paths([report_folder], root=report_folder, scanner=scanner)
 
 
-def period_scanner(data_dir: Path, as_of: str, key: bytes | None = None) -> Scanner:
+def period_scanner(data_dir: Path, as_of: dt.date, key: bytes | None = None) -> Scanner:
     """The scanner of a period: its fingerprints, the pseudonym key it was ingested with
     (``key`` defaults to ``helpers.ingest.pseudonym.load_key()``) and its vocabulary."""
-    as_of = str(as_of)
     fingerprints = load_fingerprints(data_dir, as_of)
     if key is None:
         from helpers.ingest.pseudonym import load_key

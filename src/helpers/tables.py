@@ -31,7 +31,6 @@ import numpy as np
 import pandas as pd
 
 from helpers import inert
-from helpers.config import parse_as_of
 
 WORKBOOK_NAME = "报表汇总.xlsx"
 # Modules that call register_headers / register_table_titles at import; build_workbook imports the
@@ -265,15 +264,13 @@ register_table_titles(
 
 
 # --- paths and writing -------------------------------------------------------------------------
-def tables_dir(
-    reports_dir: str | Path, as_of: dt.date | str, university: str | None = None
-) -> Path:
+def tables_dir(reports_dir: str | Path, as_of: dt.date, university: str | None = None) -> Path:
     """Folder for a report's tables (not created here; :func:`write_table` creates it).
 
     Province: ``<reports_dir>/<as_of>/tables``; university:
     ``<reports_dir>/<as_of>/tables/universities/<code>``.
     """
-    base = Path(reports_dir) / parse_as_of(as_of).isoformat() / "tables"
+    base = Path(reports_dir) / as_of.isoformat() / "tables"
     if university is None:
         return base
     code = str(university).strip()

@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from helpers import memo
-from helpers.config import Policy, parse_as_of
+from helpers.config import Policy
 from helpers.rates import wilson_interval
 from helpers.tables import register_headers, register_table_titles
 
@@ -100,7 +100,7 @@ def first_entries(history: pd.DataFrame, cohort: int) -> pd.DataFrame:
 
 
 def reporting_timeliness(
-    history: pd.DataFrame, as_of: dt.date | str, policy: Policy, cohort: int | None = None
+    history: pd.DataFrame, as_of: dt.date, policy: Policy, cohort: int | None = None
 ) -> pd.DataFrame:
     """The table ``reporting_timeliness``: one row per university and a province row (``ALL``).
 
@@ -109,11 +109,10 @@ def reporting_timeliness(
     out), judged, late_entries, late_share (of judged) with ci_low / ci_high (Wilson), and
     median_delay_days of the late entries (days from 签约日期 to the snapshot first showing it).
     """
-    d = parse_as_of(as_of)
-    cohort = d.year if cohort is None else cohort
+    cohort = as_of.year if cohort is None else cohort
     # the same province-wide table serves every university report of a warm kernel
-    key = memo.key("reporting_timeliness", history, d, cohort, policy.statistics.confidence)
-    return memo.named("timeliness", 8).get(key, lambda: _timeliness(history, d, policy, cohort))
+    key = memo.key("reporting_timeliness", history, as_of, cohort, policy.statistics.confidence)
+    return memo.named("timeliness", 8).get(key, lambda: _timeliness(history, as_of, policy, cohort))
 
 
 def _timeliness(history: pd.DataFrame, d: dt.date, policy: Policy, cohort: int) -> pd.DataFrame:

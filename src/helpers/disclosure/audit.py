@@ -4,6 +4,7 @@ collected in this process and written under ``data/processed/<as_of>/disclosure_
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 from typing import Any
 
@@ -45,14 +46,16 @@ def reset_audit() -> None:
     _COLLECTOR.clear()
 
 
-def audit_dir(data_dir: str | Path, as_of) -> Path:
+def audit_dir(data_dir: str | Path, as_of: dt.date) -> Path:
     """Where audit parts of a period go: ``data/processed/<as_of>/disclosure_audit/``."""
     from helpers.config import processed_dir
 
     return processed_dir(data_dir, as_of) / "disclosure_audit"
 
 
-def flush_audit(data_dir: str | Path, as_of, report: str, university: str | None = None) -> Path:
+def flush_audit(
+    data_dir: str | Path, as_of: dt.date, report: str, university: str | None = None
+) -> Path:
     """Write the collected records to ``<audit_dir>/<report>[-<university>].parquet`` (also when
     empty, so a run shows the report was protected) and clear the collector.
 
@@ -73,7 +76,7 @@ def flush_audit(data_dir: str | Path, as_of, report: str, university: str | None
     return path
 
 
-def merge_audit(data_dir: str | Path, as_of) -> Path:
+def merge_audit(data_dir: str | Path, as_of: dt.date) -> Path:
     """Gather every audit part of a period into ``data/processed/<as_of>/disclosure_audit.parquet``
     (for the runner, at the end of ``placement run``)."""
     folder = audit_dir(data_dir, as_of)

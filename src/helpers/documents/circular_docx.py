@@ -13,7 +13,7 @@ import datetime as dt
 
 import pandas as pd
 
-from helpers.config import Policy, parse_as_of
+from helpers.config import Policy
 from helpers.documents.gongwen import Attachment, Heading, OfficialDocument, Paragraph, Table
 from helpers.followup import circular as text
 from helpers.followup.text import count, pct
@@ -124,14 +124,13 @@ def interviews_table(interviews: pd.DataFrame) -> pd.DataFrame:
 
 
 def circular_content(
-    ft, policy: Policy, as_of: dt.date | str, issued: dt.date | None = None
+    ft, policy: Policy, as_of: dt.date, issued: dt.date | None = None
 ) -> OfficialDocument:
     """The circular of a reporting date as plain text structures.
 
     ``ft``: :func:`helpers.followup.report.build` of the date (province scope); ``issued``: the
     成文日期 (default: today; the office fixes it when the document is signed).
     """
-    d = parse_as_of(as_of)
     issued = issued or dt.date.today()
     n_uni = ft.interviews["university_code"].nunique()
     attachments = [
@@ -161,13 +160,13 @@ def circular_content(
         ),
     ]
     body = (
-        Paragraph(text.opening_text(d, policy)),
+        Paragraph(text.opening_text(as_of, policy)),
         Heading(SECTIONS[0]),
-        Paragraph(text.overall_text(ft.placement, policy, d, ft.cohort)),
+        Paragraph(text.overall_text(ft.placement, policy, as_of, ft.cohort)),
         Heading(SECTIONS[1]),
-        Paragraph(text.recruitment_text(ft.by_window, ft.by_type, policy, d)),
+        Paragraph(text.recruitment_text(ft.by_window, ft.by_type, policy, as_of)),
         Heading(SECTIONS[2]),
-        Paragraph(text.visits_text(ft.visits, policy, d)),
+        Paragraph(text.visits_text(ft.visits, policy, as_of)),
         Heading(SECTIONS[3]),
         Paragraph(
             text.assistance_text(
@@ -178,13 +177,13 @@ def circular_content(
                 ft.willing,
                 ft.gaps,
                 policy,
-                d,
+                as_of,
             )
         ),
         Heading(SECTIONS[4]),
-        Paragraph(text.platform_text(ft.platform, ft.platform_province, policy, d)),
+        Paragraph(text.platform_text(ft.platform, ft.platform_province, policy, as_of)),
         Heading(SECTIONS[5]),
-        Paragraph(text.interview_text(ft.interview_summary, n_uni, policy, d, see="附件3")),
+        Paragraph(text.interview_text(ft.interview_summary, n_uni, policy, as_of, see="附件3")),
         Paragraph(text.closing_text()),
     )
     return OfficialDocument(

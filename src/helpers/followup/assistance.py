@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from helpers.codes import GROUP_COLUMNS
-from helpers.config import Policy, parse_as_of
+from helpers.config import Policy
 from helpers.followup import dates
 from helpers.followup.common import require_columns
 from helpers.rates import placement_rate, wilson_interval
@@ -130,9 +130,7 @@ def group_rates(
 # --- 3个3 ---------------------------------------------------------------------------------------
 
 
-def help_counts(
-    assistance: pd.DataFrame, as_of: dt.date | str
-) -> tuple[pd.DataFrame, pd.DataFrame]:
+def help_counts(assistance: pd.DataFrame, as_of: dt.date) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Help actions dated on or before ``as_of`` per graduate and 帮扶类型.
 
     Returns (counts with columns university_code, student_key and one column per help type,
@@ -141,7 +139,7 @@ def help_counts(
     require_columns(
         assistance, ("university_code", "student_key", "help_date", "help_type"), "assistance"
     )
-    d = pd.Timestamp(parse_as_of(as_of))
+    d = pd.Timestamp(as_of)
     when = pd.to_datetime(assistance["help_date"])
     known = assistance["help_type"].isin(list(HELP_REQUIREMENTS)).fillna(False).to_numpy(bool)
     late = (when > d).to_numpy()
@@ -287,7 +285,7 @@ def willing_check(graduates: pd.DataFrame, policy: Policy) -> pd.DataFrame:
 
 
 def checkpoint_snapshots(
-    history: pd.DataFrame, policy: Policy, as_of: dt.date | str, cohort: int
+    history: pd.DataFrame, policy: Policy, as_of: dt.date, cohort: int
 ) -> pd.DataFrame:
     """For each due checkpoint: the graduates snapshot it judges (newest ``snapshot_date`` of
     ``cohort`` on or before the checkpoint's data date). Columns: checkpoint, checkpoint_label,
@@ -313,7 +311,7 @@ def checkpoint_snapshots(
 
 
 def checkpoint_gaps(
-    history: pd.DataFrame, policy: Policy, as_of: dt.date | str, cohort: int
+    history: pd.DataFrame, policy: Policy, as_of: dt.date, cohort: int
 ) -> pd.DataFrame:
     """Group rates of ``rate_above_school_groups`` (脱贫家庭, 低保家庭) against the university's own
     rate at every due checkpoint, from the snapshot the checkpoint judges (before protection).

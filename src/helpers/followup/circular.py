@@ -13,7 +13,7 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 
-from helpers.config import Policy, month_day, parse_as_of
+from helpers.config import Policy, month_day
 from helpers.followup import dates
 from helpers.followup.text import count, date_zh, names, pct, pp
 
@@ -40,23 +40,22 @@ def title(cohort: int) -> str:
     return f"关于{cohort}届全省普通高校毕业生就业工作进展情况的通报"
 
 
-def opening_text(as_of: dt.date | str, policy: Policy) -> str:
+def opening_text(as_of: dt.date, policy: Policy) -> str:
     return (
         f"为贯彻落实《{policy.notice.title}》要求，现将截至{date_zh(as_of)}全省普通高校毕业生"
         "就业工作进展情况通报如下："
     )
 
 
-def overall_text(placement: pd.DataFrame, policy: Policy, as_of: dt.date | str, cohort: int) -> str:
+def overall_text(placement: pd.DataFrame, policy: Policy, as_of: dt.date, cohort: int) -> str:
     """一、总体进展. ``placement``: helpers.followup.common.university_placement."""
     from helpers.followup.common import pooled
 
-    d = parse_as_of(as_of)
     p = pooled(placement, confidence=policy.statistics.confidence)
     avg = policy.placement.provincial_average
     conf = f"{policy.statistics.confidence * 100:.0f}%"
     text = (
-        f"截至{date_zh(d)}，全省{len(placement)}所高校{cohort}届毕业生共{count(p['graduates'])}人，"
+        f"截至{date_zh(as_of)}，全省{len(placement)}所高校{cohort}届毕业生共{count(p['graduates'])}人，"
         f"已落实毕业去向{count(p['placed'])}人，毕业去向落实率为{pct(p['rate'])}"
         f"（{conf}置信区间{pct(p['ci_low'])}至{pct(p['ci_high'])}），"
         f"全省{policy.placement.provincial_average_cohort}届初次毕业去向落实率平均水平为{pct(avg)}，"
@@ -73,21 +72,20 @@ def overall_text(placement: pd.DataFrame, policy: Policy, as_of: dt.date | str, 
             if len(lagging)
             else "，均不低于本校上届水平。"
         )
-    if d < month_day(policy.placement.initial_snapshot, d.year):
+    if as_of < month_day(policy.placement.initial_snapshot, as_of.year):
         text += (
-            f"（全省平均水平为{date_zh(month_day(policy.placement.initial_snapshot, d.year), year=False)}"
+            f"（全省平均水平为{date_zh(month_day(policy.placement.initial_snapshot, as_of.year), year=False)}"
             "初次毕业去向落实率，当前落实率仍在进展中，比较仅供参考。）"
         )
     return text
 
 
 def recruitment_text(
-    by_window: pd.DataFrame, by_type: pd.DataFrame, policy: Policy, as_of: dt.date | str
+    by_window: pd.DataFrame, by_type: pd.DataFrame, policy: Policy, as_of: dt.date
 ) -> str:
     """二、校园招聘. ``by_window``: recruitment_by_window; ``by_type``: recruitment_by_type."""
     from helpers.followup.recruitment import inactive_in_latest_window, province_by_window
 
-    d = parse_as_of(as_of)
     prov = province_by_window(by_window)
     total = prov[["events", "employers", "positions", "student_visits"]].sum()
     first = prov["window_start"].min()
@@ -96,7 +94,7 @@ def recruitment_text(
         f"参会用人单位{count(total['employers'])}家次，提供岗位{count(total['positions'])}个，"
         f"学生参与{count(total['student_visits'])}人次。"
     )
-    inactive, start, end = inactive_in_latest_window(by_window, policy, d)
+    inactive, start, end = inactive_in_latest_window(by_window, policy, as_of)
     if start is None:
         return text + "本年度尚无已结束的统计周期。"
     latest = prov.loc[prov["window_end"] == pd.Timestamp(end)].iloc[0]
@@ -131,16 +129,15 @@ def recruitment_text(
     return text
 
 
-def visits_text(progress: pd.DataFrame, policy: Policy, as_of: dt.date | str) -> str:
+def visits_text(progress: pd.DataFrame, policy: Policy, as_of: dt.date) -> str:
     """三、访企拓岗. ``progress``: visits_progress."""
-    d = parse_as_of(as_of)
     v = policy.visits
     tot = progress[
         ["visits", "distinct_employers", "new_employers", "positions", "college_visits"]
     ].sum()
     expected = int(progress["expected_to_date"].iloc[0]) if len(progress) else 0
     text = (
-        f"截至{date_zh(d)}，全省{len(progress)}所高校书记校长访企拓岗累计走访{count(tot['visits'])}次，"
+        f"截至{date_zh(as_of)}，全省{len(progress)}所高校书记校长访企拓岗累计走访{count(tot['visits'])}次，"
         f"走访用人单位{count(tot['distinct_employers'])}家（各校分别计数），新开拓用人单位"
         f"{count(tot['new_employers'])}家，拓展岗位{count(tot['positions'])}个；其中二级学院负责人走访"
         f"{count(tot['college_visits'])}次。"
@@ -156,10 +153,10 @@ def visits_text(progress: pd.DataFrame, policy: Policy, as_of: dt.date | str) ->
         else "。"
     )
     applies = progress.loc[progress["new_target_applies"].fillna(False).astype(bool)]
-    h1 = date_zh(dates.first_half_end(policy, d), year=False)
+    h1 = date_zh(dates.first_half_end(policy, as_of), year=False)
     if len(applies):
         off = applies.loc[~applies["on_track_new"].fillna(True).astype(bool)]
-        final = d >= dates.first_half_end(policy, d)
+        final = as_of >= dates.first_half_end(policy, as_of)
         need = (
             f"{h1}前新开拓用人单位不少于{v.new_employers_first_half}家"
             if final
@@ -201,15 +198,14 @@ def assistance_text(
     willing_protected: pd.DataFrame,
     gaps_protected: pd.DataFrame,
     policy: Policy,
-    as_of: dt.date | str,
+    as_of: dt.date,
 ) -> str:
     """四、困难群体帮扶. Every table is protected (helpers.followup.assistance.protect)."""
-    d = parse_as_of(as_of)
     a = policy.assistance
     prov = groups_protected.loc[groups_protected["university_code"] == "ALL"]
     prov_rate = float(prov["university_rate"].iloc[0]) if len(prov) else float("nan")
     parts = [_group_sentence(r, prov_rate) for _, r in prov.iterrows()]  # one row per group
-    text = f"截至{date_zh(d)}，全省" + "；".join(parts) + f"（全省平均{pct(prov_rate)}）。"
+    text = f"截至{date_zh(as_of)}，全省" + "；".join(parts) + f"（全省平均{pct(prov_rate)}）。"
     n = len(per_graduate)
     if n:
         ok = int(per_graduate["compliant"].sum())
@@ -268,9 +264,9 @@ def assistance_text(
         unknown = int(will["willing_unknown"].sum())
         if unknown:
             text += f"另有{small_count(unknown, policy)}人未填报就业意愿，请核实。"
-    due = dates.due_checkpoints(policy, d)
+    due = dates.due_checkpoints(policy, as_of)
     if not due:
-        nxt = dates.next_checkpoint(policy, d)
+        nxt = dates.next_checkpoint(policy, as_of)
         if nxt is not None:
             text += (
                 f"下一约谈节点为{date_zh(nxt.date, year=False)}，以{date_zh(nxt.data_date, year=False)}"
@@ -299,9 +295,7 @@ def assistance_text(
     return text
 
 
-def platform_text(
-    progress: pd.DataFrame, province: dict, policy: Policy, as_of: dt.date | str
-) -> str:
+def platform_text(progress: pd.DataFrame, province: dict, policy: Policy, as_of: dt.date) -> str:
     """五、数据报送 (平台关注、辅导员绑定、毕业去向登记). ``progress``: platform_progress;
     ``province``: platform.province_platform(progress)."""
     from helpers.followup.platform import RATES
@@ -333,7 +327,7 @@ def interview_text(
     summary: pd.DataFrame,
     universities: int,
     policy: Policy,
-    as_of: dt.date | str,
+    as_of: dt.date,
     see: str = "附表",
 ) -> str:
     """六、约谈名单. ``summary``: interviews.interview_summary; ``universities``: distinct
@@ -360,7 +354,7 @@ def closing_text() -> str:
 
 
 def visits_university_text(
-    progress: pd.DataFrame, university: str, policy: Policy, as_of: dt.date | str
+    progress: pd.DataFrame, university: str, policy: Policy, as_of: dt.date
 ) -> str:
     """Visits of one university against its targets, beside the province's share on track."""
     row = progress.loc[progress["university_code"] == university].iloc[0]
@@ -411,7 +405,7 @@ def assistance_university_text(
     zero_protected: pd.DataFrame,
     willing_protected: pd.DataFrame,
     university: str,
-    as_of: dt.date | str,
+    as_of: dt.date,
 ) -> str:
     """Groups in difficulty of one university, from protected tables only."""
     g = groups_protected.loc[

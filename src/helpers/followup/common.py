@@ -8,8 +8,6 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 
-from helpers.config import parse_as_of
-
 
 def require_columns(df: pd.DataFrame, columns, dataset: str) -> None:
     """Fail with a message naming the dataset and the missing columns."""
@@ -51,14 +49,11 @@ def monitored_universities(universities: pd.DataFrame, *frames: pd.DataFrame) ->
     return out.reset_index(drop=True)
 
 
-def in_year_to_date(
-    dates: pd.Series, as_of: dt.date | str
-) -> tuple[pd.Series, pd.Series, pd.Series]:
+def in_year_to_date(dates: pd.Series, as_of: dt.date) -> tuple[pd.Series, pd.Series, pd.Series]:
     """Masks (counted, before the monitoring year, after as_of) for activity dates."""
-    d = parse_as_of(as_of)
     values = pd.to_datetime(dates)
-    start = pd.Timestamp(dt.date(d.year, 1, 1))
-    end = pd.Timestamp(d)
+    start = pd.Timestamp(dt.date(as_of.year, 1, 1))
+    end = pd.Timestamp(as_of)
     before = values < start
     after = values > end
     return ~before & ~after, before, after

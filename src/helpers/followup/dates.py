@@ -16,43 +16,41 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from helpers.config import Policy, month_day, parse_as_of
+from helpers.config import Policy, month_day
 
 _DAY = np.timedelta64(1, "D")
 
 
-def year_start(as_of: dt.date | str) -> dt.date:
+def year_start(as_of: dt.date) -> dt.date:
     """1 January of the monitoring year."""
-    return dt.date(parse_as_of(as_of).year, 1, 1)
+    return dt.date(as_of.year, 1, 1)
 
 
 def days_in_year(year: int) -> int:
     return 366 if calendar.isleap(year) else 365
 
 
-def year_fraction(as_of: dt.date | str) -> float:
+def year_fraction(as_of: dt.date) -> float:
     """Share of the calendar year elapsed by the end of ``as_of`` (1 Jan -> 1/365, 31 Dec -> 1).
 
     Leap years count 366 days, so 2024-02-29 is day 60 of 366.
     """
-    d = parse_as_of(as_of)
-    return ((d - dt.date(d.year, 1, 1)).days + 1) / days_in_year(d.year)
+    return ((as_of - dt.date(as_of.year, 1, 1)).days + 1) / days_in_year(as_of.year)
 
 
-def first_half_end(policy: Policy, as_of: dt.date | str) -> dt.date:
+def first_half_end(policy: Policy, as_of: dt.date) -> dt.date:
     """Last day of the first half of the monitoring year (policy ``visits.first_half_end``)."""
-    return month_day(policy.visits.first_half_end, parse_as_of(as_of).year)
+    return month_day(policy.visits.first_half_end, as_of.year)
 
 
-def first_half_fraction(policy: Policy, as_of: dt.date | str) -> float:
+def first_half_fraction(policy: Policy, as_of: dt.date) -> float:
     """Share of the first half (1 Jan .. ``first_half_end``, inclusive) elapsed by ``as_of``.
 
     1.0 on and after ``first_half_end``. 2023: 181 days; 2024 (leap year): 182 days.
     """
-    d = parse_as_of(as_of)
-    start, end = dt.date(d.year, 1, 1), first_half_end(policy, d)
+    start, end = dt.date(as_of.year, 1, 1), first_half_end(policy, as_of)
     total = (end - start).days + 1
-    elapsed = (min(d, end) - start).days + 1
+    elapsed = (min(as_of, end) - start).days + 1
     return min(max(elapsed / total, 0.0), 1.0)
 
 
@@ -65,9 +63,9 @@ def prorated_target(target: float, fraction: float) -> int:
 # --- the fortnightly recruitment grid -------------------------------------------------------
 
 
-def grid_anchor(policy: Policy, as_of: dt.date | str) -> dt.date:
+def grid_anchor(policy: Policy, as_of: dt.date) -> dt.date:
     """Start of the first statistics window of the monitoring year (``first_window_start``)."""
-    return month_day(policy.recruitment.first_window_start, parse_as_of(as_of).year)
+    return month_day(policy.recruitment.first_window_start, as_of.year)
 
 
 def window_index(dates, anchor: dt.date, window_days: int) -> np.ndarray:
@@ -86,22 +84,20 @@ def window_bounds(index, anchor: dt.date, window_days: int) -> tuple[np.ndarray,
     return start.astype("datetime64[ms]"), end.astype("datetime64[ms]")
 
 
-def current_window(policy: Policy, as_of: dt.date | str) -> tuple[int, dt.date, dt.date]:
+def current_window(policy: Policy, as_of: dt.date) -> tuple[int, dt.date, dt.date]:
     """The grid window that contains ``as_of``: (index, first day, last day)."""
-    d = parse_as_of(as_of)
-    anchor, days = grid_anchor(policy, d), policy.recruitment.window_days
-    idx = int(window_index([d], anchor, days)[0])
+    anchor, days = grid_anchor(policy, as_of), policy.recruitment.window_days
+    idx = int(window_index([as_of], anchor, days)[0])
     start, end = window_bounds([idx], anchor, days)
     return idx, _to_date(start[0]), _to_date(end[0])
 
 
-def latest_complete_window(policy: Policy, as_of: dt.date | str) -> tuple[int, dt.date, dt.date]:
+def latest_complete_window(policy: Policy, as_of: dt.date) -> tuple[int, dt.date, dt.date]:
     """The newest grid window whose last day is on or before ``as_of``."""
-    d = parse_as_of(as_of)
-    idx, _, end = current_window(policy, d)
-    if end > d:
+    idx, _, end = current_window(policy, as_of)
+    if end > as_of:
         idx -= 1
-    start, stop = window_bounds([idx], grid_anchor(policy, d), policy.recruitment.window_days)
+    start, stop = window_bounds([idx], grid_anchor(policy, as_of), policy.recruitment.window_days)
     return idx, _to_date(start[0]), _to_date(stop[0])
 
 
@@ -128,21 +124,19 @@ class Checkpoint:
         return f"{self.date.month}月{self.date.day}日"
 
 
-def checkpoints(policy: Policy, as_of: dt.date | str) -> list[Checkpoint]:
+def checkpoints(policy: Policy, as_of: dt.date) -> list[Checkpoint]:
     """Every interview checkpoint of the monitoring year, in date order."""
-    year = parse_as_of(as_of).year
+    year = as_of.year
     dates = sorted(month_day(v, year) for v in policy.assistance.interview_dates)
     return [Checkpoint(date=d, data_date=d - dt.timedelta(days=1)) for d in dates]
 
 
-def due_checkpoints(policy: Policy, as_of: dt.date | str) -> list[Checkpoint]:
+def due_checkpoints(policy: Policy, as_of: dt.date) -> list[Checkpoint]:
     """Checkpoints whose judged figures exist by ``as_of`` (``data_date <= as_of``)."""
-    d = parse_as_of(as_of)
-    return [c for c in checkpoints(policy, d) if c.data_date <= d]
+    return [c for c in checkpoints(policy, as_of) if c.data_date <= as_of]
 
 
-def next_checkpoint(policy: Policy, as_of: dt.date | str) -> Checkpoint | None:
+def next_checkpoint(policy: Policy, as_of: dt.date) -> Checkpoint | None:
     """The first checkpoint not yet due on ``as_of`` (None after the last one)."""
-    d = parse_as_of(as_of)
-    later = [c for c in checkpoints(policy, d) if c.data_date > d]
+    later = [c for c in checkpoints(policy, as_of) if c.data_date > as_of]
     return later[0] if later else None

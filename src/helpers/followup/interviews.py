@@ -25,7 +25,7 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 
-from helpers.config import Policy, month_day, parse_as_of
+from helpers.config import Policy, month_day
 from helpers.followup import dates
 from helpers.followup.text import count, date_zh, pct, pp
 
@@ -105,7 +105,7 @@ def group_rate_reasons(gaps_protected: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def all_placed_reasons(zero_protected: pd.DataFrame, as_of: dt.date | str) -> pd.DataFrame:
+def all_placed_reasons(zero_protected: pd.DataFrame, as_of: dt.date) -> pd.DataFrame:
     """From the protected 零就业家庭 table (all_placed_check + protect)."""
     z = zero_protected.loc[
         (zero_protected["university_code"] != "ALL") & ~zero_protected["target_met"]
@@ -125,9 +125,7 @@ def all_placed_reasons(zero_protected: pd.DataFrame, as_of: dt.date | str) -> pd
     )
 
 
-def placement_reasons(
-    placement: pd.DataFrame, policy: Policy, as_of: dt.date | str
-) -> pd.DataFrame:
+def placement_reasons(placement: pd.DataFrame, policy: Policy, as_of: dt.date) -> pd.DataFrame:
     """From helpers.followup.common.university_placement."""
     p = placement.loc[placement["lagging"]]
     if p.empty:
@@ -177,7 +175,7 @@ def platform_reasons(platform: pd.DataFrame, policy: Policy) -> pd.DataFrame:
     return _join_pieces(df, "platform_lagging")
 
 
-def visits_reasons(visits: pd.DataFrame, as_of: dt.date | str) -> pd.DataFrame:
+def visits_reasons(visits: pd.DataFrame, as_of: dt.date) -> pd.DataFrame:
     """From helpers.followup.visits.visits_progress."""
     v = visits.loc[~visits["on_track"]]
     if v.empty:
@@ -216,7 +214,7 @@ def visits_reasons(visits: pd.DataFrame, as_of: dt.date | str) -> pd.DataFrame:
 def interview_list(
     universities: pd.DataFrame,
     policy: Policy,
-    as_of: dt.date | str,
+    as_of: dt.date,
     *,
     placement: pd.DataFrame,
     gaps_protected: pd.DataFrame,
@@ -226,13 +224,12 @@ def interview_list(
 ) -> pd.DataFrame:
     """The contract table ``interview_list``: university_code, university_name, reason_code,
     reason, evidence; one row per (university, reason), ordered by university then reason."""
-    d = parse_as_of(as_of)
     parts = [group_rate_reasons(gaps_protected)]
-    if dates.due_checkpoints(policy, d):
-        parts.append(all_placed_reasons(zero_protected, d))
-    if d >= month_day(policy.placement.initial_snapshot, d.year):
-        parts.append(placement_reasons(placement, policy, d))
-    parts += [platform_reasons(platform, policy), visits_reasons(visits, d)]
+    if dates.due_checkpoints(policy, as_of):
+        parts.append(all_placed_reasons(zero_protected, as_of))
+    if as_of >= month_day(policy.placement.initial_snapshot, as_of.year):
+        parts.append(placement_reasons(placement, policy, as_of))
+    parts += [platform_reasons(platform, policy), visits_reasons(visits, as_of)]
     out = pd.concat(parts, ignore_index=True)
     out["reason"] = out["reason_code"].map(REASONS).astype("string")
     names = universities[["university_code", "university_name"]].drop_duplicates("university_code")

@@ -18,7 +18,7 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 
-from helpers.config import Policy, parse_as_of
+from helpers.config import Policy
 from helpers.followup.common import bad_rows_message, require_columns
 
 # rate column -> (numerator, denominator, policy threshold attribute, Chinese label)
@@ -30,11 +30,11 @@ RATES = {
 COUNTS = ("graduates", "platform_followers", "counsellors", "counsellors_bound", "registered")
 
 
-def latest_platform(platform: pd.DataFrame, as_of: dt.date | str) -> tuple[pd.DataFrame, int]:
+def latest_platform(platform: pd.DataFrame, as_of: dt.date) -> tuple[pd.DataFrame, int]:
     """Each university's newest row with ``stat_date <= as_of``; returns (rows, rows dated after
     as_of that were left out)."""
     require_columns(platform, ("university_code", "stat_date", *COUNTS), "platform")
-    d = pd.Timestamp(parse_as_of(as_of))
+    d = pd.Timestamp(as_of)
     stat = pd.to_datetime(platform["stat_date"])
     for num, den in (
         ("platform_followers", "graduates"),
@@ -77,7 +77,7 @@ def bottom_flags(rates: pd.Series, share: float) -> pd.Series:
 
 
 def platform_progress(
-    platform: pd.DataFrame, universities: pd.DataFrame, policy: Policy, as_of: dt.date | str
+    platform: pd.DataFrame, universities: pd.DataFrame, policy: Policy, as_of: dt.date
 ) -> pd.DataFrame:
     """The contract table ``platform_progress``: one row per monitored university.
 

@@ -23,7 +23,7 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 
-from helpers.config import Policy, parse_as_of
+from helpers.config import Policy
 from helpers.followup import dates
 from helpers.followup.common import bad_rows_message, require_columns, scope_summary
 
@@ -31,7 +31,7 @@ COUNTS = ("events", "employers", "positions", "student_visits")
 _INPUT = ("university_code", "window_start", "window_end", "activity_type", *COUNTS)
 
 
-def assign_windows(recruitment: pd.DataFrame, policy: Policy, as_of: dt.date | str) -> pd.DataFrame:
+def assign_windows(recruitment: pd.DataFrame, policy: Policy, as_of: dt.date) -> pd.DataFrame:
     """Add the grid window of each report row: ``grid_index``, ``grid_start``, ``grid_end``,
     ``straddles`` (reported period spans several grid windows) and ``in_scope``.
 
@@ -39,7 +39,6 @@ def assign_windows(recruitment: pd.DataFrame, policy: Policy, as_of: dt.date | s
     count (ingest quarantines both; this guards hand-made frames).
     """
     require_columns(recruitment, _INPUT, "recruitment")
-    d = parse_as_of(as_of)
     df = recruitment.copy()
     start = pd.to_datetime(df["window_start"])
     end = pd.to_datetime(df["window_end"])
@@ -54,16 +53,16 @@ def assign_windows(recruitment: pd.DataFrame, policy: Policy, as_of: dt.date | s
         negative = (df[col] < 0).to_numpy()
         if negative.any():
             raise ValueError(bad_rows_message(df, negative, "recruitment", col, "负数计数"))
-    anchor, days = dates.grid_anchor(policy, d), policy.recruitment.window_days
+    anchor, days = dates.grid_anchor(policy, as_of), policy.recruitment.window_days
     end_idx = dates.window_index(end, anchor, days)
     start_idx = dates.window_index(start, anchor, days)
     grid_start, grid_end = dates.window_bounds(end_idx, anchor, days)
-    current_idx, _, _ = dates.current_window(policy, d)
+    current_idx, _, _ = dates.current_window(policy, as_of)
     df["grid_index"] = end_idx
     df["grid_start"] = grid_start
     df["grid_end"] = grid_end
     df["straddles"] = start_idx != end_idx
-    df["before_year"] = (end < pd.Timestamp(dt.date(d.year, 1, 1))).to_numpy()
+    df["before_year"] = (end < pd.Timestamp(dt.date(as_of.year, 1, 1))).to_numpy()
     df["after_as_of"] = end_idx > current_idx
     df["in_scope"] = ~df["before_year"] & ~df["after_as_of"]
     return df
@@ -75,7 +74,7 @@ def recruitment_scope(assigned: pd.DataFrame) -> pd.DataFrame:
 
 
 def recruitment_by_window(
-    assigned: pd.DataFrame, universities: pd.DataFrame, policy: Policy, as_of: dt.date | str
+    assigned: pd.DataFrame, universities: pd.DataFrame, policy: Policy, as_of: dt.date
 ) -> pd.DataFrame:
     """The contract table: one row per monitored university and grid window, from the first
     window with a report (the grid's first window at the latest) to the window containing
@@ -85,9 +84,8 @@ def recruitment_by_window(
     ended on or before as_of), events, employers, positions, student_visits, records,
     straddling_records.
     """
-    d = parse_as_of(as_of)
-    anchor, days = dates.grid_anchor(policy, d), policy.recruitment.window_days
-    current_idx, _, _ = dates.current_window(policy, d)
+    anchor, days = dates.grid_anchor(policy, as_of), policy.recruitment.window_days
+    current_idx, _, _ = dates.current_window(policy, as_of)
     scoped = assigned.loc[assigned["in_scope"]]
     first_idx = min(0, current_idx)
     if len(scoped):
@@ -115,7 +113,7 @@ def recruitment_by_window(
     start, end = dates.window_bounds(out["grid_index"].to_numpy(), anchor, days)
     out["window_start"] = start
     out["window_end"] = end
-    out["complete"] = out["window_end"] <= pd.Timestamp(d)
+    out["complete"] = out["window_end"] <= pd.Timestamp(as_of)
     out = out.merge(
         uni.assign(university_code=uni["university_code"].astype("string")),
         on="university_code",
@@ -177,7 +175,7 @@ def province_by_type(assigned: pd.DataFrame) -> pd.DataFrame:
 
 
 def inactive_in_latest_window(
-    by_window: pd.DataFrame, policy: Policy, as_of: dt.date | str
+    by_window: pd.DataFrame, policy: Policy, as_of: dt.date
 ) -> tuple[pd.DataFrame, dt.date | None, dt.date | None]:
     """Universities without any event (场次 = 0) in the newest complete window.
 
@@ -192,9 +190,7 @@ def inactive_in_latest_window(
     return none.reset_index(drop=True), start, end
 
 
-def university_summary(
-    by_window: pd.DataFrame, policy: Policy, as_of: dt.date | str
-) -> pd.DataFrame:
+def university_summary(by_window: pd.DataFrame, policy: Policy, as_of: dt.date) -> pd.DataFrame:
     """Per university: totals of the monitoring year, the latest complete window, and the share
     of complete windows with at least one event."""
     _, _, end = dates.latest_complete_window(policy, as_of)

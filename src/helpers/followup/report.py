@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from helpers.codes import GROUP_COLUMNS
-from helpers.config import Policy, parse_as_of
+from helpers.config import Policy
 from helpers.followup import assistance as A
 from helpers.followup import dates
 from helpers.followup import interviews as I
@@ -283,29 +283,28 @@ def build(
     assistance: pd.DataFrame,
     universities: pd.DataFrame,
     policy: Policy,
-    as_of: dt.date | str,
+    as_of: dt.date,
 ) -> FollowupTables:
     """Compute every follow-up table of a reporting date (province scope)."""
-    d = parse_as_of(as_of)
     cohort = int(graduates["cohort"].max())
     uni = monitored_universities(universities, graduates, recruitment, visits, platform)
     audit: list = []
 
-    assigned = R.assign_windows(recruitment, policy, d)
-    by_window = R.recruitment_by_window(assigned, uni, policy, d)
+    assigned = R.assign_windows(recruitment, policy, as_of)
+    by_window = R.recruitment_by_window(assigned, uni, policy, as_of)
     by_type = attach_names(R.recruitment_by_type(assigned), uni)
-    inactive, start, end = R.inactive_in_latest_window(by_window, policy, d)
+    inactive, start, end = R.inactive_in_latest_window(by_window, policy, as_of)
 
-    prepared = V.prepare_visits(visits, policy, d)
-    progress = V.visits_progress(prepared, uni, policy, d)
-    cumulative = V.cumulative_by_month(prepared, d)
+    prepared = V.prepare_visits(visits, policy, as_of)
+    progress = V.visits_progress(prepared, uni, policy, as_of)
+    cumulative = V.cumulative_by_month(prepared, as_of)
     by_role = attach_names(V.visits_by_role(prepared), uni)
 
-    plat = P.platform_progress(platform, uni, policy, d)
+    plat = P.platform_progress(platform, uni, policy, as_of)
 
     placement = university_placement(graduates, uni, policy)
     members = A.group_members(graduates, policy.assistance.groups)
-    counts, help_scope = A.help_counts(assistance, d)
+    counts, help_scope = A.help_counts(assistance, as_of)
     per_graduate = A.compliance_per_graduate(members, counts, policy)
     groups = A.protect(
         attach_names(A.group_rates(graduates, policy), uni),
@@ -334,19 +333,19 @@ def build(
         audit=audit,
     )
     gaps = A.protect_checkpoints(
-        attach_names(A.checkpoint_gaps(history, policy, d, cohort), uni), policy, audit=audit
+        attach_names(A.checkpoint_gaps(history, policy, as_of, cohort), uni), policy, audit=audit
     )
     interviews = I.interview_list(
         uni,
         policy,
-        d,
+        as_of,
         placement=placement,
         gaps_protected=gaps,
         zero_protected=zero,
         platform=plat,
         visits=progress,
     )
-    _, later = P.latest_platform(platform, d)
+    _, later = P.latest_platform(platform, as_of)
     scope = pd.concat(
         [
             R.recruitment_scope(assigned),
@@ -359,7 +358,7 @@ def build(
         ignore_index=True,
     )
     return FollowupTables(
-        as_of=d,
+        as_of=as_of,
         cohort=cohort,
         universities=uni,
         scope=scope,
@@ -367,7 +366,7 @@ def build(
         by_type=by_type,
         province_windows=R.province_by_window(by_window),
         province_types=R.province_by_type(assigned),
-        recruitment_summary=R.university_summary(by_window, policy, d),
+        recruitment_summary=R.university_summary(by_window, policy, as_of),
         inactive=inactive,
         latest_window=(start, end),
         visits=progress,
@@ -383,7 +382,7 @@ def build(
         zero=zero,
         willing=willing,
         gaps=gaps,
-        checkpoint_status=A.checkpoint_snapshots(history, policy, d, cohort),
+        checkpoint_status=A.checkpoint_snapshots(history, policy, as_of, cohort),
         unmatched_help=A.unmatched_help_records(members, counts),
         interviews=interviews,
         interview_summary=I.interview_summary(interviews),
@@ -414,7 +413,7 @@ def check_university(universities: pd.DataFrame, university: str | None) -> str 
     return code
 
 
-def checkpoint_note(policy: Policy, as_of: dt.date | str) -> str:
+def checkpoint_note(policy: Policy, as_of: dt.date) -> str:
     """One Chinese sentence: which interview checkpoints are due on the date, and the next one."""
     from helpers.followup.text import date_zh
 

@@ -27,7 +27,7 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 
-from helpers.config import Policy, parse_as_of
+from helpers.config import Policy
 from helpers.followup.common import require_columns
 from helpers.tables import register_headers, register_table_titles
 
@@ -84,7 +84,7 @@ def submission_status(
     universities: pd.DataFrame,
     flagged: set[str] | pd.Series | list[str],
     policy: Policy,
-    as_of: dt.date | str,
+    as_of: dt.date,
 ) -> pd.DataFrame:
     """The table ``submissions_status``: one row per university and item it owes.
 
@@ -93,7 +93,6 @@ def submission_status(
     adjustment plan). Columns: university_code, university_name, item, deadline, received_date,
     submission_status, days_late.
     """
-    d = parse_as_of(as_of)
     require_columns(received, ("university_code", "item", "received_date"), "submissions")
     if received["received_date"].isna().any():
         rows = list(received.index[received["received_date"].isna()][:5])
@@ -103,11 +102,13 @@ def submission_status(
     got = received.assign(received_date=pd.to_datetime(received["received_date"]).dt.date)
     frames = []
     for it in policy.submissions.items:
-        deadline = policy.date(it.deadline, d.year)
-        start = _window_start(it.applies_to, policy, d.year)
+        deadline = policy.date(it.deadline, as_of.year)
+        start = _window_start(it.applies_to, policy, as_of.year)
         owe = unis if it.applies_to == "all" else unis[unis["university_code"].isin(flagged)]
         r = got[
-            (got["item"] == it.item) & (got["received_date"] >= start) & (got["received_date"] <= d)
+            (got["item"] == it.item)
+            & (got["received_date"] >= start)
+            & (got["received_date"] <= as_of)
         ]
         first = r.groupby("university_code", observed=True)["received_date"].min()
         frame = owe.assign(item=it.item, deadline=deadline)
@@ -124,7 +125,7 @@ def submission_status(
         ],
         dtype=np.int64,
     )
-    overdue = np.array([(d - dl).days for dl in out["deadline"]], dtype=np.int64)
+    overdue = np.array([(as_of - dl).days for dl in out["deadline"]], dtype=np.int64)
     status = np.select(
         [has & (late <= 0), has, overdue > 0], list(STATUSES[:3]), default=STATUSES[3]
     )
@@ -172,7 +173,7 @@ register_headers(
 register_table_titles({"submissions_status": "报送情况", "submissions_summary": "报送情况汇总"})
 
 
-def load_receipts(data_dir, as_of: dt.date | str) -> pd.DataFrame:
+def load_receipts(data_dir, as_of: dt.date) -> pd.DataFrame:
     """:func:`receipts` of a reporting date's processed ``submissions`` and old-style
     ``adjustment_plans`` (either may be missing: no register sent yet)."""
     from helpers import load
@@ -193,14 +194,14 @@ def plan_receipts(received: pd.DataFrame) -> pd.DataFrame:
     return plans.reset_index(drop=True)
 
 
-def flagged_universities(history: pd.DataFrame, as_of: dt.date | str, policy: Policy) -> set[str]:
+def flagged_universities(history: pd.DataFrame, as_of: dt.date, policy: Policy) -> set[str]:
     """Universities with 专业点 on the list whose adjustment plans fall due in the year of
     ``as_of`` (:func:`helpers.majors.plan_cohort`; evidence levels of
     :data:`helpers.majors.FLAGGED_LEVELS`). ``history``: graduates history with
     :data:`helpers.majors.HISTORY_COLUMNS`."""
     from helpers import majors
 
-    points, _ = majors.cohort_points(history, majors.plan_cohort(parse_as_of(as_of)), policy)
+    points, _ = majors.cohort_points(history, majors.plan_cohort(as_of), policy)
     flagged = points.loc[points["evidence_level"].isin(majors.FLAGGED_LEVELS), "university_code"]
     return {str(c) for c in flagged.unique()}
 

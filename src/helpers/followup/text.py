@@ -7,8 +7,6 @@ import math
 
 import pandas as pd
 
-from helpers.config import parse_as_of
-
 _NUMERALS = "一二三四五六七八九十"
 
 
@@ -37,10 +35,10 @@ def pp(x, digits: int = 1) -> str:
     return "—" if _missing(x) else f"{abs(float(x)) * 100:.{digits}f}个百分点"
 
 
-def date_zh(value: dt.date | str | pd.Timestamp, year: bool = True) -> str:
-    """2023-08-31 -> '2023年8月31日' (or '8月31日')."""
-    d = value.date() if isinstance(value, pd.Timestamp) else parse_as_of(value)
-    return f"{d.year}年{d.month}月{d.day}日" if year else f"{d.month}月{d.day}日"
+def date_zh(value: dt.date, year: bool = True) -> str:
+    """2023-08-31 -> '2023年8月31日' (or '8月31日'); a ``pd.Timestamp`` is a date too."""
+    day = f"{value.month}月{value.day}日"
+    return f"{value.year}年{day}" if year else day
 
 
 def count(n) -> str:

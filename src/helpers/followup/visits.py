@@ -26,7 +26,7 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 
-from helpers.config import Policy, parse_as_of
+from helpers.config import Policy
 from helpers.followup import dates
 from helpers.followup.common import (
     bad_rows_message,
@@ -96,7 +96,7 @@ def role_group(roles: pd.Series, policy: Policy) -> pd.Series:
     return pd.Series(pd.Categorical(out, categories=ROLE_GROUPS), index=roles.index)
 
 
-def prepare_visits(visits: pd.DataFrame, policy: Policy, as_of: dt.date | str) -> pd.DataFrame:
+def prepare_visits(visits: pd.DataFrame, policy: Policy, as_of: dt.date) -> pd.DataFrame:
     """Visits with ``employer_id`` (see :func:`employer_keys`), ``role_group``, ``leader``,
     ``in_first_half`` and ``in_scope`` (dated in the monitoring year up to as_of)."""
     require_columns(visits, _INPUT, "visits")
@@ -131,7 +131,7 @@ def _distinct(df: pd.DataFrame, mask, name: str) -> pd.Series:
 
 
 def visits_progress(
-    prepared: pd.DataFrame, universities: pd.DataFrame, policy: Policy, as_of: dt.date | str
+    prepared: pd.DataFrame, universities: pd.DataFrame, policy: Policy, as_of: dt.date
 ) -> pd.DataFrame:
     """The contract table ``visits_progress``: one row per monitored university.
 
@@ -143,7 +143,6 @@ def visits_progress(
     where the target does not apply), expected_new_to_date, new_target_applies,
     on_track_employers, on_track_new, on_track.
     """
-    d = parse_as_of(as_of)
     v = prepared.loc[prepared["in_scope"]].copy()
     v["university_code"] = v["university_code"].astype("string")
     g = v.groupby("university_code", observed=True)
@@ -183,13 +182,13 @@ def visits_progress(
     target = policy.visits.employers_per_year
     target_new = policy.visits.new_employers_first_half
     out["target_visits"] = target
-    out["expected_to_date"] = dates.prorated_target(target, dates.year_fraction(d))
+    out["expected_to_date"] = dates.prorated_target(target, dates.year_fraction(as_of))
     applies = (out["baseline_rate"] < policy.placement.provincial_average).astype("boolean")
     applies = applies.mask(out["baseline_rate"].isna(), pd.NA)
     out["new_target_applies"] = applies
     yes = applies.fillna(False).to_numpy(dtype=bool)
     out["target_new_employers"] = pd.array(np.where(yes, target_new, np.nan), dtype="Int64")
-    expected_new = dates.prorated_target(target_new, dates.first_half_fraction(policy, d))
+    expected_new = dates.prorated_target(target_new, dates.first_half_fraction(policy, as_of))
     out["expected_new_to_date"] = pd.array(np.where(yes, expected_new, np.nan), dtype="Int64")
     out["on_track_employers"] = out["distinct_employers"] >= out["expected_to_date"]
     on_new = pd.array(out["new_employers_h1"] >= expected_new, dtype="boolean")
@@ -241,14 +240,13 @@ def visits_by_role(prepared: pd.DataFrame) -> pd.DataFrame:
     return out.reset_index()
 
 
-def cumulative_by_month(prepared: pd.DataFrame, as_of: dt.date | str) -> pd.DataFrame:
+def cumulative_by_month(prepared: pd.DataFrame, as_of: dt.date) -> pd.DataFrame:
     """Cumulative distinct employers per university at each month end of the monitoring year up
     to ``as_of`` (the last point is ``as_of`` itself), for the progress chart."""
-    d = parse_as_of(as_of)
     v = prepared.loc[prepared["in_scope"]]
     first = v.groupby(["university_code", "employer_id"], observed=True)["visit_date"].min()
-    month_ends = pd.date_range(dt.date(d.year, 1, 1), d, freq="ME")
-    points = pd.DatetimeIndex([*month_ends[month_ends < pd.Timestamp(d)], pd.Timestamp(d)])
+    month_ends = pd.date_range(dt.date(as_of.year, 1, 1), as_of, freq="ME")
+    points = pd.DatetimeIndex([*month_ends[month_ends < pd.Timestamp(as_of)], pd.Timestamp(as_of)])
     first = first.reset_index()
     pos = np.searchsorted(points.to_numpy(), first["visit_date"].to_numpy(), side="left")
     first["point"] = points[pos]
@@ -284,7 +282,7 @@ def invalid_credit_codes(
     visits: pd.DataFrame,
     repairs: pd.DataFrame,
     universities: pd.DataFrame | None = None,
-    as_of: dt.date | str | None = None,
+    as_of: dt.date | None = None,
 ) -> pd.DataFrame:
     """Per university: visit rows whose 统一社会信用代码 ingest set aside (``repairs`` of the
     processed folder; shape or check character wrong), beside the visit rows and those carrying

@@ -1,340 +1,163 @@
-"""Notebook execution with papermill on warm kernels, and the worker pool of a period run.
+"""Notebook execution on warm kernels, and the worker pool of a period run.
 
-Each worker process owns one kernel (started once) and one HTML exporter. For every report it
-executes the notebook with ``papermill.execute_notebook(..., km=<its KernelManager>)``; papermill
-hands ``km`` to nbclient, which keeps a kernel it did not start alive. The worker also hands
-nbclient its already-connected kernel client (a tiny papermill engine, :class:`WarmEngine`), which
-saves connecting a new client per report. A reset cell at the top of every notebook clears the
+Each worker process owns one kernel (started once) and one HTML exporter. For every report,
+papermill's public functions prepare the notebook (parameters injected, metadata) and nbclient
+executes it on the worker's kernel and already-connected client (nbclient keeps a kernel it did
+not start alive; reusing the client saves connecting a new one per report). A reset cell at the top of every notebook clears the
 namespace and plotting state (:mod:`helpers.runner.kernel`). One worker per core; a worker renders
 the HTML of the reports it executed, so rendering runs in parallel too.
 """
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
-import json
 import logging
 import shutil
-import subprocess
-import sys
-import tempfile
 import time
 import traceback
 from dataclasses import dataclass, field
-from functools import cache
 from pathlib import Path
 
 import nbformat
 
+from helpers import patches
 from helpers.runner import render
 from helpers.runner.catalog import Part, Task
 from helpers.runner.kernel import collect_cell_source, reset_cell_source
+from helpers.runner.scanning import OutputScanner, ScanLedger, output_scanner, written_since
+from helpers.runner.warm import KERNEL_NAME, START_TIMEOUT, WarmKernel
 
-KERNEL_NAME = "python3"
 CELL_TIMEOUT = 1800  # seconds per cell before the report is failed
-START_TIMEOUT = 120  # seconds for a kernel to start
 RUNNER_CELL_TAGS = ("runner-reset",)
-WARM_ENGINE = "placement-warm"
-_ENGINE_REGISTERED = False
 
 
-# --- kernel messages -> notebook outputs, checked with compiled schemas ------------------------
+# --- executing a parameterised notebook with nbclient ------------------------------------------
 #
-# nbclient turns every output message into a notebook output with nbformat.v4.output_from_msg,
-# which validates the output against its sub-schema ("#/definitions/stream", ...). nbformat only
-# compiles the whole-notebook schema with fastjsonschema; a sub-schema falls back to jsonschema,
-# slow enough to take about a tenth of the worker's CPU per report (~50 outputs). The
-# runner's client builds the same outputs and checks them against the same sub-schemas compiled
-# once with fastjsonschema; an output they reject goes through nbformat itself, so invalid output
-# fails exactly as before, with nbformat's message. The whole executed notebook is still validated
-# by nbformat when papermill writes it.
+# papermill prepares the notebook (load, inject parameters, record its metadata) and, after the
+# run, adds its error banner and raises PapermillExecutionError; nbclient executes the cells on the
+# worker's warm kernel and connected client. The runner records papermill's per-cell metadata
+# itself (start, end, duration, status, exception), as papermill's engine does, so executed
+# notebooks look as papermill writes them.
 
-_OUTPUT_FIELDS = {
-    # output_type -> content fields in the order nbformat.v4.new_output sets them
-    "execute_result": ("metadata", "data", "execution_count"),
-    "display_data": ("metadata", "data"),
-    "stream": ("name", "text"),
-    "error": ("ename", "evalue", "traceback"),
-}
+PENDING, RUNNING, COMPLETED, FAILED = "pending", "running", "completed", "failed"
 
 
-@cache
-def _schema_validator(definition: str):
-    """Compiled check against one definition of the schema nbformat.v4's new_* functions use
-    (nbformat's fastjsonschema wrapper: raises nbformat's ValidationError)."""
-    from nbformat import v4
-    from nbformat.json_compat import FastJsonSchemaValidator
-
-    path = Path(v4.__file__).parent / v4.nbformat_schema[(v4.nbformat, v4.nbformat_minor)]
-    schema = json.loads(path.read_text(encoding="utf-8"))
-    schema = {
-        "$schema": schema["$schema"],
-        "definitions": schema["definitions"],
-        "$ref": f"#/definitions/{definition}",
-    }
-    return FastJsonSchemaValidator(schema).validate
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
 
 
-def output_from_msg(msg: dict) -> nbformat.NotebookNode:
-    """``nbformat.v4.output_from_msg`` with the schema check compiled (same output, same errors).
-
-    Raises ValueError for a message that is not an output, and nbformat's ValidationError for
-    output that does not fit the notebook format.
-    """
-    output_type = msg["header"]["msg_type"]
-    fields = _OUTPUT_FIELDS.get(output_type)
-    if fields is None:
-        return nbformat.v4.output_from_msg(msg)  # raises nbformat's ValueError
-    content = msg["content"]
-    out = nbformat.NotebookNode(output_type=output_type)
-    for name in fields:
-        out[name] = content[name]  # NotebookNode turns nested dicts into NotebookNodes
-    try:
-        _schema_validator(output_type)(out)
-    except nbformat.ValidationError:
-        return nbformat.v4.output_from_msg(msg)  # nbformat's own check and error message
-    return out
-
-
-# --- papermill engine that reuses the worker's kernel client -----------------------------------
-
-
-def _warm_engine():
-    """Register (once) and return the papermill engine name that reuses a connected client."""
-    from papermill.clientwrap import PapermillNotebookClient
-    from papermill.engines import (
-        NBClientEngine,
-        NotebookExecutionManager,
-        catch_nb_assignment,
-        papermill_engines,
+def _start_notebook(nb: nbformat.NotebookNode) -> dt.datetime:
+    """Clear the notebook's and every cell's papermill metadata and outputs; the start time."""
+    started = _now()
+    nb.metadata.papermill.update(
+        start_time=started.isoformat(), end_time=None, duration=None, exception=None
     )
+    for cell in nb.cells:
+        if cell.get("cell_type") == "code":
+            cell.execution_count = None
+            cell.outputs = []
+        cell.metadata.papermill = dict(
+            exception=None, start_time=None, end_time=None, duration=None, status=PENDING
+        )
+    return started
+
+
+def _finish_notebook(nb: nbformat.NotebookNode, started: dt.datetime) -> None:
+    ended = _now()
+    nb.metadata.papermill.update(
+        end_time=ended.isoformat(), duration=(ended - started).total_seconds()
+    )
+    for cell in nb.cells:  # cells before the failure that never reported back count as done
+        if cell.metadata.papermill["status"] == FAILED:
+            break
+        if cell.metadata.papermill["status"] == PENDING:
+            cell.metadata.papermill["status"] = COMPLETED
+
+
+def _execute_cell(client, nb: nbformat.NotebookNode, index: int) -> bool:
+    """Execute one cell, recording its papermill metadata; False when it raised (stop there)."""
+    from nbclient.exceptions import CellExecutionError
+
+    cell = nb.cells[index]
+    meta = cell.metadata.papermill
+    started = _now()
+    meta.update(start_time=started.isoformat(), status=RUNNING, exception=False)
+    try:
+        client.execute_cell(cell, index)
+    except CellExecutionError:
+        meta.update(exception=True, status=FAILED)
+        nb.metadata.papermill["exception"] = True
+        return False
+    finally:
+        ended = _now()
+        meta.update(end_time=ended.isoformat(), duration=(ended - started).total_seconds())
+        if meta["status"] != FAILED:
+            meta["status"] = COMPLETED
+    return True
+
+
+def execute_notebook(
+    nb: nbformat.NotebookNode, out_path: Path, kernel: WarmKernel | None, cwd: Path
+) -> str:
+    """Execute a parameterised notebook (in place) with nbclient and write it to ``out_path``;
+    the notebook's JSON text as written.
+
+    On the warm kernel and its connected client when ``kernel`` is given (nbclient keeps a kernel
+    it did not start alive); otherwise nbclient starts a fresh kernel in ``cwd`` and stops it. A
+    failing cell stops the notebook: papermill's ``raise_for_execution_errors`` then writes it
+    with papermill's error banner and raises ``PapermillExecutionError``.
+    """
+    from nbclient import NotebookClient
+    from papermill.execute import raise_for_execution_errors
     from papermill.log import logger
 
-    if _ENGINE_REGISTERED:
-        return WARM_ENGINE
-
-    class WarmManager(NotebookExecutionManager):
-        """papermill's execution manager; ``cell_complete`` reads the cell's start time back with
-        ``datetime.fromisoformat`` where papermill uses dateutil's general parser (about 5% of the
-        worker's CPU per report, ~75 cells). The string is papermill's own ``isoformat()``, so the
-        duration is the same. Otherwise papermill 2.7's ``cell_complete``.
-        """
-
-        @catch_nb_assignment
-        def cell_complete(self, cell, cell_index=None, **kwargs):
-            end_time = self.now()
-            if self.log_output:
-                number = cell_index + 1 if cell_index is not None else ""
-                logger.info(f"Ending Cell {number:-<43}")
-                sys.stdout.flush()
-                sys.stderr.flush()
-            cell.metadata.papermill["end_time"] = end_time.isoformat()
-            if cell.metadata.papermill.get("start_time"):
-                start_time = dt.datetime.fromisoformat(cell.metadata.papermill["start_time"])
-                cell.metadata.papermill["duration"] = (end_time - start_time).total_seconds()
-            if cell.metadata.papermill["status"] != self.FAILED:
-                cell.metadata.papermill["status"] = self.COMPLETED
-            self.save()
-            if self.pbar:
-                self.pbar.update(1)
-
-    class WarmClient(PapermillNotebookClient):
-        """papermill's client whose outputs are checked with compiled schemas (:func:`output_from_msg`).
-
-        ``output`` is nbclient 0.11's ``NotebookClient.output`` with that one call changed
-        (tests/test_runner_client.py runs both clients on the same cells and compares).
-        """
-
-        def output(self, outs, msg, display_id, cell_index):
-            msg_type = msg["msg_type"]
-            parent_msg_id = msg["parent_header"].get("msg_id")
-            if self.output_hook_stack[parent_msg_id]:
-                # a registered hook (e.g. an Output widget) replaces the default behaviour
-                hook = self.output_hook_stack[parent_msg_id][-1]
-                hook.output(outs, msg, display_id, cell_index)
-                return None
-            try:
-                out = output_from_msg(msg)
-            except ValueError:
-                self.log.error(f"unhandled iopub msg: {msg_type}")
-                return None
-            if self.clear_before_next_output:
-                self.log.debug("Executing delayed clear_output")
-                outs[:] = []
-                self.clear_display_id_mapping(cell_index)
-                self.clear_before_next_output = False
-            if display_id:
-                # record the output index in _display_id_map[display_id][cell_index]
-                cell_map = self._display_id_map.setdefault(display_id, {})
-                cell_map.setdefault(cell_index, []).append(len(outs))
-            if out:
-                outs.append(out)
-            return out
-
-    class WarmEngine(NBClientEngine):
-        """NBClientEngine that adds the runner's cells and reuses the worker's kernel client.
-
-        ``runner_cells`` (reset first, audit last) are added to the parameterised notebook here, so
-        papermill records the real input path. ``km``/``kc``: the warm kernel and its connected
-        client; without them nbclient starts (and stops) a fresh kernel.
-        """
-
-        @classmethod
-        def execute_notebook(
-            cls,
-            nb,
-            kernel_name,
-            output_path=None,
-            progress_bar=True,
-            log_output=False,
-            autosave_cell_every=30,
-            **kwargs,
-        ):
-            first, last = kwargs.pop("runner_cells", (None, None))
-            if first is not None:
-                nb.cells.insert(0, first)
-            if last is not None:
-                nb.cells.append(last)
-            # papermill's Engine.execute_notebook, with the runner's execution manager
-            nb_man = WarmManager(
-                nb,
-                output_path=output_path,
-                progress_bar=progress_bar,
-                log_output=log_output,
-                autosave_cell_every=autosave_cell_every,
-            )
-            nb_man.notebook_start()
-            try:
-                cls.execute_managed_notebook(nb_man, kernel_name, log_output=log_output, **kwargs)
-            finally:
-                nb_man.cleanup_pbar()
-                nb_man.notebook_complete()
-            return nb_man.nb
-
-        @classmethod
-        def execute_managed_notebook(
-            cls,
-            nb_man,
-            kernel_name,
-            log_output=False,
-            stdout_file=None,
-            stderr_file=None,
-            start_timeout=60,
-            execution_timeout=None,
-            **kwargs,
-        ):
-            km = kwargs.pop("km", None)
-            kc = kwargs.pop("kc", None)
-            for unused in ("input_path", "timeout", "startup_timeout"):
-                kwargs.pop(unused, None)
-            client = WarmClient(
-                nb_man,
-                km=km,
-                timeout=execution_timeout,
-                startup_timeout=start_timeout,
-                kernel_name=kernel_name,
-                log=logger,
-                log_output=log_output,
-                stdout_file=stdout_file,
-                stderr_file=stderr_file,
-                **kwargs,
-            )
-            if kc is not None:
-                client.kc = kc  # connected already: nbclient skips starting a new client
-            return client.execute()
-
-    papermill_engines.register(WARM_ENGINE, WarmEngine)
-    globals()["_ENGINE_REGISTERED"] = True
-    return WARM_ENGINE
+    patches.install_fast_outputs()
+    client = NotebookClient(
+        nb,
+        km=kernel.km if kernel is not None else None,
+        kernel_name=KERNEL_NAME,
+        timeout=CELL_TIMEOUT,
+        startup_timeout=START_TIMEOUT,
+        raise_on_iopub_timeout=True,
+        log=logger,
+    )
+    if kernel is not None:
+        client.kc = kernel.kc  # connected already: nbclient skips starting a new client
+    started = _start_notebook(nb)
+    try:
+        with client.setup_kernel(cwd=str(cwd)):
+            for index in range(len(nb.cells)):
+                if not _execute_cell(client, nb, index):
+                    break
+            info = client.wait_for_reply(client.kc.kernel_info())
+            nb.metadata["language_info"] = info["content"]["language_info"]
+            client.set_widgets_metadata()
+    finally:
+        _finish_notebook(nb, started)
+    raise_for_execution_errors(nb, str(out_path))
+    text = nbformat.writes(nb)  # what papermill's write_ipynb writes
+    out_path.write_text(text, encoding="utf-8")
+    return text
 
 
-class WarmKernel:
-    """One long-lived kernel and its connected client; restarted when it dies.
+def prepare_notebook(
+    source: Path, out_path: Path, parameters: dict, cells: tuple = (None, None)
+) -> nbformat.NotebookNode:
+    """The notebook as papermill prepares it (parameters injected after the ``parameters`` cell,
+    papermill's metadata), with the runner's first and last cells added."""
+    from papermill.execute import prepare_notebook_metadata
+    from papermill.iorw import load_notebook_node
+    from papermill.parameterize import parameterize_notebook
 
-    Async manager and client, as nbclient expects: a blocking client would block nbclient's event
-    loop while it waits for output, so a kernel that dies mid-cell would hang the run.
-    """
-
-    def __init__(self, cwd: Path, kernel_name: str = KERNEL_NAME):
-        self.cwd = Path(cwd)
-        self.kernel_name = kernel_name
-        self.km = None
-        self.kc = None
-        self._log = None
-
-    def start(self, attempts: int = 2) -> WarmKernel:
-        """Start the kernel and connect; a kernel that dies while starting is tried once more."""
-        for attempt in range(1, attempts + 1):
-            try:
-                return self._start()
-            except RuntimeError:
-                self.stop()
-                if attempt == attempts:
-                    raise
-        return self
-
-    def _start(self) -> WarmKernel:
-        from jupyter_client import AsyncKernelManager
-        from jupyter_core.utils import run_sync
-
-        self.km = AsyncKernelManager(kernel_name=self.kernel_name)
-        # The kernel's own log (connection notices, crashes; never cell output, which goes over
-        # ZMQ) is kept in a temporary file and quoted when the kernel dies while starting.
-        self._log = tempfile.TemporaryFile()  # noqa: SIM115  (closed in stop())
-        # History off: the reset cell rewinds execution counts, which a history database rejects.
-        run_sync(self.km.start_kernel)(
-            cwd=str(self.cwd),
-            extra_arguments=["--HistoryManager.enabled=False"],
-            stdout=subprocess.DEVNULL,
-            stderr=self._log,
-        )
-        self.kc = self.km.client()
-        self.kc.start_channels()
-        try:
-            run_sync(self.kc.wait_for_ready)(timeout=START_TIMEOUT)
-        except RuntimeError as exc:
-            raise RuntimeError(f"{exc}; kernel log: {self.log_tail()}") from exc
-        return self
-
-    def log_tail(self, limit: int = 2000) -> str:
-        log = self._log
-        if log is None:
-            return ""
-        try:
-            log.seek(0)
-            return log.read().decode("utf-8", "replace")[-limit:].strip()
-        except (OSError, ValueError):
-            return ""
-
-    def alive(self) -> bool:
-        from jupyter_core.utils import run_sync
-
-        return self.km is not None and bool(run_sync(self.km.is_alive)())
-
-    def stop(self) -> None:
-        from jupyter_core.utils import run_sync
-
-        if self.kc is not None:
-            with contextlib.suppress(Exception):
-                self.kc.stop_channels()
-        if self.km is not None:
-            with contextlib.suppress(Exception):
-                run_sync(self.km.shutdown_kernel)(now=True)
-        self.km = self.kc = None
-        log, self._log = self._log, None
-        if log is not None:
-            log.close()
-
-    def restart(self) -> None:
-        self.stop()
-        self.start()
-
-    def __enter__(self) -> WarmKernel:
-        return self.start()
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
+    nb = load_notebook_node(str(source))
+    nb = parameterize_notebook(nb, parameters, kernel_name=KERNEL_NAME)
+    nb = prepare_notebook_metadata(nb, str(source), str(out_path))
+    first, last = cells
+    if first is not None:
+        nb.cells.insert(0, first)
+    if last is not None:
+        nb.cells.append(last)
+    return nb
 
 
 # --- executing one notebook --------------------------------------------------------------------
@@ -353,7 +176,7 @@ def runner_cells(cwd: Path, parameters: dict, report: str) -> tuple:
 
 def _code_cell(source: str) -> nbformat.NotebookNode:
     """A runner cell as ``nbformat.v4.new_code_cell`` makes it, checked with the compiled schema
-    (new_code_cell's own check falls back to jsonschema, see :func:`output_from_msg`)."""
+    (new_code_cell's own check falls back to jsonschema, see :func:`helpers.patches.output_from_msg`)."""
     from nbformat.corpus.words import generate_corpus_id
 
     cell = nbformat.from_dict(
@@ -366,7 +189,7 @@ def _code_cell(source: str) -> nbformat.NotebookNode:
             "outputs": [],
         }
     )
-    _schema_validator("code_cell")(cell)
+    patches.schema_validator("code_cell")(cell)
     return cell
 
 
@@ -386,74 +209,60 @@ class PartResult:
 
 
 def execute_part(
-    part: Part, kernel: WarmKernel | None, notebooks_dir: Path, run_dir: Path, parameters: dict
+    part: Part,
+    kernel: WarmKernel | None,
+    notebooks_dir: Path,
+    run_dir: Path,
+    parameters: dict,
+    scan: OutputScanner | None = None,
 ) -> tuple[PartResult, nbformat.NotebookNode | None]:
-    """Execute one notebook with papermill; keep the executed (or error) notebook in the run folder.
+    """Execute one notebook; keep the executed (or error) notebook in the run folder, scanned
+    with ``scan`` when given (from memory when it ran through, else as written).
 
-    ``kernel=None`` executes on a fresh kernel that papermill starts and stops (the slow path,
+    ``kernel=None`` executes on a fresh kernel that nbclient starts and stops (the slow path,
     used by tests to compare with the warm path).
     """
-    import papermill as pm
     from papermill.exceptions import PapermillExecutionError
 
     out_path = run_dir / part.notebook_rel
     out_path.parent.mkdir(parents=True, exist_ok=True)
     source = notebooks_dir / part.spec.notebook
-    kwargs = dict(
-        parameters=parameters,
-        kernel_name=KERNEL_NAME,
-        progress_bar=False,
-        request_save_on_cell_execute=False,
-        start_timeout=START_TIMEOUT,
-        execution_timeout=CELL_TIMEOUT,
-        engine_name=_warm_engine(),
-        runner_cells=runner_cells(notebooks_dir, parameters, part.spec.stem),
-    )
-    if kernel is not None:
-        kwargs.update(km=kernel.km, kc=kernel.kc)
-    else:
-        kwargs.update(cwd=str(notebooks_dir))
     started = time.perf_counter()
-    try:
-        executed = pm.execute_notebook(str(source), str(out_path), **kwargs)
-        return PartResult(
-            part.spec.notebook,
-            part.university,
-            "ok",
-            time.perf_counter() - started,
-            part.notebook_rel,
-        ), executed
-    except PapermillExecutionError as exc:  # the error notebook (with papermill's banner) is saved
+
+    def failed(ename, evalue, cell_index, tb) -> tuple[PartResult, None]:
+        if scan is not None and out_path.exists():
+            scan.files([out_path])
         result = PartResult(
-            part.spec.notebook,
-            part.university,
-            "failed",
-            time.perf_counter() - started,
-            part.notebook_rel,
-            part.error_rel,
-            exc.ename,
-            _first_line(exc.evalue),
-            # papermill counts its own banner cell and our reset cell; report the author's index
-            _author_cell_index(out_path, exc.cell_index),
-            list(exc.traceback),
+            notebook=part.spec.notebook,
+            university=part.university,
+            status="failed",
+            seconds=time.perf_counter() - started,
+            notebook_rel=part.notebook_rel,
+            error_rel=part.error_rel,
+            ename=ename,
+            evalue=_first_line(evalue),
+            cell_index=cell_index,
+            traceback=list(tb),
         )
         return result, None
+
+    try:
+        cells = runner_cells(notebooks_dir, parameters, part.spec.stem)
+        nb = prepare_notebook(source, out_path, parameters, cells)
+        text = execute_notebook(nb, out_path, kernel, notebooks_dir)
+    except PapermillExecutionError as exc:  # the error notebook (with papermill's banner) is saved
+        # papermill counts its own banner cell and our reset cell; report the author's index
+        index = _author_cell_index(out_path, exc.cell_index)
+        return failed(exc.ename, exc.evalue, index, exc.traceback)
     except Exception as exc:  # kernel died, timeout, unreadable notebook ...
         if not out_path.exists() and source.exists():
             shutil.copyfile(source, out_path)  # keep something to open next to the error page
-        result = PartResult(
-            part.spec.notebook,
-            part.university,
-            "failed",
-            time.perf_counter() - started,
-            part.notebook_rel,
-            part.error_rel,
-            type(exc).__name__,
-            _first_line(str(exc)),
-            None,
-            traceback.format_exception(exc),
-        )
-        return result, None
+        return failed(type(exc).__name__, str(exc), None, traceback.format_exception(exc))
+    seconds = time.perf_counter() - started
+    if scan is not None:
+        scan.written(out_path, text)
+    result = PartResult(part.spec.notebook, part.university, "ok", seconds, part.notebook_rel)
+    return result, nb
 
 
 def _first_line(text: str, limit: int = 300) -> str:
@@ -490,8 +299,14 @@ class RunContext:
     run_dir: Path  # the staging folder reports/.staging-*/<as_of>
     notebook_reports_dir: Path  # what notebooks get as reports_dir (run_dir's parent)
     data_dir: Path
-    as_of: str
+    as_of: dt.date  # notebooks get it as an ISO string (their parameters cell parses it)
     header: dict  # as_of, cohort, data_version, generated_at
+    scan_outputs: bool = False  # scan each file as it is written (TaskResult.scan)
+
+    def output_scanner(self) -> OutputScanner | None:
+        return (
+            output_scanner(self.run_dir, self.data_dir, self.as_of) if self.scan_outputs else None
+        )
 
 
 @dataclass
@@ -506,6 +321,7 @@ class TaskResult:
     render_seconds: float = 0.0
     status: str = "ok"
     render_error: str | None = None
+    scan: ScanLedger | None = None  # what the worker scanned of this task's files
 
     @property
     def seconds(self) -> float:
@@ -514,7 +330,7 @@ class TaskResult:
 
 def parameters_for(ctx: RunContext, university: str | None) -> dict:
     return {
-        "as_of": ctx.as_of,
+        "as_of": ctx.as_of.isoformat(),
         "university": university,
         "data_dir": str(ctx.data_dir),
         "reports_dir": str(ctx.notebook_reports_dir),
@@ -534,16 +350,27 @@ def _page_meta(ctx: RunContext, task: Task, title: str | None = None) -> render.
     )
 
 
-def run_task(task: Task, ctx: RunContext, kernel: WarmKernel | None) -> TaskResult:
-    """Execute every part of a task, then write its page and the error pages of failed parts."""
+def run_task(
+    task: Task, ctx: RunContext, kernel: WarmKernel | None, scan: OutputScanner | None = None
+) -> TaskResult:
+    """Execute every part of a task, then write its page and the error pages of failed parts;
+    with ``scan``, every file the task wrote is scanned for personal data (``TaskResult.scan``)."""
     executed: list[nbformat.NotebookNode] = []
     results: list[PartResult] = []
     for part in task.parts:
         if kernel is not None and not kernel.alive():
             kernel.restart()
+        since = time.time_ns() - 1_000_000_000  # file times may lag the clock a little
         result, nb = execute_part(
-            part, kernel, ctx.notebooks_dir, ctx.run_dir, parameters_for(ctx, part.university)
+            part,
+            kernel,
+            ctx.notebooks_dir,
+            ctx.run_dir,
+            parameters_for(ctx, part.university),
+            scan,
         )
+        if scan is not None:  # the tables the report's kernel wrote
+            scan.files(_tables_written(ctx, part, since))
         result.title = part.spec.title
         results.append(result)
         if nb is not None:
@@ -555,26 +382,7 @@ def run_task(task: Task, ctx: RunContext, kernel: WarmKernel | None) -> TaskResu
     meta = _page_meta(ctx, task)
     for part, result in zip(task.parts, results, strict=True):
         if result.status != "ok":
-            err_meta = _page_meta(
-                ctx,
-                task,
-                title=f"{task.title} · {part.spec.title}"
-                if task.scope == "university"
-                else task.title,
-            )
-            err_meta.index_href = "../index.html"
-            failure = {
-                "notebook": part.spec.notebook,
-                "university": task.university_name and f"{task.university} {task.university_name}",
-                "ename": result.ename,
-                "evalue": result.evalue,
-                "cell_index": result.cell_index,
-                "traceback": result.traceback,
-                "notebook_href": "../" + part.notebook_rel,
-            }
-            render.write_text_atomic(
-                ctx.run_dir / part.error_rel, render.render_error_page(err_meta, failure)
-            )
+            _write(ctx.run_dir / part.error_rel, _error_page(ctx, task, part, result), scan)
             meta.notices.append(
                 {
                     "text": f"本报告的“{part.spec.title}”部分未能生成。",
@@ -588,14 +396,45 @@ def run_task(task: Task, ctx: RunContext, kernel: WarmKernel | None) -> TaskResu
                 if len(executed) == 1
                 else render.combine_notebooks(executed, task.title)
             )
-            render.write_text_atomic(ctx.run_dir / task.html_rel, render.render_report(nb, meta))
+            _write(ctx.run_dir / task.html_rel, render.render_report(nb, meta), scan)
             out.html_rel = task.html_rel
         except Exception as exc:  # a page that cannot be rendered fails like a notebook
             out.render_error = f"{type(exc).__name__}: {_first_line(str(exc))}"
     out.render_seconds = time.perf_counter() - started
     failed = any(r.status != "ok" for r in results) or out.render_error is not None
     out.status = "failed" if failed else "ok"
+    out.scan = scan.take() if scan is not None else None
     return out
+
+
+def _write(path: Path, text: str, scan: OutputScanner | None) -> None:
+    render.write_text_atomic(path, text)
+    if scan is not None:
+        scan.written(path, text)
+
+
+def _tables_written(ctx: RunContext, part: Part, since_ns: int) -> list[Path]:
+    """The table files a part's kernel wrote: a university's own folder, or the province's."""
+    tables = ctx.run_dir / "tables"
+    if part.university:
+        return written_since(tables / "universities" / part.university, since_ns, recursive=True)
+    return written_since(tables, since_ns, recursive=False)
+
+
+def _error_page(ctx: RunContext, task: Task, part: Part, result: PartResult) -> str:
+    title = f"{task.title} · {part.spec.title}" if task.scope == "university" else task.title
+    meta = _page_meta(ctx, task, title=title)
+    meta.index_href = "../index.html"
+    failure = {
+        "notebook": part.spec.notebook,
+        "university": task.university_name and f"{task.university} {task.university_name}",
+        "ename": result.ename,
+        "evalue": result.evalue,
+        "cell_index": result.cell_index,
+        "traceback": result.traceback,
+        "notebook_href": "../" + part.notebook_rel,
+    }
+    return render.render_error_page(meta, failure)
 
 
 # --- worker processes --------------------------------------------------------------------------
@@ -608,6 +447,7 @@ def _worker_init(ctx: RunContext) -> None:
     logging.getLogger("traitlets").setLevel(logging.ERROR)
     _WORKER["ctx"] = ctx
     _WORKER["kernel"] = WarmKernel(ctx.notebooks_dir).start()
+    _WORKER["scan"] = ctx.output_scanner()
     render.report_exporter()  # load templates once
     import multiprocessing.util
 
@@ -621,7 +461,7 @@ def _worker_shutdown() -> None:
 
 
 def _worker_run(task: Task) -> TaskResult:
-    return run_task(task, _WORKER["ctx"], _WORKER["kernel"])
+    return run_task(task, _WORKER["ctx"], _WORKER["kernel"], _WORKER["scan"])
 
 
 def run_tasks(
@@ -655,10 +495,11 @@ def run_tasks(
             bar.set_postfix_str(f"失败 {failed}")
 
     def in_process(todo: list[Task]) -> None:
+        scan = ctx.output_scanner()
         with WarmKernel(ctx.notebooks_dir) as kernel:
             for task in todo:
                 try:
-                    done(task, run_task(task, ctx, kernel))
+                    done(task, run_task(task, ctx, kernel, scan))
                 except Exception as exc:
                     done(task, _crashed(task, exc))
 

@@ -19,12 +19,18 @@ from helpers.runner.headline import run_headline
 from helpers.runner.render import render_site_page, urlpath
 
 TIMING_LABELS = {
+    "startup": "程序启动",
     "hash_inputs": "原始数据校验",
     "ingest": "数据入库",
+    "plan": "报告计划",
+    "staging": "暂存目录",
     "reports": "报告执行与渲染",
     "workbook": "报表汇总",
     "documents": "公文与发送包",
+    "audit": "披露审计",
+    "index": "清单与目录页",
     "privacy_scan": "隐私检查",
+    "publish": "发布",
     "total": "合计",
 }
 

@@ -110,6 +110,9 @@ def collect_audit(data_dir: str, as_of: str, report: str, university: str | None
     disclosure = sys.modules.get("helpers.disclosure")
     if disclosure is None:
         return
+    from helpers.config import parse_as_of
+
+    as_of = parse_as_of(as_of)  # the cell passes the notebook's text parameter: an edge
     path = disclosure.audit_dir(data_dir, as_of) / (
         f"{report}-{university}.parquet" if university else f"{report}.parquet"
     )

@@ -111,7 +111,7 @@ def name_redactor(data_dir, as_of):
     from helpers import pii, scanner
 
     try:
-        return scanner.period_scanner(data_dir, str(as_of)).redact
+        return scanner.period_scanner(data_dir, as_of).redact
     except (FileNotFoundError, ValueError):
         return pii.redact
 

@@ -125,6 +125,9 @@ def _brotli_quality(quality: int):
             woff2.brotli = real
 
 
+FONT_TIMESTAMP = 3_660_681_600  # head.created/modified: 2020-01-01 (seconds since 1904), fixed
+
+
 def subset_woff2(chars: str) -> bytes:
     """A WOFF2 font holding the glyphs of ``chars`` (those the bundled font has) and .notdef."""
     from fontTools.fontBuilder import FontBuilder
@@ -157,6 +160,10 @@ def subset_woff2(chars: str) -> bytes:
     fb.setupPost()
     head = fb.font["head"]
     head.xMin, head.yMin, head.xMax, head.yMax = src.bbox
+    # the same characters give the same bytes: no build time in the font (a page rendered twice,
+    # a second apart, is the same page)
+    head.created = head.modified = FONT_TIMESTAMP
+    fb.font.recalcTimestamp = False
     fb.font.recalcBBoxes = False  # bounds would interpret every charstring again
     fb.font.flavor = "woff2"
     out = io.BytesIO()

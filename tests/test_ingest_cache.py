@@ -1,0 +1,145 @@
+"""The per-file ingest cache (helpers.ingest.cache): after one raw file changes, is added or is
+deleted, an ingest that reads only that file gives exactly what a from-scratch ingest of the same
+raw folders gives — every Parquet file of the processed folder, the quarantine included."""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+from test_ingest_support import (
+    AS_OF,
+    GRAD_HEADER,
+    VISITS_HEADER,
+    grad_row,
+    make_data_dir,
+    raw_dir,
+    write_csv,
+    write_xlsx,
+)
+
+from helpers.devtools import table_digest
+from helpers.ingest import batches, ingest
+from helpers.ingest.cache import CACHE_DIR
+
+EARLY = dt.date(2023, 6, 30)
+
+
+def visit(i: int, date: str = "2023-08-01") -> list:
+    return ["10386", date, f"张{chr(0x4E00 + i)}", "校长", f"某公司{i}", "是", str(i)]
+
+
+def build(data: Path) -> None:
+    """Messy enough to exercise every per-file result: quarantined rows, repairs, a footer row,
+    duplicates merged within and across files, a conflicting duplicate across files, a 学号 in
+    free text (scrubbed), activity rows from two folders, an unreadable file."""
+    write_csv(raw_dir(data, EARLY) / "毕业去向_a.csv", [GRAD_HEADER, grad_row(1), grad_row(2)])
+    write_csv(raw_dir(data, EARLY) / "访企拓岗_a.csv", [VISITS_HEADER, visit(1, "2023-06-01")])
+    a = [GRAD_HEADER, *(grad_row(i) for i in range(10)), grad_row(3)]  # 3: identical duplicate
+    a.append(grad_row(20, 院校代码="99999"))  # unknown university: quarantined
+    a.append(grad_row(21, 专业代码="80901.0"))  # repaired
+    a.append(grad_row(22, 专业名称=f"专业 2019{22:05d}"))  # its own 学号 in free text: scrubbed
+    a.append(["合计", "", "", "", "", "", "", "", "", "", "", "", ""])  # footer
+    write_xlsx(raw_dir(data) / "毕业去向_a.xlsx", {"Sheet1": a})
+    b = [GRAD_HEADER, *(grad_row(i, 院校代码="10384") for i in range(100, 108))]
+    b.append(grad_row(5, 专业名称="另一个专业"))  # same key as a's row 5, other content: conflict
+    b.append(grad_row(6))  # identical to a's row 6: merged
+    write_csv(raw_dir(data) / "毕业去向_b.csv", b)
+    write_csv(
+        raw_dir(data) / "毕业去向_c.csv", [GRAD_HEADER, *(grad_row(i) for i in range(200, 205))]
+    )
+    write_csv(
+        raw_dir(data) / "访企拓岗_a.csv",
+        [VISITS_HEADER, visit(1, "2023-06-01"), visit(2), visit(3)],
+    )
+    # a file of which no row is accepted, beside others of its dataset and folder
+    write_csv(raw_dir(data) / "访企拓岗_b.csv", [VISITS_HEADER, visit(4, "not a date")])
+    (raw_dir(data) / "帮扶台账_bad.xlsx").write_bytes(b"not a workbook")
+
+
+def from_scratch(data: Path, tmp: Path) -> Path:
+    """The same raw folders ingested with no processed data (so no cache)."""
+    other = tmp / "scratch"
+    shutil.rmtree(other, ignore_errors=True)
+    other.mkdir()
+    shutil.copytree(data / "raw", other / "raw")
+    ingest(AS_OF, other, workers=1)
+    return other
+
+
+def assert_same(a: Path, b: Path) -> None:
+    for date in (EARLY, AS_OF):
+        fa, fb = a / "processed" / date.isoformat(), b / "processed" / date.isoformat()
+        names = sorted(p.name for p in fa.glob("*.parquet"))
+        assert names == sorted(p.name for p in fb.glob("*.parquet"))
+        assert "quarantine.parquet" in names and "graduates.parquet" in names
+        for name in names:
+            assert table_digest(fa / name) == table_digest(fb / name), f"{date} {name}"
+            schema_a, schema_b = pq.read_schema(fa / name), pq.read_schema(fb / name)
+            assert schema_a.equals(schema_b, check_metadata=True), f"{date} {name}"
+
+
+def test_cache_fills_then_an_unchanged_folder_reads_nothing(tmp_path):
+    data = make_data_dir(tmp_path)
+    build(data)
+    first = ingest(AS_OF, data, workers=1)
+    assert first.files_read == 8 and first.files_cached == 0
+    assert (data / "processed" / CACHE_DIR).is_dir()
+    # a processed folder removed: rebuilt from the cache alone, identical to before
+    before = {p.name: table_digest(p) for p in (data / "processed" / str(AS_OF)).glob("*.parquet")}
+    shutil.rmtree(data / "processed" / str(AS_OF))
+    again = ingest(AS_OF, data, workers=1)
+    assert again.built == [AS_OF] and again.files_read == 0 and again.files_cached == 7
+    after = {p.name: table_digest(p) for p in (data / "processed" / str(AS_OF)).glob("*.parquet")}
+    assert after == before
+
+
+@pytest.mark.parametrize("change", ["change", "add", "delete"])
+def test_one_file_changed_added_or_deleted_equals_from_scratch(tmp_path, change):
+    data = make_data_dir(tmp_path)
+    build(data)
+    ingest(AS_OF, data, workers=1)
+    folder = raw_dir(data)
+    if change == "change":  # a resubmission: one row corrected, one added, one now conflicting
+        rows = [GRAD_HEADER, *(grad_row(i, 院校代码="10384") for i in range(100, 109))]
+        rows.append(grad_row(1, 专业名称="又一个专业"))
+        write_csv(folder / "毕业去向_b.csv", rows)
+    elif change == "add":
+        write_csv(folder / "毕业去向_d.csv", [GRAD_HEADER, grad_row(300), grad_row(7)])
+    else:
+        (folder / "毕业去向_b.csv").unlink()
+    result = ingest(AS_OF, data, workers=1)
+    assert result.built == [AS_OF] and result.up_to_date == [EARLY]
+    assert result.files_read == (0 if change == "delete" else 1)
+    assert_same(data, from_scratch(data, tmp_path))
+
+
+def test_batches_do_not_change_a_files_result(tmp_path, monkeypatch):
+    """One batch per file or one batch for all: the same processed folder (what makes a file's
+    cached result reusable whatever batch it is read in next time)."""
+    data = make_data_dir(tmp_path)
+    build(data)
+    ingest(AS_OF, data, workers=1)
+    monkeypatch.setattr(batches, "BATCH_BYTES", 1)
+    assert_same(data, from_scratch(data, tmp_path))
+
+
+def test_stale_entries_are_pruned_and_a_new_key_reads_everything(tmp_path, monkeypatch):
+    data = make_data_dir(tmp_path)
+    build(data)
+    ingest(AS_OF, data, workers=1)
+    (raw_dir(data) / "毕业去向_c.csv").unlink()
+    ingest(AS_OF, data, workers=1)
+    cached = "".join(
+        p.read_bytes().hex() for p in (data / "processed" / CACHE_DIR).rglob("files.parquet")
+    )
+    assert "毕业去向_c".encode().hex() not in cached
+    versions = list((data / "processed" / CACHE_DIR).iterdir())
+    monkeypatch.setenv("PLACEMENT_PSEUDONYM_KEY", "another key")
+    result = ingest(AS_OF, data, workers=1)
+    assert result.files_cached == 0 and result.files_read == 7
+    now = list((data / "processed" / CACHE_DIR).iterdir())
+    assert len(versions) == len(now) == 1 and versions != now
