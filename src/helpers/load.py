@@ -26,7 +26,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from helpers.config import processed_dir
+from helpers.config import data_paths, processed_dir
 from helpers.datasets import CATEGORICAL_COLUMNS, PROCESSED_COLUMNS
 
 
@@ -36,7 +36,7 @@ class MissingDataError(FileNotFoundError):
 
 def processed_dates(data_dir: str | Path) -> list[dt.date]:
     """Snapshot dates that have processed data, oldest first."""
-    base = Path(data_dir) / "processed"
+    base = data_paths(data_dir)[1]
     out = []
     if base.is_dir():
         for p in base.iterdir():

@@ -46,7 +46,7 @@ import numpy as np
 import pandas as pd
 
 from helpers import pii
-from helpers.config import processed_dir
+from helpers.config import data_paths, processed_dir
 from helpers.pii import ID_CHECK, ID_WEIGHTS, PROVINCE_PREFIXES  # noqa: F401  (public names)
 
 KIND_OF_FINGERPRINT = {
@@ -564,7 +564,7 @@ def load_fingerprints(data_dir: Path, as_of: dt.date) -> pd.DataFrame:
     """Every ``pii_fingerprints.parquet`` of processed folders dated ``<= as_of`` (reports show
     earlier snapshots and cohorts too). Raises when the period's own file is missing: without it
     names and 学号 cannot be checked."""
-    proc = Path(data_dir) / "processed"
+    proc = data_paths(data_dir)[1]
     own = processed_dir(data_dir, as_of) / "pii_fingerprints.parquet"
     if not own.exists():
         raise FileNotFoundError(

@@ -56,12 +56,11 @@ def file_sha256(path: Path) -> str:
     return sources.sha256_file(path)
 
 
-def raw_inputs(data_dir: Path, as_of: dt.date | str) -> dict[str, str]:
+def raw_inputs(data_dir: Path, as_of: dt.date) -> dict[str, str]:
     """``{path relative to data/raw (posix): sha256}`` of every raw file behind ``as_of``."""
     raw_dir, _ = data_paths(data_dir)
     return {
-        p.relative_to(raw_dir).as_posix(): file_sha256(p)
-        for p in sources.raw_files(raw_dir, parse_as_of(as_of))
+        p.relative_to(raw_dir).as_posix(): file_sha256(p) for p in sources.raw_files(raw_dir, as_of)
     }
 
 
@@ -100,14 +99,13 @@ def processed_manifest_path(data_dir: Path, as_of: dt.date) -> Path:
     return processed_dir(data_dir, as_of) / MANIFEST_NAME
 
 
-def ingest_needed(data_dir: Path, as_of: dt.date | str, raw: dict[str, str]) -> tuple[bool, str]:
+def ingest_needed(data_dir: Path, as_of: dt.date, raw: dict[str, str]) -> tuple[bool, str]:
     """Whether ``placement ingest`` must run before the reports, and why (Chinese, for the log).
 
     Needed when ``processed/<as_of>/manifest.json`` is missing or unreadable, when a raw file it
     read is gone or changed, or when a raw file is recorded by no processed manifest up to
     ``as_of`` (a new file; earlier snapshot folders have their own processed manifests).
     """
-    as_of = parse_as_of(as_of)
     path = processed_manifest_path(data_dir, as_of)
     if not path.exists():
         return True, f"尚无 {as_of} 的处理后数据（{path} 不存在）"

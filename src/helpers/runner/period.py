@@ -22,6 +22,8 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from helpers.config import data_paths
+from helpers.disclosure.audit import audit_dir
 from helpers.errors import (
     EXIT_FAILED,
     EXIT_LOCKED,
@@ -260,7 +262,7 @@ def _clear_university_outputs(run_dir: Path, code: str) -> None:
 
 
 def _clear_audit(data_dir: Path, as_of: dt.date, university: str | None) -> None:
-    folder = data_dir / "processed" / as_of.isoformat() / "disclosure_audit"
+    folder = audit_dir(data_dir, as_of)
     if not folder.is_dir():
         return
     for p in folder.glob(f"*-{university}.parquet" if university else "*.parquet"):
@@ -407,8 +409,7 @@ def withhold(request: RunRequest, run_dir: Path, finished: dt.datetime) -> None:
     """Personal data found: nothing is published; the run is moved aside under ``data/``."""
     aside = staging.move_aside(
         run_dir,
-        request.data_dir
-        / "processed"
+        data_paths(request.data_dir)[1]
         / ".withheld-reports"
         / f"{request.iso}-{finished.strftime('%Y%m%dT%H%M%S')}",
     )

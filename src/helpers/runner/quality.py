@@ -10,6 +10,9 @@ university a quarantined row belongs to).
 
 from __future__ import annotations
 
+import datetime as dt
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 
@@ -103,7 +106,7 @@ def _require(df: pd.DataFrame, columns, name: str) -> None:
         )
 
 
-def name_redactor(data_dir, as_of):
+def name_redactor(data_dir: Path, as_of: dt.date):
     """How file and sheet names are shown in this period's reports: everything the end-of-run
     privacy scan would find in them (ID and mobile numbers in any formatting, the inputs' 学号 and
     names) replaced by 已隐去, so that a sender's slip in a name never withholds the run. Without

@@ -29,15 +29,15 @@ class RunLockedError(RuntimeError):
 
 
 @contextlib.contextmanager
-def period_lock(reports_dir: Path, as_of: str) -> Iterator[None]:
+def period_lock(reports_dir: Path, period: str) -> Iterator[None]:
     reports_dir.mkdir(parents=True, exist_ok=True)
-    path = reports_dir / f".{as_of}.lock"
+    path = reports_dir / f".{period}.lock"
     with open(path, "w") as fh:
         try:
             fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError as exc:
             raise RunLockedError(
-                f"另一个 {as_of} 的运行正在进行（锁文件 {path}）。another run of {as_of} holds {path}"
+                f"另一个 {period} 的运行正在进行（锁文件 {path}）。another run of {period} holds {path}"
             ) from exc
         try:
             yield
@@ -45,20 +45,20 @@ def period_lock(reports_dir: Path, as_of: str) -> Iterator[None]:
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
-def staging_prefix(as_of: str) -> str:
-    return f".staging-{as_of}-"
+def staging_prefix(period: str) -> str:
+    return f".staging-{period}-"
 
 
-def remove_stale_staging(reports_dir: Path, as_of: str) -> None:
+def remove_stale_staging(reports_dir: Path, period: str) -> None:
     """Leftovers of a killed run of this period (call under the period lock)."""
-    for old in reports_dir.glob(staging_prefix(as_of) + "*"):
+    for old in reports_dir.glob(staging_prefix(period) + "*"):
         shutil.rmtree(old, ignore_errors=True)
 
 
-def new_staging(reports_dir: Path, as_of: str) -> Path:
+def new_staging(reports_dir: Path, period: str) -> Path:
     """``reports/.staging-<as_of>-<id>/<as_of>/`` (created): notebooks get its parent as reports_dir."""
-    root = reports_dir / f"{staging_prefix(as_of)}{uuid.uuid4().hex[:8]}"
-    run_dir = root / as_of
+    root = reports_dir / f"{staging_prefix(period)}{uuid.uuid4().hex[:8]}"
+    run_dir = root / period
     run_dir.mkdir(parents=True)
     return run_dir
 
