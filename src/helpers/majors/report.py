@@ -334,17 +334,8 @@ def _major_evidence(
     flags = trend_flags(trend, review.cohort, policy)
     points = points.merge(flags, on=list(POINT_KEYS), how="left")
     peers = peer_comparison(points, policy)
-    peer_cols = [
-        "peer_points",
-        "peer_graduates",
-        "peer_placed",
-        "peer_rate",
-        "peer_ci_low",
-        "peer_ci_high",
-        "gap_to_peers",
-        "peer_verdict",
-        "suppressed",
-    ]
+    # the peer columns of the peer table, in its order
+    peer_cols = list(PEER_TABLE_COLUMNS[PEER_TABLE_COLUMNS.index("peer_points") :])
     points = pd.concat([points.reset_index(drop=True), peers[peer_cols]], axis=1)
     points = points.merge(destination_mix(rows), on=list(POINT_KEYS), how="left")
     points.attrs["threshold"] = policy.majors.threshold
