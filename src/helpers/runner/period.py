@@ -292,7 +292,7 @@ def gather(
     scans: Scans,
 ) -> RunRecord:
     """The outputs made from the reports' tables: workbook, documents, the disclosure audit.
-    The workbook is scanned where it is written; the documents by the final scan."""
+    The workbook and the documents are scanned where they are written."""
     with timings.step("workbook"):
         workbook, workbook_error = _build_workbook(run_dir)
     if workbook and scans.main is not None:
@@ -310,6 +310,7 @@ def gather(
             timings.started.date(),
             plan.specs,
             redact=shown,
+            scan=scans.main,
         )
     with timings.step("audit"):
         _merge_audit(request.data_dir, request.as_of)
@@ -372,7 +373,7 @@ class Scans:
         ledger = ScanLedger()
         for r in results:
             ledger.merge(r.scan)
-        return cls(ledger, output_scanner(run_dir, request.data_dir, request.as_of))
+        return cls(ledger, output_scanner(run_dir, request.data_dir, request.as_of, ledger))
 
 
 def scan(run_dir: Path, data_dir: Path, scans: Scans) -> Privacy:
