@@ -134,7 +134,7 @@ def test_stale_entries_are_pruned_and_a_new_key_reads_everything(tmp_path, monke
     (raw_dir(data) / "毕业去向_c.csv").unlink()
     ingest(AS_OF, data, workers=1)
     cached = "".join(
-        p.read_bytes().hex() for p in (data / "processed" / CACHE_DIR).rglob("files.parquet")
+        p.read_bytes().hex() for p in (data / "processed" / CACHE_DIR).rglob("*.files.parquet")
     )
     assert "毕业去向_c".encode().hex() not in cached
     versions = list((data / "processed" / CACHE_DIR).iterdir())
@@ -143,3 +143,37 @@ def test_stale_entries_are_pruned_and_a_new_key_reads_everything(tmp_path, monke
     assert result.files_cached == 0 and result.files_read == 7
     now = list((data / "processed" / CACHE_DIR).iterdir())
     assert len(versions) == len(now) == 1 and versions != now
+
+
+@pytest.mark.parametrize("rows", [10, 40], ids=["same batches", "batches reshuffled"])
+def test_batches_of_several_files_one_resubmitted_equals_from_scratch(tmp_path, monkeypatch, rows):
+    """Batches of about half the graduates: [a] and [b, c]. A resubmitted b of about the same
+    size is read alone and joined with c's cached rows; a larger one makes three batches, each
+    assembled from the old chunk file by file."""
+    monkeypatch.setattr(batches, "BATCH_BYTES", 4300)
+    data = make_data_dir(tmp_path)
+    build(data)
+    ingest(AS_OF, data, workers=1)
+    new = [GRAD_HEADER, *(grad_row(i, 院校代码="10384") for i in range(100, 100 + rows))]
+    write_csv(raw_dir(data) / "毕业去向_b.csv", new)
+    result = ingest(AS_OF, data, workers=1)
+    assert result.files_read == 1 and result.files_cached == 6
+    assert_same(data, from_scratch(data, tmp_path))
+    # one chunk per batch of this run is kept; rebuilt from them alone, nothing is read
+    chunks = sorted((data / "processed" / CACHE_DIR).rglob("*.files.parquet"))
+    shutil.rmtree(data / "processed" / str(AS_OF))
+    again = ingest(AS_OF, data, workers=1)
+    assert again.files_read == 0
+    assert chunks == sorted((data / "processed" / CACHE_DIR).rglob("*.files.parquet"))
+    assert_same(data, from_scratch(data, tmp_path))
+
+
+def test_a_damaged_chunk_is_read_again(tmp_path):
+    data = make_data_dir(tmp_path)
+    build(data)
+    ingest(AS_OF, data, workers=1)
+    for p in (data / "processed" / CACHE_DIR).rglob("*.records.parquet"):
+        p.write_bytes(b"damaged")
+    shutil.rmtree(data / "processed" / str(AS_OF))
+    ingest(AS_OF, data, workers=1)
+    assert_same(data, from_scratch(data, tmp_path))
