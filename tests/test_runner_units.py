@@ -7,6 +7,7 @@ import json
 import os
 
 import pytest
+import test_ingest_support as support
 
 from helpers.runner import catalog, manifest, staging
 from helpers.runner.catalog import PROVINCE, UNIVERSITY, ReportSpec
@@ -97,65 +98,58 @@ def test_raw_inputs_cover_reference_and_folders_up_to_as_of(tmp_path):
     assert all(len(h) == 64 for h in got.values())
 
 
+def _graduates(path, *rows: int):
+    return support.write_csv(path, [support.GRAD_HEADER, *(support.grad_row(i) for i in rows)])
+
+
 def test_ingest_status_is_the_ingests_rule_with_its_reason(tmp_path, monkeypatch):
     """The runner asks the ingest's own rule (inputs digest per processed folder): missing, a
     changed, new or removed input, another ingest code, key or read limit: stale, with the reason
     for the log; untouched, or a file that is not a dataset: fresh. Ingest rebuilds what it said."""
-    from test_ingest_support import (
-        AS_OF,
-        GRAD_HEADER,
-        VISITS_HEADER,
-        grad_row,
-        make_data_dir,
-        raw_dir,
-        write_csv,
-    )
-
     from helpers.ingest import ingest, sources
 
-    early = dt.date(2023, 6, 30)
-    data = make_data_dir(tmp_path)
-    a = write_csv(raw_dir(data, early) / "毕业去向_a.csv", [GRAD_HEADER, grad_row(1)])
-    b = write_csv(raw_dir(data) / "毕业去向_a.csv", [GRAD_HEADER, grad_row(1), grad_row(2)])
-    (raw_dir(data) / "说明.txt").write_text("not a dataset", encoding="utf-8")
+    as_of, early = support.AS_OF, dt.date(2023, 6, 30)
+    data = support.make_data_dir(tmp_path)
+    a = _graduates(support.raw_dir(data, early) / "毕业去向_a.csv", 1)
+    b = _graduates(support.raw_dir(data) / "毕业去向_a.csv", 1, 2)
+    (support.raw_dir(data) / "说明.txt").write_text("not a dataset", encoding="utf-8")
     fresh = sources.IngestStatus(False, "处理后数据已是最新")
 
     def reason() -> str:
-        status = sources.ingest_status(AS_OF, data)
-        assert status.needed and status.raw and sources.needs_ingest(AS_OF, data)
+        status = sources.ingest_status(as_of, data)
+        assert status.needed and status.raw and sources.needs_ingest(as_of, data)
         return status.reason
 
     assert reason() == "2023-06-30、2023-08-31：尚无处理后数据"
-    assert ingest(AS_OF, data, workers=1).built == [early, AS_OF]
-    assert sources.ingest_status(AS_OF, data) == fresh
-    assert not sources.needs_ingest(AS_OF, data)
-    (raw_dir(data) / "另一个说明.txt").write_text("read by no one", encoding="utf-8")
-    assert sources.ingest_status(AS_OF, data) == fresh  # not an input of any folder
+    assert ingest(as_of, data, workers=1).built == [early, as_of]
+    assert sources.ingest_status(as_of, data) == fresh
+    assert not sources.needs_ingest(as_of, data)
+    (support.raw_dir(data) / "另一个说明.txt").write_text("read by no one", encoding="utf-8")
+    assert sources.ingest_status(as_of, data) == fresh  # not an input of any folder
 
     original = b.read_bytes()
-    write_csv(b, [GRAD_HEADER, grad_row(1), grad_row(3)])
+    _graduates(b, 1, 3)
     assert reason() == "2023-08-31：输入文件有变动（修改 1 个，在 2023-08-31）"
     b.write_bytes(original)
-    assert sources.ingest_status(AS_OF, data) == fresh
-    write_csv(a, [GRAD_HEADER, grad_row(4)])  # an earlier snapshot corrected afterwards
+    assert sources.ingest_status(as_of, data) == fresh
+    _graduates(a, 4)  # an earlier snapshot corrected afterwards
     assert reason() == "2023-06-30：输入文件有变动（修改 1 个，在 2023-06-30）"
-    write_csv(raw_dir(data) / "访企拓岗.csv", [VISITS_HEADER])
+    support.write_csv(support.raw_dir(data) / "访企拓岗.csv", [support.VISITS_HEADER])
     assert reason() == (
         "2023-06-30：输入文件有变动（修改 1 个，在 2023-06-30）；"
         "2023-08-31：输入文件有变动（新增 1 个，在 2023-08-31）"
     )
-    assert ingest(AS_OF, data, workers=1).built == [early, AS_OF]  # what the status named
-    assert sources.ingest_status(AS_OF, data) == fresh
+    assert ingest(as_of, data, workers=1).built == [early, as_of]  # what the status named
+    assert sources.ingest_status(as_of, data) == fresh
 
     b.unlink()  # graduates of 08-31 now come from the 06-30 export
-    assert (
-        reason() == "2023-08-31：输入文件有变动（新增 1 个、删除 1 个，在 2023-06-30、2023-08-31）"
-    )
+    moved = "新增 1 个、删除 1 个，在 2023-06-30、2023-08-31"
+    assert reason() == f"2023-08-31：输入文件有变动（{moved}）"
     b.write_bytes(original)
     (data / "processed" / "2023-06-30" / "manifest.json").write_text("{", encoding="utf-8")
     assert reason() == "2023-06-30：处理后数据的清单 manifest.json 无法读取"
-    ingest(AS_OF, data, workers=1)
-    assert sources.ingest_status(AS_OF, data) == fresh
+    ingest(as_of, data, workers=1)
+    assert sources.ingest_status(as_of, data) == fresh
 
     both = "2023-06-30、2023-08-31："
     with monkeypatch.context() as m:
@@ -167,7 +161,7 @@ def test_ingest_status_is_the_ingests_rule_with_its_reason(tmp_path, monkeypatch
     with monkeypatch.context() as m:
         m.setenv("PLACEMENT_INGEST_MAX_CELL_CHARS", "1000")
         assert reason() == both + "读取限制已更改"
-    assert sources.ingest_status(AS_OF, data) == fresh
+    assert sources.ingest_status(as_of, data) == fresh
 
 
 def test_processed_data_without_raw_data_is_used_as_it_is(tmp_path):
