@@ -141,6 +141,14 @@ def test_ingest_status_is_the_ingests_rule_with_its_reason(tmp_path, monkeypatch
     )
     assert ingest(as_of, data, workers=1).built == [early, as_of]  # what the status named
     assert sources.ingest_status(as_of, data) == fresh
+    recorded = data / "processed" / "2023-08-31" / "manifest.json"
+    text = recorded.read_text(encoding="utf-8")
+    doc = json.loads(text)
+    doc["inputs_digest"] = "0" * 64
+    doc["files"].append({"path": "张三丰/名单.csv", "sha256": "0" * 64})  # named in no log
+    recorded.write_text(json.dumps(doc), encoding="utf-8")
+    assert reason() == "2023-08-31：输入文件有变动（删除 1 个，在 其他位置）"
+    recorded.write_text(text, encoding="utf-8")
 
     b.unlink()  # graduates of 08-31 now come from the 06-30 export
     moved = "新增 1 个、删除 1 个，在 2023-06-30、2023-08-31"

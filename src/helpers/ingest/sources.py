@@ -319,9 +319,15 @@ def stale_reason(folder: Path, recorded: dict | None, now: dict[str, str], finge
 
 
 def _folders_of(paths: list[str]) -> list[str]:
-    """The raw folders (or the shipped tables) the paths are in, in order, each once."""
-    named = ("内置参照表" if p.startswith("helpers/") else p.split("/", 1)[0] for p in paths)
-    return list(dict.fromkeys(named))
+    """The raw folders (or the shipped tables) the paths are in, in order, each once; only
+    names of the raw layout are repeated (a manifest is read as untrusted input)."""
+    return list(dict.fromkeys(_folder_label(p.split("/", 1)[0]) for p in paths))
+
+
+def _folder_label(head: str) -> str:
+    if head == "helpers":
+        return "内置参照表"
+    return head if head == "reference" or folder_date(head) else "其他位置"
 
 
 @dataclass(frozen=True)
