@@ -177,3 +177,24 @@ def test_a_damaged_chunk_is_read_again(tmp_path):
     shutil.rmtree(data / "processed" / str(AS_OF))
     ingest(AS_OF, data, workers=1)
     assert_same(data, from_scratch(data, tmp_path))
+
+
+@pytest.mark.parametrize("shared_first_word", [False, True])
+def test_fingerprints_are_sorted_as_their_text(shared_first_word):
+    """The processed fingerprints in (kind, digest text) order, sorted by words rather than text."""
+    import numpy as np
+    import pandas as pd
+
+    from helpers.ingest.pseudonym import words_hex
+    from helpers.ingest.targets import fingerprint_frame
+    from helpers.ingest.typers import as_string
+
+    rng = np.random.default_rng(3)
+    d = rng.integers(0, 2**64, size=(5000, 4), dtype=np.uint64)
+    if shared_first_word:
+        d[10:40, 0] = d[0, 0]
+    kind = pd.Series(pd.Categorical(rng.choice(["student_id", "name", "phone"], len(d))))
+    by_text = pd.DataFrame({"kind": as_string(kind), "digest": words_hex(d)}).sort_values(
+        ["kind", "digest"], kind="stable", ignore_index=True
+    )
+    assert fingerprint_frame(kind, d).equals(by_text)

@@ -224,7 +224,10 @@ def fingerprint_frame(kind: pd.Series, d: np.ndarray) -> pd.DataFrame:
     rank, _ = pd.factorize(kind, sort=True)
     rank = np.where(rank < 0, rank.max(initial=0) + 1, rank)  # a missing kind last, as sort_values
     b = d.byteswap() if np.little_endian else d
-    order = np.lexsort((b[:, 3], b[:, 2], b[:, 1], b[:, 0], rank))
+    order = np.lexsort((b[:, 0], rank))
+    r, first = rank[order], b[order, 0]
+    if ((r[1:] == r[:-1]) & (first[1:] == first[:-1])).any():  # a first word shared: all four
+        order = np.lexsort((b[:, 3], b[:, 2], b[:, 1], b[:, 0], rank))
     return pd.DataFrame(
         {
             "kind": as_string(kind.iloc[order].reset_index(drop=True)),
