@@ -198,3 +198,28 @@ def test_fingerprints_are_sorted_as_their_text(shared_first_word):
         ["kind", "digest"], kind="stable", ignore_index=True
     )
     assert fingerprint_frame(kind, d).equals(by_text)
+
+
+def test_a_conflict_between_unchanged_files_takes_its_raw_rows_from_the_quarantine(
+    tmp_path, monkeypatch
+):
+    """a's and b's row 5 conflict; c is resubmitted: the raw rows of the conflict come from the
+    processed quarantine (their files are unchanged), not from reading a and b again."""
+    from helpers.ingest import merge
+
+    data = make_data_dir(tmp_path)
+    build(data)
+    ingest(AS_OF, data, workers=1)
+    write_csv(raw_dir(data) / "毕业去向_c.csv", [GRAD_HEADER, grad_row(200), grad_row(201)])
+    reread: list[str] = []
+    original = merge._reread_raw
+    monkeypatch.setattr(
+        merge, "_reread_raw", lambda path, *a: reread.append(Path(path).name) or original(path, *a)
+    )
+    ingest(AS_OF, data, workers=1)
+    assert reread == []
+    monkeypatch.undo()
+    assert_same(data, from_scratch(data, tmp_path))
+    q = pq.read_table(data / "processed" / str(AS_OF) / "quarantine.parquet").to_pandas()
+    conflicts = q[q["reason_code"] == "duplicate_conflict"]
+    assert len(conflicts) == 2 and (conflicts["raw"].str.len() > 2).all()

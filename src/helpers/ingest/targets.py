@@ -96,6 +96,7 @@ class TargetBuild:
         self.writers = writers
         self.writes: list = []
         self.merged: dict[str, Merged] = {}
+        self.earlier_raw = earlier_conflict_raw(self.folder, run)
         for name, m in run.reference.items():
             self._keep(name, m)
 
@@ -120,7 +121,9 @@ class TargetBuild:
             if name in SNAPSHOT and bulk.has_bulk(results):
                 self._keep(name, bulk.merge(name, results, paths))
             else:
-                self._keep(name, merge(name, Pool.of(name, results), paths))
+                pool = Pool.of(name, results)
+                pool.dup_raw = {**self.earlier_raw.get(name, {}), **pool.dup_raw}
+                self._keep(name, merge(name, pool, paths))
 
     def _keep(self, name: str, m: Merged) -> None:
         records = m.records
@@ -146,6 +149,35 @@ class TargetBuild:
             self.folder.rename(old)
         self.tmp.rename(self.folder)
         shutil.rmtree(old, ignore_errors=True)
+
+
+def earlier_conflict_raw(folder: Path, run: IngestRun) -> dict[str, dict]:
+    """dataset -> {(file, sheet, row): raw JSON} of the conflicting duplicates the folder's
+    current quarantine holds, for files unchanged since (same hash): the merge needs the raw row
+    of a conflict, which the cache does not keep (helpers.ingest.cache), and would otherwise read
+    those files again. Nothing when the folder or its manifest is missing or unreadable."""
+    try:
+        manifest = json.loads((folder / MANIFEST_NAME).read_text(encoding="utf-8"))
+        q = pd.read_parquet(
+            folder / "quarantine.parquet",
+            columns=["dataset", "source_file", "sheet", "row", "reason_code", "raw"],
+        )
+    except (OSError, ValueError, KeyError, pa.ArrowException):
+        return {}
+    unchanged = {
+        f.get("path")
+        for f in manifest.get("files", [])
+        if isinstance(f, dict)
+        and run.hashes.get(run.paths.get(f.get("path"), "")) == f.get("sha256")
+    }
+    q = q[(q["reason_code"] == "duplicate_conflict") & q["source_file"].isin(unchanged)]
+    q = q.dropna(subset=["sheet", "row", "raw"])
+    out: dict[str, dict] = {}
+    for d, f, s, r, raw in zip(
+        q["dataset"], q["source_file"], q["sheet"], q["row"], q["raw"], strict=True
+    ):
+        out.setdefault(str(d), {})[(str(f), str(s), int(r))] = str(raw)
+    return out
 
 
 def forget(done, builds: list[TargetBuild]) -> None:
