@@ -83,9 +83,16 @@ class _Group:
 
 @dataclass
 class _Chunk:
-    records: pa.Table
-    rows: dict[Key, np.ndarray]  # file -> its rows in records
-    parts: dict[str, tuple[pd.DataFrame | None, dict[Key, np.ndarray]]]  # small parts, same
+    records: pa.Table | None
+    parts: dict[str, pd.DataFrame | None]  # the small parts, tagged
+    _rows: dict[str, dict[Key, np.ndarray]] = field(default_factory=dict)
+
+    def rows(self, part: str) -> dict[Key, np.ndarray]:
+        """file -> its rows in ``part`` (grouped once, when a file is first taken alone)."""
+        if part not in self._rows:
+            data = self.records if part == "records" else self.parts[part]
+            self._rows[part] = {} if data is None else _groups(data[_REL], data[_SHA])
+        return self._rows[part]
 
 
 @dataclass
@@ -329,14 +336,11 @@ def _read_index(folder: Path) -> _Group:
 def _read_chunk(folder: Path, chunk: str) -> _Chunk:
     path = folder / f"{chunk}.records.parquet"
     records = pq.read_table(path) if path.exists() else None
-    rows = _groups(records.column(_REL), records.column(_SHA)) if records is not None else {}
     parts = {}
     for part in _PART_FILE_COLUMN:
         path = folder / f"{chunk}.{part}.parquet"
-        frame = pd.read_parquet(path) if path.exists() else None
-        at = _groups(frame[_REL], frame[_SHA]) if frame is not None else {}
-        parts[part] = (None if frame is None else frame.drop(columns=[_REL, _SHA]), at)
-    return _Chunk(records, rows, parts)
+        parts[part] = pd.read_parquet(path) if path.exists() else None
+    return _Chunk(records, parts)
 
 
 _PART_COLUMNS = {
@@ -351,14 +355,16 @@ def _chunk_result(c: _Chunk, key: Key | None, dataset: str, raw_folder: str) -> 
     """The result of a whole chunk (``key`` None) or of one of its files."""
     none = np.empty(0, dtype=np.int64)
     parts = {}
-    for part, (frame, at) in c.parts.items():
+    for part, frame in c.parts.items():
         columns = _PART_COLUMNS[part] or _FINGERPRINT_COLUMNS
         if frame is None:
             frame = pd.DataFrame({col: pd.Series(dtype=t) for col, t in columns.items()})
-        elif key is not None:
-            frame = frame.iloc[at.get(key, none)].reset_index(drop=True)
+        else:
+            if key is not None:
+                frame = frame.iloc[c.rows(part).get(key, none)]
+            frame = frame.drop(columns=[_REL, _SHA]).reset_index(drop=True)
         parts[part] = frame.astype(columns)
-    rows = None if key is None else c.rows.get(key)
+    rows = None if key is None else c.rows("records").get(key)
     if c.records is None or (rows is None and key is not None) or c.records.num_rows == 0:
         table, light = _empty(dataset)
     else:
