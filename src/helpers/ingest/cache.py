@@ -24,8 +24,9 @@ list resolves 院校代码). Entries of other versions and of files no longer pr
 
 Not cached: the bulk reader's files (they stream through their own spill), reference tables
 (small, read every time), files whose reader process crashed (maybe not the file's fault), and
-the raw JSON of duplicate rows (raw personal data that processed/ does not hold: re-read from the
-raw file when duplicates conflict). Everything cached is what processed/ holds already
+the raw JSON of duplicate rows (raw personal data that processed/ does not hold: when duplicates
+conflict, taken from the processed quarantine for unchanged files, else read from the raw file:
+helpers.ingest.targets). Everything cached is what processed/ holds already
 (pseudonymised keys, quarantined raw rows, repairs, fingerprints), plus two 64-bit hashes per row.
 See docs/privacy.md.
 """
