@@ -7,6 +7,7 @@
   pytest-xdist worker asks first (the others wait on a file lock), in the folder all workers of
   the session share; a new session makes them again with the code as it is.
 - The order of the test files: longest first (see :func:`pytest_collection_modifyitems`).
+- The git index's stat cache refreshed once per session (see :func:`pytest_sessionstart`).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import io
 import json
 import os
 import shutil
+import subprocess
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import partial
@@ -176,6 +178,26 @@ def hostile_run(demo_data_dir, tmp_path_factory) -> PeriodRun:
         return {**_captured(run), "planted": planted}
 
     return shared_run(tmp_path_factory, "hostile-run", make)
+
+
+# --- session start -------------------------------------------------------------------------------
+def pytest_sessionstart(session):
+    """Refresh the git index's stat cache once, as a plain `git status` would.
+
+    Every period run records `git status` (runner.manifest.git_revision), read-only
+    (GIT_OPTIONAL_LOCKS=0), so it never refreshes the index itself. In a fresh clone or worktree
+    the notebooks' entries stay "racily clean" and each such call runs the nbstripout clean
+    filter (a Python start-up) on every notebook again: ~20 s per period run, per `--version`.
+    The index only caches stat data: what git reports as changed is the same either way."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        return  # the controller (or a run without xdist) does it once
+    with contextlib.suppress(OSError, subprocess.SubprocessError):
+        subprocess.run(
+            ["git", "-C", str(ROOT), "update-index", "-q", "--refresh"],
+            capture_output=True,
+            timeout=300,
+            check=False,
+        )
 
 
 # --- order ---------------------------------------------------------------------------------------
