@@ -31,7 +31,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 DEMO_AS_OF = dt.date(2023, 8, 31)
 DEMO_SEED = 2023
-RUN_FIXTURES = ("hostile_run", "demo_run")  # in the order the test files that use them start
+RUN_FIXTURES = ("hostile_run", "demo_run")  # in the order the files that use one of them start
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -209,17 +209,27 @@ def pytest_configure(config):
 
 
 def pytest_collection_modifyitems(config, items):
-    """Longest first, a file's tests kept together and in their order: the files that make the
-    shared period runs (hostile first, so that two workers start the two runs at once), then the
-    other slow files, then the rest. Quick files at the end keep both workers busy to the end."""
+    """Longest first, a file's tests kept together and in their order:
 
-    def weight(item) -> int:
-        used = [i for i, name in enumerate(RUN_FIXTURES) if name in item.fixturenames]
-        if used:
-            return min(used)
-        return len(RUN_FIXTURES) + (0 if item.get_closest_marker("slow") else 1)
-
-    module_weight: dict[Path, int] = {}
+    1. the files that use one shared period run, hostile first: the first two workers start the
+       two runs at once;
+    2. the files that use both runs, after those: by the time a worker reaches one, both runs are
+       made (started earlier, one would idle on the other worker's lock until its run is made);
+    3. the other slow files, then the rest: quick files at the end keep both workers busy to
+       the end."""
+    uses: dict[Path, set[str]] = {}
+    slow: set[Path] = set()
     for item in items:
-        module_weight[item.path] = min(module_weight.get(item.path, 99), weight(item))
-    items.sort(key=lambda item: module_weight[item.path])
+        uses.setdefault(item.path, set()).update(n for n in RUN_FIXTURES if n in item.fixturenames)
+        if item.get_closest_marker("slow"):
+            slow.add(item.path)
+
+    def rank(path: Path) -> int:
+        used = uses[path]
+        if len(used) == 1:
+            return RUN_FIXTURES.index(next(iter(used)))
+        if used:
+            return len(RUN_FIXTURES)
+        return len(RUN_FIXTURES) + (1 if path in slow else 2)
+
+    items.sort(key=lambda item: rank(item.path))
