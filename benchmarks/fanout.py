@@ -49,13 +49,13 @@ def ensure_data(data: Path, as_of: dt.date) -> None:
             t = time.perf_counter()
             generate(size="province", out=data, seed=2023)
             print(f"  done in {time.perf_counter() - t:.0f} s", flush=True)
-        from helpers.runner import manifest as mf
+        from helpers.ingest.sources import ingest_status
 
-        needed, why = mf.ingest_needed(data, as_of, mf.raw_inputs(data, as_of))
-        if needed:
+        status = ingest_status(as_of, data)  # the rule `placement run` and the ingest apply
+        if status.needed:
             from helpers.ingest import ingest
 
-            print(f"ingesting {as_of} ({why}) ...", flush=True)
+            print(f"ingesting {as_of} ({status.reason}) ...", flush=True)
             t = time.perf_counter()
             ingest(as_of=as_of, data_dir=data)
             print(f"  done in {time.perf_counter() - t:.0f} s", flush=True)

@@ -134,7 +134,7 @@ def test_stale_entries_are_pruned_and_a_new_key_reads_everything(tmp_path, monke
     (raw_dir(data) / "毕业去向_c.csv").unlink()
     ingest(AS_OF, data, workers=1)
     cached = "".join(
-        p.read_bytes().hex() for p in (data / "processed" / CACHE_DIR).rglob("files.parquet")
+        p.read_bytes().hex() for p in (data / "processed" / CACHE_DIR).rglob("*.files.parquet")
     )
     assert "毕业去向_c".encode().hex() not in cached
     versions = list((data / "processed" / CACHE_DIR).iterdir())
@@ -143,3 +143,83 @@ def test_stale_entries_are_pruned_and_a_new_key_reads_everything(tmp_path, monke
     assert result.files_cached == 0 and result.files_read == 7
     now = list((data / "processed" / CACHE_DIR).iterdir())
     assert len(versions) == len(now) == 1 and versions != now
+
+
+@pytest.mark.parametrize("rows", [10, 40], ids=["same batches", "batches reshuffled"])
+def test_batches_of_several_files_one_resubmitted_equals_from_scratch(tmp_path, monkeypatch, rows):
+    """Batches of about half the graduates: [a] and [b, c]. A resubmitted b of about the same
+    size is read alone and joined with c's cached rows; a larger one makes three batches, each
+    assembled from the old chunk file by file."""
+    monkeypatch.setattr(batches, "BATCH_BYTES", 4300)
+    data = make_data_dir(tmp_path)
+    build(data)
+    ingest(AS_OF, data, workers=1)
+    new = [GRAD_HEADER, *(grad_row(i, 院校代码="10384") for i in range(100, 100 + rows))]
+    write_csv(raw_dir(data) / "毕业去向_b.csv", new)
+    result = ingest(AS_OF, data, workers=1)
+    assert result.files_read == 1 and result.files_cached == 6
+    assert_same(data, from_scratch(data, tmp_path))
+    # one chunk per batch of this run is kept; rebuilt from them alone, nothing is read
+    chunks = sorted((data / "processed" / CACHE_DIR).rglob("*.files.parquet"))
+    shutil.rmtree(data / "processed" / str(AS_OF))
+    again = ingest(AS_OF, data, workers=1)
+    assert again.files_read == 0
+    assert chunks == sorted((data / "processed" / CACHE_DIR).rglob("*.files.parquet"))
+    assert_same(data, from_scratch(data, tmp_path))
+
+
+def test_a_damaged_chunk_is_read_again(tmp_path):
+    data = make_data_dir(tmp_path)
+    build(data)
+    ingest(AS_OF, data, workers=1)
+    for p in (data / "processed" / CACHE_DIR).rglob("*.records.parquet"):
+        p.write_bytes(b"damaged")
+    shutil.rmtree(data / "processed" / str(AS_OF))
+    ingest(AS_OF, data, workers=1)
+    assert_same(data, from_scratch(data, tmp_path))
+
+
+@pytest.mark.parametrize("shared_first_word", [False, True])
+def test_fingerprints_are_sorted_as_their_text(shared_first_word):
+    """The processed fingerprints in (kind, digest text) order, sorted by words rather than text."""
+    import numpy as np
+    import pandas as pd
+
+    from helpers.ingest.pseudonym import words_hex
+    from helpers.ingest.targets import fingerprint_frame
+    from helpers.ingest.typers import as_string
+
+    rng = np.random.default_rng(3)
+    d = rng.integers(0, 2**64, size=(5000, 4), dtype=np.uint64)
+    if shared_first_word:
+        d[10:40, 0] = d[0, 0]
+    kind = pd.Series(pd.Categorical(rng.choice(["student_id", "name", "phone"], len(d))))
+    by_text = pd.DataFrame({"kind": as_string(kind), "digest": words_hex(d)}).sort_values(
+        ["kind", "digest"], kind="stable", ignore_index=True
+    )
+    assert fingerprint_frame(kind, d).equals(by_text)
+
+
+def test_a_conflict_between_unchanged_files_takes_its_raw_rows_from_the_quarantine(
+    tmp_path, monkeypatch
+):
+    """a's and b's row 5 conflict; c is resubmitted: the raw rows of the conflict come from the
+    processed quarantine (their files are unchanged), not from reading a and b again."""
+    from helpers.ingest import merge
+
+    data = make_data_dir(tmp_path)
+    build(data)
+    ingest(AS_OF, data, workers=1)
+    write_csv(raw_dir(data) / "毕业去向_c.csv", [GRAD_HEADER, grad_row(200), grad_row(201)])
+    reread: list[str] = []
+    original = merge._reread_raw
+    monkeypatch.setattr(
+        merge, "_reread_raw", lambda path, *a: reread.append(Path(path).name) or original(path, *a)
+    )
+    ingest(AS_OF, data, workers=1)
+    assert reread == []
+    monkeypatch.undo()
+    assert_same(data, from_scratch(data, tmp_path))
+    q = pq.read_table(data / "processed" / str(AS_OF) / "quarantine.parquet").to_pandas()
+    conflicts = q[q["reason_code"] == "duplicate_conflict"]
+    assert len(conflicts) == 2 and (conflicts["raw"].str.len() > 2).all()

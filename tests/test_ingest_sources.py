@@ -1,5 +1,6 @@
 """One source for the raw inputs (helpers.ingest.sources): the runner's list of raw files and the
-ingest's discovery agree, a run hashes each raw file once, versions come from one helper."""
+ingest's discovery agree, a run (input list, staleness check, ingest) hashes each raw file once,
+versions come from one helper."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ import time
 from test_ingest_support import AS_OF, GRAD_HEADER, grad_row, make_data_dir, raw_dir, write_csv
 
 from helpers.ingest import ingest, sources
-from helpers.runner import manifest
+from helpers.runner import manifest, period
+from helpers.runner.manifest import RunOptions, RunRequest
 
 
 def _tree(data):
@@ -58,8 +60,10 @@ def test_a_run_hashes_each_raw_file_once(tmp_path, monkeypatch):
     old = time.time() - 3600  # files copied in an hour ago (a file changed just now is re-read)
     for p in (data / "raw").rglob("*"):
         os.utime(p, (old, old))
-    listed = manifest.raw_inputs(data, AS_OF)  # the runner's input list ...
-    ingest(AS_OF, data, workers=1)  # ... then the ingest it starts
+    request = RunRequest.build(AS_OF, None, data, tmp_path / "reports", RunOptions(workers=1))
+    listed = period.prepare(request)  # the runner's input list ...
+    period.ingest_if_needed(request)  # ... its staleness check, then the ingest it starts
+    assert not sources.needs_ingest(AS_OF, data)  # (the ingest did run)
     raw_reads = [p for p in read if "/raw/" in p]
     assert len(raw_reads) == len(set(raw_reads)) == len(listed)
     # a changed file is hashed again, even one of the same size written within a clock tick

@@ -4,17 +4,15 @@ outputs, failures, atomic re-runs, --only-if-new, one-university runs, warm vs f
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 import os
 import shutil
 from pathlib import Path
 
-import pandas as pd
 import pytest
+from test_ingest_support import GRAD_HEADER, UNIVERSITIES, VISITS_HEADER, grad_row, write_csv
 
-from helpers.datasets import PROCESSED_COLUMNS
-from helpers.ingest.pseudonym import key_fingerprint, keyed_digest, load_key
+from helpers.ingest import ingest, sources
 from helpers.runner import manifest as mf
 from helpers.runner.catalog import PROVINCE, UNIVERSITY, Part, ReportSpec
 from helpers.runner.execute import WarmKernel, execute_part, fresh_execute
@@ -53,49 +51,41 @@ FAILING = [
 
 
 def make_data(base: Path) -> Path:
-    """raw/ + processed/ for AS_OF, with a processed manifest that records the raw file's hash."""
-    raw = base / "raw" / AS_OF.isoformat()
-    raw.mkdir(parents=True)
-    (raw / "毕业去向_汇总.csv").write_text("学号,院校代码\nS1,10001\n", encoding="utf-8")
-    proc = base / "processed" / AS_OF.isoformat()
-    proc.mkdir(parents=True)
-    codes = ["10001"] * 30 + ["10002"] * 20 + ["10003"] * 25
-    pd.DataFrame(
-        {
-            "university_code": pd.array(codes, dtype="string"),
-            "placed": [i % 3 != 1 for i in range(len(codes))],
-        }
-    ).to_parquet(proc / "graduates.parquet")
-    pd.DataFrame(
-        {
-            "university_id": [f"41350{c}" for c in UNIS],
-            "university_code": list(UNIS),
-            "university_name": list(UNIS.values()),
-            "school_level": ["本科", "本科", "专科"],
-            "ownership": ["公办"] * 3,
-            "city": ["福州市"] * 3,
-            "baseline_rate": [0.8, 0.7, None],
-        }
-    ).astype(PROCESSED_COLUMNS["universities"]).to_parquet(proc / "universities.parquet")
-    key = load_key()
-    pd.DataFrame(
-        {
-            "kind": ["student_id", "name"],
-            "digest": [keyed_digest("S1", key), keyed_digest("张三丰", key)],
-        }
-    ).to_parquet(proc / "pii_fingerprints.parquet")
-    digest = hashlib.sha256((raw / "毕业去向_汇总.csv").read_bytes()).hexdigest()
-    (proc / "manifest.json").write_text(
-        json.dumps(
-            {
-                "files": [{"path": "2023-08-31/毕业去向_汇总.csv", "sha256": digest}],
-                "pseudonym_key_fingerprint": key_fingerprint(key),
-                "datasets": {"graduates": {"snapshot_date": "2023-08-31"}},
-            }
-        ),
-        encoding="utf-8",
+    """raw/ for AS_OF (the universities list, one graduates export: 30, 20 and 25 graduates, two
+    in three placed, one named 张三丰) and processed/ as ``placement ingest`` makes it from them."""
+    ids = [f"41350{code}" for code in UNIS]
+    levels, rates = ["本科", "本科", "专科"], ["0.8", "0.7", ""]
+    write_csv(
+        base / "raw" / "reference" / "universities.csv",
+        [
+            UNIVERSITIES[0],
+            *(
+                [uid, code, name, level, "公办", "福州市", rate]
+                for uid, (code, name), level, rate in zip(
+                    ids, UNIS.items(), levels, rates, strict=True
+                )
+            ),
+        ],
     )
+    codes = ["10001"] * 30 + ["10002"] * 20 + ["10003"] * 25
+    rows = [
+        grad_row(
+            i,
+            院校代码=code,
+            学历层次="专科生毕业" if code == "10003" else "本科生毕业",
+            毕业去向类别代码="70" if i % 3 == 1 else "10",
+            **({"姓名": "张三丰"} if i == 0 else {}),
+        )
+        for i, code in enumerate(codes)
+    ]
+    write_csv(base / "raw" / AS_OF.isoformat() / "毕业去向_汇总.csv", [GRAD_HEADER, *rows])
+    ingest(AS_OF, base, workers=1)
     return base
+
+
+@pytest.fixture(scope="module")
+def ingested(tmp_path_factory) -> Path:
+    return make_data(tmp_path_factory.mktemp("ingested") / "data")
 
 
 def run(data: Path, reports: Path, specs, workers: int = 1, **kw) -> int:
@@ -117,8 +107,9 @@ def files(folder: Path) -> set[str]:
 
 
 @pytest.fixture
-def data(tmp_path) -> Path:
-    return make_data(tmp_path / "data")
+def data(ingested, tmp_path) -> Path:
+    """A copy of the ingested data set: up to date by the ingest's rule, so a run reads it as is."""
+    return Path(shutil.copytree(ingested, tmp_path / "data"))
 
 
 def test_period_run_failures_atomic_rerun_only_if_new_and_one_university(data, tmp_path, capsys):
@@ -167,7 +158,8 @@ def test_period_run_failures_atomic_rerun_only_if_new_and_one_university(data, t
         "university:10003": "ok",
     }
     assert man["inputs"] == {
-        "2023-08-31/毕业去向_汇总.csv": mf.file_sha256(data / "raw/2023-08-31/毕业去向_汇总.csv")
+        rel: mf.file_sha256(data / "raw" / rel)
+        for rel in ("2023-08-31/毕业去向_汇总.csv", "reference/universities.csv")
     }
     assert man["header"]["data_version"] == mf.data_version(data, AS_OF)
     assert {"commit", "dirty"} <= set(man["git"]) and "papermill" in man["versions"]
@@ -224,7 +216,7 @@ def test_period_run_failures_atomic_rerun_only_if_new_and_one_university(data, t
     assert "tables/universities/10001/runner_test_counts.csv" in files(run_dir)
 
 
-def test_only_if_new_runs_when_a_raw_file_arrives(data, tmp_path, capsys, monkeypatch):
+def test_only_if_new_runs_when_a_raw_file_arrives(data, tmp_path, capsys):
     reports = tmp_path / "reports"
     last = {
         "run": {"as_of": "2023-08-31", "status": "ok", "finished": "2023-09-01T08:00:00+08:00"},
@@ -232,14 +224,39 @@ def test_only_if_new_runs_when_a_raw_file_arrives(data, tmp_path, capsys, monkey
     }
     (reports / "2023-08-31").mkdir(parents=True)
     mf.write_manifest(reports / "2023-08-31", last)
-    (data / "raw" / "2023-08-31" / "访企拓岗_10001.csv").write_text(
-        "院校代码\n10001\n", encoding="utf-8"
+    write_csv(
+        data / "raw" / "2023-08-31" / "访企拓岗_10001.csv",
+        [VISITS_HEADER, ["10001", "2023-05-10", "王老师", "处长", "某某科技有限公司", "是", "3"]],
     )
-    # the new file would send the run to ingest first; this data set is hand-made, so skip that
-    monkeypatch.setattr(mf, "ingest_needed", lambda *a: (False, "test"))
     assert run(data, reports, GOOD[:1], only_if_new=True) == 0
-    assert "没有新的原始数据" not in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "没有新的原始数据" not in out
+    # the new file is ingested first (the ingest's own rule, its reason in the log), then reported
+    assert "先入库 ingest（2023-08-31：输入文件有变动（新增 1 个，在 2023-08-31））" in out
+    assert not sources.needs_ingest(AS_OF, data)
+    recorded = mf.read_manifest(data / "processed" / "2023-08-31")
+    assert "2023-08-31/访企拓岗_10001.csv" in {f["path"] for f in recorded["files"]}
     assert mf.read_manifest(reports / "2023-08-31")["run"]["workers"] == 1
+
+
+def test_processed_data_without_raw_data_still_makes_the_reports(data, tmp_path, capsys):
+    """A department that receives processed data only (no raw/ at all): nothing to ingest, the
+    reports are made from the processed folder as it is, and a scheduled run finds nothing new."""
+    shutil.rmtree(data / "raw")
+    reports = tmp_path / "reports"
+    assert run(data, reports, GOOD) == 0
+    out = capsys.readouterr().out
+    assert "没有 2023-08-31 及以前的原始数据，使用已有的处理后数据" in out and "先入库" not in out
+    man = mf.read_manifest(reports / "2023-08-31")
+    assert man["run"]["status"] == "ok" and man["inputs"] == {}
+    assert man["header"]["data_version"] == mf.data_version(data, AS_OF) != "—"
+    assert run(data, reports, GOOD, only_if_new=True) == 0
+    assert "没有新的原始数据" in capsys.readouterr().out
+    shutil.rmtree(
+        data / "processed" / "2023-08-31"
+    )  # neither raw nor processed data: a clear error
+    with pytest.raises(FileNotFoundError, match="no raw data for 2023-08-31"):
+        run(data, reports, GOOD)
 
 
 def test_unknown_university_is_a_clear_error(data, tmp_path):

@@ -5,6 +5,7 @@ the hits of reading the file, and nothing written or changed after its scan esca
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import json
 import zipfile
@@ -182,3 +183,77 @@ def test_hits_of_a_file_removed_after_its_scan_are_not_reported(tmp_path, scanne
     worker.written(tmp, _page(ID))
     tmp.unlink()
     assert final_scan(run_dir, worker.take(), scanner) == []
+
+
+# --- copies and archives take over the hits of the files they hold ---------------------------
+def _package(run_dir: Path, leak_in: str | None, leak: str) -> Path:
+    """A send folder as the documents step writes it: a copy of the worker's page, a workbook,
+    a letter; the page scanned by the worker."""
+    folder = run_dir / "send" / "10001-甲大学"
+    contents = {
+        "10001-甲大学.html": _page(leak if leak_in == "page" else CLEAN),
+        "10001-甲大学-报表.xlsx": _xlsx(leak if leak_in == "workbook" else CLEAN),
+        "10001-甲大学-学科专业点调整通知.docx": _docx(leak if leak_in == "letter" else CLEAN),
+    }
+    source = run_dir / "universities" / "10001-甲大学.html"
+    _write(source, contents["10001-甲大学.html"])
+    for name, content in contents.items():
+        _write(folder / name, content)
+    return folder
+
+
+@pytest.mark.parametrize("leak", [ID, NAME], ids=["id_number", "fingerprinted name"])
+@pytest.mark.parametrize("leak_in", [None, "page", "workbook", "letter"])
+def test_a_copy_and_an_archive_have_exactly_the_hits_of_scanning_them(
+    tmp_path, scanner, leak_in, leak, monkeypatch
+):
+    from helpers.runner.send import zip_folder, zip_members
+
+    run_dir = tmp_path / "2023-08-31"
+    folder = _package(run_dir, leak_in, leak)
+    page = folder / "10001-甲大学.html"
+    worker = OutputScanner(run_dir, scanner)
+    worker.files([run_dir / "universities" / page.name])
+    main = OutputScanner(run_dir, scanner, earlier=worker.take())
+    main.copied(run_dir / "universities" / page.name, page)
+    main.files([p for p in folder.iterdir() if p != page])
+    archive = zip_folder(folder, run_dir / "send" / "10001-甲大学.zip", dt.date(2023, 9, 1))
+    read: list[str] = []
+    scan_file = Scanner.scan_file
+    monkeypatch.setattr(
+        Scanner,
+        "scan_file",
+        lambda self, p, root=None: read.append(p.name) or scan_file(self, p, root),
+    )
+    main.archived(archive, zip_members(folder))
+    assert read == []  # neither the copy nor the archive was read
+    monkeypatch.undo()
+    ledger = main.take()
+    for path in (page, archive):
+        rel = path.relative_to(run_dir).as_posix()
+        assert ledger.hits_of(rel) == scanner.scan_file(path, run_dir)
+        assert ledger.current(run_dir, rel)
+    assert bool(ledger.hits_of("send/10001-甲大学.zip")) == (leak_in is not None)
+
+
+def test_a_copy_or_archive_of_a_file_not_scanned_as_it_is_now_is_read(tmp_path, scanner):
+    from helpers.runner.send import zip_folder, zip_members
+
+    run_dir = tmp_path / "2023-08-31"
+    folder = _package(run_dir, None, ID)
+    source = run_dir / "universities" / "10001-甲大学.html"
+    worker = OutputScanner(run_dir, scanner)
+    worker.files([source])
+    _write(source, _page(ID) + " ")  # changed after the worker's scan, then copied
+    (folder / source.name).write_bytes(source.read_bytes())
+    main = OutputScanner(run_dir, scanner, earlier=worker.take())
+    main.copied(source, folder / source.name)
+    # the workbook and letter were never scanned: the archive is read itself
+    archive = zip_folder(folder, run_dir / "send" / "10001-甲大学.zip", dt.date(2023, 9, 1))
+    main.archived(archive, zip_members(folder))
+    ledger = main.take()
+    assert {h.file for h in ledger.hits} == {
+        "send/10001-甲大学/10001-甲大学.html",
+        "send/10001-甲大学.zip",
+    }
+    assert ledger.hits_of("send/10001-甲大学.zip") == scanner.scan_file(archive, run_dir)

@@ -7,6 +7,7 @@ import json
 import os
 
 import pytest
+import test_ingest_support as support
 
 from helpers.runner import catalog, manifest, staging
 from helpers.runner.catalog import PROVINCE, UNIVERSITY, ReportSpec
@@ -97,63 +98,104 @@ def test_raw_inputs_cover_reference_and_folders_up_to_as_of(tmp_path):
     assert all(len(h) == 64 for h in got.values())
 
 
-def _processed(tmp_path, as_of: str, doc: dict):
-    folder = tmp_path / "processed" / as_of
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "manifest.json").write_text(json.dumps(doc), encoding="utf-8")
+def _graduates(path, *rows: int):
+    return support.write_csv(path, [support.GRAD_HEADER, *(support.grad_row(i) for i in rows)])
 
 
-def _files(h: dict, *paths: str) -> list[dict]:
-    return [{"path": p, "dataset": "graduates", "sha256": h[p]} for p in paths]
+def test_ingest_status_is_the_ingests_rule_with_its_reason(tmp_path, monkeypatch):
+    """The runner asks the ingest's own rule (inputs digest per processed folder): missing, a
+    changed, new or removed input, another ingest code, key or read limit: stale, with the reason
+    for the log; untouched, or a file that is not a dataset: fresh. Ingest rebuilds what it said."""
+    from helpers.ingest import ingest, sources
 
+    as_of, early = support.AS_OF, dt.date(2023, 6, 30)
+    data = support.make_data_dir(tmp_path)
+    a = _graduates(support.raw_dir(data, early) / "毕业去向_a.csv", 1)
+    b = _graduates(support.raw_dir(data) / "毕业去向_a.csv", 1, 2)
+    (support.raw_dir(data) / "说明.txt").write_text("not a dataset", encoding="utf-8")
+    fresh = sources.IngestStatus(False, "处理后数据已是最新")
 
-def test_ingest_needed_when_missing_changed_removed_or_new(tmp_path):
-    as_of = dt.date(2023, 8, 31)
-    a = _raw(tmp_path, "2023-06-30/毕业去向.csv", "a")
-    b = _raw(tmp_path, "2023-08-31/毕业去向.csv", "b")
-    _raw(tmp_path, "reference/universities.csv", "u")
-    _raw(tmp_path, "2023-08-31/说明.txt", "not a dataset")
-    h = manifest.raw_inputs(tmp_path, as_of)
-    needed, why = manifest.ingest_needed(tmp_path, as_of, h)
-    assert needed and "尚无" in why
-    # processed/2023-06-30 recorded the older snapshot; processed/2023-08-31 the newer one, the
-    # reference table, the shipped majors (outside raw/: ignored) and a file it did not recognise
-    _processed(tmp_path, "2023-06-30", {"files": _files(h, "2023-06-30/毕业去向.csv")})
-    _processed(
-        tmp_path,
-        "2023-08-31",
-        {
-            "inputs_digest": "f" * 64,
-            "files": [
-                *_files(h, "2023-08-31/毕业去向.csv", "reference/universities.csv"),
-                {"path": "helpers/reference/majors.csv", "sha256": "e" * 64},
-            ],
-            "ignored_files": ["2023-08-31/说明.txt"],
-        },
+    def reason() -> str:
+        status = sources.ingest_status(as_of, data)
+        assert status.needed and status.raw and sources.needs_ingest(as_of, data)
+        return status.reason
+
+    assert reason() == "2023-06-30、2023-08-31：尚无处理后数据"
+    assert ingest(as_of, data, workers=1).built == [early, as_of]
+    assert sources.ingest_status(as_of, data) == fresh
+    assert not sources.needs_ingest(as_of, data)
+    (support.raw_dir(data) / "另一个说明.txt").write_text("read by no one", encoding="utf-8")
+    assert sources.ingest_status(as_of, data) == fresh  # not an input of any folder
+
+    original = b.read_bytes()
+    _graduates(b, 1, 3)
+    assert reason() == "2023-08-31：输入文件有变动（修改 1 个，在 2023-08-31）"
+    b.write_bytes(original)
+    assert sources.ingest_status(as_of, data) == fresh
+    _graduates(a, 4)  # an earlier snapshot corrected afterwards
+    assert reason() == "2023-06-30：输入文件有变动（修改 1 个，在 2023-06-30）"
+    support.write_csv(support.raw_dir(data) / "访企拓岗.csv", [support.VISITS_HEADER])
+    assert reason() == (
+        "2023-06-30：输入文件有变动（修改 1 个，在 2023-06-30）；"
+        "2023-08-31：输入文件有变动（新增 1 个，在 2023-08-31）"
     )
-    assert manifest.ingest_needed(tmp_path, as_of, h) == (False, "处理后数据已是最新")
-    b.write_text("b2", encoding="utf-8")
-    needed, why = manifest.ingest_needed(tmp_path, as_of, manifest.raw_inputs(tmp_path, as_of))
-    assert needed and "修改或删除" in why
-    b.write_text("b", encoding="utf-8")
-    a.write_text("a2", encoding="utf-8")  # an earlier snapshot corrected afterwards
-    needed, why = manifest.ingest_needed(tmp_path, as_of, manifest.raw_inputs(tmp_path, as_of))
-    assert needed and "1 个新的或已更新" in why
-    a.write_text("a", encoding="utf-8")
-    _raw(tmp_path, "2023-08-31/访企拓岗.csv", "c")
-    needed, why = manifest.ingest_needed(tmp_path, as_of, manifest.raw_inputs(tmp_path, as_of))
-    assert needed and "1 个新的或已更新" in why
-    (tmp_path / "raw/2023-08-31/访企拓岗.csv").unlink()
-    b.unlink()
-    needed, why = manifest.ingest_needed(tmp_path, as_of, manifest.raw_inputs(tmp_path, as_of))
-    assert needed and "修改或删除" in why
+    assert ingest(as_of, data, workers=1).built == [early, as_of]  # what the status named
+    assert sources.ingest_status(as_of, data) == fresh
+    recorded = data / "processed" / "2023-08-31" / "manifest.json"
+    text = recorded.read_text(encoding="utf-8")
+    doc = json.loads(text)
+    doc["inputs_digest"] = "0" * 64
+    doc["files"].append({"path": "张三丰/名单.csv", "sha256": "0" * 64})  # named in no log
+    recorded.write_text(json.dumps(doc), encoding="utf-8")
+    assert reason() == "2023-08-31：输入文件有变动（删除 1 个，在 其他位置）"
+    recorded.write_text(text, encoding="utf-8")
+
+    b.unlink()  # graduates of 08-31 now come from the 06-30 export
+    moved = "新增 1 个、删除 1 个，在 2023-06-30、2023-08-31"
+    assert reason() == f"2023-08-31：输入文件有变动（{moved}）"
+    b.write_bytes(original)
+    (data / "processed" / "2023-06-30" / "manifest.json").write_text("{", encoding="utf-8")
+    assert reason() == "2023-06-30：处理后数据的清单 manifest.json 无法读取"
+    ingest(as_of, data, workers=1)
+    assert sources.ingest_status(as_of, data) == fresh
+
+    both = "2023-06-30、2023-08-31："
+    with monkeypatch.context() as m:
+        m.setattr(sources, "code_hash", lambda: "0" * 16)
+        assert reason() == both + "入库程序或代码表已更新"
+    with monkeypatch.context() as m:
+        m.setenv("PLACEMENT_PSEUDONYM_KEY", "another-key-" + "1" * 48)
+        assert reason() == both + "假名化密钥已更换"
+    with monkeypatch.context() as m:
+        m.setenv("PLACEMENT_INGEST_MAX_CELL_CHARS", "1000")
+        assert reason() == both + "读取限制已更改"
+    assert sources.ingest_status(as_of, data) == fresh
+
+
+def test_processed_data_without_raw_data_is_used_as_it_is(tmp_path):
+    from helpers.ingest import sources
+
+    as_of = dt.date(2023, 8, 31)
+    status = sources.ingest_status(as_of, tmp_path)
+    assert (status.needed, status.raw) == (True, False)
+    assert status.reason == "尚无 2023-08-31 的原始数据和处理后数据"
+    folder = tmp_path / "processed" / "2023-08-31"
+    folder.mkdir(parents=True)
+    (folder / "manifest.json").write_text(json.dumps({"files": []}), encoding="utf-8")
+    (tmp_path / "raw" / "2023-09-14").mkdir(parents=True)  # later than as_of: not its input
+    assert sources.ingest_status(as_of, tmp_path) == sources.IngestStatus(
+        False, "没有 2023-08-31 及以前的原始数据，使用已有的处理后数据", False
+    )
+    assert not sources.needs_ingest(as_of, tmp_path)
 
 
 def test_demo_data_needs_no_ingest(demo_data_dir):
+    from helpers.ingest import sources
+
     as_of = dt.date(2023, 8, 31)
-    assert manifest.ingest_needed(
-        demo_data_dir, as_of, manifest.raw_inputs(demo_data_dir, as_of)
-    ) == (False, "处理后数据已是最新")
+    assert sources.ingest_status(as_of, demo_data_dir) == sources.IngestStatus(
+        False, "处理后数据已是最新"
+    )
 
 
 def test_new_inputs_and_last_successful_run(tmp_path):

@@ -47,6 +47,7 @@ import pandas as pd
 
 from helpers import pii
 from helpers.config import data_paths, processed_dir
+from helpers.fingerprint_index import FingerprintIndex
 from helpers.pii import ID_CHECK, ID_WEIGHTS, PROVINCE_PREFIXES  # noqa: F401  (public names)
 
 KIND_OF_FINGERPRINT = {
@@ -381,22 +382,21 @@ class Scanner:
 
     def __init__(
         self,
-        fingerprints: pd.DataFrame | None = None,
+        fingerprints: pd.DataFrame | FingerprintIndex | None = None,
         key: bytes | None = None,
         vocabulary_words: Iterable[str] | None = None,
     ):
-        self.lookup: dict[str, str] = {}
+        self.lookup = FingerprintIndex.empty()
         if fingerprints is not None and len(fingerprints):
             if key is None:
                 raise ValueError("scanner: fingerprints given without the pseudonym key")
-            missing = {"kind", "digest"} - set(fingerprints.columns)
-            if missing:
-                raise ValueError(f"scanner: fingerprints lack column(s) {sorted(missing)}")
-            fp = fingerprints[["kind", "digest"]].dropna()
-            kinds = fp["kind"].astype(str).to_numpy(dtype=object)
-            kinds = [KIND_OF_FINGERPRINT.get(k, k) for k in kinds]
-            digests = [d.lower() for d in fp["digest"].astype(str).to_numpy(dtype=object)]
-            self.lookup = dict(zip(digests, kinds, strict=True))
+            if isinstance(fingerprints, FingerprintIndex):
+                self.lookup = fingerprints
+            else:
+                missing = {"kind", "digest"} - set(fingerprints.columns)
+                if missing:
+                    raise ValueError(f"scanner: fingerprints lack column(s) {sorted(missing)}")
+                self.lookup = FingerprintIndex.from_frame(fingerprints, KIND_OF_FINGERPRINT)
         self.digester = _Digester(key) if key is not None else None
         words = _builtin_vocabulary() if vocabulary_words is None else frozenset(vocabulary_words)
         self._blank = _blanker(words)
@@ -475,12 +475,12 @@ class Scanner:
         spans: list[tuple[int, int, str, str, str]] = []
         # identifiers: letter/digit runs
         tokens = {t for t in _TOKEN_RE.findall(text) if len(t) >= MIN_TOKEN}
-        bad_tokens = {t: lookup[d] for t, d in digest(tokens).items() if d in lookup}
+        bad_tokens = lookup.kinds_of(digest(tokens))
         # a pseudonym itself (student_key = the digest of a 学号): a frame of individual records
         bad_tokens |= {t: "pseudonym" for t in tokens if len(t) == 64 and t.lower() in lookup}
         # a 学号 written in groups (2019-3000-1200, 2019 3000 1200): its separator-free forms
         joined = pii.joined_candidates(text)
-        bad_joined = {t: lookup[d] for t, d in digest(joined).items() if d in lookup}
+        bad_joined = lookup.kinds_of(digest(joined))
         if bad_joined:
             for m in pii.JOINED_RE.finditer(text):
                 forms = pii.joined_candidates(m.group())
@@ -497,7 +497,7 @@ class Scanner:
             return spans
         cands_of = {r: _name_candidates(self._blanked(r)) for r in runs}
         all_cands = set().union(*cands_of.values())
-        bad = {c: lookup[d] for c, d in digest(all_cands).items() if d in lookup}
+        bad = lookup.kinds_of(digest(all_cands))
         if bad:
             bad_runs = {
                 r: [c for c in cs if c in bad] for r, cs in cands_of.items() if cs & bad.keys()
@@ -560,7 +560,7 @@ def _walk(paths: Iterable[Path]) -> Iterator[Path]:
             yield p
 
 
-def load_fingerprints(data_dir: Path, as_of: dt.date) -> pd.DataFrame:
+def _fingerprint_files(data_dir: Path, as_of: dt.date) -> list[Path]:
     """Every ``pii_fingerprints.parquet`` of processed folders dated ``<= as_of`` (reports show
     earlier snapshots and cohorts too). Raises when the period's own file is missing: without it
     names and 学号 cannot be checked."""
@@ -571,13 +571,31 @@ def load_fingerprints(data_dir: Path, as_of: dt.date) -> pd.DataFrame:
             f"privacy scan: {own} is missing (written by `placement ingest`); "
             "without it names and 学号 cannot be checked"
         )
-    files = [
+    return sorted(
         f
         for f in proc.glob("*/pii_fingerprints.parquet")
         if (d := _folder_date(f.parent.name)) is not None and d <= as_of
+    )
+
+
+def load_fingerprints(data_dir: Path, as_of: dt.date) -> pd.DataFrame:
+    """The (kind, digest) pairs of :func:`_fingerprint_files`, duplicates dropped."""
+    frames = [
+        pd.read_parquet(f, columns=["kind", "digest"]) for f in _fingerprint_files(data_dir, as_of)
     ]
-    frames = [pd.read_parquet(f, columns=["kind", "digest"]) for f in sorted(files)]
     return pd.concat(frames, ignore_index=True).drop_duplicates()
+
+
+def fingerprint_index(data_dir: Path, as_of: dt.date) -> FingerprintIndex:
+    """The period's fingerprints as the scanner looks them up (read as Arrow: a province's six
+    million rows never become Python strings)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    tables = [
+        pq.read_table(f, columns=["kind", "digest"]) for f in _fingerprint_files(data_dir, as_of)
+    ]
+    return FingerprintIndex.from_arrow(pa.concat_tables(tables), KIND_OF_FINGERPRINT)
 
 
 def _folder_date(name: str) -> dt.date | None:
@@ -628,14 +646,32 @@ def scan_run(report_folder: Path, data_dir: Path, key: bytes | None = None) -> l
 
 def period_scanner(data_dir: Path, as_of: dt.date, key: bytes | None = None) -> Scanner:
     """The scanner of a period: its fingerprints, the pseudonym key it was ingested with
-    (``key`` defaults to ``helpers.ingest.pseudonym.load_key()``) and its vocabulary."""
-    fingerprints = load_fingerprints(data_dir, as_of)
+    (``key`` defaults to ``helpers.ingest.pseudonym.load_key()``) and its vocabulary.
+
+    Made once per process for the same inputs (the runner asks for it to scan and to redact
+    names; its digest caches then serve both): a fingerprint or manifest file that changed
+    makes a new one."""
     if key is None:
         from helpers.ingest.pseudonym import load_key
 
         key = load_key()
+    files = [*_fingerprint_files(data_dir, as_of), processed_dir(data_dir, as_of) / "manifest.json"]
+    stamps = tuple((str(f.resolve()), *_stat(f)) for f in files)
+    return _period_scanner(Path(data_dir).resolve(), as_of, key, stamps)
+
+
+def _stat(path: Path) -> tuple[int, int]:
+    try:
+        st = path.stat()
+    except OSError:
+        return -1, -1
+    return st.st_size, st.st_mtime_ns
+
+
+@lru_cache(maxsize=2)
+def _period_scanner(data_dir: Path, as_of: dt.date, key: bytes, stamps: tuple) -> Scanner:
     check_key(data_dir, as_of, key)
-    return Scanner(fingerprints, key, vocabulary(data_dir, as_of))
+    return Scanner(fingerprint_index(data_dir, as_of), key, vocabulary(data_dir, as_of))
 
 
 def format_hits(hits: list[Hit], limit: int = 20) -> str:

@@ -13,7 +13,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import replace
 from multiprocessing import forkserver
 
-from helpers.ingest.cache import Entry, FileCache, as_entry, entry_result, join, split
+from helpers.ingest.cache import FileCache, join, split
 from helpers.ingest.process import process_batch
 from helpers.ingest.tasks import BatchResult, Context, FileTask
 from helpers.ingest.workers import ReaderPool, WorkerCrashed
@@ -123,64 +123,82 @@ def _batch_outcome(pool: ReaderPool, future, batch: list[FileTask], ctx: Context
 
 
 class CachedBatches:
-    """The planned batches, each assembled from the per-file cache where its files have an entry
-    (helpers.ingest.cache) and from reading the others: the same results, in the same order, as
-    reading every file."""
+    """The planned batches, each taken whole from the per-file cache when a chunk holds exactly
+    its files, else assembled from the cached files and reading the others: the same results,
+    in the same order, as reading every file (helpers.ingest.cache). Each batch's result is
+    written to the cache as it comes in; once a (raw folder, dataset) is done, chunks that hold
+    none of this run's batches are removed."""
 
     def __init__(self, batches: list[list[FileTask]], cache: FileCache, hashes: dict[str, str]):
         self.batches = batches
         self.cache = cache
-        self.hashes = hashes
-        self.cached = [{t.rel: cache.lookup(t, hashes[t.path]) for t in b} for b in batches]
-        self.fresh: dict[str, Entry] = {}  # path -> entry of a file read now
-        self.files_read = sum(e is None for c in self.cached for e in c.values())
-        self.files_cached = sum(e is not None for c in self.cached for e in c.values())
+        self.keys = [[(t.rel, hashes[t.path]) for t in b] for b in batches]
+        self.whole = [
+            cache.holds_batch(*_group(b), k) for b, k in zip(batches, self.keys, strict=True)
+        ]
+        self.held = [
+            [w or cache.holds(*_group(b), k) for k in keys]
+            for b, keys, w in zip(batches, self.keys, self.whole, strict=True)
+        ]
+        self.files_cached = sum(map(sum, self.held))
+        self.files_read = sum(len(b) for b in batches) - self.files_cached
+        self._live: dict[tuple[str, str], set[str]] = {}
 
     def results(self, ctx: Context, pool: ReaderPool | None):
-        """(batch index, result) as batches are ready: wholly cached ones first. A (raw folder,
-        dataset)'s entries are written, and let go of, once all its batches are out."""
+        """(batch index, result) as batches are ready: wholly cached ones first."""
         to_read, where = [], []
         for i, b in enumerate(self.batches):
-            missing = [t for t in b if self.cached[i][t.rel] is None]
+            missing = [t for t, held in zip(b, self.held[i], strict=True) if not held]
             if missing:
                 to_read.append(missing)
                 where.append(i)
+        self._ctx = ctx
         pending: dict[tuple[str, str], int] = {}
         for b in self.batches:
-            pending[(b[0].folder, b[0].dataset)] = pending.get((b[0].folder, b[0].dataset), 0) + 1
+            pending[_group(b)] = pending.get(_group(b), 0) + 1
         read = run_batches(to_read, ctx, pool)  # the pool starts reading
         for i in range(len(self.batches)):
             if i not in where:
-                yield i, self._assemble(i, {})
+                yield i, self._cached(i, ctx)
                 self._done(i, pending)
         for k, res in read:
-            parts = split(res, to_read[k])
-            for t in to_read[k]:
-                self.fresh[t.path] = as_entry(parts[t.rel])
-            yield where[k], self._assemble(where[k], parts)
-            self._done(where[k], pending)
+            i = where[k]
+            if len(to_read[k]) < len(self.batches[i]):  # some files came from the cache
+                res = self._assemble(i, split(res, to_read[k]))
+            self._keep(i, res)
+            yield i, res
+            self._done(i, pending)
+
+    def _cached(self, i: int, ctx: Context) -> BatchResult:
+        batch = self.batches[i]
+        res = self.cache.whole(*_group(batch), self.keys[i]) if self.whole[i] else None
+        if res is None and not self.whole[i]:
+            res = self._assemble(i, {})
+        if res is None:  # the chunk was damaged after it was found: the batch read here
+            res = process_batch(batch, replace(ctx, scan=True))
+        self._keep(i, res)
+        return res
 
     def _assemble(self, i: int, parts: dict[str, BatchResult]) -> BatchResult:
         batch = self.batches[i]
-        per_file = [
-            parts[t.rel] if t.rel in parts else entry_result(t.dataset, self.cached[i][t.rel])
-            for t in batch
-        ]
+        per_file = []
+        for t, key in zip(batch, self.keys[i], strict=True):
+            res = parts.get(t.rel) or self.cache.file(*_group(batch), key)
+            if res is None:  # its chunk was damaged after it was found: the file read here
+                res = process_batch([t], replace(self._ctx, scan=True))
+            per_file.append(res)
         return join(batch[0].dataset, per_file)
 
+    def _keep(self, i: int, res: BatchResult) -> None:
+        group = _group(self.batches[i])
+        self._live.setdefault(group, set()).add(self.cache.put(*group, self.keys[i], res))
+
     def _done(self, i: int, pending: dict[tuple[str, str], int]) -> None:
-        group = (self.batches[i][0].folder, self.batches[i][0].dataset)
+        group = _group(self.batches[i])
         pending[group] -= 1
-        if pending[group]:
-            return
-        entries = {}
-        for j, batch in enumerate(self.batches):
-            if (batch[0].folder, batch[0].dataset) != group:
-                continue
-            for t in batch:
-                entry = self.cached[j][t.rel] or self.fresh.pop(t.path, None)
-                if entry is not None:
-                    entries[(t.rel, self.hashes[t.path])] = entry
-            self.cached[j] = {t.rel: None for t in batch}  # let go of the frames
-        self.cache.store(*group, entries)
-        self.cache.forget(*group)
+        if not pending[group]:
+            self.cache.keep_only(*group, self._live.pop(group, set()))
+
+
+def _group(batch: list[FileTask]) -> tuple[str, str]:
+    return batch[0].folder, batch[0].dataset

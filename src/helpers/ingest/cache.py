@@ -1,16 +1,20 @@
 """Per-file ingest cache: a resubmitted file is read again, the others are not.
 
-Every raw file the regular reader reads leaves its processed result in
-``data/processed/.cache/<version>/<folder>/<dataset>.<part>.parquet``: the file's accepted rows
-(processed columns plus the merge's key hash and personal-value signature), its quarantine rows,
-repairs, per-sheet counts and personal-value fingerprints, each row tagged with the file's path
-and content hash (SHA-256). One set of Parquet files per raw folder and dataset holds the entries
-of all its files (reading a thousand small files would cost more than the reading it saves).
+Every batch the regular reader reads leaves its processed result in
+``data/processed/.cache/<version>/<folder>/<dataset>/<chunk>.<part>.parquet``: the accepted rows
+(processed columns plus the merge's key hash and personal-value signature), quarantine rows,
+repairs, per-sheet counts and personal-value fingerprints, each row tagged with its file's path
+and content hash (SHA-256); ``<chunk>`` names the batch's (path, hash) list. A batch is written
+as it comes from the reader (tagging is a column, not a copy per file), so filling the cache
+costs a from-scratch ingest little.
 
-A later ingest takes a file's entry when the path and content hash match, reads only the files
-that have none, and merges everything as a from-scratch ingest would: per file, the processing
-core's results do not depend on which other files share its batch (helpers.ingest.frame), and
-the batches are assembled in the order a from-scratch ingest reads them.
+A later ingest takes a batch whole when a chunk holds exactly its files (the usual case: nothing
+or something elsewhere changed), else each file's rows from whichever chunk holds the file with
+that hash, reads only the files no chunk holds, and merges everything as a from-scratch ingest
+would: per file, the processing core's results do not depend on which other files share its
+batch (helpers.ingest.frame), and the batches are assembled in the order a from-scratch ingest
+reads them. Once a (folder, dataset) is done, it keeps one chunk per batch of this run; the
+others are removed.
 
 ``version`` covers everything else a file's result depends on: the ingest code, codes, datasets,
 config and policy files (:func:`helpers.ingest.sources.code_hash`, a hash of the source files
@@ -38,6 +42,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from helpers.datasets import PROCESSED_COLUMNS
@@ -45,7 +50,7 @@ from helpers.ingest import limits as read_limits
 from helpers.ingest.frame import KIND_DTYPE
 from helpers.ingest.quarantine import QUARANTINE_COLUMNS, REPAIR_COLUMNS
 from helpers.ingest.tasks import FILE_COLUMNS, NATURAL_KEYS, BatchResult, FileTask
-from helpers.ingest.typers import empty_records, light_records, records_table
+from helpers.ingest.typers import as_string, empty_records, light_records, records_table
 
 CACHE_DIR = ".cache"
 PARTS = ("records", "quarantine", "repairs", "files", "fingerprints")
@@ -63,16 +68,31 @@ def cache_version(code: str, fingerprint: str, reference: list[tuple[str, str]])
     return h.hexdigest()[:16]
 
 
-@dataclass
-class Entry:
-    """One file's cached result, as frames (source columns restored)."""
+Key = tuple[str, str]  # (path relative to raw/, SHA-256 of the file)
 
-    table: pa.Table
-    records: pd.DataFrame
-    quarantine: pd.DataFrame
-    repairs: pd.DataFrame
-    files: pd.DataFrame
-    fingerprints: pd.DataFrame
+
+@dataclass
+class _Group:
+    """The chunks of one (raw folder, dataset) on disk: which holds which files, in order."""
+
+    folder: Path
+    keys: dict[str, list[Key]]  # chunk -> its files in batch order
+    where: dict[Key, str]  # file -> a chunk holding it
+    loaded: dict[str, _Chunk] = field(default_factory=dict)
+
+
+@dataclass
+class _Chunk:
+    records: pa.Table | None
+    parts: dict[str, pd.DataFrame | None]  # the small parts, tagged
+    _rows: dict[str, dict[Key, np.ndarray]] = field(default_factory=dict)
+
+    def rows(self, part: str) -> dict[Key, np.ndarray]:
+        """file -> its rows in ``part`` (grouped once, when a file is first taken alone)."""
+        if part not in self._rows:
+            data = self.records if part == "records" else self.parts[part]
+            self._rows[part] = {} if data is None else _groups(data[_REL], data[_SHA])
+        return self._rows[part]
 
 
 @dataclass
@@ -81,48 +101,66 @@ class FileCache:
 
     processed: Path
     version: str
-    hits: int = 0
-    reads: int = 0
-    _groups: dict[tuple[str, str], dict[tuple[str, str], Entry]] = field(default_factory=dict)
+    _groups: dict[tuple[str, str], _Group] = field(default_factory=dict)
 
     @property
     def root(self) -> Path:
         return self.processed / CACHE_DIR / self.version
 
-    def _folder(self, folder: str, dataset: str) -> Path:
-        return self.root / folder / dataset
-
-    def lookup(self, task: FileTask, sha: str) -> Entry | None:
-        group = self._load(task.folder, task.dataset)
-        return group.get((task.rel, sha))
-
-    def _load(self, folder: str, dataset: str) -> dict[tuple[str, str], Entry]:
+    def _group(self, folder: str, dataset: str) -> _Group:
         key = (folder, dataset)
         if key not in self._groups:
-            try:
-                self._groups[key] = _read_group(self._folder(folder, dataset), dataset, folder)
-            except (OSError, ValueError, KeyError, pa.ArrowException):
-                self._groups[key] = {}  # missing or damaged: read the files again
+            self._groups[key] = _read_index(self.root / folder / dataset)
         return self._groups[key]
 
-    def store(self, folder: str, dataset: str, entries: dict[tuple[str, str], Entry]) -> None:
-        """Replace the group's entries (entries of files no longer read are dropped)."""
-        keep = {
-            k: e
-            for k, e in entries.items()
-            if not e.files["reason_code"].isin(list(_NOT_CACHED_REASONS)).any()
-        }
-        old = self._load(folder, dataset)
-        if set(old) == set(keep):
-            return
-        if not keep:
-            shutil.rmtree(self._folder(folder, dataset), ignore_errors=True)
-        else:
-            _write_group(self._folder(folder, dataset), dataset, keep)
-        self._groups[(folder, dataset)] = keep
+    def holds(self, folder: str, dataset: str, key: Key) -> bool:
+        return key in self._group(folder, dataset).where
+
+    def holds_batch(self, folder: str, dataset: str, keys: list[Key]) -> bool:
+        return self._group(folder, dataset).keys.get(chunk_name(keys)) == keys
+
+    def whole(self, folder: str, dataset: str, keys: list[Key]) -> BatchResult | None:
+        """The batch's result when one chunk holds exactly ``keys`` (in this order)."""
+        if not self.holds_batch(folder, dataset, keys):
+            return None
+        loaded = self._load(self._group(folder, dataset), chunk_name(keys))
+        return None if loaded is None else _chunk_result(loaded, None, dataset, folder)
+
+    def file(self, folder: str, dataset: str, key: Key) -> BatchResult | None:
+        """One file's result, from the chunk that holds it."""
+        group = self._group(folder, dataset)
+        chunk = group.where.get(key)
+        loaded = None if chunk is None else self._load(group, chunk)
+        return None if loaded is None else _chunk_result(loaded, key, dataset, folder)
+
+    def _load(self, group: _Group, chunk: str) -> _Chunk | None:
+        if chunk not in group.loaded:
+            try:
+                group.loaded[chunk] = _read_chunk(group.folder, chunk)
+            except (OSError, ValueError, KeyError, pa.ArrowException):
+                return None  # damaged: the caller reads the files again
+        return group.loaded[chunk]
+
+    def put(self, folder: str, dataset: str, keys: list[Key], res: BatchResult) -> str | None:
+        """Keep a batch's result (written unless a chunk holds it already); its chunk's name.
+        A batch with a file whose reader crashed is not kept (None)."""
+        if res.files["reason_code"].isin(list(_NOT_CACHED_REASONS)).any():
+            return None
+        chunk = chunk_name(keys)
+        if not self.holds_batch(folder, dataset, keys):
+            _write_chunk(self.root / folder / dataset, chunk, res, dict(keys))
+        return chunk
+
+    def keep_only(self, folder: str, dataset: str, live: set[str | None]) -> None:
+        """Remove the group's chunks that hold none of this run's batches, let go of its frames."""
+        group = self._group(folder, dataset)
+        for chunk in set(group.keys) - live:
+            for p in group.folder.glob(f"{chunk}.*"):
+                p.unlink(missing_ok=True)
+        self._groups.pop((folder, dataset), None)
 
     def forget(self, folder: str, dataset: str) -> None:
-        """Let go of a group's frames (its entries stay on disk)."""
+        """Let go of a group's frames (its chunks stay on disk)."""
         self._groups.pop((folder, dataset), None)
 
     def prune(self, present: list[str], live: set[tuple[str, str]], read: list[str]) -> None:
@@ -207,49 +245,67 @@ def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
     return pd.concat(nonempty, ignore_index=True) if nonempty else frames[0]
 
 
-def entry_result(dataset: str, e: Entry) -> BatchResult:
-    return BatchResult(
-        dataset, e.records, e.quarantine, e.repairs, e.files, e.fingerprints, table=e.table
-    )
-
-
-def as_entry(res: BatchResult) -> Entry:
-    return Entry(res.table, res.records, res.quarantine, res.repairs, res.files, res.fingerprints)
-
-
 # --- on disk ---------------------------------------------------------------------------------
-def _tagged(frame: pd.DataFrame | pa.Table, rel: str, sha: str):
-    n = len(frame)
-    if isinstance(frame, pa.Table):
-        rels = pa.array([rel] * n, type=pa.string())
-        shas = pa.array([sha] * n, type=pa.string())
-        return frame.append_column(_REL, rels).append_column(_SHA, shas)
-    return frame.assign(**{_REL: rel, _SHA: sha})
+_KEYS_META = b"placement_cache_keys"
 
 
-def _write_group(folder: Path, dataset: str, entries: dict[tuple[str, str], Entry]) -> None:
-    tmp = folder.with_name(folder.name + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    items = sorted(entries.items())
-    tables = []
-    for (rel, sha), e in items:
-        r = e.records
-        sheets = r["_sheet"].astype(str).to_numpy(dtype=object)
+def chunk_name(keys: list[Key]) -> str:
+    return hashlib.sha256("\n".join(f"{r}\t{h}" for r, h in keys).encode()).hexdigest()[:20]
+
+
+def _labels(s: pd.Series) -> pa.Array:
+    """A text or categorical column as Arrow large strings (categories not expanded in Python)."""
+    arr = pa.array(as_string(s), type=pa.large_string())
+    return arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
+
+
+def _tag(table: pa.Table, rels: pa.Array, sha_of: dict[str, str]) -> pa.Table:
+    """``table`` with each row's file path and hash (by the path's dictionary, not per row)."""
+    enc = pc.dictionary_encode(rels)
+    shas = pa.array([sha_of.get(r, "") for r in enc.dictionary.to_pylist()], pa.large_string())
+    return table.append_column(_REL, rels).append_column(_SHA, shas.take(enc.indices))
+
+
+def _write_chunk(folder: Path, chunk: str, res: BatchResult, sha_of: dict[str, str]) -> None:
+    """The batch's result as it came from the reader, tagged; the ``files`` part (which carries
+    the chunk's file list in its metadata) written last: a chunk without it is not read."""
+    folder.mkdir(parents=True, exist_ok=True)
+    r = res.records
+    if len(r):
         t = (
-            e.table.append_column("_psig", pa.array(r["_psig"].to_numpy(), type=pa.uint64()))
-            .append_column("_khash", pa.array(r["_khash"].to_numpy(), type=pa.uint64()))
-            .append_column("_sheet", pa.array(sheets, type=pa.large_string()))
+            res.table.append_column("_psig", pa.array(r["_psig"].to_numpy(), pa.uint64()))
+            .append_column("_khash", pa.array(r["_khash"].to_numpy(), pa.uint64()))
+            .append_column("_sheet", _labels(r["_sheet"]))
         )
-        tables.append(_tagged(t, rel, sha))
-    if tables:
-        pq.write_table(pa.concat_tables(tables), tmp / "records.parquet")
-    for part in ("quarantine", "repairs", "files", "fingerprints"):
-        frames = [_tagged(_plain(getattr(e, part)), rel, sha) for (rel, sha), e in items]
-        if frames:
-            pd.concat(frames, ignore_index=True).to_parquet(tmp / f"{part}.parquet", index=False)
-    shutil.rmtree(folder, ignore_errors=True)
-    tmp.rename(folder)
+        _write(_tag(t, _labels(r["_file"]), sha_of), folder / f"{chunk}.records.parquet")
+    for part, column in _PART_FILE_COLUMN.items():
+        frame = getattr(res, part)
+        if part != "files" and not len(frame):
+            continue
+        t = _tag(
+            pa.Table.from_pandas(_plain(frame), preserve_index=False),
+            _labels(frame[column]),
+            sha_of,
+        )
+        if part == "files":
+            keys = json.dumps(list(sha_of.items()), ensure_ascii=False).encode()
+            t = t.replace_schema_metadata({**(t.schema.metadata or {}), _KEYS_META: keys})
+        _write(t, folder / f"{chunk}.{part}.parquet")
+
+
+# the small parts, written "files" last, and the column naming each row's file
+_PART_FILE_COLUMN = {
+    "quarantine": "source_file",
+    "repairs": "source_file",
+    "fingerprints": "_file",
+    "files": "source_file",
+}
+
+
+def _write(table: pa.Table, path: Path) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    pq.write_table(table, tmp)
+    tmp.replace(path)
 
 
 def _plain(frame: pd.DataFrame) -> pd.DataFrame:
@@ -261,83 +317,59 @@ def _plain(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def _read_group(folder: Path, dataset: str, raw_folder: str) -> dict[tuple[str, str], Entry]:
-    files = pd.read_parquet(folder / "files.parquet")
-    keys = list(dict.fromkeys(zip(files[_REL], files[_SHA], strict=True)))
-    parts = {"files": (files, FILE_COLUMNS)}
-    for name, columns in (
-        ("quarantine", QUARANTINE_COLUMNS),
-        ("repairs", REPAIR_COLUMNS),
-        ("fingerprints", _FINGERPRINT_COLUMNS),
-    ):
-        path = folder / f"{name}.parquet"
-        frame = pd.read_parquet(path) if path.exists() else None
-        parts[name] = (frame, columns)
-    slices = {name: _slicer(frame, columns) for name, (frame, columns) in parts.items()}
-    path = folder / "records.parquet"
+def _read_index(folder: Path) -> _Group:
+    """Which chunk holds which files, from the ``files`` parts' metadata (no rows read)."""
+    group = _Group(folder, {}, {})
+    for path in sorted(folder.glob("*.files.parquet")) if folder.is_dir() else ():
+        try:
+            meta = pq.read_schema(path).metadata or {}
+            keys = [tuple(k) for k in json.loads(meta[_KEYS_META])]
+        except (OSError, ValueError, KeyError, TypeError, pa.ArrowException):
+            continue  # damaged: its files are read again
+        chunk = path.name.split(".")[0]
+        group.keys[chunk] = keys
+        for k in keys:
+            group.where.setdefault(k, chunk)
+    return group
+
+
+def _read_chunk(folder: Path, chunk: str) -> _Chunk:
+    path = folder / f"{chunk}.records.parquet"
     records = pq.read_table(path) if path.exists() else None
-    rows = _groups(records.column(_REL), records.column(_SHA)) if records is not None else {}
-    out = {}
-    for key in keys:
-        at = rows.get(key)
-        table, light = (
-            _empty(dataset) if at is None else _records_of(records, at, dataset, raw_folder)
-        )
-        out[key] = Entry(
-            table,
-            light,
-            slices["quarantine"](key),
-            slices["repairs"](key),
-            slices["files"](key),
-            slices["fingerprints"](key),
-        )
-    return out
+    parts = {}
+    for part in _PART_FILE_COLUMN:
+        path = folder / f"{chunk}.{part}.parquet"
+        parts[part] = pd.read_parquet(path) if path.exists() else None
+    return _Chunk(records, parts)
 
 
-_FINGERPRINT_COLUMNS = {
-    "kind": KIND_DTYPE,
-    **{f"d{i}": np.uint64 for i in range(4)},
-    "_file": object,
+_PART_COLUMNS = {
+    "quarantine": QUARANTINE_COLUMNS,
+    "repairs": REPAIR_COLUMNS,
+    "files": FILE_COLUMNS,
+    "fingerprints": None,  # _FINGERPRINT_COLUMNS, below
 }
 
 
-def _groups(rels, shas) -> dict[tuple[str, str], np.ndarray]:
-    """(rel, sha) -> positions of its rows (grouped once for the whole group file)."""
-    rels = np.asarray(rels, dtype=object)
-    if not len(rels):
-        return {}
-    by = [pd.Series(rels), pd.Series(np.asarray(shas, dtype=object))]
-    return pd.Series(np.arange(len(rels))).groupby(by).indices
-
-
-def _slicer(frame: pd.DataFrame | None, columns: dict):
-    """key -> the rows of one file, typed as written (an empty frame when it has none)."""
-    if frame is None:
-        empty = pd.DataFrame({c: pd.Series(dtype=t) for c, t in columns.items()})
-        return lambda key: empty
-    at = _groups(frame[_REL], frame[_SHA])
-    body = frame.drop(columns=[_REL, _SHA])
+def _chunk_result(c: _Chunk, key: Key | None, dataset: str, raw_folder: str) -> BatchResult:
+    """The result of a whole chunk (``key`` None) or of one of its files."""
     none = np.empty(0, dtype=np.int64)
-    return lambda key: body.iloc[at.get(key, none)].reset_index(drop=True).astype(columns)
-
-
-def _records_of(records: pa.Table, at: np.ndarray, dataset: str, raw_folder: str):
-    """The processed table and the merge's light records of one file (rows ``at``)."""
-    spec = list(PROCESSED_COLUMNS[dataset])
-    sub = records.take(pa.array(at, type=pa.int64()))
-    # as a batch makes it (Parquet gives back some types in another width)
-    table = sub.select(spec).cast(_schema(dataset))
-    keys = [k for k in NATURAL_KEYS[dataset] if k in spec]
-    frame = sub.select(keys).to_pandas()
-    n = sub.num_rows
-    rel = sub.column(_REL)[0].as_py()
-    frame["_psig"] = sub.column("_psig").to_numpy().astype(np.uint64)
-    frame["_khash"] = sub.column("_khash").to_numpy().astype(np.uint64)
-    frame["_file"] = pd.Categorical([rel] * n)
-    frame["_sheet"] = pd.Categorical(sub.column("_sheet").to_pylist())
-    frame["_folder"] = pd.Categorical([raw_folder] * n)
-    frame["_row"] = sub.column("source_row").to_numpy().astype(np.int64)
-    return table, light_records(dataset, frame)
+    parts = {}
+    for part, frame in c.parts.items():
+        columns = _PART_COLUMNS[part] or _FINGERPRINT_COLUMNS
+        if frame is None:
+            frame = pd.DataFrame({col: pd.Series(dtype=t) for col, t in columns.items()})
+        else:
+            if key is not None:
+                frame = frame.iloc[c.rows(part).get(key, none)]
+            frame = frame.drop(columns=[_REL, _SHA]).reset_index(drop=True)
+        parts[part] = frame.astype(columns)
+    rows = None if key is None else c.rows("records").get(key)
+    if c.records is None or (rows is None and key is not None) or c.records.num_rows == 0:
+        table, light = _empty(dataset)
+    else:
+        table, light = _records_of(c.records, rows, dataset, raw_folder)
+    return BatchResult(dataset, light, **parts, table=table)
 
 
 def _empty(dataset: str):
@@ -348,3 +380,37 @@ def _empty(dataset: str):
 @functools.cache
 def _schema(dataset: str) -> pa.Schema:
     return records_table(dataset, empty_records(dataset)).schema
+
+
+_FINGERPRINT_COLUMNS = {
+    "kind": KIND_DTYPE,
+    **{f"d{i}": np.uint64 for i in range(4)},
+    "_file": object,
+}
+
+
+def _groups(rels, shas) -> dict[Key, np.ndarray]:
+    """(rel, sha) -> positions of its rows (grouped once for the whole chunk)."""
+    rels = np.asarray(rels, dtype=object)
+    if not len(rels):
+        return {}
+    by = [pd.Series(rels), pd.Series(np.asarray(shas, dtype=object))]
+    return pd.Series(np.arange(len(rels))).groupby(by).indices
+
+
+def _records_of(records: pa.Table, at: np.ndarray | None, dataset: str, raw_folder: str):
+    """The processed table and the merge's light records of rows ``at`` (None: all)."""
+    spec = list(PROCESSED_COLUMNS[dataset])
+    sub = records if at is None else records.take(pa.array(at, type=pa.int64()))
+    # as a batch makes it (Parquet gives back some types in another width)
+    table = sub.select(spec).cast(_schema(dataset))
+    keys = [k for k in NATURAL_KEYS[dataset] if k in spec]
+    frame = sub.select(keys).to_pandas()
+    n = sub.num_rows
+    frame["_psig"] = sub.column("_psig").to_numpy().astype(np.uint64)
+    frame["_khash"] = sub.column("_khash").to_numpy().astype(np.uint64)
+    frame["_file"] = pd.Categorical(sub.column(_REL).to_pandas())
+    frame["_sheet"] = pd.Categorical(sub.column("_sheet").to_pandas())
+    frame["_folder"] = pd.Categorical.from_codes(np.zeros(n, dtype=np.int8), [raw_folder])
+    frame["_row"] = sub.column("source_row").to_numpy().astype(np.int64)
+    return table, light_records(dataset, frame)

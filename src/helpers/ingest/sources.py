@@ -1,7 +1,9 @@
 """The raw inputs and their state, one source for the ingest and the runner: which raw files a
 reporting date depends on (:func:`raw_files`, :func:`discover`), their content hashes (each file
 hashed once per process: :func:`sha256_file`), whether the processed folders are up to date
-(:func:`stale_targets`, :func:`needs_ingest`), and the package versions recorded in manifests.
+(:func:`stale_targets`: the one rule, which the ingest applies and the runner asks through
+:func:`ingest_status`, with a reason for its log; :func:`needs_ingest`), and the package versions
+recorded in manifests.
 
 Layout: ``data/raw/<YYYY-MM-DD>/`` snapshot folders and ``data/raw/reference/``; hidden files,
 Excel lock files (``~$…``), editor and copy leftovers (``*.tmp``, ``*.lock``, ``*.swp``) and
@@ -18,7 +20,7 @@ import platform
 import re
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 
@@ -237,11 +239,13 @@ def inputs_digest(tasks: list[FileTask], hashes: dict[str, str], fingerprint: st
     return h.hexdigest()
 
 
-def _existing_digest(folder: Path) -> str | None:
+def _recorded(folder: Path) -> dict | None:
+    """A processed folder's manifest (None: missing or unreadable)."""
     try:
-        return json.loads((folder / MANIFEST_NAME).read_text(encoding="utf-8")).get("inputs_digest")
+        doc = json.loads((folder / MANIFEST_NAME).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
+    return doc if isinstance(doc, dict) else None
 
 
 # --- staleness -------------------------------------------------------------------------------
@@ -252,13 +256,15 @@ class Staleness:
     fresh: list[dt.date]
     stale: list[tuple[Target, str]]  # (target, its inputs digest)
     hashes: dict[str, str]  # path -> sha256 of every file the targets read
+    why: dict[dt.date, str] = field(default_factory=dict)  # stale date -> reason (Chinese)
 
 
 def stale_targets(
     inputs: Inputs, targets: list[Target], processed: Path, fingerprint: str
 ) -> Staleness:
     """A processed folder is up to date when its manifest records the same inputs digest (file
-    hashes, ingest code, pseudonym key fingerprint, read limits)."""
+    hashes, ingest code, pseudonym key fingerprint, read limits): the one rule, for the ingest
+    and the runner alike."""
     hashes: dict[str, str] = {}
     out = Staleness([], [], hashes)
     for target in targets:
@@ -267,21 +273,100 @@ def stale_targets(
             if t.path not in hashes:
                 hashes[t.path] = sha256_file(t.path)
         digest = inputs_digest(tasks, hashes, fingerprint)
-        if _existing_digest(processed / target.date.isoformat()) == digest:
+        folder = processed / target.date.isoformat()
+        recorded = _recorded(folder)
+        if recorded is not None and recorded.get("inputs_digest") == digest:
             out.fresh.append(target.date)
         else:
             out.stale.append((target, digest))
+            now = {t.rel: hashes[t.path] for t in tasks}
+            out.why[target.date] = stale_reason(folder, recorded, now, fingerprint)
     return out
 
 
-def needs_ingest(as_of: dt.date | str, data_dir: str | Path) -> bool:
-    """True when some processed folder that ``ingest(as_of)`` maintains is missing or stale."""
+def stale_reason(folder: Path, recorded: dict | None, now: dict[str, str], fingerprint: str) -> str:
+    """Why a processed folder is stale, in Chinese for the log: it or its manifest is missing or
+    unreadable, input files are new, changed or gone (counted, and their raw folders named: a
+    file name may carry a sender's name), the ingest code, the key or the read limits changed.
+    ``recorded``: the folder's manifest; ``now``: its inputs today, ``{path under raw/: sha256}``."""
+    if recorded is None:
+        if (folder / MANIFEST_NAME).exists():
+            return "处理后数据的清单 manifest.json 无法读取"
+        return "尚无处理后数据"
+    files = {
+        f["path"]: f.get("sha256")
+        for f in recorded.get("files") or []
+        if isinstance(f, dict) and isinstance(f.get("path"), str)
+    }
+    changes = {
+        "新增": [p for p in now if p not in files],
+        "修改": [p for p in now if p in files and files[p] != now[p]],
+        "删除": [p for p in files if p not in now],
+    }
+    parts = []
+    moved = sorted(p for paths in changes.values() for p in paths)
+    if moved:
+        counts = "、".join(f"{kind} {len(paths)} 个" for kind, paths in changes.items() if paths)
+        parts.append(f"输入文件有变动（{counts}，在 {'、'.join(_folders_of(moved))}）")
+    if recorded.get("code_hash") != code_hash():
+        parts.append("入库程序或代码表已更新")
+    if recorded.get("pseudonym_key_fingerprint") != fingerprint:
+        parts.append("假名化密钥已更换")
+    limits = json.loads(json.dumps(read_limits.current().describe()))
+    if recorded.get("read_limits") != limits:
+        parts.append("读取限制已更改")
+    return "，".join(parts) or "输入摘要与记录不一致"
+
+
+def _folders_of(paths: list[str]) -> list[str]:
+    """The raw folders (or the shipped tables) the paths are in, in order, each once; only
+    names of the raw layout are repeated (a manifest is read as untrusted input)."""
+    return list(dict.fromkeys(_folder_label(p.split("/", 1)[0]) for p in paths))
+
+
+def _folder_label(head: str) -> str:
+    if head == "helpers":
+        return "内置参照表"
+    return head if head == "reference" or folder_date(head) else "其他位置"
+
+
+@dataclass(frozen=True)
+class IngestStatus:
+    """Whether ``ingest(as_of)`` must run before the reports, and why (Chinese, for the log)."""
+
+    needed: bool
+    reason: str
+    raw: bool = True  # raw snapshot folders exist (False: processed data used as it is)
+
+
+def ingest_status(as_of: dt.date | str, data_dir: str | Path) -> IngestStatus:
+    """The ingest's own rule (:func:`stale_targets`) over every processed folder ``ingest(as_of)``
+    maintains, with the reason. Without any raw snapshot folder up to ``as_of`` there is nothing
+    to ingest: processed data copied in (a department that receives processed data only) is used
+    as it is; with neither, ingest is needed (and says what is missing)."""
     from helpers.ingest.pseudonym import key_fingerprint, load_key
 
     as_of = parse_as_of(as_of)
     raw, processed = data_paths(data_dir)
     inputs = discover(raw, as_of)
     if not inputs.folders:
-        return True
+        here = processed / as_of.isoformat() / MANIFEST_NAME
+        if here.exists():
+            return IngestStatus(
+                False, f"没有 {as_of} 及以前的原始数据，使用已有的处理后数据", False
+            )
+        return IngestStatus(True, f"尚无 {as_of} 的原始数据和处理后数据", False)
     fp = key_fingerprint(load_key())
-    return bool(stale_targets(inputs, plan_targets(inputs, as_of), processed, fp).stale)
+    state = stale_targets(inputs, plan_targets(inputs, as_of), processed, fp)
+    if not state.stale:
+        return IngestStatus(False, "处理后数据已是最新")
+    by_reason: dict[str, list[str]] = {}
+    for date, why in state.why.items():
+        by_reason.setdefault(why, []).append(date.isoformat())
+    return IngestStatus(True, "；".join(f"{'、'.join(d)}：{w}" for w, d in by_reason.items()))
+
+
+def needs_ingest(as_of: dt.date | str, data_dir: str | Path) -> bool:
+    """True when some processed folder that ``ingest(as_of)`` maintains is missing or stale
+    (:func:`ingest_status` without the reason)."""
+    return ingest_status(as_of, data_dir).needed

@@ -96,6 +96,7 @@ class TargetBuild:
         self.writers = writers
         self.writes: list = []
         self.merged: dict[str, Merged] = {}
+        self.earlier_raw = earlier_conflict_raw(self.folder, run)
         for name, m in run.reference.items():
             self._keep(name, m)
 
@@ -120,7 +121,9 @@ class TargetBuild:
             if name in SNAPSHOT and bulk.has_bulk(results):
                 self._keep(name, bulk.merge(name, results, paths))
             else:
-                self._keep(name, merge(name, Pool.of(name, results), paths))
+                pool = Pool.of(name, results)
+                pool.dup_raw = {**self.earlier_raw.get(name, {}), **pool.dup_raw}
+                self._keep(name, merge(name, pool, paths))
 
     def _keep(self, name: str, m: Merged) -> None:
         records = m.records
@@ -146,6 +149,35 @@ class TargetBuild:
             self.folder.rename(old)
         self.tmp.rename(self.folder)
         shutil.rmtree(old, ignore_errors=True)
+
+
+def earlier_conflict_raw(folder: Path, run: IngestRun) -> dict[str, dict]:
+    """dataset -> {(file, sheet, row): raw JSON} of the conflicting duplicates the folder's
+    current quarantine holds, for files unchanged since (same hash): the merge needs the raw row
+    of a conflict, which the cache does not keep (helpers.ingest.cache), and would otherwise read
+    those files again. Nothing when the folder or its manifest is missing or unreadable."""
+    try:
+        manifest = json.loads((folder / MANIFEST_NAME).read_text(encoding="utf-8"))
+        q = pd.read_parquet(
+            folder / "quarantine.parquet",
+            columns=["dataset", "source_file", "sheet", "row", "reason_code", "raw"],
+        )
+    except (OSError, ValueError, KeyError, pa.ArrowException):
+        return {}
+    unchanged = {
+        f.get("path")
+        for f in manifest.get("files", [])
+        if isinstance(f, dict)
+        and run.hashes.get(run.paths.get(f.get("path"), "")) == f.get("sha256")
+    }
+    q = q[(q["reason_code"] == "duplicate_conflict") & q["source_file"].isin(unchanged)]
+    q = q.dropna(subset=["sheet", "row", "raw"])
+    out: dict[str, dict] = {}
+    for d, f, s, r, raw in zip(
+        q["dataset"], q["source_file"], q["sheet"], q["row"], q["raw"], strict=True
+    ):
+        out.setdefault(str(d), {})[(str(f), str(s), int(r))] = str(raw)
+    return out
 
 
 def forget(done, builds: list[TargetBuild]) -> None:
@@ -210,16 +242,30 @@ def target_extras(
 
 
 def _fingerprints_table(ordered: dict[str, Merged]) -> pd.DataFrame:
-    """Distinct (kind, digest) over every dataset of the folder, digests in hex, sorted."""
+    """Distinct (kind, digest) over every dataset of the folder, digests in hex, sorted by kind
+    then digest text: the same table whichever files were read and which came from the cache."""
     words = unique_words(pd.concat([m.fingerprints for m in ordered.values()], ignore_index=True))
-    out = pd.DataFrame(
+    d = words[["d0", "d1", "d2", "d3"]].to_numpy(dtype=np.uint64)
+    return fingerprint_frame(words["kind"], d)
+
+
+def fingerprint_frame(kind: pd.Series, d: np.ndarray) -> pd.DataFrame:
+    """(kind, hex digest) rows of ``kind`` and the (n, 4) digest words, sorted by kind then
+    digest text (the order a string sort gives, without sorting a million strings): the hex text
+    spells each word's bytes in memory order, so the byte-swapped words sort as the text does."""
+    rank, _ = pd.factorize(kind, sort=True)
+    rank = np.where(rank < 0, rank.max(initial=0) + 1, rank)  # a missing kind last, as sort_values
+    b = d.byteswap() if np.little_endian else d
+    order = np.lexsort((b[:, 0], rank))
+    r, first = rank[order], b[order, 0]
+    if ((r[1:] == r[:-1]) & (first[1:] == first[:-1])).any():  # a first word shared: all four
+        order = np.lexsort((b[:, 3], b[:, 2], b[:, 1], b[:, 0], rank))
+    return pd.DataFrame(
         {
-            "kind": as_string(words["kind"]),
-            "digest": words_hex(words[["d0", "d1", "d2", "d3"]].to_numpy(dtype=np.uint64)),
+            "kind": as_string(kind.iloc[order].reset_index(drop=True)),
+            "digest": words_hex(d[order]),
         }
     )
-    # in a fixed order: the same set whichever files were read and which came from the cache
-    return out.sort_values(["kind", "digest"], kind="stable", ignore_index=True)
 
 
 def _file_info(target: Target, files: pd.DataFrame, run: IngestRun) -> list[dict]:

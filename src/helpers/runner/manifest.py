@@ -3,7 +3,10 @@
 The manifest records what a run was given (parameters, raw input hashes, the processed data
 version), what it ran with (git revision, package versions) and what came out (every report with
 its status and durations), and how long each step took. Schedulers use it: a run with
-``only_if_new`` compares today's raw inputs with those of the last successful run.
+``only_if_new`` compares today's raw inputs with those of the last successful run. Whether the
+processed data must be ingested again is not decided here but by the ingest's own rule
+(:func:`helpers.ingest.sources.ingest_status`); both hash the raw files through
+:func:`helpers.ingest.sources.sha256_file`, so a run reads each raw file once.
 
 A run is described by small typed objects: :class:`RunRequest` (what was asked, ``as_of`` a
 date), :class:`Timings` (wall and CPU seconds by named step), :class:`Outputs`, :class:`Privacy`,
@@ -64,75 +67,8 @@ def raw_inputs(data_dir: Path, as_of: dt.date) -> dict[str, str]:
     }
 
 
-def _is_raw_path(rel: str) -> bool:
-    head = rel.split("/", 1)[0]
-    return head == "reference" or sources.folder_date(head) is not None
-
-
-def recorded_inputs(doc: dict) -> dict[str, str | None]:
-    """Raw files a processed manifest says it read: ``{path relative to raw/: sha256}``.
-
-    Ingest lists ``files`` (path, sha256, ...) and ``ignored_files`` (paths it does not recognise,
-    recorded with hash None: known, not new). Paths outside raw/ (the shipped reference tables)
-    are left out: they change with the code, and ingest tracks the code itself.
-    """
-    out: dict[str, str | None] = {}
-    for f in doc.get("files") or []:
-        if isinstance(f, dict) and isinstance(f.get("path"), str) and _is_raw_path(f["path"]):
-            out[f["path"]] = f.get("sha256")
-    for f in doc.get("ignored_files") or []:
-        path = f.get("path") if isinstance(f, dict) else f
-        if isinstance(path, str) and _is_raw_path(path):
-            out.setdefault(path, None)
-    return out
-
-
-def _read_json(path: Path) -> dict | None:
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return doc if isinstance(doc, dict) else None
-
-
 def processed_manifest_path(data_dir: Path, as_of: dt.date) -> Path:
     return processed_dir(data_dir, as_of) / MANIFEST_NAME
-
-
-def ingest_needed(data_dir: Path, as_of: dt.date, raw: dict[str, str]) -> tuple[bool, str]:
-    """Whether ``placement ingest`` must run before the reports, and why (Chinese, for the log).
-
-    Needed when ``processed/<as_of>/manifest.json`` is missing or unreadable, when a raw file it
-    read is gone or changed, or when a raw file is recorded by no processed manifest up to
-    ``as_of`` (a new file; earlier snapshot folders have their own processed manifests).
-    """
-    path = processed_manifest_path(data_dir, as_of)
-    if not path.exists():
-        return True, f"尚无 {as_of} 的处理后数据（{path} 不存在）"
-    doc = _read_json(path)
-    if doc is None:
-        return True, f"{path} 无法读取"
-    own = recorded_inputs(doc)
-    changed = [p for p, h in own.items() if h is not None and raw.get(p) != h]
-    if changed:
-        return True, f"原始数据文件有变动（{len(changed)} 个已有文件被修改或删除）"
-    known: dict[str, set[str | None]] = {}
-    _, processed = data_paths(data_dir)
-    for folder in sorted(processed.iterdir()) if processed.is_dir() else ():
-        day = sources.folder_date(folder.name)
-        if day is None or day > as_of:
-            continue
-        other = (
-            own
-            if folder.name == as_of.isoformat()
-            else recorded_inputs(_read_json(folder / MANIFEST_NAME) or {})
-        )
-        for p, h in other.items():
-            known.setdefault(p, set()).add(h)
-    new = [p for p, h in raw.items() if p not in known or not ({h, None} & known[p])]
-    if new:
-        return True, f"有 {len(new)} 个新的或已更新的原始数据文件"
-    return False, "处理后数据已是最新"
 
 
 def data_version(data_dir: Path, as_of: dt.date) -> str:

@@ -3,7 +3,9 @@
 A run is a sequence of named steps, each a small function below and each timed in the manifest:
 
 1. **prepare**: hash the raw inputs (stop early for a scheduler when nothing is new);
-2. **ingest**: when the processed data is missing or stale;
+2. **ingest**: when a processed folder is missing or stale by the ingest's own rule
+   (:func:`helpers.ingest.sources.ingest_status`); processed data without raw data is used
+   as it is;
 3. **plan**: the notebooks, the universities, the tasks, the page header;
 4. **execute** (timed as ``reports``): the province notebooks and one report per university on
    warm kernels in parallel; each worker **renders** the HTML pages of the reports it executed;
@@ -32,6 +34,7 @@ from helpers.errors import (
     InvalidInputError,
     MissingInputError,
 )
+from helpers.ingest import sources
 from helpers.logs import ensure_configured
 from helpers.runner import manifest as mf
 from helpers.runner import staging
@@ -115,7 +118,7 @@ def run(request: RunRequest) -> int:
     if request.only_if_new and not _anything_new(request, inputs):
         return EXIT_OK
     with timings.step("ingest"):
-        ingest_if_needed(request, inputs)
+        ingest_if_needed(request)
     with timings.step("plan"):
         plan = plan_run(request, timings.started)
     try:
@@ -133,7 +136,8 @@ def run(request: RunRequest) -> int:
 
 
 def prepare(request: RunRequest) -> dict[str, str]:
-    """The raw inputs' hashes; fails when there is neither raw nor processed data."""
+    """The raw inputs' hashes (remembered by :mod:`helpers.ingest.sources` for the staleness
+    check and the ingest); fails when there is neither raw nor processed data."""
     inputs = mf.raw_inputs(request.data_dir, request.as_of)
     if not inputs and not mf.processed_manifest_path(request.data_dir, request.as_of).exists():
         raise MissingInputError(
@@ -159,11 +163,15 @@ def _anything_new(request: RunRequest, inputs: dict[str, str]) -> bool:
     return False
 
 
-def ingest_if_needed(request: RunRequest, inputs: dict[str, str]) -> None:
-    needed, why = mf.ingest_needed(request.data_dir, request.as_of, inputs)
-    if not needed:
+def ingest_if_needed(request: RunRequest) -> None:
+    """Ingest when the ingest's own rule finds a processed folder missing or stale (the raw
+    files' hashes come from the process's cache, filled by :func:`prepare`)."""
+    status = sources.ingest_status(request.as_of, request.data_dir)
+    if not status.needed:
+        if not status.raw:  # processed data only: say which data the reports are made from
+            log.info(f"placement run {request.iso}: {status.reason}")
         return
-    log.info(f"placement run {request.iso}: 先入库 ingest（{why}）")
+    log.info(f"placement run {request.iso}: 先入库 ingest（{status.reason}）")
     from helpers.ingest import ingest
 
     result = ingest(as_of=request.as_of, data_dir=request.data_dir, workers=request.workers)
@@ -292,7 +300,7 @@ def gather(
     scans: Scans,
 ) -> RunRecord:
     """The outputs made from the reports' tables: workbook, documents, the disclosure audit.
-    The workbook is scanned where it is written; the documents by the final scan."""
+    The workbook and the documents are scanned where they are written."""
     with timings.step("workbook"):
         workbook, workbook_error = _build_workbook(run_dir)
     if workbook and scans.main is not None:
@@ -310,6 +318,7 @@ def gather(
             timings.started.date(),
             plan.specs,
             redact=shown,
+            scan=scans.main,
         )
     with timings.step("audit"):
         _merge_audit(request.data_dir, request.as_of)
@@ -372,7 +381,7 @@ class Scans:
         ledger = ScanLedger()
         for r in results:
             ledger.merge(r.scan)
-        return cls(ledger, output_scanner(run_dir, request.data_dir, request.as_of))
+        return cls(ledger, output_scanner(run_dir, request.data_dir, request.as_of, ledger))
 
 
 def scan(run_dir: Path, data_dir: Path, scans: Scans) -> Privacy:

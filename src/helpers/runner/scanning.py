@@ -15,7 +15,7 @@ import datetime as dt
 import os
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from helpers.scanner import Hit, Scanner
@@ -46,28 +46,72 @@ class ScanLedger:
         stamp = self.files.get(rel)
         return stamp is not None and stamp == _stamp(run_dir / rel)
 
+    def hits_of(self, rel: str) -> list[Hit]:
+        return [h for h in self.hits if h.file == rel]
+
 
 class OutputScanner:
-    """Scans the outputs of one process as they are written, into its ledger."""
+    """Scans the outputs of one process as they are written, into its ledger. ``earlier``: the
+    scans other processes made (the workers'), whose hits a copy or an archive of their files
+    takes over."""
 
-    def __init__(self, run_dir: Path, scanner: Scanner):
+    def __init__(self, run_dir: Path, scanner: Scanner, earlier: ScanLedger | None = None):
         self.run_dir = Path(run_dir)
         self.scanner = scanner
         self.ledger = ScanLedger()
+        self.earlier = earlier if earlier is not None else ScanLedger()
 
     def written(self, path: Path, content: bytes | str) -> None:
         """``path`` was just written with ``content`` (bytes, or text written as UTF-8)."""
-        rel = path.relative_to(self.run_dir).as_posix()
+        rel = self._rel(path)
         stamp = _stamp(path)  # before scanning: a later rewrite shows as a changed stamp
         self._record(rel, stamp, lambda: self.scanner.scan_content(rel, content))
 
     def files(self, paths: Iterable[Path]) -> None:
         """Scan files written by someone else (a report's kernel), reading them once."""
         for path in paths:
-            rel = path.relative_to(self.run_dir).as_posix()
+            rel = self._rel(path)
             stamp = _stamp(path)
             if self.ledger.files.get(rel) != stamp:
                 self._record(rel, stamp, lambda p=path: self.scanner.scan_file(p, self.run_dir))
+
+    def copied(self, source: Path, target: Path) -> None:
+        """``target`` was just copied from ``source``: the same bytes have the same hits, so a
+        source scanned as it is now lends them (renamed); otherwise the copy is scanned."""
+        hits = self._hits_now(self._rel(source))
+        if hits is None:
+            self.files([target])
+            return
+        rel = self._rel(target)
+        self._record(rel, _stamp(target), lambda: [replace(h, file=rel) for h in hits])
+
+    def archived(self, archive: Path, members: list[tuple[str, Path]]) -> None:
+        """``archive`` (a zip) was just written with the bytes of ``members`` ((name in the
+        archive, file)). The scanner reads each member of a zip as if it stood alone and
+        locates its hits as ``<name> <location>``: the members' hits so located are the
+        archive's, when every member was scanned as it is now (and could be read); otherwise
+        the archive is scanned."""
+        rel = self._rel(archive)
+        found: list[Hit] = []
+        for name, path in members:
+            hits = self._hits_now(self._rel(path))
+            if hits is None:
+                self.files([archive])
+                return
+            found += [replace(h, file=rel, location=f"{name} {h.location}") for h in hits]
+        self._record(rel, _stamp(archive), lambda: found)
+
+    def _hits_now(self, rel: str) -> list[Hit] | None:
+        """The hits of a file scanned (here or earlier) as it is now, None when it was not or
+        could not be read (an unreadable file's hit says nothing of a copy's reading)."""
+        for ledger in (self.ledger, self.earlier):
+            if ledger.current(self.run_dir, rel):
+                hits = ledger.hits_of(rel)
+                return None if any(h.kind == "unreadable" for h in hits) else hits
+        return None
+
+    def _rel(self, path: Path) -> str:
+        return path.relative_to(self.run_dir).as_posix()
 
     def _record(self, rel: str, stamp: tuple[int, int], scan) -> None:
         started = time.perf_counter()
@@ -104,13 +148,15 @@ def final_scan(run_dir: Path, ledger: ScanLedger, scanner: Scanner) -> list[Hit]
     return sorted(hits, key=lambda h: h.file)
 
 
-def output_scanner(run_dir: Path, data_dir: Path, as_of: dt.date) -> OutputScanner | None:
+def output_scanner(
+    run_dir: Path, data_dir: Path, as_of: dt.date, earlier: ScanLedger | None = None
+) -> OutputScanner | None:
     """A scanner for the outputs of one process of the run, or None when the period's scanner
     cannot be made (no fingerprints, another key): the final scan then covers every file, as
     :func:`helpers.runner.period.scan` says."""
     from helpers import scanner
 
     try:
-        return OutputScanner(run_dir, scanner.period_scanner(data_dir, as_of))
+        return OutputScanner(run_dir, scanner.period_scanner(data_dir, as_of), earlier)
     except (FileNotFoundError, ValueError):
         return None

@@ -206,6 +206,20 @@ class Package:
     zip: str  # send/<stem>.zip
     files: tuple[tuple[str, str], ...]  # (path relative to the run folder, what it is)
 
+    def entry(self) -> dict:
+        """The package as the manifest lists it."""
+        files = [f for f, _ in self.files]
+        return {"university": self.code, "folder": self.folder, "zip": self.zip, "files": files}
+
+
+def zip_members(folder: Path) -> list[tuple[str, Path]]:
+    """(name in the archive, file) of every file under ``folder``, in archive order."""
+    return [
+        (f"{folder.name}/{p.relative_to(folder).as_posix()}", p)
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    ]
+
 
 def zip_folder(folder: Path, target: Path, stamp: dt.date) -> Path:
     """``target`` holding ``folder``'s files under ``<folder name>/`` (fixed timestamps, so the
@@ -214,12 +228,9 @@ def zip_folder(folder: Path, target: Path, stamp: dt.date) -> Path:
     os.close(fd)
     try:
         with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-            for p in sorted(folder.rglob("*")):
-                if not p.is_file():
-                    continue
+            for name, p in zip_members(folder):
                 info = zipfile.ZipInfo(
-                    f"{folder.name}/{p.relative_to(folder).as_posix()}",
-                    date_time=(stamp.year, stamp.month, stamp.day, 0, 0, 0),
+                    name, date_time=(stamp.year, stamp.month, stamp.day, 0, 0, 0)
                 )
                 info.compress_type = zipfile.ZIP_DEFLATED
                 info.external_attr = 0o644 << 16
@@ -275,6 +286,21 @@ def write_package(
     return Package(code, name, rel(folder), rel(archive), tuple(files))
 
 
+def scan_package(scan, run_dir: Path, pkg: Package) -> None:
+    """Scan a package as written (``scan``: the run's
+    :class:`~helpers.runner.scanning.OutputScanner`): the page is a copy of the report the worker
+    scanned, the zip holds the folder's files; the rest is read."""
+    folder = run_dir / pkg.folder
+    for rel, _ in pkg.files:
+        path = run_dir / rel
+        if rel == pkg.zip:
+            scan.archived(path, zip_members(folder))
+        elif path.suffix == ".html" and path.parent == folder:
+            scan.copied(run_dir / "universities" / path.name, path)
+        else:
+            scan.files([path])
+
+
 def send_list(packages: list[Package], circular: str | None, addressee: str) -> pd.DataFrame:
     """``send/清单.csv``: one row per file and recipient (paths relative to ``reports/<as_of>/``)."""
     rows = []
@@ -323,6 +349,19 @@ def _major_evidence(data_dir: Path, as_of: dt.date, policy):
     return majors.major_evidence(history, universities, plans, as_of, policy)
 
 
+def _period_issue_rows(data_dir: Path, as_of: dt.date) -> IssueRows:
+    from helpers import load
+
+    ref = load.load_dataset(
+        data_dir, as_of, "universities", columns=["university_code", "university_name"]
+    )
+    return issue_rows(
+        load.load_dataset(data_dir, as_of, "quarantine"),
+        load.load_dataset(data_dir, as_of, "repairs"),
+        ref,
+    )
+
+
 def build_documents(
     run_dir: Path,
     data_dir: Path,
@@ -331,6 +370,7 @@ def build_documents(
     issued: dt.date,
     specs=None,
     redact=None,
+    scan=None,
 ) -> dict:
     """Write the circular docx, the letters and one package per university into the staged run
     ``run_dir``; returns the manifest entry (``error`` set when something failed: the run is
@@ -339,9 +379,10 @@ def build_documents(
     ``universities``: (院校代码, 院校名称) of the period's reports; ``issued``: 成文日期;
     ``specs``: the run's report specs — the documents are made only when the circular is one
     of them (a test catalog of other notebooks makes none: ``skipped`` says so); ``redact``:
-    how file and sheet names are shown (default :func:`helpers.runner.quality.name_redactor`).
+    how file and sheet names are shown (default :func:`helpers.runner.quality.name_redactor`);
+    ``scan``: the run's :class:`~helpers.runner.scanning.OutputScanner`, which scans every
+    document as it is written (None: the final scan reads them).
     """
-    from helpers import load
     from helpers.config import policy_for_date
     from helpers.documents import circular_docx, gongwen, letters
     from helpers.runner import quality
@@ -365,42 +406,36 @@ def build_documents(
         doc = gongwen.render(circular_docx.circular_content(ft, policy, as_of, issued))
         doc.save(str(run_dir / CIRCULAR_DOCX))
         entry["circular"] = CIRCULAR_DOCX
+        written = [run_dir / CIRCULAR_DOCX]
 
         ev = _major_evidence(data_dir, as_of, policy)
         flagged = dict(letters.flagged_universities(ev))
-        ref = load.load_dataset(
-            data_dir, as_of, "universities", columns=["university_code", "university_name"]
-        )
-        rows = issue_rows(
-            load.load_dataset(data_dir, as_of, "quarantine"),
-            load.load_dataset(data_dir, as_of, "repairs"),
-            ref,
-        )
+
+        def letter_of(code: str):
+            if code not in flagged:
+                return None
+            return gongwen.render(letters.letter_content(ev, code, ft.interviews, policy, issued))
+
+        rows = _period_issue_rows(data_dir, as_of)
         shown = redact or quality.name_redactor(data_dir, as_of)
-        packages = []
-        for code, name in universities:
-            letter = None
-            if code in flagged:
-                content = letters.letter_content(ev, code, ft.interviews, policy, issued)
-                letter = gongwen.render(content)
-            issues = university_issues(rows, code, shown)
-            pkg = write_package(run_dir, code, name, letter, issues, issued)
-            packages.append(pkg)
-            if letter is not None:
-                letter_name = LETTER_NAME.format(stem=university_stem(code, name))
-                entry["letters"].append(f"{pkg.folder}/{letter_name}")
+        packages = [
+            write_package(
+                run_dir, code, name, letter_of(code), university_issues(rows, code, shown), issued
+            )
+            for code, name in universities
+        ]
+        for pkg in packages if scan is not None else ():
+            scan_package(scan, run_dir, pkg)
+        entry["letters"] = [
+            f for p in packages for f, _ in p.files if f.endswith(LETTER_NAME.format(stem=""))
+        ]
         listing = send_list(packages, CIRCULAR_DOCX, policy.notice.addressee)
         listing.to_csv(run_dir / SEND_DIR / LIST_CSV, index=False, encoding="utf-8-sig")
+        written.append(run_dir / SEND_DIR / LIST_CSV)
+        if scan is not None:
+            scan.files(written)
         entry["list"] = f"{SEND_DIR}/{LIST_CSV}"
-        entry["packages"] = [
-            {
-                "university": p.code,
-                "folder": p.folder,
-                "zip": p.zip,
-                "files": [f for f, _ in p.files],
-            }
-            for p in packages
-        ]
+        entry["packages"] = [p.entry() for p in packages]
     except Exception as exc:  # the documents are one output among many: report, don't abort
         message = str(exc).replace(str(run_dir) + os.sep, "").replace(str(run_dir), ".")
         entry["error"] = f"{type(exc).__name__}: {message}"
