@@ -7,6 +7,7 @@
   pytest-xdist worker asks first (the others wait on a file lock), in the folder all workers of
   the session share; a new session makes them again with the code as it is.
 - The order of the test files: longest first (see :func:`pytest_collection_modifyitems`).
+- The git index's stat cache refreshed once per session (see :func:`pytest_sessionstart`).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import io
 import json
 import os
 import shutil
+import subprocess
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import partial
@@ -29,7 +31,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 DEMO_AS_OF = dt.date(2023, 8, 31)
 DEMO_SEED = 2023
-RUN_FIXTURES = ("hostile_run", "demo_run")  # in the order the test files that use them start
+RUN_FIXTURES = ("hostile_run", "demo_run")  # in the order the files that use one of them start
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -178,6 +180,26 @@ def hostile_run(demo_data_dir, tmp_path_factory) -> PeriodRun:
     return shared_run(tmp_path_factory, "hostile-run", make)
 
 
+# --- session start -------------------------------------------------------------------------------
+def pytest_sessionstart(session):
+    """Refresh the git index's stat cache once, as a plain `git status` would.
+
+    Every period run records `git status` (runner.manifest.git_revision), read-only
+    (GIT_OPTIONAL_LOCKS=0), so it never refreshes the index itself. In a fresh clone or worktree
+    the notebooks' entries stay "racily clean" and each such call runs the nbstripout clean
+    filter (a Python start-up) on every notebook again: ~20 s per period run, per `--version`.
+    The index only caches stat data: what git reports as changed is the same either way."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        return  # the controller (or a run without xdist) does it once
+    with contextlib.suppress(OSError, subprocess.SubprocessError):
+        subprocess.run(
+            ["git", "-C", str(ROOT), "update-index", "-q", "--refresh"],
+            capture_output=True,
+            timeout=300,
+            check=False,
+        )
+
+
 # --- order ---------------------------------------------------------------------------------------
 def pytest_configure(config):
     # pytest-xdist's --dist loadfile hands whole files to the workers in the order below, not
@@ -187,17 +209,27 @@ def pytest_configure(config):
 
 
 def pytest_collection_modifyitems(config, items):
-    """Longest first, a file's tests kept together and in their order: the files that make the
-    shared period runs (hostile first, so that two workers start the two runs at once), then the
-    other slow files, then the rest. Quick files at the end keep both workers busy to the end."""
+    """Longest first, a file's tests kept together and in their order:
 
-    def weight(item) -> int:
-        used = [i for i, name in enumerate(RUN_FIXTURES) if name in item.fixturenames]
-        if used:
-            return min(used)
-        return len(RUN_FIXTURES) + (0 if item.get_closest_marker("slow") else 1)
-
-    module_weight: dict[Path, int] = {}
+    1. the files that use one shared period run, hostile first: the first two workers start the
+       two runs at once;
+    2. the files that use both runs, after those: by the time a worker reaches one, both runs are
+       made (started earlier, one would idle on the other worker's lock until its run is made);
+    3. the other slow files, then the rest: quick files at the end keep both workers busy to
+       the end."""
+    uses: dict[Path, set[str]] = {}
+    slow: set[Path] = set()
     for item in items:
-        module_weight[item.path] = min(module_weight.get(item.path, 99), weight(item))
-    items.sort(key=lambda item: module_weight[item.path])
+        uses.setdefault(item.path, set()).update(n for n in RUN_FIXTURES if n in item.fixturenames)
+        if item.get_closest_marker("slow"):
+            slow.add(item.path)
+
+    def rank(path: Path) -> int:
+        used = uses[path]
+        if len(used) == 1:
+            return RUN_FIXTURES.index(next(iter(used)))
+        if used:
+            return len(RUN_FIXTURES)
+        return len(RUN_FIXTURES) + (1 if path in slow else 2)
+
+    items.sort(key=lambda item: rank(item.path))
