@@ -223,6 +223,23 @@ def test_versions_and_git_revision_are_recorded():
     assert set(rev) == {"commit", "dirty"}
 
 
+def test_git_revision_of_a_clean_changed_and_missing_repository(tmp_path):
+    import subprocess
+
+    def git(*args):
+        subprocess.run(["git", "-C", str(tmp_path), *args], check=True, capture_output=True)
+
+    assert manifest.git_revision(tmp_path) == {"commit": None, "dirty": None}
+    git("init", "-q")
+    (tmp_path / "a.txt").write_text("one\n")
+    git("add", "a.txt")
+    git("-c", "user.name=t", "-c", "user.email=t@example.org", "commit", "-qm", "one")
+    rev = manifest.git_revision(tmp_path)
+    assert len(rev["commit"]) == 40 and rev["dirty"] is False
+    (tmp_path / "a.txt").write_text("two\n")
+    assert manifest.git_revision(tmp_path) == {"commit": rev["commit"], "dirty": True}
+
+
 # --- staging and the atomic switch ---------------------------------------------------------------
 
 

@@ -15,6 +15,7 @@ gathered in a :class:`RunRecord`; :func:`build_manifest` turns the record into t
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
@@ -78,27 +79,35 @@ def data_version(data_dir: Path, as_of: dt.date) -> str:
 
 
 def git_revision(root: Path = PROJECT_ROOT) -> dict:
-    """Commit and whether the work tree differs from it (read-only git; empty outside a repo)."""
+    """Commit and whether the work tree differs from it (empty outside a repo).
+
+    Git's cache of file stat data is refreshed first (what a plain ``git status`` does; skipped
+    when another git process holds the index): in a fresh clone every file looks "racily clean",
+    and without the refresh each later status would run the notebooks' clean filter again
+    (18-30 s a call). The status itself takes no lock."""
     env = {**os.environ, "GIT_OPTIONAL_LOCKS": "0"}
-    try:
-        commit = subprocess.run(
-            ["git", "-C", str(root), "rev-parse", "HEAD"],
+
+    def git(*args: str, timeout: float) -> str:
+        return subprocess.run(
+            ["git", "-C", str(root), *args],
             capture_output=True,
             text=True,
-            timeout=10,
-            env=env,
-            check=True,
-        ).stdout.strip()
-        status = subprocess.run(
-            ["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
-            capture_output=True,
-            text=True,
-            timeout=20,
+            timeout=timeout,
             env=env,
             check=True,
         ).stdout
+
+    try:
+        commit = git("rev-parse", "HEAD", timeout=10).strip()
     except (OSError, subprocess.SubprocessError):
         return {"commit": None, "dirty": None}
+    # exit 1 (changed files), a held lock or a slow filter: the status still answers
+    with contextlib.suppress(OSError, subprocess.SubprocessError):
+        git("update-index", "-q", "--refresh", timeout=60)
+    try:
+        status = git("status", "--porcelain", "--untracked-files=no", timeout=60)
+    except (OSError, subprocess.SubprocessError):
+        return {"commit": commit, "dirty": None}
     return {"commit": commit, "dirty": bool(status.strip())}
 
 
