@@ -75,8 +75,10 @@ class FingerprintIndex:
         # by the first word; ties keep file order, which settles a digest held under two kinds
         order = np.argsort(words[:, 0], kind="stable")
         self._words = words[order]
+        self._first = np.ascontiguousarray(self._words[:, 0])
         self._kinds = kinds[order]  # codes into labels
         self._labels = labels
+        self._memo: dict[str, int] = {}  # digest -> row (-1: absent); report text repeats a lot
 
     @classmethod
     def from_arrow(cls, table: pa.Table, kind_map: Mapping[str, str] | None = None):
@@ -108,19 +110,44 @@ class FingerprintIndex:
         return len(self._words)
 
     def __contains__(self, digest: object) -> bool:
-        return isinstance(digest, str) and self._find([digest])[0] >= 0
+        return isinstance(digest, str) and self._rows([digest])[digest] >= 0
 
     def __getitem__(self, digest: str) -> str:
-        at = self._find([digest])[0] if isinstance(digest, str) else -1
+        at = self._rows([digest])[digest] if isinstance(digest, str) else -1
         if at < 0:
             raise KeyError(digest)
         return self._labels[self._kinds[at]]
 
     def kinds_of(self, digests: Mapping[str, str]) -> dict[str, str]:
         """{candidate: digest} -> {candidate: kind} for the candidates whose digest is held."""
-        keys = list(digests)
-        found = self._find([digests[k] for k in keys])
-        return {k: self._labels[self._kinds[i]] for k, i in zip(keys, found, strict=True) if i >= 0}
+        rows = self._rows(digests.values())
+        labels, kinds = self._labels, self._kinds
+        return {c: labels[kinds[rows[d]]] for c, d in digests.items() if rows[d] >= 0}
+
+    def _rows(self, digests: Iterable[str]) -> dict[str, int]:
+        """The memo, after looking up the digests it lacks: a few one by one, many at once."""
+        memo = self._memo
+        todo = list({d: None for d in digests if d not in memo})
+        if len(todo) > 32:
+            memo.update(zip(todo, self._find(todo).tolist(), strict=True))
+        else:
+            for d in todo:
+                memo[d] = self._find_one(d)
+        return memo
+
+    def _find_one(self, digest: str) -> int:
+        try:
+            raw = bytes.fromhex(digest) if len(digest) == HEX_LEN else None
+        except ValueError:
+            raw = None
+        if raw is None or not len(self._words):
+            return -1
+        words = np.frombuffer(raw, dtype=">u8").astype(np.uint64)
+        lo = int(np.searchsorted(self._first, words[0], side="left"))
+        hi = int(np.searchsorted(self._first, words[0], side="right"))
+        rows = np.arange(lo, hi)
+        rows = rows[(self._words[rows] == words).all(axis=1)]
+        return self._settle(rows) if len(rows) else -1
 
     def _find(self, digests: Iterable[str]) -> np.ndarray:
         """Row of each digest (-1 when absent); see :meth:`_settle` for a digest held twice."""
@@ -128,9 +155,8 @@ class FingerprintIndex:
         if not digests or not len(self._words):
             return np.full(len(digests), -1, dtype=np.int64)
         words, valid = _hex_words(pa.array(digests, type=pa.large_string()))
-        d0 = self._words[:, 0]
-        lo = np.searchsorted(d0, words[:, 0], side="left")
-        hi = np.searchsorted(d0, words[:, 0], side="right")
+        lo = np.searchsorted(self._first, words[:, 0], side="left")
+        hi = np.searchsorted(self._first, words[:, 0], side="right")
         out = np.full(len(digests), -1, dtype=np.int64)
         for i in np.flatnonzero(valid & (hi > lo)):
             rows = np.arange(lo[i], hi[i])
