@@ -128,10 +128,8 @@ def test_a_leak_planted_in_each_output_kind_is_caught(tmp_path, scanner, kind, l
     assert leak not in repr(hits)
 
 
-def test_a_clean_run_has_no_hits_and_the_final_pass_reads_only_unscanned_files(
-    tmp_path, scanner, monkeypatch
-):
-    run_dir = tmp_path / "2023-08-31"
+def _files_read(monkeypatch) -> list[str]:
+    """The names of the files the scanner reads from now on."""
     read: list[str] = []
     scan_file = Scanner.scan_file
     monkeypatch.setattr(
@@ -139,6 +137,14 @@ def test_a_clean_run_has_no_hits_and_the_final_pass_reads_only_unscanned_files(
         "scan_file",
         lambda self, p, root=None: read.append(p.name) or scan_file(self, p, root),
     )
+    return read
+
+
+def test_a_clean_run_has_no_hits_and_the_final_pass_reads_only_unscanned_files(
+    tmp_path, scanner, monkeypatch
+):
+    run_dir = tmp_path / "2023-08-31"
+    read = _files_read(monkeypatch)
     assert _run(run_dir, scanner, None, ID) == []
     final = {"全省通报.docx", "10001-甲大学.zip", "index.html", "manifest.json"}
     # tables read once by the worker, the workbook once where written, the rest by the final pass
@@ -218,13 +224,7 @@ def test_a_copy_and_an_archive_have_exactly_the_hits_of_scanning_them(
     main.copied(run_dir / "universities" / page.name, page)
     main.files([p for p in folder.iterdir() if p != page])
     archive = zip_folder(folder, run_dir / "send" / "10001-甲大学.zip", dt.date(2023, 9, 1))
-    read: list[str] = []
-    scan_file = Scanner.scan_file
-    monkeypatch.setattr(
-        Scanner,
-        "scan_file",
-        lambda self, p, root=None: read.append(p.name) or scan_file(self, p, root),
-    )
+    read = _files_read(monkeypatch)
     main.archived(archive, zip_members(folder))
     assert read == []  # neither the copy nor the archive was read
     monkeypatch.undo()
