@@ -180,14 +180,27 @@ class CachedBatches:
         return res
 
     def _assemble(self, i: int, parts: dict[str, BatchResult]) -> BatchResult:
+        """The batch from the files read now (``parts``) and runs of cached files between them."""
         batch = self.batches[i]
-        per_file = []
+        pieces: list[BatchResult] = []
+        run: list[tuple[FileTask, tuple[str, str]]] = []
+
+        def flush() -> None:
+            if run:
+                res = self.cache.files(*_group(batch), [key for _, key in run])
+                if res is None:  # a chunk was damaged after it was found: these files read here
+                    res = process_batch([t for t, _ in run], replace(self._ctx, scan=True))
+                pieces.append(res)
+                run.clear()
+
         for t, key in zip(batch, self.keys[i], strict=True):
-            res = parts.get(t.rel) or self.cache.file(*_group(batch), key)
-            if res is None:  # its chunk was damaged after it was found: the file read here
-                res = process_batch([t], replace(self._ctx, scan=True))
-            per_file.append(res)
-        return join(batch[0].dataset, per_file)
+            if t.rel in parts:
+                flush()
+                pieces.append(parts[t.rel])
+            else:
+                run.append((t, key))
+        flush()
+        return join(batch[0].dataset, pieces)
 
     def _keep(self, i: int, res: BatchResult) -> None:
         group = _group(self.batches[i])

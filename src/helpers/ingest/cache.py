@@ -80,6 +80,7 @@ class _Group:
     keys: dict[str, list[Key]]  # chunk -> its files in batch order
     where: dict[Key, str]  # file -> a chunk holding it
     loaded: dict[str, _Chunk] = field(default_factory=dict)
+    pooled: _Chunk | None = None  # every chunk as one, for batches taken file by file
 
 
 @dataclass
@@ -89,7 +90,7 @@ class _Chunk:
     _rows: dict[str, dict[Key, np.ndarray]] = field(default_factory=dict)
 
     def rows(self, part: str) -> dict[Key, np.ndarray]:
-        """file -> its rows in ``part`` (grouped once, when a file is first taken alone)."""
+        """file -> its rows in ``part`` (grouped once, when files are first taken alone)."""
         if part not in self._rows:
             data = self.records if part == "records" else self.parts[part]
             self._rows[part] = {} if data is None else _groups(data[_REL], data[_SHA])
@@ -127,12 +128,21 @@ class FileCache:
         loaded = self._load(self._group(folder, dataset), chunk_name(keys))
         return None if loaded is None else _chunk_result(loaded, None, dataset, folder)
 
-    def file(self, folder: str, dataset: str, key: Key) -> BatchResult | None:
-        """One file's result, from the chunk that holds it."""
+    def files(self, folder: str, dataset: str, keys: list[Key]) -> BatchResult | None:
+        """The result of some files the cache holds, in this order (one selection from all the
+        group's chunks: after a resubmission changed the batches, their files come from many)."""
         group = self._group(folder, dataset)
-        chunk = group.where.get(key)
-        loaded = None if chunk is None else self._load(group, chunk)
-        return None if loaded is None else _chunk_result(loaded, key, dataset, folder)
+        if any(k not in group.where for k in keys):
+            return None
+        if group.pooled is None:
+            chunks = [self._load(group, chunk) for chunk in group.keys]
+            if any(c is None for c in chunks):
+                return None
+            try:
+                group.pooled = _pool(chunks)
+            except (ValueError, pa.ArrowException):
+                return None  # chunks of unlike schemas: the caller reads the files again
+        return _chunk_result(group.pooled, keys, dataset, folder)
 
     def _load(self, group: _Group, chunk: str) -> _Chunk | None:
         if chunk not in group.loaded:
@@ -352,21 +362,35 @@ _PART_COLUMNS = {
 }
 
 
-def _chunk_result(c: _Chunk, key: Key | None, dataset: str, raw_folder: str) -> BatchResult:
-    """The result of a whole chunk (``key`` None) or of one of its files."""
-    none = np.empty(0, dtype=np.int64)
+def _pool(chunks: list[_Chunk]) -> _Chunk:
+    tables = [c.records for c in chunks if c.records is not None]
+    parts = {}
+    for part in _PART_FILE_COLUMN:
+        frames = [c.parts[part] for c in chunks if c.parts[part] is not None]
+        parts[part] = pd.concat(frames, ignore_index=True) if frames else None
+    return _Chunk(pa.concat_tables(tables) if tables else None, parts)
+
+
+def _chunk_result(c: _Chunk, keys: list[Key] | None, dataset: str, raw_folder: str) -> BatchResult:
+    """The result of a whole chunk (``keys`` None) or of some of its files, in that order."""
+
+    def at(part: str) -> np.ndarray:
+        rows = c.rows(part)
+        none = np.empty(0, dtype=np.int64)
+        return np.concatenate([rows.get(k, none) for k in keys]) if keys else none
+
     parts = {}
     for part, frame in c.parts.items():
         columns = _PART_COLUMNS[part] or _FINGERPRINT_COLUMNS
         if frame is None:
             frame = pd.DataFrame({col: pd.Series(dtype=t) for col, t in columns.items()})
         else:
-            if key is not None:
-                frame = frame.iloc[c.rows(part).get(key, none)]
+            if keys is not None:
+                frame = frame.iloc[at(part)]
             frame = frame.drop(columns=[_REL, _SHA]).reset_index(drop=True)
         parts[part] = frame.astype(columns)
-    rows = None if key is None else c.rows("records").get(key)
-    if c.records is None or (rows is None and key is not None) or c.records.num_rows == 0:
+    rows = None if keys is None else at("records")
+    if c.records is None or c.records.num_rows == 0 or (rows is not None and not len(rows)):
         table, light = _empty(dataset)
     else:
         table, light = _records_of(c.records, rows, dataset, raw_folder)
