@@ -271,10 +271,13 @@ def _labels(s: pd.Series) -> pa.Array:
 
 
 def _tag(table: pa.Table, rels: pa.Array, sha_of: dict[str, str]) -> pa.Table:
-    """``table`` with each row's file path and hash (by the path's dictionary, not per row)."""
+    """``table`` with each row's file path and hash, dictionary-encoded (a handful of files
+    per chunk: the 64-character hash is not written once per row)."""
     enc = pc.dictionary_encode(rels)
     shas = pa.array([sha_of.get(r, "") for r in enc.dictionary.to_pylist()], pa.large_string())
-    return table.append_column(_REL, rels).append_column(_SHA, shas.take(enc.indices))
+    enc = enc.cast(pa.dictionary(pa.int32(), pa.large_string()))
+    sha = pa.DictionaryArray.from_arrays(enc.indices, shas)
+    return table.append_column(_REL, enc).append_column(_SHA, sha)
 
 
 def _write_chunk(folder: Path, chunk: str, res: BatchResult, sha_of: dict[str, str]) -> None:
@@ -313,9 +316,14 @@ _PART_FILE_COLUMN = {
 }
 
 
+# 64-bit hashes: a dictionary of millions of distinct values is tried and dropped, at a cost
+_HASH_COLUMNS = frozenset({"d0", "d1", "d2", "d3", "_psig", "_khash"})
+
+
 def _write(table: pa.Table, path: Path) -> None:
     tmp = path.with_name(path.name + ".tmp")
-    pq.write_table(table, tmp)
+    rest = [c for c in table.column_names if c not in _HASH_COLUMNS]
+    pq.write_table(table, tmp, use_dictionary=rest, write_statistics=rest)
     tmp.replace(path)
 
 
