@@ -402,23 +402,26 @@ def test_a_second_run_of_the_same_period_is_refused(data, tmp_path, capsys):
     assert not (reports / "2023-08-31").exists()
 
 
+def _scanning_context(data, tmp_path):
+    """A staging folder and a run context whose workers scan what they write."""
+    from helpers.runner.execute import RunContext
+
+    run_dir = tmp_path / "r" / AS_OF.isoformat()
+    run_dir.mkdir(parents=True)
+    header = {"as_of": "2023-08-31", "cohort": "2023届", "data_version": "x", "generated_at": "now"}
+    ctx = RunContext(
+        TEST_NOTEBOOKS, run_dir, run_dir.parent, data, AS_OF, header, scan_outputs=True
+    )
+    return run_dir, ctx
+
+
 def test_a_worker_scans_every_file_of_its_report_as_it_is_written(data, tmp_path):
     """The report's notebooks and page from memory, its tables as the kernel wrote them: the
     worker's ledger holds every file the task wrote, with the hits of the leaking part."""
     from helpers.runner.catalog import university_task
-    from helpers.runner.execute import RunContext, run_task
+    from helpers.runner.execute import run_task
 
-    run_dir = tmp_path / "r" / AS_OF.isoformat()
-    run_dir.mkdir(parents=True)
-    ctx = RunContext(
-        TEST_NOTEBOOKS,
-        run_dir,
-        run_dir.parent,
-        data,
-        AS_OF,
-        {"as_of": "2023-08-31", "cohort": "2023届", "data_version": "x", "generated_at": "now"},
-        scan_outputs=True,
-    )
+    run_dir, ctx = _scanning_context(data, tmp_path)
     leak = ReportSpec("leak.ipynb", "泄露测试", UNIVERSITY, "leak")
     task = university_task([GOOD[1], leak], "10001", "甲大学")
     with WarmKernel(TEST_NOTEBOOKS) as kernel:
@@ -473,20 +476,10 @@ def test_scanning_as_written_finds_exactly_what_a_scan_of_the_finished_folder_fi
     those of the end-of-run scan of the whole folder (scanner.scan_run), leaks and all."""
     from helpers import scanner
     from helpers.runner.catalog import plan_tasks
-    from helpers.runner.execute import RunContext, run_tasks
+    from helpers.runner.execute import run_tasks
     from helpers.runner.scanning import ScanLedger, final_scan, output_scanner
 
-    run_dir = tmp_path / "r" / AS_OF.isoformat()
-    run_dir.mkdir(parents=True)
-    ctx = RunContext(
-        TEST_NOTEBOOKS,
-        run_dir,
-        run_dir.parent,
-        data,
-        AS_OF,
-        {"as_of": "2023-08-31", "cohort": "2023届", "data_version": "x", "generated_at": "now"},
-        scan_outputs=True,
-    )
+    run_dir, ctx = _scanning_context(data, tmp_path)
     specs = [
         *GOOD,
         ReportSpec("leak.ipynb", "泄露测试", PROVINCE, "泄露测试"),

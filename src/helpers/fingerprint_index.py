@@ -145,9 +145,7 @@ class FingerprintIndex:
         words = np.frombuffer(raw, dtype=">u8").astype(np.uint64)
         lo = int(np.searchsorted(self._first, words[0], side="left"))
         hi = int(np.searchsorted(self._first, words[0], side="right"))
-        rows = np.arange(lo, hi)
-        rows = rows[(self._words[rows] == words).all(axis=1)]
-        return self._settle(rows) if len(rows) else -1
+        return self._match(lo, hi, words)
 
     def _find(self, digests: Iterable[str]) -> np.ndarray:
         """Row of each digest (-1 when absent); see :meth:`_settle` for a digest held twice."""
@@ -159,11 +157,14 @@ class FingerprintIndex:
         hi = np.searchsorted(self._first, words[:, 0], side="right")
         out = np.full(len(digests), -1, dtype=np.int64)
         for i in np.flatnonzero(valid & (hi > lo)):
-            rows = np.arange(lo[i], hi[i])
-            rows = rows[(self._words[rows] == words[i]).all(axis=1)]
-            if len(rows):
-                out[i] = self._settle(rows)
+            out[i] = self._match(lo[i], hi[i], words[i])
         return out
+
+    def _match(self, lo: int, hi: int, words: np.ndarray) -> int:
+        """The row of ``words`` among rows ``lo:hi`` (those of its first word), -1 if none."""
+        rows = np.arange(lo, hi)
+        rows = rows[(self._words[rows] == words).all(axis=1)]
+        return self._settle(rows) if len(rows) else -1
 
     def _settle(self, rows: np.ndarray) -> int:
         """Of the rows of one digest (in file order), the first row of the kind that appeared

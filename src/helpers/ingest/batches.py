@@ -152,7 +152,6 @@ class CachedBatches:
             if missing:
                 to_read.append(missing)
                 where.append(i)
-        self._ctx = ctx
         pending: dict[tuple[str, str], int] = {}
         for b in self.batches:
             pending[_group(b)] = pending.get(_group(b), 0) + 1
@@ -164,7 +163,7 @@ class CachedBatches:
         for k, res in read:
             i = where[k]
             if len(to_read[k]) < len(self.batches[i]):  # some files came from the cache
-                res = self._assemble(i, split(res, to_read[k]))
+                res = self._assemble(i, split(res, to_read[k]), ctx)
             self._keep(i, res)
             yield i, res
             self._done(i, pending)
@@ -173,13 +172,13 @@ class CachedBatches:
         batch = self.batches[i]
         res = self.cache.whole(*_group(batch), self.keys[i]) if self.whole[i] else None
         if res is None and not self.whole[i]:
-            res = self._assemble(i, {})
+            res = self._assemble(i, {}, ctx)
         if res is None:  # the chunk was damaged after it was found: the batch read here
             res = process_batch(batch, replace(ctx, scan=True))
         self._keep(i, res)
         return res
 
-    def _assemble(self, i: int, parts: dict[str, BatchResult]) -> BatchResult:
+    def _assemble(self, i: int, parts: dict[str, BatchResult], ctx: Context) -> BatchResult:
         """The batch from the files read now (``parts``) and runs of cached files between them."""
         batch = self.batches[i]
         pieces: list[BatchResult] = []
@@ -189,7 +188,7 @@ class CachedBatches:
             if run:
                 res = self.cache.files(*_group(batch), [key for _, key in run])
                 if res is None:  # a chunk was damaged after it was found: these files read here
-                    res = process_batch([t for t, _ in run], replace(self._ctx, scan=True))
+                    res = process_batch([t for t, _ in run], replace(ctx, scan=True))
                 pieces.append(res)
                 run.clear()
 

@@ -362,11 +362,18 @@ def _read_chunk(folder: Path, chunk: str) -> _Chunk:
     return _Chunk(records, parts)
 
 
+_FINGERPRINT_COLUMNS = {
+    "kind": KIND_DTYPE,
+    **{f"d{i}": np.uint64 for i in range(4)},
+    "_file": object,
+}
+
+
 _PART_COLUMNS = {
     "quarantine": QUARANTINE_COLUMNS,
     "repairs": REPAIR_COLUMNS,
     "files": FILE_COLUMNS,
-    "fingerprints": None,  # _FINGERPRINT_COLUMNS, below
+    "fingerprints": _FINGERPRINT_COLUMNS,
 }
 
 
@@ -389,7 +396,7 @@ def _chunk_result(c: _Chunk, keys: list[Key] | None, dataset: str, raw_folder: s
 
     parts = {}
     for part, frame in c.parts.items():
-        columns = _PART_COLUMNS[part] or _FINGERPRINT_COLUMNS
+        columns = _PART_COLUMNS[part]
         if frame is None:
             frame = pd.DataFrame({col: pd.Series(dtype=t) for col, t in columns.items()})
         else:
@@ -413,13 +420,6 @@ def _empty(dataset: str):
 @functools.cache
 def _schema(dataset: str) -> pa.Schema:
     return records_table(dataset, empty_records(dataset)).schema
-
-
-_FINGERPRINT_COLUMNS = {
-    "kind": KIND_DTYPE,
-    **{f"d{i}": np.uint64 for i in range(4)},
-    "_file": object,
-}
 
 
 def _groups(rels, shas) -> dict[Key, np.ndarray]:

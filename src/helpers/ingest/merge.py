@@ -32,7 +32,7 @@ from helpers.ingest.quarantine import (
 )
 from helpers.ingest.readers import find_header, read_file
 from helpers.ingest.tasks import FILE_COLUMNS, NATURAL_KEYS, BatchResult
-from helpers.ingest.typers import light_records
+from helpers.ingest.typers import light_records, with_merge_columns
 
 
 @dataclass
@@ -141,13 +141,7 @@ def stack_records(recs: list[pd.DataFrame]) -> pd.DataFrame:
 
 def _empty_records(dataset: str) -> pd.DataFrame:
     spec = PROCESSED_COLUMNS[dataset]
-    df = pd.DataFrame({c: pd.Series(dtype=t) for c, t in spec.items()})
-    df["_psig"] = pd.Series(dtype="uint64")
-    df["_khash"] = pd.Series(dtype="uint64")
-    for c in ("_file", "_sheet", "_folder"):
-        df[c] = pd.Series(dtype="string")
-    df["_row"] = pd.Series(dtype="int64")
-    return df
+    return with_merge_columns(pd.DataFrame({c: pd.Series(dtype=t) for c, t in spec.items()}))
 
 
 @dataclass

@@ -274,9 +274,14 @@ def empty_records(dataset: str) -> pd.DataFrame:
         ),
         pd.DataFrame({"_file": [], "_row": [], "_folder": []}),
     )
-    out["_psig"] = pd.Series(dtype="uint64")
-    out["_khash"] = pd.Series(dtype="uint64")
+    return with_merge_columns(out)
+
+
+def with_merge_columns(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` (no rows) with the empty columns the merge adds to processed rows."""
+    frame["_psig"] = pd.Series(dtype="uint64")
+    frame["_khash"] = pd.Series(dtype="uint64")
     for c in ("_file", "_sheet", "_folder"):
-        out[c] = pd.Series(dtype="string")
-    out["_row"] = pd.Series(dtype="int64")
-    return out
+        frame[c] = pd.Series(dtype="string")
+    frame["_row"] = pd.Series(dtype="int64")
+    return frame
