@@ -12,7 +12,12 @@ import pytest
 from stdnum.cn import uscc
 from test_ingest_support import make_data_dir, processed, raw_dir, write_csv
 
-from helpers.codes import CREDIT_CHARSET, credit_check_character, credit_code_is_valid
+from helpers.codes import (
+    CREDIT_CHARSET,
+    credit_check_character,
+    credit_code_is_valid,
+    credit_codes_are_valid,
+)
 from helpers.config import load_policy
 from helpers.followup import visits as fv
 from helpers.ingest.pipeline import ingest
@@ -51,6 +56,32 @@ def test_check_character_agrees_with_stdnum():
 )
 def test_credit_code_is_valid(code, ok):
     assert credit_code_is_valid(code) is ok
+
+
+def test_many_codes_at_once_agree_with_one_at_a_time():
+    rng = np.random.default_rng(11)
+    alphabet = list(CREDIT_CHARSET + "IOSVZa0 －１")
+    codes = [VALID, "", None, float("nan"), 91350100, "９１350100MA2Y0K3P1K", VALID + "X"]
+    for _ in range(3000):  # mostly the right shape, so that the check character decides
+        first17 = "".join(
+            [*rng.choice(list(CREDIT_CHARSET), 2), *rng.choice(list("0123456789"), 6)]
+            + [*rng.choice(list(CREDIT_CHARSET), 9)]
+        )
+        code = first17 + (credit_check_character(first17) if rng.random() < 0.5 else "0")
+        if rng.random() < 0.2:  # a character from outside the set, anywhere
+            at = int(rng.integers(18))
+            code = code[:at] + str(rng.choice(alphabet)) + code[at + 1 :]
+        codes.append(code)
+    codes += [VALID[:at] + ch + VALID[at + 1 :] for at in range(18) for ch in CREDIT_CHARSET]
+    got = credit_codes_are_valid(codes)
+    want = np.array([credit_code_is_valid(c) for c in codes])
+    assert got.dtype == bool and (got == want).all()
+    assert 100 < want.sum() < len(codes)  # both answers are exercised
+    assert credit_codes_are_valid(pd.Series([VALID, pd.NA], dtype="string")).tolist() == [
+        True,
+        False,
+    ]
+    assert credit_codes_are_valid([]).shape == (0,)
 
 
 def test_every_single_substitution_is_caught():

@@ -280,6 +280,40 @@ def test_personal_text_column_and_identifiers_asked_only_when_needed():
     assert len(asked) == 1  # no digits: the 学号 set is never built
 
 
+def test_digit_counts_agree_with_isdigit_in_every_script():
+    import pyarrow as pa
+
+    digits = [chr(c) for c in range(0x110000) if chr(c).isdigit()]
+    rng = np.random.default_rng(5)
+    pool = digits + list("abc法学院 -_.") + ["\u3000", "\U0001f600"]
+    values = ["".join(rng.choice(pool, int(rng.integers(0, 12)))) for _ in range(3000)]
+    values += digits + ["", None]
+    got = nz.digit_counts(pa.array(values, type=pa.large_string()))
+    assert got.tolist() == [0 if v is None else sum(ch.isdigit() for ch in v) for v in values]
+
+
+def test_normalise_identifiers_equal_one_at_a_time():
+    values = ["2019307001", "c1930", "１９３０-３９５", "19 30_39-50", "ab\u200b12", "Ⅻ123", ""]
+    assert pii.normalise_identifiers(values) == [pii.normalise_identifier(v) for v in values]
+
+
+def test_scrub_builds_each_files_identifiers_once(monkeypatch):
+    from helpers.ingest import normalisers
+
+    built = []
+    real = normalisers._identifiers
+    monkeypatch.setattr(normalisers, "_identifiers", lambda ids: built.append(1) or real(ids))
+    files = pd.Series(pd.Categorical(["a.csv"] * 3 + ["b.csv"] * 3))
+    ids = pd.Series(["2019307001", "2019307002", "2019307003"] * 2, dtype="str")
+    text = pd.Series(["院系2019307002", "法学院", "x", "院系2019307002", "y", "z"], dtype="str")
+    v = {"department": text, "major_name": text, "employer_name": text, "difficulty_category": text}
+    repairs = normalisers.Repairs(pd.DataFrame(index=range(6)), "graduates")
+    normalisers._scrub("graduates", v, repairs, ids, files)
+    assert len(built) == 2  # one per file, shared by the four columns
+    assert v["department"].tolist() == [nz.SCRUBBED, "法学院", "x", nz.SCRUBBED, "y", "z"]
+    assert len(repairs.result()) == 4 * 2
+
+
 def test_redact_keeps_the_rest_of_a_name():
     name = f"10386-毕业去向-{VALID_ID[:6]} {VALID_ID[6:14]} {VALID_ID[14:]}.xlsx"
     assert pii.redact(name) == "10386-毕业去向-已隐去.xlsx"

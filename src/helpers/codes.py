@@ -279,3 +279,27 @@ def credit_code_is_valid(code: str) -> bool:
     if any(ch not in _CREDIT_VALUE for ch in code) or not code[2:8].isdigit():
         return False
     return credit_check_character(code[:17]) == code[17]
+
+
+_CREDIT_BYTE_VALUE = np.full(256, -1, dtype=np.int64)  # byte -> value in CREDIT_CHARSET, or -1
+_CREDIT_BYTE_VALUE[np.frombuffer(CREDIT_CHARSET.encode("ascii"), dtype=np.uint8)] = np.arange(31)
+_CREDIT_CHARSET_BYTES = np.frombuffer(CREDIT_CHARSET.encode("ascii"), dtype=np.uint8)
+
+
+def credit_codes_are_valid(codes) -> np.ndarray:
+    """:func:`credit_code_is_valid` of many codes at once (any sequence; not text -> False):
+    the same answers, computed on the codes' bytes (half a million codes in milliseconds)."""
+    values = list(codes)
+    out = np.zeros(len(values), dtype=bool)
+    shaped = [i for i, c in enumerate(values) if isinstance(c, str) and len(c) == 18 and c.isascii()]
+    if not shaped:
+        return out
+    raw = "".join(values[i] for i in shaped).encode("ascii")
+    chars = np.frombuffer(raw, dtype=np.uint8).reshape(-1, 18)
+    value = _CREDIT_BYTE_VALUE[chars]
+    region = chars[:, 2:8]
+    ok = (value >= 0).all(axis=1) & ((region >= 48) & (region <= 57)).all(axis=1)
+    total = value[:, :17] @ np.asarray(CREDIT_WEIGHTS, dtype=np.int64)
+    ok &= _CREDIT_CHARSET_BYTES[(31 - total % 31) % 31] == chars[:, 17]
+    out[shaped] = ok
+    return out

@@ -164,6 +164,12 @@ def normalise_identifier(value: str) -> str:
     return re.sub(r"[\s_-]", "", unicodedata.normalize("NFKC", value)).upper()
 
 
+def normalise_identifiers(values: Iterable[str]) -> list[str]:
+    """:func:`normalise_identifier` of many values; plain ASCII letters and digits (nearly every
+    学号) are their own NFKC form without separators, so they are only upper-cased."""
+    return [v.upper() if v.isascii() and v.isalnum() else normalise_identifier(v) for v in values]
+
+
 def personal_in_text(text: str, identifiers: frozenset[str] | set[str] = frozenset()) -> str | None:
     """The kind of personal value ``text`` holds (``id_number``, ``mobile``, ``student_id``), or
     None. ``identifiers``: known 学号 of the input, as :func:`normalise_identifier` gives them."""

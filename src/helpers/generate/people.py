@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from helpers import pii
+from helpers.codes import CREDIT_CHARSET, CREDIT_WEIGHTS
 
 # Surnames, weighted towards Fujian's most common ones (陈, 林, 黄 lead in the province).
 SURNAMES = np.array(
@@ -227,8 +228,7 @@ PHONE_PREFIXES = np.array(
     ]
 )
 
-CREDIT_CHARSET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
-_CREDIT_WEIGHTS = np.array([1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28])
+_CREDIT_WEIGHTS = np.array(CREDIT_WEIGHTS)
 _ORG_WEIGHTS = np.array([3, 7, 9, 10, 5, 8, 4, 2])
 
 
@@ -300,17 +300,6 @@ def credit_codes(rng: np.random.Generator, region: np.ndarray, kind: np.ndarray)
     )
     check = (31 - (idx @ _CREDIT_WEIGHTS) % 31) % 31
     return _concat(first17, np.array(list(CREDIT_CHARSET))[check])
-
-
-def credit_code_is_valid(codes) -> np.ndarray:
-    out = []
-    for c in codes:
-        if not isinstance(c, str) or len(c) != 18 or any(ch not in CREDIT_CHARSET for ch in c):
-            out.append(False)
-            continue
-        s = sum(CREDIT_CHARSET.index(ch) * w for ch, w in zip(c[:17], _CREDIT_WEIGHTS, strict=True))
-        out.append(CREDIT_CHARSET[(31 - s % 31) % 31] == c[17])
-    return np.array(out, dtype=bool)
 
 
 def student_ids(

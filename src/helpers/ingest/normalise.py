@@ -27,7 +27,7 @@ from helpers.codes import (
     GROUP_COLUMNS,
     GROUP_SEPARATORS,
     URBAN_RURAL,
-    credit_code_is_valid,
+    credit_codes_are_valid,
     parse_level,
 )
 
@@ -214,22 +214,20 @@ def personal_text(s: pd.Series, identifiers=None) -> np.ndarray:
     """Rows of a free-text column (院系, 专业名称, 单位名称, 院校名称, …) that hold personal data:
     an ID number or a mobile number in any common formatting, or one of ``identifiers`` (a
     callable returning the input's 学号 as :func:`helpers.pii.normalise_identifier` gives them,
-    asked only when a value could hold one) in any separator form. Once per distinct value; a
-    column without any digit costs one byte scan."""
+    asked only when a value could hold one) in any separator form. Once per distinct value with
+    four digits or more (fewer cannot hold any); a column without any digit costs one byte scan."""
     t = as_text(s)
     out = np.zeros(len(t), dtype=bool)
     if not may_contain(t, b"0123456789"):
         return out
     codes, uniques = pd.factorize(t, use_na_sentinel=True)
-    values = [str(v) for v in uniques]
-    digits = [sum(ch.isdigit() for ch in v) >= 4 for v in values]
-    if not any(digits):
+    unique_text = pa.array(np.asarray(uniques, dtype=object), type=pa.large_string())
+    candidates = np.flatnonzero(digit_counts(unique_text) >= 4)
+    if not len(candidates):
         return out
     known: frozenset[str] | None = None
-    hit = np.zeros(len(values) + 1, dtype=bool)  # the last slot: missing values
-    for i, (v, many) in enumerate(zip(values, digits, strict=True)):
-        if not many:
-            continue
+    hit = np.zeros(len(uniques) + 1, dtype=bool)  # the last slot: missing values
+    for i, v in zip(candidates, unique_text.take(candidates).to_pylist(), strict=True):
         kind = pii.personal_in_text(v)
         if kind is None and identifiers is not None:
             if known is None:
@@ -237,6 +235,28 @@ def personal_text(s: pd.Series, identifiers=None) -> np.ndarray:
             kind = pii.personal_in_text(v, known)
         hit[i] = kind is not None
     return hit[codes]
+
+
+@functools.cache
+def _digit_class() -> str:
+    """An RE2 class of every character ``str.isdigit`` accepts (this Python's Unicode tables)."""
+    ranges: list[list[int]] = []
+    for c in range(0x110000):
+        if chr(c).isdigit():
+            if ranges and ranges[-1][1] == c - 1:
+                ranges[-1][1] = c
+            else:
+                ranges.append([c, c])
+    return "[" + "".join(f"\\x{{{a:x}}}-\\x{{{b:x}}}" for a, b in ranges) + "]"
+
+
+def digit_counts(values: pa.Array) -> np.ndarray:
+    """How many characters of each text value ``str.isdigit`` accepts (ASCII, full-width,
+    superscripts, other scripts' digits), counted in Arrow; missing -> 0."""
+    import pyarrow.compute as pc
+
+    counts = pc.count_substring_regex(values, _digit_class())
+    return counts.fill_null(0).to_numpy(zero_copy_only=False).astype(np.int64)
 
 
 @per_distinct
@@ -248,7 +268,7 @@ def match_name(s: pd.Series) -> pd.Series:
 @per_distinct
 def credit_codes_valid(s: pd.Series) -> pd.Series:
     """GB 32100 shape and check character of clean codes (see ``clean_code``); missing -> False."""
-    return pd.Series([credit_code_is_valid(v) for v in s.astype(object)], index=s.index, dtype=bool)
+    return pd.Series(credit_codes_are_valid(s.astype(object)), index=s.index, dtype=bool)
 
 
 @per_distinct

@@ -5,6 +5,8 @@ every repair logged (helpers.ingest.quarantine.REPAIRS). One function per datase
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from functools import partial
 
 import numpy as np
@@ -160,29 +162,35 @@ def _scrub(
     """Replace free-text cells that hold personal data (see :data:`FREE_TEXT`). ``student_ids``:
     the 学号 of the rows; a cell is compared with those of its own file (``files``: the rows'
     file labels), so that a file's result does not depend on the other files of its batch."""
+    by_file = [] if student_ids is None else _rows_by_file(student_ids, files)
     for name in FREE_TEXT.get(dataset, ()):
         if student_ids is None:
             hit = nz.personal_text(v[name])
         else:
             hit = np.zeros(len(v[name]), dtype=bool)
-            codes = np.asarray(files.cat.codes)
-            for code in np.unique(codes):
-                rows = np.flatnonzero(codes == code)
-                ids = student_ids.iloc[rows]
-                hit[rows] = nz.personal_text(v[name].iloc[rows], partial(_identifiers, ids))
+            for rows, known in by_file:
+                hit[rows] = nz.personal_text(v[name].iloc[rows], known)
         if hit.any():
             rep.add(hit, name, "personal_data_scrubbed", personal=True)
             v[name] = v[name].mask(hit, nz.SCRUBBED)
 
 
-def _identifiers(student_ids: pd.Series) -> set[str]:
+def _rows_by_file(student_ids: pd.Series, files) -> list[tuple[np.ndarray, Callable]]:
+    """(rows, their file's 学号 as a set made on first use and then kept) for each file: the set
+    is asked for only when a cell could hold one, and then shared by the file's columns."""
+    codes = np.asarray(files.cat.codes)
+    out = []
+    for code in np.unique(codes):
+        rows = np.flatnonzero(codes == code)
+        out.append((rows, functools.cache(partial(_identifiers, student_ids.iloc[rows]))))
+    return out
+
+
+def _identifiers(student_ids: pd.Series) -> frozenset[str]:
     from helpers import pii
 
-    return {
-        x
-        for x in (pii.normalise_identifier(str(i)) for i in student_ids.dropna().unique())
-        if len(x) >= pii.MIN_IDENTIFIER
-    }
+    values = pii.normalise_identifiers(str(i) for i in student_ids.dropna().unique())
+    return frozenset(x for x in values if len(x) >= pii.MIN_IDENTIFIER)
 
 
 # --- normalisers: cell text -> validation frame (text) --------------------------------------
