@@ -287,14 +287,18 @@ def test_digit_counts_agree_with_isdigit_in_every_script():
     rng = np.random.default_rng(5)
     pool = digits + list("abc法学院 -_.") + ["\u3000", "\U0001f600"]
     values = ["".join(rng.choice(pool, int(rng.integers(0, 12)))) for _ in range(3000)]
-    values += digits + ["", None]
+    values += [*digits, "", None]
     got = nz.digit_counts(pa.array(values, type=pa.large_string()))
     assert got.tolist() == [0 if v is None else sum(ch.isdigit() for ch in v) for v in values]
 
 
-def test_normalise_identifiers_equal_one_at_a_time():
-    values = ["2019307001", "c1930", "１９３０-３９５", "19 30_39-50", "ab\u200b12", "Ⅻ123", ""]
-    assert pii.normalise_identifiers(values) == [pii.normalise_identifier(v) for v in values]
+def test_identifier_set_equals_one_at_a_time():
+    import pyarrow as pa
+
+    values = ["2019307001", "c1930", "１９３０-３９５", "19 30_39-50", "ab\u200b12", "Ⅻ123", "", "a1"]
+    want = {pii.normalise_identifier(v) for v in values} - {"", "A1"}
+    assert pii.identifier_set(values) == want
+    assert pii.identifier_set(pa.array([*values, None], type=pa.large_string())) == want
 
 
 def test_scrub_builds_each_files_identifiers_once(monkeypatch):

@@ -8,6 +8,7 @@ import datetime as dt
 import shutil
 from pathlib import Path
 
+import pyarrow.feather as feather
 import pyarrow.parquet as pq
 import pytest
 from test_ingest_support import (
@@ -133,10 +134,10 @@ def test_stale_entries_are_pruned_and_a_new_key_reads_everything(tmp_path, monke
     ingest(AS_OF, data, workers=1)
     (raw_dir(data) / "毕业去向_c.csv").unlink()
     ingest(AS_OF, data, workers=1)
-    cached = "".join(
-        p.read_bytes().hex() for p in (data / "processed" / CACHE_DIR).rglob("*.files.parquet")
-    )
-    assert "毕业去向_c".encode().hex() not in cached
+    cached = [feather.read_table(p) for p in (data / "processed" / CACHE_DIR).rglob("*.arrow")]
+    files = {f for t in cached for f in t.column("_cache_rel").to_pylist()}
+    assert files and not any("毕业去向_c" in f for f in files)
+    assert not any("毕业去向_c" in str(t.schema.metadata) for t in cached)
     versions = list((data / "processed" / CACHE_DIR).iterdir())
     monkeypatch.setenv("PLACEMENT_PSEUDONYM_KEY", "another key")
     result = ingest(AS_OF, data, workers=1)
@@ -160,11 +161,11 @@ def test_batches_of_several_files_one_resubmitted_equals_from_scratch(tmp_path, 
     assert result.files_read == 1 and result.files_cached == 6
     assert_same(data, from_scratch(data, tmp_path))
     # one chunk per batch of this run is kept; rebuilt from them alone, nothing is read
-    chunks = sorted((data / "processed" / CACHE_DIR).rglob("*.files.parquet"))
+    chunks = sorted((data / "processed" / CACHE_DIR).rglob("*.files.arrow"))
     shutil.rmtree(data / "processed" / str(AS_OF))
     again = ingest(AS_OF, data, workers=1)
     assert again.files_read == 0
-    assert chunks == sorted((data / "processed" / CACHE_DIR).rglob("*.files.parquet"))
+    assert chunks == sorted((data / "processed" / CACHE_DIR).rglob("*.files.arrow"))
     assert_same(data, from_scratch(data, tmp_path))
 
 
@@ -172,7 +173,7 @@ def test_a_damaged_chunk_is_read_again(tmp_path):
     data = make_data_dir(tmp_path)
     build(data)
     ingest(AS_OF, data, workers=1)
-    for p in (data / "processed" / CACHE_DIR).rglob("*.records.parquet"):
+    for p in (data / "processed" / CACHE_DIR).rglob("*.records.arrow"):
         p.write_bytes(b"damaged")
     shutil.rmtree(data / "processed" / str(AS_OF))
     ingest(AS_OF, data, workers=1)

@@ -164,10 +164,19 @@ def normalise_identifier(value: str) -> str:
     return re.sub(r"[\s_-]", "", unicodedata.normalize("NFKC", value)).upper()
 
 
-def normalise_identifiers(values: Iterable[str]) -> list[str]:
-    """:func:`normalise_identifier` of many values; plain ASCII letters and digits (nearly every
-    学号) are their own NFKC form without separators, so they are only upper-cased."""
-    return [v.upper() if v.isascii() and v.isalnum() else normalise_identifier(v) for v in values]
+def identifier_set(values) -> frozenset[str]:
+    """An input's 学号 (text values, or an Arrow string array) as :func:`personal_in_text`
+    compares them: :func:`normalise_identifier`, at least :data:`MIN_IDENTIFIER` long. Values of
+    plain ASCII letters and digits (nearly all) are their own NFKC form without separators: they
+    are only upper-cased, in Arrow."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    a = values if isinstance(values, pa.Array) else pa.array(list(values), type=pa.large_string())
+    plain = pc.match_substring_regex(a, "^[0-9A-Za-z]*$")
+    out = pc.utf8_upper(a.filter(plain)).to_pylist()
+    out += [normalise_identifier(v) for v in a.filter(pc.invert(plain)).to_pylist()]
+    return frozenset(x for x in out if len(x) >= MIN_IDENTIFIER)
 
 
 def personal_in_text(text: str, identifiers: frozenset[str] | set[str] = frozenset()) -> str | None:

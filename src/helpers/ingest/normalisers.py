@@ -11,6 +11,7 @@ from functools import partial
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from helpers.codes import SUBMISSION_ITEM_ALIASES
 from helpers.ingest import normalise as nz
@@ -189,8 +190,7 @@ def _rows_by_file(student_ids: pd.Series, files) -> list[tuple[np.ndarray, Calla
 def _identifiers(student_ids: pd.Series) -> frozenset[str]:
     from helpers import pii
 
-    values = pii.normalise_identifiers(str(i) for i in student_ids.dropna().unique())
-    return frozenset(x for x in values if len(x) >= pii.MIN_IDENTIFIER)
+    return pii.identifier_set(pa.array(student_ids.dropna().unique(), type=pa.large_string()))
 
 
 # --- normalisers: cell text -> validation frame (text) --------------------------------------

@@ -244,7 +244,10 @@ def target_extras(
 def _fingerprints_table(ordered: dict[str, Merged]) -> pd.DataFrame:
     """Distinct (kind, digest) over every dataset of the folder, digests in hex, sorted by kind
     then digest text: the same table whichever files were read and which came from the cache."""
-    words = unique_words(pd.concat([m.fingerprints for m in ordered.values()], ignore_index=True))
+    columns = ["kind", "d0", "d1", "d2", "d3"]  # not the file labels: no text of millions of rows
+    words = unique_words(
+        pd.concat([m.fingerprints[columns] for m in ordered.values()], ignore_index=True)
+    )
     d = words[["d0", "d1", "d2", "d3"]].to_numpy(dtype=np.uint64)
     return fingerprint_frame(words["kind"], d)
 
