@@ -46,6 +46,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.feather as feather
+from pandas.api.types import union_categoricals
 
 from helpers.datasets import PROCESSED_COLUMNS
 from helpers.ingest import limits as read_limits
@@ -380,8 +381,16 @@ def _pool(chunks: list[_Chunk]) -> _Chunk:
     parts = {}
     for part in _PART_FILE_COLUMN:
         frames = [c.parts[part] for c in chunks if c.parts[part] is not None]
-        parts[part] = pd.concat(frames, ignore_index=True) if frames else None
+        parts[part] = _stack_tagged(frames) if frames else None
     return _Chunk(pa.concat_tables(tables) if tables else None, parts)
+
+
+def _stack_tagged(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """Parts of several chunks as one; the tag columns (categoricals of each chunk's own files)
+    united by their codes rather than through a Python string per row."""
+    tags = {c: union_categoricals([f[c] for f in frames]) for c in (_REL, _SHA)}
+    out = pd.concat([f.drop(columns=list(tags)) for f in frames], ignore_index=True)
+    return out.assign(**tags)
 
 
 def _chunk_result(c: _Chunk, keys: list[Key] | None, dataset: str, raw_folder: str) -> BatchResult:
@@ -421,12 +430,28 @@ def _schema(dataset: str) -> pa.Schema:
 
 
 def _groups(rels, shas) -> dict[Key, np.ndarray]:
-    """(rel, sha) -> positions of its rows (grouped once for the whole chunk)."""
-    rels = np.asarray(rels, dtype=object)
-    if not len(rels):
+    """(rel, sha) -> positions of its rows (grouped once for the whole chunk), by the tag
+    columns' codes: a chunk's rows are not turned into Python strings."""
+    rel_codes, rel_names = _factorized(rels)
+    sha_codes, sha_names = _factorized(shas)
+    if not len(rel_codes):
         return {}
-    by = [pd.Series(rels), pd.Series(np.asarray(shas, dtype=object))]
-    return pd.Series(np.arange(len(rels))).groupby(by).indices
+    key = rel_codes.astype(np.int64) * (len(sha_names) + 1) + sha_codes
+    order = np.argsort(key, kind="stable")
+    starts = np.flatnonzero(np.r_[True, key[order][1:] != key[order][:-1]])
+    out = {}
+    for rows in np.split(order, starts[1:]):
+        k = key[rows[0]]
+        out[(rel_names[k // (len(sha_names) + 1)], sha_names[k % (len(sha_names) + 1)])] = rows
+    return out
+
+
+def _factorized(values) -> tuple[np.ndarray, list]:
+    """Codes and distinct values of a tag column (Arrow dictionary or pandas categorical)."""
+    if isinstance(values, pa.ChunkedArray | pa.Array):
+        values = values.to_pandas()
+    codes, uniques = pd.factorize(values)
+    return codes, list(uniques)
 
 
 def _records_of(records: pa.Table, at: np.ndarray | None, dataset: str, raw_folder: str):
