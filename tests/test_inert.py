@@ -295,7 +295,16 @@ def test_digit_counts_agree_with_isdigit_in_every_script():
 def test_identifier_set_equals_one_at_a_time():
     import pyarrow as pa
 
-    values = ["2019307001", "c1930", "１９３０-３９５", "19 30_39-50", "ab\u200b12", "Ⅻ123", "", "a1"]
+    values = [
+        "2019307001",
+        "c1930",
+        "１９３０-３９５",
+        "19 30_39-50",
+        "ab\u200b12",
+        "Ⅻ123",
+        "",
+        "a1",
+    ]
     want = {pii.normalise_identifier(v) for v in values} - {"", "A1"}
     assert pii.identifier_set(values) == want
     assert pii.identifier_set(pa.array([*values, None], type=pa.large_string())) == want

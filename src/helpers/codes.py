@@ -291,7 +291,9 @@ def credit_codes_are_valid(codes) -> np.ndarray:
     the same answers, computed on the codes' bytes (half a million codes in milliseconds)."""
     values = list(codes)
     out = np.zeros(len(values), dtype=bool)
-    shaped = [i for i, c in enumerate(values) if isinstance(c, str) and len(c) == 18 and c.isascii()]
+    shaped = [
+        i for i, c in enumerate(values) if isinstance(c, str) and len(c) == 18 and c.isascii()
+    ]
     if not shaped:
         return out
     raw = "".join(values[i] for i in shaped).encode("ascii")

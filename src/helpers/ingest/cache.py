@@ -364,7 +364,7 @@ def _read_chunk(folder: Path, chunk: str) -> _Chunk:
 _FINGERPRINT_COLUMNS = {
     "kind": KIND_DTYPE,
     **{f"d{i}": np.uint64 for i in range(4)},
-    "_file": object,
+    "_file": "category",
 }
 
 

@@ -47,12 +47,15 @@ FINGERPRINT_COLUMNS = ("kind", "d0", "d1", "d2", "d3")
 KIND_DTYPE = pd.CategoricalDtype(sorted(set(PERSONAL_KINDS.values())))
 
 
+WORD_COLUMNS = ["kind", "d0", "d1", "d2", "d3"]  # a fingerprint without its file
+
+
 def empty_fingerprints() -> pd.DataFrame:
     return pd.DataFrame(
         {
             "kind": pd.Series(dtype=KIND_DTYPE),
             **{f"d{i}": pd.Series(dtype=np.uint64) for i in range(4)},
-            "_file": pd.Series(dtype=object),
+            "_file": pd.Series(dtype="category"),
         }
     )
 
@@ -94,7 +97,7 @@ def personal_fingerprints(
                             dtype=KIND_DTYPE,
                         ),
                         **{f"d{i}": sel_words[:, i] for i in range(4)},
-                        "_file": np.asarray(file_labels, dtype=object)[pair_file[ok]],
+                        "_file": pd.Categorical.from_codes(pair_file[ok], file_labels),
                     }
                 )
             )

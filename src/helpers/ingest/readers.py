@@ -146,9 +146,10 @@ def cells_to_text(column: np.ndarray) -> np.ndarray:
         m = types == t
         if t is float or t is int:
             out[m] = _float_text(column[m])
-        elif t is dt.date:  # date cells: ISO text in numpy (what date.isoformat() gives)
-            days = np.array(column[m].tolist(), dtype="datetime64[D]")
-            out[m] = np.datetime_as_string(days, unit="D").astype(object)
+        elif t is type(None):  # empty cells
+            out[m] = ""
+        elif t is dt.date:  # date cells (the common non-text cell): ISO text, no other step
+            out[m] = np.fromiter(map(dt.date.isoformat, column[m]), dtype=object, count=m.sum())
         else:
             out[m] = [_other_text(v) for v in column[m]]
     return out
