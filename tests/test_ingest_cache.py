@@ -224,3 +224,22 @@ def test_a_conflict_between_unchanged_files_takes_its_raw_rows_from_the_quaranti
     q = pq.read_table(data / "processed" / str(AS_OF) / "quarantine.parquet").to_pandas()
     conflicts = q[q["reason_code"] == "duplicate_conflict"]
     assert len(conflicts) == 2 and (conflicts["raw"].str.len() > 2).all()
+
+
+def test_a_resubmission_too_small_for_a_pool_is_read_here(tmp_path, monkeypatch):
+    """Automatic workers: the pool is started for what the cache lacks, not for the folder."""
+    data = make_data_dir(tmp_path)
+    build(data)
+    changed = raw_dir(data) / "毕业去向_c.csv"
+    total = sum(p.stat().st_size for p in (data / "raw").rglob("*.csv"))
+    pools = []
+    monkeypatch.setattr(batches, "POOL_MIN_BYTES", changed.stat().st_size + 200)
+    monkeypatch.setattr(batches, "start_pool", lambda workers: pools.append(workers))
+    monkeypatch.setattr("os.cpu_count", lambda: 2)
+    assert total > batches.POOL_MIN_BYTES
+    ingest(AS_OF, data)  # from scratch: everything to read
+    assert pools == [2]
+    write_csv(changed, [GRAD_HEADER, *(grad_row(i) for i in range(200, 206))])
+    result = ingest(AS_OF, data)
+    assert pools == [2] and result.files_read == 1  # read here, without a pool
+    assert_same(data, from_scratch(data, tmp_path))

@@ -144,6 +144,15 @@ class CachedBatches:
         self.files_read = sum(len(b) for b in batches) - self.files_cached
         self._live: dict[tuple[str, str], set[str]] = {}
 
+    def bytes_to_read(self, sizes: dict[str, int]) -> int:
+        """The size of the files no chunk holds (they are read; the others come from the cache)."""
+        return sum(
+            sizes[t.path]
+            for b, held in zip(self.batches, self.held, strict=True)
+            for t, h in zip(b, held, strict=True)
+            if not h
+        )
+
     def results(self, ctx: Context, pool: ReaderPool | None):
         """(batch index, result) as batches are ready: wholly cached ones first."""
         to_read, where = [], []

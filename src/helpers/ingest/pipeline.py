@@ -22,7 +22,7 @@ import os
 import shutil
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from helpers.config import PACKAGE_DIR, data_paths, parse_as_of
@@ -106,12 +106,12 @@ def ingest(as_of: dt.date | str, data_dir: str | Path, workers: int | None = Non
                 for t in target.tasks(inputs):
                     if t.folder is not None:
                         needed[t.path] = t
-            pooled = sum(sizes[p] for p in needed) >= bt.POOL_MIN_BYTES
-            use_pool = workers > 1 and (not auto or pooled)
             reference = [(t.rel, state.hashes[t.path]) for t in inputs.tasks["reference"]]
             cache = FileCache(processed, cache_version(code_hash(), fp, reference))
             run = IngestRun(inputs, processed, state.hashes, sizes, fp, result, cache)
-            _ingest_targets(run, state.stale, needed, workers if use_pool else 0, key)
+            # auto: a pool only when what the cache lacks is worth one (not for one resubmission)
+            pool = PoolPlan(workers if workers > 1 else 0, bt.POOL_MIN_BYTES if auto else 0)
+            _ingest_targets(run, state.stale, needed, pool, key)
         result.seconds = time.perf_counter() - started
         return result
     finally:
@@ -119,15 +119,29 @@ def ingest(as_of: dt.date | str, data_dir: str | Path, workers: int | None = Non
         lock.close()
 
 
+@dataclass(frozen=True)
+class PoolPlan:
+    """A pool of ``workers`` reader processes (0: read here) when there are files to read and
+    they weigh at least ``min_bytes``."""
+
+    workers: int
+    min_bytes: int = 0
+
+    def start(self, to_read_bytes: int) -> bt.ReaderPool | None:
+        if self.workers and to_read_bytes and to_read_bytes >= self.min_bytes:
+            return bt.start_pool(self.workers)
+        return None
+
+
 def _ingest_targets(
     run: IngestRun,
     todo: list[tuple[Target, str]],
     needed: dict[str, FileTask],
-    workers: int,
+    pool_plan: PoolPlan,
     key: bytes,
 ) -> None:
-    """Reference tables, then every batch (in a pool of ``workers`` processes; none: here),
-    writing each target once it is ready."""
+    """Reference tables, then every batch (in a pool of reader processes, or here), writing each
+    target once it is ready."""
     # reference tables first: universities give the lookup every other dataset needs
     ref_tasks = run.inputs.tasks["reference"]
     limits = read_limits.current()
@@ -140,22 +154,24 @@ def _ingest_targets(
     )
     universities = run.reference["universities"].records.to_pandas()
     run.ctx = Context(key, UniversityLookup.from_frame(universities), limits)
-    # the fork server (launched before hashing) has been importing the code meanwhile
-    pool = bt.start_pool(workers) if workers else None
+    needed, bulk_tasks = bulk.split_tasks(needed, run.sizes)  # national-size graduates exports
+    batches = bt.plan_batches(list(needed.values()), run.sizes)
+    cached = bt.CachedBatches(batches, run.cache, run.hashes)
+    # the fork server (launched before hashing when a folder is new) has been importing the code
+    to_read = cached.bytes_to_read(run.sizes) + sum(run.sizes[t.path] for t in bulk_tasks)
+    pool = pool_plan.start(to_read)
     try:
-        _ingest_batches(run, todo, needed, pool)
+        _ingest_batches(run, todo, cached, bulk_tasks, pool)
     finally:
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _ingest_batches(run: IngestRun, todo, needed: dict[str, FileTask], pool) -> None:
+def _ingest_batches(run: IngestRun, todo, cached: bt.CachedBatches, bulk_tasks, pool) -> None:
     """Submit every batch, process the other reference tables meanwhile, then merge, write and
     finish targets as the batches come in; last, the per-file cache."""
     result = run.result
-    needed, bulk_tasks = bulk.split_tasks(needed, run.sizes)  # national-size graduates exports
-    batches = bt.plan_batches(list(needed.values()), run.sizes)
-    cached = bt.CachedBatches(batches, run.cache, run.hashes)
+    batches = cached.batches
     results = cached.results(run.ctx, pool)  # the pool starts reading what the cache lacks
     result.files_read, result.files_cached = cached.files_read, cached.files_cached
     _other_references(run)  # meanwhile, in this process
