@@ -194,10 +194,14 @@ def test_fingerprints_are_sorted_as_their_text(shared_first_word):
     d = rng.integers(0, 2**64, size=(5000, 4), dtype=np.uint64)
     if shared_first_word:
         d[10:40, 0] = d[0, 0]
+    d[4000:] = d[rng.integers(0, 4000, 1000)]  # duplicates: dropped, under one kind or another
     kind = pd.Series(pd.Categorical(rng.choice(["student_id", "name", "phone"], len(d))))
-    by_text = pd.DataFrame({"kind": as_string(kind), "digest": words_hex(d)}).sort_values(
-        ["kind", "digest"], kind="stable", ignore_index=True
+    by_text = (
+        pd.DataFrame({"kind": as_string(kind), "digest": words_hex(d)})
+        .drop_duplicates()
+        .sort_values(["kind", "digest"], kind="stable", ignore_index=True)
     )
+    assert len(by_text) < len(d)
     assert fingerprint_frame(kind, d).equals(by_text)
 
 

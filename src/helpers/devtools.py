@@ -95,7 +95,9 @@ def digest_tree(folders: list[Path]) -> dict[str, str]:
     for folder in folders:
         for path in sorted(folder.rglob("*")):
             if path.is_file() and path.suffix in TABLE_SUFFIXES:
-                out[f"{folder.parent.name}/{folder.name}/{path.relative_to(folder).as_posix()}"] = table_digest(path)
+                out[f"{folder.parent.name}/{folder.name}/{path.relative_to(folder).as_posix()}"] = (
+                    table_digest(path)
+                )
     return out
 
 
@@ -103,7 +105,9 @@ def compare_digests(before: dict[str, str], after: dict[str, str]) -> list[str]:
     """Lines naming each table that is missing, new or different; empty when all are the same."""
     lines = [f"missing after: {k}" for k in sorted(before.keys() - after.keys())]
     lines += [f"new after: {k}" for k in sorted(after.keys() - before.keys())]
-    lines += [f"differs: {k}" for k in sorted(before.keys() & after.keys()) if before[k] != after[k]]
+    lines += [
+        f"differs: {k}" for k in sorted(before.keys() & after.keys()) if before[k] != after[k]
+    ]
     return lines
 
 

@@ -25,7 +25,7 @@ from helpers.ingest import bulk
 from helpers.ingest import limits as read_limits
 from helpers.ingest.cache import FileCache
 from helpers.ingest.frame import WORD_COLUMNS
-from helpers.ingest.merge import Merged, Pool, concat_frames, merge, unique_words, write_parquet
+from helpers.ingest.merge import Merged, Pool, concat_frames, merge, write_parquet
 from helpers.ingest.pseudonym import words_hex
 from helpers.ingest.quarantine import QUARANTINE_COLUMNS, REPAIR_COLUMNS
 from helpers.ingest.sources import (
@@ -245,30 +245,39 @@ def target_extras(
 def _fingerprints_table(ordered: dict[str, Merged]) -> pd.DataFrame:
     """Distinct (kind, digest) over every dataset of the folder, digests in hex, sorted by kind
     then digest text: the same table whichever files were read and which came from the cache."""
-    words = unique_words(
-        pd.concat([m.fingerprints[WORD_COLUMNS] for m in ordered.values()], ignore_index=True)
-    )
+    words = pd.concat([m.fingerprints[WORD_COLUMNS] for m in ordered.values()], ignore_index=True)
     d = words[["d0", "d1", "d2", "d3"]].to_numpy(dtype=np.uint64)
     return fingerprint_frame(words["kind"], d)
 
 
 def fingerprint_frame(kind: pd.Series, d: np.ndarray) -> pd.DataFrame:
-    """(kind, hex digest) rows of ``kind`` and the (n, 4) digest words, sorted by kind then
-    digest text (the order a string sort gives, without sorting a million strings): the hex text
-    spells each word's bytes in memory order, so the byte-swapped words sort as the text does."""
+    """Distinct (kind, hex digest) rows of ``kind`` and the (n, 4) digest words, sorted by kind
+    then digest text (the order a string sort gives, without sorting a million strings): the hex
+    text spells each word's bytes in memory order, so the byte-swapped words sort as the text
+    does. Sorting brings duplicates together, so they are dropped on the way."""
     rank, _ = pd.factorize(kind, sort=True)
     rank = np.where(rank < 0, rank.max(initial=0) + 1, rank)  # a missing kind last, as sort_values
     b = d.byteswap() if np.little_endian else d
-    order = np.lexsort((b[:, 0], rank))
-    r, first = rank[order], b[order, 0]
-    if ((r[1:] == r[:-1]) & (first[1:] == first[:-1])).any():  # a first word shared: all four
+    order = np.argsort(b[:, 0], kind="stable")
+    order = order[np.argsort(rank[order], kind="stable")]  # by kind, then first word
+    same = _same_as_previous(rank[order], b[order])
+    if (same[:, 0] & ~same.all(axis=1)).any():  # a first word shared by two digests: all four
         order = np.lexsort((b[:, 3], b[:, 2], b[:, 1], b[:, 0], rank))
+        same = _same_as_previous(rank[order], b[order])
+    order = order[~same.all(axis=1)]
     return pd.DataFrame(
         {
             "kind": as_string(kind.iloc[order].reset_index(drop=True)),
             "digest": words_hex(d[order]),
         }
     )
+
+
+def _same_as_previous(rank: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(n, 4): whether each sorted row's kind and word k equal the row before's (row 0: never)."""
+    same = np.zeros(b.shape, dtype=bool)
+    same[1:] = (b[1:] == b[:-1]) & (rank[1:] == rank[:-1])[:, None]
+    return same
 
 
 def _file_info(target: Target, files: pd.DataFrame, run: IngestRun) -> list[dict]:
