@@ -9,7 +9,8 @@ A run is a sequence of named steps, each a small function below and each timed i
 3. **plan**: the notebooks, the universities, the tasks, the page header;
 4. **execute** (timed as ``reports``): the province notebooks and one report per university on
    warm kernels in parallel; each worker **renders** the HTML pages of the reports it executed;
-5. **gather**: the tables workbook, the documents and send packages, the disclosure audit;
+5. **gather**: the tables workbook, the documents and send packages (side by side on worker
+   processes: :mod:`helpers.runner.publish`), the disclosure audit;
 6. **record**: the manifest (:func:`helpers.runner.manifest.build_manifest`) and the index;
 7. **scan** everything for personal data; then **publish** (switch the new folder in
    atomically) or **withhold** (move it aside under ``data/``).

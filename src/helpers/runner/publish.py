@@ -86,6 +86,20 @@ class Pending:
         return value
 
 
+def results(pending: list[Pending]) -> list:
+    """Every job's value in order; the first failure raised once all jobs have finished (one
+    failing job does not stop the others being written and scanned)."""
+    values, failure = [], None
+    for p in pending:
+        try:
+            values.append(p.result())
+        except Exception as exc:
+            failure = failure or exc
+    if failure is not None:
+        raise failure
+    return values
+
+
 class PublishPool:
     """Worker processes for the publish jobs of a staged run (none when ``workers`` <= 1: each
     job then runs in this process when submitted). ``scan``: the main process's scanner (None:

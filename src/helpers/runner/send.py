@@ -325,20 +325,6 @@ def make_package(run_dir: Path, scan, job: PackageJob) -> Package:
     return pkg
 
 
-def _results(pending: list) -> list:
-    """Every job's value in order; the first failure raised once all jobs have finished (a
-    failing package does not stop the others being written and scanned)."""
-    values, failure = [], None
-    for p in pending:
-        try:
-            values.append(p.result())
-        except Exception as exc:
-            failure = failure or exc
-    if failure is not None:
-        raise failure
-    return values
-
-
 def send_list(packages: list[Package], circular: str | None, addressee: str) -> pd.DataFrame:
     """``send/清单.csv``: one row per file and recipient (paths relative to ``reports/<as_of>/``)."""
     rows = []
@@ -427,7 +413,7 @@ def build_documents(
     from helpers.config import policy_for_date
     from helpers.documents import circular_docx, gongwen, letters
     from helpers.runner import quality
-    from helpers.runner.publish import PublishPool, shown_error
+    from helpers.runner.publish import PublishPool, results, shown_error
 
     policy = policy_for_date(as_of)
     entry: dict = {
@@ -464,7 +450,7 @@ def build_documents(
         rows = _period_issue_rows(data_dir, as_of)
         shown = redact or quality.name_redactor(data_dir, as_of)
         pool = pool or PublishPool(run_dir, scan)
-        packages = _results([pool.submit(make_package, job(c, n)) for c, n in universities])
+        packages = results([pool.submit(make_package, job(c, n)) for c, n in universities])
         entry["letters"] = [
             f for p in packages for f, _ in p.files if f.endswith(LETTER_NAME.format(stem=""))
         ]
