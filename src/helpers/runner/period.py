@@ -9,7 +9,8 @@ A run is a sequence of named steps, each a small function below and each timed i
 3. **plan**: the notebooks, the universities, the tasks, the page header;
 4. **execute** (timed as ``reports``): the province notebooks and one report per university on
    warm kernels in parallel; each worker **renders** the HTML pages of the reports it executed;
-5. **gather**: the tables workbook, the documents and send packages, the disclosure audit;
+5. **gather**: the tables workbook, the documents and send packages (side by side on worker
+   processes: :mod:`helpers.runner.publish`), the disclosure audit;
 6. **record**: the manifest (:func:`helpers.runner.manifest.build_manifest`) and the index;
 7. **scan** everything for personal data; then **publish** (switch the new folder in
    atomically) or **withhold** (move it aside under ``data/``).
@@ -19,7 +20,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,6 +42,7 @@ from helpers.runner.catalog import PROVINCE, ReportSpec, Task, available, plan_t
 from helpers.runner.execute import RunContext, TaskResult, run_tasks
 from helpers.runner.index import TIMING_LABELS, render_index, write_periods_index
 from helpers.runner.manifest import Outputs, Privacy, RunOptions, RunRecord, RunRequest, Timings
+from helpers.runner.publish import PublishPool, tables_workbook
 from helpers.runner.quality import name_redactor
 from helpers.runner.render import write_text_atomic
 from helpers.runner.scanning import OutputScanner, ScanLedger, final_scan, output_scanner
@@ -300,26 +301,35 @@ def gather(
     scans: Scans,
 ) -> RunRecord:
     """The outputs made from the reports' tables: workbook, documents, the disclosure audit.
-    The workbook and the documents are scanned where they are written."""
+    The workbook and the send packages are made side by side on the run's worker processes
+    (:class:`~helpers.runner.publish.PublishPool`), each scanned where it is written. Timed as
+    ``workbook`` (starting the workers, then waiting for the workbook once the documents are
+    done) and ``documents`` (the workers' CPU time counts there, when they exit)."""
     with timings.step("workbook"):
-        workbook, workbook_error = _build_workbook(run_dir)
-    if workbook and scans.main is not None:
-        with timings.step("privacy_scan"):
-            scans.main.files([run_dir / workbook])
-    with timings.step("documents"):
-        # file and sheet names as published: one redactor (the period's fingerprints, loaded
-        # once) for the documents and the manifest
-        shown = name_redactor(request.data_dir, request.as_of)
-        documents = build_documents(
-            run_dir,
-            request.data_dir,
-            request.as_of,
-            plan.universities,
-            timings.started.date(),
-            plan.specs,
-            redact=shown,
-            scan=scans.main,
-        )
+        pool = PublishPool(run_dir, scans.main, request.workers)
+    try:
+        with timings.step("workbook"):
+            pending = pool.submit(tables_workbook)
+        with timings.step("documents"):
+            # file and sheet names as published: one redactor (the period's fingerprints,
+            # loaded once) for the documents and the manifest
+            shown = name_redactor(request.data_dir, request.as_of)
+            documents = build_documents(
+                run_dir,
+                request.data_dir,
+                request.as_of,
+                plan.universities,
+                timings.started.date(),
+                plan.specs,
+                redact=shown,
+                scan=scans.main,
+                pool=pool,
+            )
+        with timings.step("workbook"):
+            workbook, workbook_error = pending.result()
+    finally:
+        with timings.step("documents"):
+            pool.close()
     with timings.step("audit"):
         _merge_audit(request.data_dir, request.as_of)
     csv = sorted(p.relative_to(run_dir).as_posix() for p in (run_dir / "tables").glob("*.csv"))
@@ -336,21 +346,6 @@ def gather(
         workers=min(request.workers, max(len(plan.tasks), 1)),
         timings=timings,
     )
-
-
-def _build_workbook(run_dir: Path) -> tuple[str | None, str | None]:
-    tables = run_dir / "tables"
-    if not tables.is_dir() or not any(tables.rglob("*.csv")):
-        return None, None
-    try:
-        from helpers.tables import build_workbook
-    except ImportError:
-        return None, "helpers.tables 不可用"
-    try:
-        return build_workbook(tables).relative_to(run_dir).as_posix(), None
-    except Exception as exc:  # the workbook is one output among many: report, don't abort
-        message = str(exc).replace(str(run_dir) + os.sep, "").replace(str(run_dir), ".")
-        return None, f"{type(exc).__name__}: {message}"
 
 
 def _merge_audit(data_dir: Path, as_of: dt.date) -> None:

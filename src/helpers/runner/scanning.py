@@ -101,6 +101,17 @@ class OutputScanner:
             found += [replace(h, file=rel, location=f"{name} {h.location}") for h in hits]
         self._record(rel, _stamp(archive), lambda: found)
 
+    def seen(self) -> ScanLedger:
+        """Every scan this process and the earlier ones hold (this process's winning for a
+        file both scanned): the ``earlier`` of a worker that goes on from here."""
+        seen = ScanLedger(
+            dict(self.earlier.files),
+            [h for h in self.earlier.hits if h.file not in self.ledger.files],
+        )
+        seen.files.update(self.ledger.files)
+        seen.hits += self.ledger.hits
+        return seen
+
     def _hits_now(self, rel: str) -> list[Hit] | None:
         """The hits of a file scanned (here or earlier) as it is now, None when it was not or
         could not be read (an unreadable file's hit says nothing of a copy's reading)."""

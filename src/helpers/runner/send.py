@@ -301,6 +301,30 @@ def scan_package(scan, run_dir: Path, pkg: Package) -> None:
             scan.files([path])
 
 
+@dataclass(frozen=True)
+class PackageJob:
+    """One package to make, as plain data (it may go to a worker process): the letter's content
+    (laid out where the package is written) or None, and the university's 数据问题清单."""
+
+    code: str
+    name: str
+    letter: object  # a helpers.documents.gongwen.OfficialDocument, or None
+    issues: pd.DataFrame
+    stamp: dt.date
+
+
+def make_package(run_dir: Path, scan, job: PackageJob) -> Package:
+    """:func:`write_package` of ``job``, scanned as written when ``scan`` is given (a
+    :class:`~helpers.runner.publish.PublishPool` job)."""
+    from helpers.documents import gongwen
+
+    letter = gongwen.render(job.letter) if job.letter is not None else None
+    pkg = write_package(run_dir, job.code, job.name, letter, job.issues, job.stamp)
+    if scan is not None:
+        scan_package(scan, run_dir, pkg)
+    return pkg
+
+
 def send_list(packages: list[Package], circular: str | None, addressee: str) -> pd.DataFrame:
     """``send/清单.csv``: one row per file and recipient (paths relative to ``reports/<as_of>/``)."""
     rows = []
@@ -371,6 +395,7 @@ def build_documents(
     specs=None,
     redact=None,
     scan=None,
+    pool=None,
 ) -> dict:
     """Write the circular docx, the letters and one package per university into the staged run
     ``run_dir``; returns the manifest entry (``error`` set when something failed: the run is
@@ -381,11 +406,14 @@ def build_documents(
     of them (a test catalog of other notebooks makes none: ``skipped`` says so); ``redact``:
     how file and sheet names are shown (default :func:`helpers.runner.quality.name_redactor`);
     ``scan``: the run's :class:`~helpers.runner.scanning.OutputScanner`, which scans every
-    document as it is written (None: the final scan reads them).
+    document as it is written (None: the final scan reads them); ``pool``: the
+    :class:`~helpers.runner.publish.PublishPool` the packages are made on (None: one after
+    another in this process), in university order whatever finishes first.
     """
     from helpers.config import policy_for_date
     from helpers.documents import circular_docx, gongwen, letters
     from helpers.runner import quality
+    from helpers.runner.publish import PublishPool, results, shown_error
 
     policy = policy_for_date(as_of)
     entry: dict = {
@@ -411,21 +439,18 @@ def build_documents(
         ev = _major_evidence(data_dir, as_of, policy)
         flagged = dict(letters.flagged_universities(ev))
 
-        def letter_of(code: str):
-            if code not in flagged:
-                return None
-            return gongwen.render(letters.letter_content(ev, code, ft.interviews, policy, issued))
+        def job(code: str, name: str) -> PackageJob:
+            letter = (
+                letters.letter_content(ev, code, ft.interviews, policy, issued)
+                if code in flagged
+                else None
+            )
+            return PackageJob(code, name, letter, university_issues(rows, code, shown), issued)
 
         rows = _period_issue_rows(data_dir, as_of)
         shown = redact or quality.name_redactor(data_dir, as_of)
-        packages = [
-            write_package(
-                run_dir, code, name, letter_of(code), university_issues(rows, code, shown), issued
-            )
-            for code, name in universities
-        ]
-        for pkg in packages if scan is not None else ():
-            scan_package(scan, run_dir, pkg)
+        pool = pool or PublishPool(run_dir, scan)
+        packages = results([pool.submit(make_package, job(c, n)) for c, n in universities])
         entry["letters"] = [
             f for p in packages for f, _ in p.files if f.endswith(LETTER_NAME.format(stem=""))
         ]
@@ -437,6 +462,5 @@ def build_documents(
         entry["list"] = f"{SEND_DIR}/{LIST_CSV}"
         entry["packages"] = [p.entry() for p in packages]
     except Exception as exc:  # the documents are one output among many: report, don't abort
-        message = str(exc).replace(str(run_dir) + os.sep, "").replace(str(run_dir), ".")
-        entry["error"] = f"{type(exc).__name__}: {message}"
+        entry["error"] = f"{type(exc).__name__}: {shown_error(exc, run_dir)}"
     return entry
