@@ -331,13 +331,25 @@ def _check_area(sheet: str, rows: int, cols: int, limits: ReadLimits) -> None:
         )
 
 
+def _max_bytes(col: pa.Array) -> int:
+    """The longest value's length in bytes, from the offsets (large strings) without a kernel."""
+    if not pa.types.is_large_string(col.type):
+        return int(pac.max(pac.binary_length(col)).as_py() or 0)
+    offsets = np.frombuffer(col.buffers()[1], dtype=np.int64)[
+        col.offset : col.offset + len(col) + 1
+    ]
+    return int(np.diff(offsets).max())
+
+
 def _bound_cells(arr: np.ndarray, columns: list[pa.Array], limits: ReadLimits) -> dict:
     """Cells longer than ``limits.max_cell_chars``: cut (a prefix and the length are kept, so
     the quarantine stays small) and their rows reported as (code, column)."""
     problems: dict[int, tuple[str, int]] = {}
     cap = limits.max_cell_chars
     for j, col in enumerate(columns):
-        if len(col) == 0 or pac.max(pac.utf8_length(col)).as_py() <= cap:
+        if len(col) == 0 or _max_bytes(col) <= cap:  # no more characters than bytes
+            continue
+        if pac.max(pac.utf8_length(col)).as_py() <= cap:
             continue
         long_rows = np.flatnonzero(pac.greater(pac.utf8_length(col), cap).to_numpy(False))
         for i in long_rows:

@@ -257,13 +257,14 @@ def fingerprint_frame(kind: pd.Series, d: np.ndarray) -> pd.DataFrame:
     does. Sorting brings duplicates together, so they are dropped on the way."""
     rank, _ = pd.factorize(kind, sort=True)
     rank = np.where(rank < 0, rank.max(initial=0) + 1, rank)  # a missing kind last, as sort_values
-    b = d.byteswap() if np.little_endian else d
-    order = np.argsort(b[:, 0], kind="stable")
-    order = order[np.argsort(rank[order], kind="stable")]  # by kind, then first word
-    same = _same_as_previous(rank[order], b[order])
+    first = d[:, 0].byteswap() if np.little_endian else d[:, 0]
+    groups = [np.flatnonzero(rank == r) for r in np.unique(rank)]  # by kind, then first word
+    order = np.concatenate([g[np.argsort(first[g])] for g in groups] or [np.empty(0, np.int64)])
+    same = _same_as_previous(rank[order], d[order])  # equality: byte order does not matter
     if (same[:, 0] & ~same.all(axis=1)).any():  # a first word shared by two digests: all four
+        b = d.byteswap() if np.little_endian else d
         order = np.lexsort((b[:, 3], b[:, 2], b[:, 1], b[:, 0], rank))
-        same = _same_as_previous(rank[order], b[order])
+        same = _same_as_previous(rank[order], d[order])
     order = order[~same.all(axis=1)]
     return pd.DataFrame(
         {
