@@ -151,7 +151,8 @@ def _protected_group_table(current: pd.DataFrame, policy) -> pd.DataFrame:
     disclosure control of every university's cells is the same in each report of a period).
 
     Protecting a table records its decisions in the disclosure collector; a remembered table
-    records them again, so a report's audit holds the same decisions whether computed or not.
+    records them again (stamped with the time of this report), so a report's audit holds the same
+    decisions whether computed or not.
     """
     computed = []
 
@@ -162,9 +163,9 @@ def _protected_group_table(current: pd.DataFrame, policy) -> pd.DataFrame:
 
     t = memoized("protected_groups", current, (policy,), compute)
     if not computed:
-        from helpers.disclosure.audit import collect
+        from helpers.disclosure.audit import collect_again
 
-        collect(t.attrs.get("disclosure_audit") or [])
+        collect_again(t.attrs.get("disclosure_audit") or [])
     return t
 
 
