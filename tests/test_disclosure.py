@@ -430,7 +430,10 @@ def test_collect_again_records_the_same_decisions_stamped_now(monkeypatch):
     from helpers.disclosure import audit
 
     D.reset_audit()
-    earlier = [{"table": "t", "unit": "10386", "rule": "small", "recorded_at": "2020-01-01T00:00:00"}]
+    earlier = [
+        {"table": "t", "unit": "10386", "rule": "small", "graduates": 3, "value": 1}
+        | {"recorded_at": "2020-01-01T00:00:00"}
+    ]
     monkeypatch.setattr(audit, "recorded_now", lambda: "2023-08-31T09:00:00")
     audit.collect_again(earlier)
     got = D.audit_frame()
