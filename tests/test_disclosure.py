@@ -424,3 +424,21 @@ def test_empty_table_keeps_its_columns():
     out = D.protect_group_table(df, POLICY)
     assert len(out) == 0
     assert {"suppressed", "not_placed", "placement_rate_display"} <= set(out.columns)
+
+
+def test_collect_again_records_the_same_decisions_stamped_now(monkeypatch):
+    from helpers.disclosure import audit
+
+    D.reset_audit()
+    earlier = [
+        {"table": "t", "unit": "10386", "rule": "small", "graduates": 3, "value": 1}
+        | {"recorded_at": "2020-01-01T00:00:00"}
+    ]
+    monkeypatch.setattr(audit, "recorded_now", lambda: "2023-08-31T09:00:00")
+    audit.collect_again(earlier)
+    got = D.audit_frame()
+    assert got[["unit", "rule", "recorded_at"]].values.tolist() == [
+        ["10386", "small", "2023-08-31T09:00:00"]
+    ]
+    assert earlier[0]["recorded_at"] == "2020-01-01T00:00:00"  # the caller's records untouched
+    D.reset_audit()

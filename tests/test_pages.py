@@ -33,6 +33,10 @@ from helpers.tables import ShownTable, display_frame, frame_html
 def test_page_characters_are_the_non_ascii_text_and_references():
     page = '<p title="甲">乙 abc &#x4E19; &#19969; &#65; &amp;</p>'
     assert page_characters(page) == "".join(sorted("甲乙丙丁"))
+    # the boundary of ASCII, and chart data around the text
+    chart = "data:image/png;base64," + "iVBORw0KGgo+/=" * 5000
+    page = f'<img src="{chart}"><p>\x7f\x80ä{chart}戊</p>'
+    assert page_characters(page) == "".join(sorted("\x80ä戊"))
 
 
 def test_subset_holds_exactly_the_requested_glyphs():

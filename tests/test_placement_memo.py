@@ -155,3 +155,42 @@ def test_rewritten_data_is_computed_again_never_stale(layout, tmp_path, counted)
     rates_after = P.by_university(current, None, POLICY)[0].set_index("university_code")
     assert rates_after.loc["10386", "placed"] == 0 < rates_before.loc["10386", "placed"]
     P.clear_memo()
+
+
+def test_protected_group_table_is_remembered_and_audited_in_every_report(layout, monkeypatch):
+    """The province's protected group table is computed once per data; each report still records
+    the same disclosure decisions, and gets the table a computation without the memo gives."""
+    from helpers import disclosure
+    from helpers.placement import groups
+
+    def decisions(audit: pd.DataFrame) -> pd.DataFrame:
+        return audit.drop(columns="recorded_at")
+
+    calls: list = []
+    real = groups.protect_groups
+
+    def counting(table, policy):
+        calls.append(len(table))
+        return real(table, policy)
+
+    monkeypatch.setattr(groups, "protect_groups", counting)
+    P.clear_memo()
+    current = load.load_dataset(layout, AS_OF, "graduates")
+    unis = load.load_dataset(layout, AS_OF, "universities")
+    audits, tables = [], []
+    for _ in range(2):  # two reports of one kernel
+        disclosure.reset_audit()
+        tables.append(P.by_group(current, POLICY, unis, "10386"))
+        audits.append(disclosure.audit_frame())
+    assert len(calls) == 1
+    pd.testing.assert_frame_equal(tables[1], tables[0])
+    assert len(audits[0]) and decisions(audits[0]).equals(decisions(audits[1]))
+    # replayed decisions are stamped when the report records them, as a computation stamps them
+    assert (audits[1]["recorded_at"] >= audits[0]["recorded_at"]).all()
+    plain = current.copy()
+    plain.attrs.clear()  # no source: never memoised
+    disclosure.reset_audit()
+    pd.testing.assert_frame_equal(P.by_group(plain, POLICY, unis, "10386"), tables[0])
+    assert decisions(disclosure.audit_frame()).equals(decisions(audits[0])) and len(calls) == 2
+    disclosure.reset_audit()
+    P.clear_memo()

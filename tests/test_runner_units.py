@@ -311,3 +311,26 @@ def test_stale_staging_of_the_same_period_is_removed(tmp_path):
     keep = staging.new_staging(tmp_path, "2023-06-30")
     staging.remove_stale_staging(tmp_path, "2023-08-31")
     assert not old.parent.exists() and keep.exists()
+
+
+def test_runner_processes_skip_jsonschemas_iri_grammar_and_still_validate():
+    """Importing the runner keeps jsonschema from compiling rfc3987_syntax's grammar (about 1 s of
+    CPU per process); notebooks are still validated, and invalid ones still rejected."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "import helpers.runner.execute\n"
+        "import nbformat\n"
+        "assert 'lark' not in sys.modules, 'the IRI grammar was compiled'\n"
+        "nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell('1')])\n"
+        "nbformat.validate(nb)\n"
+        "nb.cells[0]['outputs'] = 'not a list'\n"
+        "try:\n"
+        "    nbformat.validate(nb)\n"
+        "except nbformat.ValidationError:\n"
+        "    print('rejected')\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "rejected"

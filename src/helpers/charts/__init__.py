@@ -73,8 +73,12 @@ def palette_png(image) -> bytes:
     colours plus anti-aliasing: indistinguishable, about a third of the size)."""
     from PIL import Image
 
-    rgba = image.convert("RGBA") if image.mode in ("RGBA", "LA", "P") else None
-    if rgba is not None and rgba.getextrema()[3][0] < 255:  # some transparency
+    if image.mode == "RGBA":
+        rgba = image  # a drawn chart: no conversion (copy) to look at its alpha
+    else:
+        rgba = image.convert("RGBA") if image.mode in ("LA", "P") else None
+    # the alpha band alone (the extrema of all four bands cost twice as much)
+    if rgba is not None and rgba.getchannel("A").getextrema()[0] < 255:  # some transparency
         white = Image.new("RGBA", rgba.size, "white")
         flat = Image.alpha_composite(white, rgba).convert("RGB")
     else:

@@ -31,6 +31,18 @@ def collect(records: list[dict[str, Any]]) -> None:
     _COLLECTOR.extend(records)
 
 
+def recorded_now() -> str:
+    """The ``recorded_at`` of a record made now (local time, to the second)."""
+    return dt.datetime.now().isoformat(timespec="seconds")
+
+
+def collect_again(records: list[dict[str, Any]]) -> None:
+    """Keep decisions taken earlier (a remembered table's) as if taken now: the same records with
+    ``recorded_at`` of this moment, as a fresh computation would have stamped them."""
+    now = recorded_now()
+    collect([{**r, "recorded_at": now} for r in records])
+
+
 def audit_frame(records: list[dict] | None = None) -> pd.DataFrame:
     """Audit records (default: the module collector) as a DataFrame with stable columns."""
     recs = _COLLECTOR if records is None else records

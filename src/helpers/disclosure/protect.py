@@ -4,7 +4,6 @@ the table's layout as :class:`GroupTable`, and the Chinese headers of the column
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from functools import partial
@@ -13,7 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from helpers.disclosure.audit import collect
+from helpers.disclosure.audit import collect, recorded_now
 from helpers.disclosure.display import HIDDEN, NOT_APPLICABLE, pct0, pct1_array
 
 TOTAL_LABEL = "ALL"
@@ -357,7 +356,7 @@ def _write_display(out, spec: GroupTable, c: _Cells, dec: _Decisions, d) -> None
 
 def _audit_records(out, spec: GroupTable, c: _Cells, dec: _Decisions, reasons, hidden_cols):
     """One audit record per hidden or coded cell, and one per cell without a complement."""
-    now = dt.datetime.now().isoformat(timespec="seconds")
+    now = recorded_now()
     units = _join_cols(out, list(spec.total_keys))
     group_values = out[spec.group_col].astype(str).to_numpy()
     idx = [(i, dec.rule[i], out.at[i, "suppressed"]) for i in np.flatnonzero(dec.inexact)]

@@ -56,9 +56,10 @@ def by_group(
     Small cells go through :func:`helpers.disclosure.protect_group_table` (``protect``): the whole
     table is protected first, then ``university`` selects its rows and the ALL rows.
     """
-    t = memoized("group_counts", current, (policy,), lambda: _group_table(current, policy))
     if protect:
-        t = protect_groups(t, policy)
+        t = _protected_group_table(current, policy)
+    else:
+        t = memoized("group_counts", current, (policy,), lambda: _group_table(current, policy))
     if university is not None:
         t = t[t["university_code"].isin([university, ALL])]
         # the audit kept with the table covers the rows it shows (pandas copies attrs with every
@@ -143,6 +144,29 @@ def _group_table(current: pd.DataFrame, policy) -> pd.DataFrame:
             "target_met",
         ]
     ]
+
+
+def _protected_group_table(current: pd.DataFrame, policy) -> pd.DataFrame:
+    """The whole province's protected group table, remembered per process like the counts (the
+    disclosure control of every university's cells is the same in each report of a period).
+
+    Protecting a table records its decisions in the disclosure collector; a remembered table
+    records them again (stamped with the time of this report), so a report's audit holds the same
+    decisions whether computed or not.
+    """
+    computed = []
+
+    def compute() -> pd.DataFrame:
+        computed.append(True)
+        counts = memoized("group_counts", current, (policy,), lambda: _group_table(current, policy))
+        return protect_groups(counts, policy)
+
+    t = memoized("protected_groups", current, (policy,), compute)
+    if not computed:
+        from helpers.disclosure.audit import collect_again
+
+        collect_again(t.attrs.get("disclosure_audit") or [])
+    return t
 
 
 def protect_groups(table: pd.DataFrame, policy) -> pd.DataFrame:

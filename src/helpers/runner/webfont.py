@@ -31,14 +31,16 @@ FONT_FAMILY = "Report Noto Sans SC"  # the embedded face (never a system font's 
 BROTLI_QUALITY = 6
 STYLE_ID = "report-font"
 _ENTITY = re.compile(r"&#(x[0-9a-fA-F]+|[0-9]+);")
+_ASCII_RUNS = re.compile(r"[\x00-\x7f]+")
 _lock = threading.Lock()
 
 
 def page_characters(page: str) -> str:
     """The characters of ``page`` the embedded font should carry: every non-ASCII character of
     the text (character references included), sorted, without duplicates. ASCII comes from the
-    reader's fonts. Base64 data (charts) is ASCII and costs nothing here."""
-    chars = {c for c in page if c > "\x7f"}
+    reader's fonts. Base64 data (charts) is ASCII: the ASCII runs are dropped by one regular
+    expression before any character is looked at in Python (most of a page is chart data)."""
+    chars = set(_ASCII_RUNS.sub("", page))
     for ref in _ENTITY.findall(page):
         try:
             code = int(ref[1:], 16) if ref[0] in "xX" else int(ref)
