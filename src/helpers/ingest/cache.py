@@ -131,11 +131,16 @@ class FileCache:
         return None if loaded is None else _chunk_result(loaded, None, dataset, folder)
 
     def files(self, folder: str, dataset: str, keys: list[Key]) -> BatchResult | None:
-        """The result of some files the cache holds, in this order (one selection from all the
-        group's chunks: after a resubmission changed the batches, their files come from many)."""
+        """The result of some files the cache holds, in this order: one selection from the chunk
+        that holds them all, else from all the group's chunks pooled (after a resubmission changed
+        the batches, their files come from many)."""
         group = self._group(folder, dataset)
         if any(k not in group.where for k in keys):
             return None
+        holders = {group.where[k] for k in keys}
+        if len(holders) == 1:  # the usual resubmission: the rest of its batch, from one chunk
+            one = self._load(group, holders.pop())
+            return None if one is None else _chunk_result(one, keys, dataset, folder)
         if group.pooled is None:
             chunks = [self._load(group, chunk) for chunk in group.keys]
             if any(c is None for c in chunks):
