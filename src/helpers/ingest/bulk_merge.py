@@ -17,7 +17,7 @@ import pyarrow.parquet as pq
 from helpers.datasets import PROCESSED_COLUMNS
 from helpers.ingest.bulk_plan import ENGINES, BulkFile
 from helpers.ingest.bulk_read import raw_rows
-from helpers.ingest.frame import WORD_COLUMNS, empty_fingerprints
+from helpers.ingest.frame import FINGERPRINT_COLUMNS, empty_fingerprints
 from helpers.ingest.merge import (
     Merged,
     concat_frames,
@@ -161,7 +161,7 @@ class _Collected:
         self.quarantine.append(quarantine)
         self.repairs.append(repairs)
         if len(fingerprints):
-            self.fingerprints.append(fingerprints[WORD_COLUMNS])
+            self.fingerprints.append(fingerprints[FINGERPRINT_COLUMNS])
         self.dup_raw.update(dup_raw)
 
 

@@ -177,10 +177,6 @@ class FileCache:
                 p.unlink(missing_ok=True)
         self._groups.pop((folder, dataset), None)
 
-    def forget(self, folder: str, dataset: str) -> None:
-        """Let go of a group's frames (its chunks stay on disk)."""
-        self._groups.pop((folder, dataset), None)
-
     def prune(self, present: list[str], live: set[tuple[str, str]], read: list[str]) -> None:
         """Remove other versions' entries, the groups of raw folders no longer ``present``, and,
         in the raw folders this run ``read``, the groups of datasets that have no file left

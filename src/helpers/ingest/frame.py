@@ -40,14 +40,11 @@ from helpers.ingest.tasks import (
 )
 from helpers.ingest.typers import TYPERS, empty_records, processed_frame
 
-FINGERPRINT_COLUMNS = ("kind", "d0", "d1", "d2", "d3")
+FINGERPRINT_COLUMNS = ["kind", "d0", "d1", "d2", "d3"]  # a fingerprint without its file
 
 
 # one categorical dtype for every batch: stacking the fingerprints of many batches stays cheap
 KIND_DTYPE = pd.CategoricalDtype(sorted(set(PERSONAL_KINDS.values())))
-
-
-WORD_COLUMNS = ["kind", "d0", "d1", "d2", "d3"]  # a fingerprint without its file
 
 
 def empty_fingerprints() -> pd.DataFrame:

@@ -21,7 +21,7 @@ import pyarrow.parquet as pq
 from pandas.api.types import union_categoricals
 
 from helpers.datasets import BY_NAME, PROCESSED_COLUMNS
-from helpers.ingest.frame import WORD_COLUMNS, empty_fingerprints, signature
+from helpers.ingest.frame import FINGERPRINT_COLUMNS, empty_fingerprints, signature
 from helpers.ingest.quarantine import (
     QUARANTINE_COLUMNS,
     REASONS,
@@ -100,7 +100,7 @@ class TableRecords:
 def unique_words(fp: pd.DataFrame) -> pd.DataFrame:
     """Distinct (kind, digest) rows: candidates by the first digest word (a uint64 hash table),
     exact comparison of all words on the few candidates."""
-    fp = fp[WORD_COLUMNS].reset_index(drop=True)
+    fp = fp[FINGERPRINT_COLUMNS].reset_index(drop=True)
     cand = pd.Series(fp["d0"].to_numpy()).duplicated(keep=False).to_numpy()
     if not cand.any():
         return fp
@@ -163,7 +163,7 @@ class Pool:
     @classmethod
     def of(cls, dataset: str, results: list[BatchResult]) -> Pool:
         kept = [r for r in results if len(r.records)]
-        fps = [r.fingerprints[WORD_COLUMNS] for r in results if len(r.fingerprints)]
+        fps = [r.fingerprints[FINGERPRINT_COLUMNS] for r in results if len(r.fingerprints)]
         dup_raw: dict = {}
         for r in results:
             dup_raw.update(r.dup_raw)
@@ -180,7 +180,7 @@ class Pool:
             for c in LABEL_COLUMNS:
                 records[c] = records[c].astype("category")
         fingerprints = (
-            pd.concat(fps, ignore_index=True) if fps else empty_fingerprints()[WORD_COLUMNS]
+            pd.concat(fps, ignore_index=True) if fps else empty_fingerprints()[FINGERPRINT_COLUMNS]
         )
         return cls(
             records,

@@ -130,8 +130,6 @@ def _other_text(v) -> str:
         return v.isoformat(sep=" ")
     if isinstance(v, dt.date | dt.time):
         return v.isoformat()
-    if v is None:
-        return ""
     return str(v)
 
 

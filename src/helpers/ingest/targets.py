@@ -24,7 +24,7 @@ from helpers.datasets import PROCESSED_COLUMNS
 from helpers.ingest import bulk
 from helpers.ingest import limits as read_limits
 from helpers.ingest.cache import FileCache
-from helpers.ingest.frame import WORD_COLUMNS
+from helpers.ingest.frame import FINGERPRINT_COLUMNS
 from helpers.ingest.merge import Merged, Pool, concat_frames, merge, write_parquet
 from helpers.ingest.pseudonym import words_hex
 from helpers.ingest.quarantine import QUARANTINE_COLUMNS, REPAIR_COLUMNS
@@ -245,7 +245,9 @@ def target_extras(
 def _fingerprints_table(ordered: dict[str, Merged]) -> pd.DataFrame:
     """Distinct (kind, digest) over every dataset of the folder, digests in hex, sorted by kind
     then digest text: the same table whichever files were read and which came from the cache."""
-    words = pd.concat([m.fingerprints[WORD_COLUMNS] for m in ordered.values()], ignore_index=True)
+    words = pd.concat(
+        [m.fingerprints[FINGERPRINT_COLUMNS] for m in ordered.values()], ignore_index=True
+    )
     d = words[["d0", "d1", "d2", "d3"]].to_numpy(dtype=np.uint64)
     return fingerprint_frame(words["kind"], d)
 
