@@ -295,6 +295,12 @@ class Timings:
             self.steps[name] = self.steps.get(name, 0.0) + time.perf_counter() - started
             self.cpu[name] = self.cpu.get(name, 0.0) + cpu_seconds() - cpu
 
+    def add_cpu(self, name: str, seconds: float) -> None:
+        """CPU seconds of ``name`` spent where :func:`cpu_seconds` cannot see them (processes
+        that are not this process's descendants, such as the ingest's reader processes)."""
+        if seconds:
+            self.cpu[name] = self.cpu.get(name, 0.0) + seconds
+
     def cpu_dict(self) -> dict[str, float]:
         """CPU seconds by step, rounded, as the manifest records them (``cpu_timings``)."""
         return {k: round(v, 3) for k, v in self.cpu.items()}

@@ -119,7 +119,9 @@ def run(request: RunRequest) -> int:
     if request.only_if_new and not _anything_new(request, inputs):
         return EXIT_OK
     with timings.step("ingest"):
-        ingest_if_needed(request)
+        readers_cpu = ingest_if_needed(request)
+    # the reader processes are the fork server's children, not this process's: count them here
+    timings.add_cpu("ingest", readers_cpu)
     with timings.step("plan"):
         plan = plan_run(request, timings.started)
     try:
@@ -164,19 +166,21 @@ def _anything_new(request: RunRequest, inputs: dict[str, str]) -> bool:
     return False
 
 
-def ingest_if_needed(request: RunRequest) -> None:
+def ingest_if_needed(request: RunRequest) -> float:
     """Ingest when the ingest's own rule finds a processed folder missing or stale (the raw
-    files' hashes come from the process's cache, filled by :func:`prepare`)."""
+    files' hashes come from the process's cache, filled by :func:`prepare`); returns the CPU
+    seconds of the ingest's reader processes (0.0: none ran)."""
     status = sources.ingest_status(request.as_of, request.data_dir)
     if not status.needed:
         if not status.raw:  # processed data only: say which data the reports are made from
             log.info(f"placement run {request.iso}: {status.reason}")
-        return
+        return 0.0
     log.info(f"placement run {request.iso}: 先入库 ingest（{status.reason}）")
     from helpers.ingest import ingest
 
     result = ingest(as_of=request.as_of, data_dir=request.data_dir, workers=request.workers)
     log.info(result.summary())
+    return result.worker_cpu_seconds
 
 
 def plan_run(request: RunRequest, started: dt.datetime) -> Plan:
