@@ -285,12 +285,13 @@ def university_reason_matrix(by_university: pd.DataFrame) -> pd.DataFrame:
 
 
 def unreadable_files(
-    quarantine: pd.DataFrame, labels: dict[str, str] | None = None
+    quarantine: pd.DataFrame, labels: dict[str, str] | None = None, by: tuple[str, ...] = ()
 ) -> pd.DataFrame:
     _require(quarantine, QUARANTINE_COLUMNS, "quarantine")
     f = quarantine.loc[quarantine["level"] == "file"]
     return pd.DataFrame(
         {
+            **{c: f[c].to_numpy() for c in by},
             "dataset": dataset_label(f["dataset"].astype("string")).to_numpy(),
             "source_file": shown_name(f["source_file"]).to_numpy(),
             "quarantine_reason_code": f["reason_code"].astype("string").to_numpy(),
@@ -336,12 +337,16 @@ def _row_runs(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
 
 
 def quarantined_row_numbers(
-    quarantine: pd.DataFrame, labels: dict[str, str] | None = None
+    quarantine: pd.DataFrame, labels: dict[str, str] | None = None, by: tuple[str, ...] = ()
 ) -> pd.DataFrame:
-    """Per file, sheet and reason: how many rows and which row numbers (never their values)."""
+    """Per file, sheet and reason: how many rows and which row numbers (never their values).
+
+    ``by``: columns of ``quarantine`` that split the groups further and lead the result (e.g.
+    ``("university_code",)``: every university's rows at once, each as it would be alone)."""
     rows = quarantine_rows(quarantine)
     frame = pd.DataFrame(
         {
+            **{c: rows[c].to_numpy() for c in by},
             "dataset": dataset_label(rows["dataset"].astype("string")).to_numpy(),
             "source_file": shown_name(rows["source_file"]).to_numpy(),
             "sheet": shown_name(rows["sheet"]).fillna("").to_numpy(),
@@ -349,8 +354,8 @@ def quarantined_row_numbers(
             "row": rows["row"].astype("Int64").to_numpy(),
         }
     )
-    out = _row_runs(frame, ["dataset", "source_file", "sheet", "quarantine_reason_code"])
-    out.insert(4, "quarantine_reason", _label(out["quarantine_reason_code"], labels))
+    out = _row_runs(frame, [*by, "dataset", "source_file", "sheet", "quarantine_reason_code"])
+    out.insert(len(by) + 4, "quarantine_reason", _label(out["quarantine_reason_code"], labels))
     return out.sort_values(["dataset", "source_file", "sheet"], kind="stable").reset_index(
         drop=True
     )
@@ -376,11 +381,15 @@ def repairs_summary(repairs: pd.DataFrame, labels: dict[str, str] | None = None)
     return out.sort_values(["row_count"], ascending=False, kind="stable").reset_index(drop=True)
 
 
-def repair_row_numbers(repairs: pd.DataFrame, labels: dict[str, str] | None = None) -> pd.DataFrame:
-    """Per file, sheet, repair and column: which rows were repaired (never before/after)."""
+def repair_row_numbers(
+    repairs: pd.DataFrame, labels: dict[str, str] | None = None, by: tuple[str, ...] = ()
+) -> pd.DataFrame:
+    """Per file, sheet, repair and column: which rows were repaired (never before/after).
+    ``by``: as for :func:`quarantined_row_numbers`."""
     _require(repairs, REPAIR_COLUMNS, "repairs")
     frame = pd.DataFrame(
         {
+            **{c: repairs[c].to_numpy() for c in by},
             "dataset": dataset_label(repairs["dataset"].astype("string")).to_numpy(),
             "source_file": shown_name(repairs["source_file"]).to_numpy(),
             "sheet": shown_name(repairs["sheet"]).fillna("").to_numpy(),
@@ -389,8 +398,9 @@ def repair_row_numbers(repairs: pd.DataFrame, labels: dict[str, str] | None = No
             "row": repairs["row"].astype("Int64").to_numpy(),
         }
     )
-    out = _row_runs(frame, ["dataset", "source_file", "sheet", "repair_code", "column_name"])
-    out.insert(4, "repair", _label(out["repair_code"], labels))
+    keys = [*by, "dataset", "source_file", "sheet", "repair_code", "column_name"]
+    out = _row_runs(frame, keys)
+    out.insert(len(by) + 4, "repair", _label(out["repair_code"], labels))
     return out
 
 

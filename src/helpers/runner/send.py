@@ -93,19 +93,52 @@ def data_issues(
     return university_issues(issue_rows(quarantine, repairs, universities), code, redact)
 
 
-def _own(university: pd.Series, code: str) -> np.ndarray:
-    return university.eq(code).fillna(False).to_numpy()
+@dataclass(frozen=True)
+class IssueTables:
+    """The period's issue rows grouped as the 数据问题清单 lists them, for every university at
+    once (grouping once per period instead of once per university), each row with its
+    ``university_code``."""
+
+    rows: pd.DataFrame  # quarantined rows: per file, sheet and reason, with their row numbers
+    files: pd.DataFrame  # unreadable files
+    fixed: pd.DataFrame  # repairs: per file, sheet, repair and column, with their row numbers
 
 
-def university_issues(period: IssueRows, code: str, redact=None) -> pd.DataFrame:
-    """:func:`data_issues` of one university from the period's :class:`IssueRows`."""
+def _mine(university: pd.Series, codes) -> np.ndarray:
+    return university.isin(codes).fillna(False).to_numpy()
+
+
+def _of(table: pd.DataFrame, code: str) -> pd.DataFrame:
+    return table.loc[table["university_code"].eq(code).fillna(False).to_numpy(dtype=bool)]
+
+
+def issue_tables(period: IssueRows, codes=None) -> IssueTables:
+    """:class:`IssueTables` of the universities ``codes`` (None: every university)."""
     from helpers.runner import quality
 
+    by = ("university_code",)
+    q_code, r_code = period.quarantine_university, period.repairs_university
+    codes = sorted(set(q_code.dropna()) | set(r_code.dropna())) if codes is None else codes
+    own = _mine(q_code, codes)
+    q = period.quarantine.loc[own].assign(university_code=q_code[own])
+    own = _mine(r_code, codes)
+    r = period.repairs.loc[own].assign(university_code=r_code[own])
+    return IssueTables(
+        quality.quarantined_row_numbers(q, by=by),
+        quality.unreadable_files(q, by=by),
+        quality.repair_row_numbers(r, by=by),
+    )
+
+
+def university_issues(period: IssueRows | IssueTables, code: str, redact=None) -> pd.DataFrame:
+    """:func:`data_issues` of one university from the period's :class:`IssueRows` (or, when
+    many universities' are wanted, from their :class:`IssueTables`, made once)."""
+    from helpers.runner import quality
+
+    tables = issue_tables(period, [code]) if isinstance(period, IssueRows) else period
     cols = list(ISSUE_HEADERS)
-    own = _own(period.quarantine_university, code)
-    q = period.quarantine.loc[own].assign(university_code=period.quarantine_university[own])
     parts = []
-    rows = quality.quarantined_row_numbers(q)
+    rows = _of(tables.rows, code)
     if len(rows):
         parts.append(
             pd.DataFrame(
@@ -121,7 +154,7 @@ def university_issues(period: IssueRows, code: str, redact=None) -> pd.DataFrame
                 }
             )
         )
-    files = quality.unreadable_files(q)
+    files = _of(tables.files, code)
     if len(files):
         parts.append(
             pd.DataFrame(
@@ -137,7 +170,7 @@ def university_issues(period: IssueRows, code: str, redact=None) -> pd.DataFrame
                 }
             )
         )
-    fixed = quality.repair_row_numbers(period.repairs.loc[_own(period.repairs_university, code)])
+    fixed = _of(tables.fixed, code)
     if len(fixed):
         parts.append(
             pd.DataFrame(
@@ -445,9 +478,9 @@ def build_documents(
                 if code in flagged
                 else None
             )
-            return PackageJob(code, name, letter, university_issues(rows, code, shown), issued)
+            return PackageJob(code, name, letter, university_issues(issues, code, shown), issued)
 
-        rows = _period_issue_rows(data_dir, as_of)
+        issues = issue_tables(_period_issue_rows(data_dir, as_of), [c for c, _ in universities])
         shown = redact or quality.name_redactor(data_dir, as_of)
         pool = pool or PublishPool(run_dir, scan)
         packages = results([pool.submit(make_package, job(c, n)) for c, n in universities])
