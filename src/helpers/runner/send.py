@@ -255,8 +255,9 @@ def zip_members(folder: Path) -> list[tuple[str, Path]]:
 
 
 def zip_folder(folder: Path, target: Path, stamp: dt.date) -> Path:
-    """``target`` holding ``folder``'s files under ``<folder name>/`` (fixed timestamps, so the
-    same content makes the same archive)."""
+    """``target`` holding ``folder``'s files under ``<folder name>/``, every entry stamped with
+    ``stamp`` (the same files make the same archive; the xlsx and docx files themselves record
+    when they were saved, so two runs' packages differ in those bytes)."""
     fd, tmp = tempfile.mkstemp(prefix=".zip.", suffix=".tmp", dir=target.parent)
     os.close(fd)
     try:
