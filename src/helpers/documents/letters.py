@@ -132,7 +132,8 @@ def letter_content(
     """The 单独发送 letter of one university (which must have points on the list)."""
     issued = issued or dt.date.today()
     name = ev.university_name(university)
-    tables = ev.tables(university)  # once: a university's tables take a while to make
+    # once, and only the three a letter uses: a university's tables take a while to make
+    tables = ev.tables(university, names=("major_points", "major_flagged", "major_trend"))
     table = _points_table(ev, tables, policy)
     if table.empty:
         raise ValueError(

@@ -200,15 +200,44 @@ class MajorEvidence:
         names = self.universities.set_index("university_code")["university_name"]
         return str(names[university])
 
-    def tables(self, university: str | None = None) -> dict[str, pd.DataFrame]:
+    def tables(
+        self, university: str | None = None, names: tuple[str, ...] | None = None
+    ) -> dict[str, pd.DataFrame]:
         """The report's tables (name -> frame), restricted to one university's own points when
-        ``university`` is given: peers stay pooled, the summary covers its own points only."""
+        ``university`` is given: peers stay pooled, the summary covers its own points only.
+        ``names``: only these tables (a letter needs three of seven; the summary is the costly
+        one)."""
         self.check_university(university)
         pts = for_university(self.points, university)
-        flagged = pts[pts["evidence_level"].isin(FLAGGED_LEVELS)]
-        flagged = flagged.sort_values(["eb_rate", "placement_rate"], kind="stable")
-        own_keys = pts[list(POINT_KEYS)]
-        trend = self.trend.merge(own_keys, on=list(POINT_KEYS), how="inner")
+        makers = {
+            "major_points": lambda: pts.sort_values(list(POINT_KEYS)).reset_index(drop=True)[
+                list(POINT_TABLE_COLUMNS)
+            ],
+            "major_flagged": lambda: _flagged(pts),
+            "major_trend": lambda: (
+                self.trend.merge(pts[list(POINT_KEYS)], on=list(POINT_KEYS), how="inner")
+                .sort_values([*POINT_KEYS, "cohort"])
+                .reset_index(drop=True)[list(TREND_TABLE_COLUMNS)]
+            ),
+            "major_peers": lambda: pts.sort_values(list(POINT_KEYS)).reset_index(drop=True)[
+                list(PEER_TABLE_COLUMNS)
+            ],
+            "major_eb_priors": lambda: (
+                self.priors.merge(
+                    pts[list(DISCIPLINE_KEYS)].drop_duplicates(), on=list(DISCIPLINE_KEYS)
+                ).drop(columns=["converged"])
+                if university is not None
+                else self.priors.drop(columns=["converged"])
+            ),
+            "major_summary": lambda: self._summary(pts, university),
+            "adjustment_plan_status": lambda: for_university(self.plan_status, university),
+        }
+        unknown = set(names or ()) - set(makers)
+        if unknown:
+            raise ValueError(f"no major_evidence tables named {sorted(unknown)}")
+        return {n: make() for n, make in makers.items() if names is None or n in names}
+
+    def _summary(self, pts: pd.DataFrame, university: str | None) -> pd.DataFrame:
         by = [
             ("学历层次", ["education_level"]),
             ("学科", ["education_level", "discipline_code", "discipline_name"]),
@@ -226,25 +255,13 @@ class MajorEvidence:
         if university is not None:
             summary["university_code"] = university
             summary["university_name"] = self.university_name(university)
-        return {
-            "major_points": pts.sort_values(list(POINT_KEYS)).reset_index(drop=True)[
-                list(POINT_TABLE_COLUMNS)
-            ],
-            "major_flagged": flagged.reset_index(drop=True)[list(FLAGGED_TABLE_COLUMNS)],
-            "major_trend": trend.sort_values([*POINT_KEYS, "cohort"]).reset_index(drop=True)[
-                list(TREND_TABLE_COLUMNS)
-            ],
-            "major_peers": pts.sort_values(list(POINT_KEYS)).reset_index(drop=True)[
-                list(PEER_TABLE_COLUMNS)
-            ],
-            "major_eb_priors": self.priors.merge(
-                pts[list(DISCIPLINE_KEYS)].drop_duplicates(), on=list(DISCIPLINE_KEYS)
-            ).drop(columns=["converged"])
-            if university is not None
-            else self.priors.drop(columns=["converged"]),
-            "major_summary": summary,
-            "adjustment_plan_status": for_university(self.plan_status, university),
-        }
+        return summary
+
+
+def _flagged(pts: pd.DataFrame) -> pd.DataFrame:
+    flagged = pts[pts["evidence_level"].isin(FLAGGED_LEVELS)]
+    flagged = flagged.sort_values(["eb_rate", "placement_rate"], kind="stable")
+    return flagged.reset_index(drop=True)[list(FLAGGED_TABLE_COLUMNS)]
 
 
 # text columns grouped on: dictionary-encoded once per report (grouping on codes is much faster
