@@ -64,11 +64,6 @@ def trend_text(points: pd.DataFrame, trend: pd.DataFrame, review_cohort: int, po
     return out
 
 
-def points_table(ev: majors.MajorEvidence, university: str, policy: Policy) -> pd.DataFrame:
-    """The university's own points on the list, as its letter shows them (lowest first)."""
-    return _points_table(ev, ev.tables(university), policy)
-
-
 def _points_table(ev: majors.MajorEvidence, tables: dict, policy: Policy) -> pd.DataFrame:
     flagged = tables["major_flagged"]
     runs = tables["major_points"][[*majors.POINT_KEYS, "consecutive_below"]]
