@@ -184,20 +184,27 @@ def hostile_run(demo_data_dir, tmp_path_factory) -> PeriodRun:
 def pytest_sessionstart(session):
     """Refresh the git index's stat cache once, as a plain `git status` would.
 
-    Every period run records `git status` (runner.manifest.git_revision), read-only
-    (GIT_OPTIONAL_LOCKS=0), so it never refreshes the index itself. In a fresh clone or worktree
-    the notebooks' entries stay "racily clean" and each such call runs the nbstripout clean
-    filter (a Python start-up) on every notebook again: ~20 s per period run, per `--version`.
-    The index only caches stat data: what git reports as changed is the same either way."""
+    Every period run records `git status` (runner.manifest.git_revision). In a fresh clone or
+    worktree the notebooks' entries are "racily clean": until a refresh is written, each status
+    runs the nbstripout clean filter (a Python start-up) on every notebook: ~20 s.
+    The index only caches stat data: what git reports as changed is the same either way.
+
+    First without the filter (``cat``): a notebook whose bytes are those of its committed blob
+    (every notebook of a fresh clone) is recorded clean at once, as the filter would find it
+    (committed through the filter, a blob is already stripped). That spares ~20 s of filter
+    start-ups before the workers start. The ordinary refresh after it runs the filter only on
+    the notebooks whose bytes differ from their blobs."""
     if os.environ.get("PYTEST_XDIST_WORKER"):
         return  # the controller (or a run without xdist) does it once
-    with contextlib.suppress(OSError, subprocess.SubprocessError):
-        subprocess.run(
-            ["git", "-C", str(ROOT), "update-index", "-q", "--refresh"],
-            capture_output=True,
-            timeout=300,
-            check=False,
-        )
+    refresh = ["update-index", "-q", "--refresh"]
+    for args in (["-c", "filter.nbstripout.clean=cat", *refresh], refresh):
+        with contextlib.suppress(OSError, subprocess.SubprocessError):
+            subprocess.run(
+                ["git", "-C", str(ROOT), *args],
+                capture_output=True,
+                timeout=300,
+                check=False,
+            )
 
 
 # --- order ---------------------------------------------------------------------------------------
