@@ -32,6 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 DEMO_AS_OF = dt.date(2023, 8, 31)
 DEMO_SEED = 2023
 RUN_FIXTURES = ("hostile_run", "demo_run")  # in the order the files that use one of them start
+WHILE_DEMO_IS_MADE = "test_runner_hostile.py"  # a slow file without demo data (see the order)
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -184,20 +185,27 @@ def hostile_run(demo_data_dir, tmp_path_factory) -> PeriodRun:
 def pytest_sessionstart(session):
     """Refresh the git index's stat cache once, as a plain `git status` would.
 
-    Every period run records `git status` (runner.manifest.git_revision), read-only
-    (GIT_OPTIONAL_LOCKS=0), so it never refreshes the index itself. In a fresh clone or worktree
-    the notebooks' entries stay "racily clean" and each such call runs the nbstripout clean
-    filter (a Python start-up) on every notebook again: ~20 s per period run, per `--version`.
-    The index only caches stat data: what git reports as changed is the same either way."""
+    Every period run records `git status` (runner.manifest.git_revision). In a fresh clone or
+    worktree the notebooks' entries are "racily clean": until a refresh is written, each status
+    runs the nbstripout clean filter (a Python start-up) on every notebook: ~20 s.
+    The index only caches stat data: what git reports as changed is the same either way.
+
+    First without the filter (``cat``): a notebook whose bytes are those of its committed blob
+    (every notebook of a fresh clone) is recorded clean at once, as the filter would find it
+    (committed through the filter, a blob is already stripped). That spares ~20 s of filter
+    start-ups before the workers start. The ordinary refresh after it runs the filter only on
+    the notebooks whose bytes differ from their blobs."""
     if os.environ.get("PYTEST_XDIST_WORKER"):
         return  # the controller (or a run without xdist) does it once
-    with contextlib.suppress(OSError, subprocess.SubprocessError):
-        subprocess.run(
-            ["git", "-C", str(ROOT), "update-index", "-q", "--refresh"],
-            capture_output=True,
-            timeout=300,
-            check=False,
-        )
+    refresh = ["update-index", "-q", "--refresh"]
+    for args in (["-c", "filter.nbstripout.clean=cat", *refresh], refresh):
+        with contextlib.suppress(OSError, subprocess.SubprocessError):
+            subprocess.run(
+                ["git", "-C", str(ROOT), *args],
+                capture_output=True,
+                timeout=300,
+                check=False,
+            )
 
 
 # --- order ---------------------------------------------------------------------------------------
@@ -216,16 +224,25 @@ def pytest_collection_modifyitems(config, items):
     2. the files that use both runs, after those: by the time a worker reaches one, both runs are
        made (started earlier, one would idle on the other worker's lock until its run is made);
     3. the other slow files, then the rest: quick files at the end keep both workers busy to
-       the end."""
+       the end.
+
+    One slow file that needs no demo data goes second (:data:`WHILE_DEMO_IS_MADE`): in a fresh
+    clone the first worker generates and ingests the demo data (~12 s) before its run, and the
+    second worker runs that file meanwhile instead of waiting on the lock for the demo data."""
     uses: dict[Path, set[str]] = {}
     slow: set[Path] = set()
+    demo: set[Path] = set()
     for item in items:
         uses.setdefault(item.path, set()).update(n for n in RUN_FIXTURES if n in item.fixturenames)
         if item.get_closest_marker("slow"):
             slow.add(item.path)
+        if "demo_data_dir" in item.fixturenames:
+            demo.add(item.path)
 
-    def rank(path: Path) -> int:
+    def rank(path: Path) -> float:
         used = uses[path]
+        if path.name == WHILE_DEMO_IS_MADE and path not in demo:
+            return 0.5  # after the first run's files, before the second's
         if len(used) == 1:
             return RUN_FIXTURES.index(next(iter(used)))
         if used:

@@ -83,6 +83,22 @@ def assert_same(a: Path, b: Path) -> None:
             assert schema_a.equals(schema_b, check_metadata=True), f"{date} {name}"
 
 
+@pytest.fixture(scope="module")
+def ingested_once(tmp_path_factory) -> Path:
+    """``build`` ingested once (the cache filled): read-only, copied by ``ingested``."""
+    data = make_data_dir(tmp_path_factory.mktemp("ingested_once"))
+    build(data)
+    ingest(AS_OF, data, workers=1)
+    return data
+
+
+@pytest.fixture
+def ingested(ingested_once, tmp_path) -> Path:
+    """A private copy of ``ingested_once`` (file times kept, as the cache compares them): what
+    ``build`` and one ingest in this test would have made."""
+    return Path(shutil.copytree(ingested_once, tmp_path / "data"))
+
+
 def test_cache_fills_then_an_unchanged_folder_reads_nothing(tmp_path):
     data = make_data_dir(tmp_path)
     build(data)
@@ -99,10 +115,8 @@ def test_cache_fills_then_an_unchanged_folder_reads_nothing(tmp_path):
 
 
 @pytest.mark.parametrize("change", ["change", "add", "delete"])
-def test_one_file_changed_added_or_deleted_equals_from_scratch(tmp_path, change):
-    data = make_data_dir(tmp_path)
-    build(data)
-    ingest(AS_OF, data, workers=1)
+def test_one_file_changed_added_or_deleted_equals_from_scratch(ingested, tmp_path, change):
+    data = ingested
     folder = raw_dir(data)
     if change == "change":  # a resubmission: one row corrected, one added, one now conflicting
         rows = [GRAD_HEADER, *(grad_row(i, 院校代码="10384") for i in range(100, 109))]
@@ -118,20 +132,16 @@ def test_one_file_changed_added_or_deleted_equals_from_scratch(tmp_path, change)
     assert_same(data, from_scratch(data, tmp_path))
 
 
-def test_batches_do_not_change_a_files_result(tmp_path, monkeypatch):
+def test_batches_do_not_change_a_files_result(ingested, tmp_path, monkeypatch):
     """One batch per file or one batch for all: the same processed folder (what makes a file's
     cached result reusable whatever batch it is read in next time)."""
-    data = make_data_dir(tmp_path)
-    build(data)
-    ingest(AS_OF, data, workers=1)
+    data = ingested
     monkeypatch.setattr(batches, "BATCH_BYTES", 1)
     assert_same(data, from_scratch(data, tmp_path))
 
 
-def test_stale_entries_are_pruned_and_a_new_key_reads_everything(tmp_path, monkeypatch):
-    data = make_data_dir(tmp_path)
-    build(data)
-    ingest(AS_OF, data, workers=1)
+def test_stale_entries_are_pruned_and_a_new_key_reads_everything(ingested, monkeypatch):
+    data = ingested
     (raw_dir(data) / "毕业去向_c.csv").unlink()
     ingest(AS_OF, data, workers=1)
     cached = [feather.read_table(p) for p in (data / "processed" / CACHE_DIR).rglob("*.arrow")]
@@ -169,10 +179,8 @@ def test_batches_of_several_files_one_resubmitted_equals_from_scratch(tmp_path, 
     assert_same(data, from_scratch(data, tmp_path))
 
 
-def test_a_damaged_chunk_is_read_again(tmp_path):
-    data = make_data_dir(tmp_path)
-    build(data)
-    ingest(AS_OF, data, workers=1)
+def test_a_damaged_chunk_is_read_again(ingested, tmp_path):
+    data = ingested
     for p in (data / "processed" / CACHE_DIR).rglob("*.records.arrow"):
         p.write_bytes(b"damaged")
     shutil.rmtree(data / "processed" / str(AS_OF))
@@ -206,15 +214,13 @@ def test_fingerprints_are_sorted_as_their_text(shared_first_word):
 
 
 def test_a_conflict_between_unchanged_files_takes_its_raw_rows_from_the_quarantine(
-    tmp_path, monkeypatch
+    ingested, tmp_path, monkeypatch
 ):
     """a's and b's row 5 conflict; c is resubmitted: the raw rows of the conflict come from the
     processed quarantine (their files are unchanged), not from reading a and b again."""
     from helpers.ingest import merge
 
-    data = make_data_dir(tmp_path)
-    build(data)
-    ingest(AS_OF, data, workers=1)
+    data = ingested
     write_csv(raw_dir(data) / "毕业去向_c.csv", [GRAD_HEADER, grad_row(200), grad_row(201)])
     reread: list[str] = []
     original = merge._reread_raw

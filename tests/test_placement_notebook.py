@@ -1,6 +1,6 @@
-"""notebooks/placement_rates.ipynb under papermill: demo province, one university, the defaults
-exactly as an analyst runs them, and a university / major the generator never produces going
-through ingest and the report unchanged. The written tables are checked against an independent
+"""notebooks/placement_rates.ipynb under papermill: the demo province with the notebook's defaults
+exactly as an analyst runs it, one university with injected parameters, and a university / major
+the generator never produces going through ingest and the report unchanged. The written tables are checked against an independent
 recomputation with plain pandas (and statsmodels' Wilson interval) from the processed Parquet."""
 
 from __future__ import annotations
@@ -121,22 +121,27 @@ def demo_copy(demo_data_dir, tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def province_run(demo_copy, tmp_path_factory) -> tuple[Path, Path]:
-    work = tmp_path_factory.mktemp("province")
-    out = work / "out.ipynb"
-    _execute(
-        out,
-        ROOT / "notebooks",
-        as_of=AS_OF,
-        university=None,
-        data_dir=str(demo_copy),
-        reports_dir=str(work / "reports"),
-    )
-    return work / "reports" / AS_OF / "tables", out
+def project(demo_data_dir, tmp_path_factory) -> Path:
+    """A project-shaped folder: notebooks/ (a copy of the notebook) and data/ (the demo's)."""
+    project = tmp_path_factory.mktemp("project")
+    (project / "notebooks").mkdir()
+    shutil.copy(NOTEBOOK, project / "notebooks" / NOTEBOOK.name)
+    shadow_data_dir(demo_data_dir, project / "data")
+    return project
+
+
+@pytest.fixture(scope="module")
+def province_run(project) -> tuple[Path, Path, nbformat.NotebookNode]:
+    """The province report as an analyst runs it: no injected parameters at all, the notebook's
+    own defaults (2023-08-31, the whole province, ../data, ../reports), notebooks/ as cwd.
+    Its tables, the executed notebook and the notebook as read back."""
+    out = project / "defaults.ipynb"
+    nb = _execute(out, project / "notebooks", notebook=project / "notebooks" / NOTEBOOK.name)
+    return project / "reports" / AS_OF / "tables", out, nb
 
 
 def test_province_tables_contract_and_ranges(province_run):
-    root, _ = province_run
+    root, _, _ = province_run
     tables = _tables(root)
     for name, cols in CONTRACT.items():
         assert set(cols) <= set(tables[name].columns), (name, cols)
@@ -145,8 +150,9 @@ def test_province_tables_contract_and_ranges(province_run):
     _check_ranges(tables)
 
 
-def test_province_tables_match_independent_recomputation(province_run, demo_copy):
-    root, nb_path = province_run
+def test_province_tables_match_independent_recomputation(province_run, project):
+    root, nb_path, _ = province_run
+    demo_copy = project / "data"
     t = _tables(root)
     d = _processed(demo_copy)
     # by university
@@ -290,17 +296,10 @@ def test_university_mode_shows_only_its_own_rows(demo_copy, tmp_path):
     assert (timely["late_entries"] <= timely["judged"]).all()
 
 
-def test_defaults_run_from_notebooks_folder(demo_data_dir, tmp_path):
+def test_defaults_run_from_notebooks_folder(province_run, project):
     """No injected parameters at all: the notebook's own defaults, from notebooks/ as cwd."""
-    project = tmp_path / "project"
-    (project / "notebooks").mkdir(parents=True)
-    nb_copy = project / "notebooks" / NOTEBOOK.name
-    shutil.copy(NOTEBOOK, nb_copy)
-    shadow_data_dir(demo_data_dir, project / "data")
-    out = tmp_path / "defaults.ipynb"
-    nb = _execute(out, project / "notebooks", notebook=nb_copy)
+    tables, _, nb = province_run
     assert not any("injected-parameters" in c.metadata.get("tags", []) for c in nb.cells)
-    tables = project / "reports" / AS_OF / "tables"
     assert (tables / "placement_by_university.csv").is_file()
     assert not (tables / "universities").exists()
     audit = project / "data" / "processed" / AS_OF / "disclosure_audit"

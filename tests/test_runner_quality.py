@@ -229,20 +229,31 @@ def _outputs_text(nb) -> str:
     return "\n".join(parts)
 
 
+@pytest.fixture(scope="module")
+def province(demo_data_dir, tmp_path_factory):
+    """The province report as an analyst runs it: project/notebooks/ as working directory, no
+    injected parameters (the notebook's defaults), ../data is the demo data. Its project folder
+    and the executed notebook."""
+    project = tmp_path_factory.mktemp("project")
+    (project / "notebooks").mkdir(parents=True)
+    shutil.copy(ROOT / "notebooks" / "data_quality.ipynb", project / "notebooks")
+    (project / "data").symlink_to(demo_data_dir, target_is_directory=True)
+    nb = _execute(
+        project / "notebooks" / "data_quality.ipynb",
+        project / "notebooks",
+        None,
+        project / "defaults.ipynb",
+    )
+    return project, nb
+
+
 @pytest.mark.slow
-def test_notebook_province_and_university_mode(demo_data_dir, tmp_path):
+def test_notebook_province_and_university_mode(demo_data_dir, province, tmp_path):
     processed = demo_data_dir / "processed" / AS_OF
     files = pd.read_parquet(processed / "files.parquet")
     q = pd.read_parquet(processed / "quarantine.parquet")
-    reports = tmp_path / "reports"
-    params = {"as_of": AS_OF, "data_dir": str(demo_data_dir), "reports_dir": str(reports)}
-    nb = _execute(
-        ROOT / "notebooks" / "data_quality.ipynb",
-        ROOT / "notebooks",
-        params,
-        tmp_path / "province.ipynb",
-    )
-    tables = reports / AS_OF / "tables"
+    project, nb = province
+    tables = project / "reports" / AS_OF / "tables"
     rec = pd.read_csv(tables / "data_quality_files.csv", encoding="utf-8-sig")
     assert len(rec) == len(files)
     assert rec["rows_read"].sum() == files["rows_read"].sum()
@@ -268,14 +279,16 @@ def test_notebook_province_and_university_mode(demo_data_dir, tmp_path):
     assert "对账" in text or any("一、总体情况" in "".join(c.source) for c in nb.cells)
 
     code = "10386"
-    params_u = {**params, "university": code}
+    reports = tmp_path / "reports"
+    params_u = {"as_of": AS_OF, "university": code, "data_dir": str(demo_data_dir),
+                "reports_dir": str(reports)}  # fmt: skip
     _execute(
         ROOT / "notebooks" / "data_quality.ipynb",
         ROOT / "notebooks",
         params_u,
         tmp_path / "university.ipynb",
     )
-    uni_tables = tables / "universities" / code
+    uni_tables = reports / AS_OF / "tables" / "universities" / code
     by_uni_u = pd.read_csv(
         uni_tables / "data_quality_by_university.csv", encoding="utf-8-sig", dtype=str
     )
@@ -285,16 +298,8 @@ def test_notebook_province_and_university_mode(demo_data_dir, tmp_path):
 
 
 @pytest.mark.slow
-def test_notebook_runs_with_its_defaults_from_notebooks_folder(demo_data_dir, tmp_path):
+def test_notebook_runs_with_its_defaults_from_notebooks_folder(province):
     """As an analyst would: project/notebooks/ as working directory, ../data is the demo data."""
-    project = tmp_path / "project"
-    (project / "notebooks").mkdir(parents=True)
-    shutil.copy(ROOT / "notebooks" / "data_quality.ipynb", project / "notebooks")
-    (project / "data").symlink_to(demo_data_dir, target_is_directory=True)
-    _execute(
-        project / "notebooks" / "data_quality.ipynb",
-        project / "notebooks",
-        None,
-        tmp_path / "defaults.ipynb",
-    )
+    project, nb = province
+    assert not any("injected-parameters" in c.metadata.get("tags", []) for c in nb.cells)
     assert (project / "reports" / AS_OF / "tables" / "data_quality_files.csv").exists()
