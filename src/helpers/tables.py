@@ -378,8 +378,7 @@ def _has_formula_cell(s: pd.Series) -> bool:
     # a plain loop over the cells: a Series.map per text column of every table cost more than the
     # rest of writing the table (missing cells are not str; "" is no trigger)
     return any(
-        isinstance(v, str) and v.lstrip("'")[:1] in triggers
-        for v in values.to_numpy(dtype=object)
+        isinstance(v, str) and v.lstrip("'")[:1] in triggers for v in values.to_numpy(dtype=object)
     )
 
 
