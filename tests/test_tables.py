@@ -415,3 +415,39 @@ def test_has_formula_cell_equals_the_per_series_reference(cells, kind):
         dtype = {"string": "string", "str_arrow": "string[pyarrow]", "category": "category"}[kind]
         s = s.astype(dtype)
     assert tables._has_formula_cell(s) == _has_formula_cell_reference(s)
+
+
+HTML_TEXT = st.lists(
+    st.sampled_from([*"ab 福州\t\n\r&<>\"'=%—\u3000\xa0", "  ", "&amp;", "1.5%"]), max_size=30
+).map("".join)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.lists(st.one_of(HTML_TEXT, st.none()), min_size=3, max_size=3), max_size=5),
+    st.lists(HTML_TEXT, min_size=3, max_size=3),
+)
+def test_text_tables_html_is_what_pandas_writes(rows, headers):
+    """A table of text (what display_frame shows) gets exactly the HTML pandas' to_html writes:
+    escapes, control characters, surrounding and double spaces, missing cells, any headers."""
+    df = pd.DataFrame(rows, columns=range(3), dtype="str")
+    df.columns = headers
+    cells = tables._text_cells(df)
+    if not len(df):
+        assert cells is None
+        return
+    assert cells is not None
+    for classes in ([], ["first-col-names"]):
+        assert tables._text_table_html(headers, cells, classes) == df.to_html(
+            index=False, border=0, escape=True, na_rep="—", classes=classes, max_rows=None,
+            max_cols=None, show_dimensions=False,
+        )  # fmt: skip
+
+
+def test_frame_html_leaves_other_tables_to_pandas():
+    numbers = pd.DataFrame({"graduates": [1, 2]})
+    assert tables._text_cells(numbers) is None
+    assert tables._text_cells(pd.DataFrame({"a": ["x", None]}, dtype=object)) is None
+    assert tables._text_cells(pd.DataFrame({"a": ["x", None]}, dtype="string")) is None
+    assert tables._text_cells(pd.DataFrame({"a": ["x"]}, index=["r"])) is None
+    assert "<td>2</td>" in tables.frame_html(numbers)
