@@ -146,3 +146,51 @@ def test_row_labels_sit_where_tick_labels_would():
         (t, float(y)) for t, y in zip(labels, [0, 1, 2], strict=True)
     ]
     assert len(axb.get_yticks()) == 0  # no tick artists behind the labels
+
+
+GLYPH_TEXTS = [
+    *NAMES,
+    "95%",
+    " +3.5",
+    "▶ 计算机科学与技术（本科）",
+    "−12",
+    "fi ffl AVA",
+    "毕业去向落实率",
+]
+
+
+@pytest.mark.parametrize("antialiased", [True, False])
+@pytest.mark.parametrize(("size", "dpi"), [(7, 110), (9, 110), (13, 110), (10.5, 72), (9, 100)])
+def test_glyph_bitmaps_from_the_cache_draw_exactly_as_agg(size, dpi, antialiased):
+    """Unrotated strings drawn glyph by glyph with cached bitmaps (helpers.patches) equal Agg's own
+    draw_text, pixel for pixel: first time (bitmaps rendered) and again at other whole-pixel
+    origins (bitmaps from the cache), with glyphs the CJK font lacks (fallback font) included."""
+    from matplotlib.backends.backend_agg import RendererAgg
+    from matplotlib.font_manager import FontProperties
+
+    from helpers import patches
+
+    prop = FontProperties(family=matplotlib.rcParams["font.sans-serif"], size=size)
+    rc = patches._rc_state()
+
+    def drawn(draw, x, y, s):
+        renderer = RendererAgg(400, 60, dpi)
+        gc = renderer.new_gc()
+        gc.set_foreground((0, 0, 0, 1))
+        gc.set_antialiased(antialiased)
+        draw(renderer, gc, x, y, s)
+        gc.restore()
+        return np.asarray(renderer.buffer_rgba())[..., 3].copy()
+
+    def agg(renderer, gc, x, y, s):
+        RendererAgg.draw_text(renderer, gc, x, y, s, prop, 0)
+
+    def cached(renderer, gc, x, y, s):
+        patches._draw_glyphs(renderer, gc, x, y, s, prop, None, rc)
+
+    for s in GLYPH_TEXTS:
+        for x, y in ((5, 40), (17, 41), (5, 40)):  # the second and third from cached bitmaps
+            expected = drawn(agg, x, y, s)
+            assert expected.any()
+            np.testing.assert_array_equal(drawn(cached, x, y, s), expected, err_msg=s)
+    assert patches._GLYPHS  # the bitmaps were cached

@@ -386,3 +386,68 @@ def test_display_frame_uses_disclosure_display_columns():
     assert list(out.columns) == ["帮扶群体", "毕业生数", "已落实人数", "毕业去向落实率"]
     assert out["已落实人数"].tolist() == ["—", "100"]
     assert out["毕业去向落实率"].tolist() == ["—", "83.3%"]
+
+
+def _has_formula_cell_reference(s: pd.Series) -> bool:
+    """The per-Series version write_table used before its plain loop (the reference)."""
+    values = s.cat.categories if isinstance(s.dtype, pd.CategoricalDtype) else s.dropna()
+    first = pd.Series(values, dtype=object).map(
+        lambda v: v.lstrip("'")[:1] if isinstance(v, str) else ""
+    )
+    return bool(first.isin(inert.CSV_TRIGGERS).any())
+
+
+FORMULA_CELLS = ["", "'", "''", "'=1", "''+x", "=1", "+", "-3", "@a", "\tx", "\uff1dA", "a=b",
+                 "福州大学", " =1", None, np.nan, pd.NA, 3, 1.5]  # fmt: skip
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.sampled_from(FORMULA_CELLS), min_size=0, max_size=6),
+    st.sampled_from(["object", "string", "str_arrow", "category"]),
+)
+def test_has_formula_cell_equals_the_per_series_reference(cells, kind):
+    """The plain loop finds a formula cell exactly when the former Series.map version did, for
+    object, string, Arrow string and categorical columns with missing and non-text cells."""
+    s = pd.Series(cells, dtype=object)
+    if kind != "object":
+        s = s.map(lambda v: v if isinstance(v, str) else None)  # typed columns hold text or NA
+        dtype = {"string": "string", "str_arrow": "string[pyarrow]", "category": "category"}[kind]
+        s = s.astype(dtype)
+    assert tables._has_formula_cell(s) == _has_formula_cell_reference(s)
+
+
+HTML_TEXT = st.lists(
+    st.sampled_from([*"ab 福州\t\n\r&<>\"'=%—\u3000\xa0", "  ", "&amp;", "1.5%"]), max_size=30
+).map("".join)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.lists(st.one_of(HTML_TEXT, st.none()), min_size=3, max_size=3), max_size=5),
+    st.lists(HTML_TEXT, min_size=3, max_size=3),
+)
+def test_text_tables_html_is_what_pandas_writes(rows, headers):
+    """A table of text (what display_frame shows) gets exactly the HTML pandas' to_html writes:
+    escapes, control characters, surrounding and double spaces, missing cells, any headers."""
+    df = pd.DataFrame(rows, columns=range(3), dtype="str")
+    df.columns = headers
+    cells = tables._text_cells(df)
+    if not len(df):
+        assert cells is None
+        return
+    assert cells is not None
+    for classes in ([], ["first-col-names"]):
+        assert tables._text_table_html(headers, cells, classes) == df.to_html(
+            index=False, border=0, escape=True, na_rep="—", classes=classes, max_rows=None,
+            max_cols=None, show_dimensions=False,
+        )  # fmt: skip
+
+
+def test_frame_html_leaves_other_tables_to_pandas():
+    numbers = pd.DataFrame({"graduates": [1, 2]})
+    assert tables._text_cells(numbers) is None
+    assert tables._text_cells(pd.DataFrame({"a": ["x", None]}, dtype=object)) is None
+    assert tables._text_cells(pd.DataFrame({"a": ["x", None]}, dtype="string")) is None
+    assert tables._text_cells(pd.DataFrame({"a": ["x"]}, index=["r"])) is None
+    assert "<td>2</td>" in tables.frame_html(numbers)

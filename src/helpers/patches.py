@@ -18,8 +18,12 @@ pixel elsewhere.
   ``fontManager._find_fonts_by_props``. Every string, cached or not, is rasterised once on a
   scratch buffer with its origin on a whole pixel and composited at the nearest whole pixel, so a
   chart looks the same whether its text came from the cache or not (a report made on a reused
-  kernel is byte-identical to one made on a fresh kernel). Math text, TeX and path effects take
-  Agg's ordinary path.
+  kernel is byte-identical to one made on a fresh kernel). A new unrotated string is rasterised
+  as 3.11's ``RendererAgg.draw_text`` does it (``FT2Font._layout``, then each glyph placed with
+  ``_set_transform`` and rendered with ``_render_glyph``), except that a glyph's bitmap is
+  remembered per sub-pixel offset and reused (the names in a report share most of their
+  characters); the pixels are Agg's own (tests/test_charts_canvas.py). Math text, TeX and path
+  effects take Agg's ordinary path.
 - **nbclient** (bounded ``<0.12``): nbclient turns every output message into a notebook output
   with ``nbformat.v4.output_from_msg``, imported into ``nbclient.client``'s namespace, which
   validates the output against a sub-schema; nbformat compiles only the whole-notebook schema
@@ -128,8 +132,10 @@ _RC_KEYS = (
 )
 METRICS_SIZE = 32768
 MASKS_SIZE = 8192
+GLYPHS_SIZE = 8192
 _METRICS: OrderedDict = OrderedDict()
 _MASKS: OrderedDict = OrderedDict()
+_GLYPHS: OrderedDict = OrderedDict()  # glyph bitmaps of the strings rasterised so far
 _LINE_METRICS: dict = {}  # a handful of fonts and sizes
 
 
@@ -143,6 +149,7 @@ def clear_text_cache() -> None:
     """Forget every cached metric and mask (tests; fonts installed while the process runs)."""
     _METRICS.clear()
     _MASKS.clear()
+    _GLYPHS.clear()
     _LINE_METRICS.clear()
 
 
@@ -263,7 +270,10 @@ def _rasterise(self, s, prop, angle, antialiased, mtext):
     gc = scratch.new_gc()
     gc.set_foreground((0, 0, 0, 1))
     gc.set_antialiased(antialiased)
-    self._agg.draw_text(scratch, gc, ox, oy, s, prop, angle, False, mtext)
+    if angle % 360 == 0 and _agg_draws_glyph_by_glyph():
+        _draw_glyphs(scratch, gc, ox, oy, s, prop, mtext, self._rc)
+    else:
+        self._agg.draw_text(scratch, gc, ox, oy, s, prop, angle, False, mtext)
     gc.restore()
     alpha = np.asarray(scratch.buffer_rgba())[:, :, 3]
     rows = np.flatnonzero(alpha.any(axis=1))
@@ -274,6 +284,60 @@ def _rasterise(self, s, prop, angle, antialiased, mtext):
     left, right = int(cols[0]), int(cols[-1]) + 1
     mask = np.ascontiguousarray(alpha[top:bottom, left:right])
     return mask, left - ox, bottom - oy
+
+
+@cache
+def _agg_draws_glyph_by_glyph() -> bool:
+    """Whether Agg's ``draw_text`` is 3.11's (layout, then one ``_render_glyph`` per glyph), the
+    one :func:`_draw_glyphs` repeats; older versions draw the string in one bitmap."""
+    import matplotlib as mpl
+
+    return tuple(int(p) for p in mpl.__version__.split(".")[:2]) == (3, 11)
+
+
+def _draw_glyphs(scratch, gc, x, y, s, prop, mtext, rc) -> None:
+    """``RendererAgg.draw_text`` of matplotlib 3.11 for unrotated text, each glyph's bitmap taken
+    from :data:`_GLYPHS` when the same glyph was rendered before at the same sub-pixel offset.
+
+    A glyph is loaded, hinted and rendered by FreeType from the same outline wherever it lands: a
+    bitmap rendered at a whole-pixel shift is the same bitmap shifted (tests/test_charts_canvas.py
+    compares with Agg's own ``draw_text``). The sub-pixel offset is part of the key."""
+    from matplotlib.backends.backend_agg import get_hinting_flag
+    from matplotlib.ft2font import RenderMode
+
+    font = scratch._prepare_font(prop)
+    flags = get_hinting_flag()
+    items = font._layout(
+        s,
+        flags=flags,
+        features=mtext.get_fontfeatures() if mtext is not None else None,
+        language=mtext.get_language() if mtext is not None else None,
+    )
+    size = prop.get_size_in_points()
+    antialiased = bool(gc.get_antialiased())
+    height = scratch.height
+    for item in items:
+        ft = item.ft_object
+        # as Agg computes them: 26.6 fixed point, y upwards from the bottom
+        px, py = round(0x40 * (x + item.x)), round(0x40 * (height - y + item.y))
+        key = (ft.fname, ft.face_index, size, scratch.dpi, item.glyph_index, flags, antialiased)
+        key += (px & 0x3F, py & 0x3F, rc)
+        entry = _GLYPHS.get(key)
+        if entry is None:
+            ft.set_size(size, scratch.dpi)
+            ft._set_transform([[0x10000, 0], [0, 0x10000]], [px, py])
+            mode = RenderMode.NORMAL if antialiased else RenderMode.MONO
+            bitmap = ft._render_glyph(item.glyph_index, flags, mode)
+            buffer = bitmap.buffer
+            if not antialiased:
+                buffer *= 0xFF
+            entry = (buffer, bitmap.left - (px >> 6), bitmap.top - (py >> 6))
+            _remember(_GLYPHS, key, entry, GLYPHS_SIZE)
+        buffer, left, top = entry
+        top += py >> 6
+        scratch._renderer.draw_text_image(
+            buffer, left + (px >> 6), int(height) - top + buffer.shape[0], 0, gc
+        )
 
 
 def _get_renderer(self):

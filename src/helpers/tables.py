@@ -373,11 +373,13 @@ def _is_text_dtype(dtype) -> bool:
 
 def _has_formula_cell(s: pd.Series) -> bool:
     """Whether any text cell would be neutralised (cheap: looks at the first characters only)."""
-    values = s.cat.categories if isinstance(s.dtype, pd.CategoricalDtype) else s.dropna()
-    first = pd.Series(values, dtype=object).map(
-        lambda v: v.lstrip("'")[:1] if isinstance(v, str) else ""
+    values = s.cat.categories if isinstance(s.dtype, pd.CategoricalDtype) else s
+    triggers = inert.CSV_TRIGGERS
+    # a plain loop over the cells: a Series.map per text column of every table cost more than the
+    # rest of writing the table (missing cells are not str; "" is no trigger)
+    return any(
+        isinstance(v, str) and v.lstrip("'")[:1] in triggers for v in values.to_numpy(dtype=object)
     )
-    return bool(first.isin(inert.CSV_TRIGGERS).any())
 
 
 def read_table(path: str | Path) -> pd.DataFrame:
@@ -667,8 +669,67 @@ _NUMBER_LIKE = re.compile(r"^[\s+\-−]*[0-9][0-9,.\s]*(%|个百分点)?$|^[—�
 def _names_rows(values: pd.Series) -> bool:
     """Whether a first column names its rows (a university, a group, a file), not a count or a
     rate: it then stays in view when the table scrolls sideways (report.css)."""
-    text = [str(v) for v in values.astype(object) if not pd.isna(v)]
+    return _names_rows_of(values.to_numpy(dtype=object))
+
+
+def _names_rows_of(values) -> bool:
+    text = [str(v) for v in values if not pd.isna(v)]
     return bool(text) and sum(not _NUMBER_LIKE.match(t) for t in text) * 2 > len(text)
+
+
+# What pandas' to_html does to a text cell: control characters shown escaped, then HTML escaped
+_CELL_ESCAPES = (
+    ("\t", "\\t"),
+    ("\n", "\\n"),
+    ("\r", "\\r"),
+    ("&", "&amp;"),
+    ("<", "&lt;"),
+    (">", "&gt;"),
+)
+
+
+def _text_cells(df: pd.DataFrame) -> list | None:
+    """The columns of a table whose every column has pandas' str dtype (what
+    :func:`display_frame` returns) as object arrays (text, or a missing value); None for any other
+    table (pandas then writes its HTML)."""
+    if (
+        not len(df)
+        or not df.shape[1]
+        or not isinstance(df.index, pd.RangeIndex)
+        or isinstance(df.columns, pd.MultiIndex)
+        or df.columns.name is not None
+        or not all(isinstance(c, str) for c in df.columns)
+        # pandas' default str dtype (NaN when missing; "string" shows <NA> whatever na_rep says)
+        or not all(isinstance(t, pd.StringDtype) and t.na_value is not pd.NA for t in df.dtypes)
+    ):
+        return None
+    return [df.iloc[:, i].to_numpy(dtype=object) for i in range(df.shape[1])]
+
+
+def _cell_html(value, escapes=_CELL_ESCAPES) -> str:
+    if not isinstance(value, str):
+        return "—"  # frame_html's na_rep
+    for char, escaped in escapes:
+        if char in value:
+            value = value.replace(char, escaped)
+    return value.strip().replace("  ", "&nbsp;&nbsp;")
+
+
+def _text_table_html(columns: list[str], cells: list, classes: list[str]) -> str:
+    """``DataFrame.to_html(index=False, border=0, escape=True, na_rep="—")`` of a text table,
+    written directly (tests check it is the same text): pandas' writer costs several
+    milliseconds per table, most of a displayed table's cost."""
+    lines = [f'<table class="{" ".join(["dataframe", *classes])}">', "  <thead>"]
+    lines.append('    <tr style="text-align: right;">')
+    # headers keep their control characters (pandas escapes them in cells only)
+    lines += [f"      <th>{_cell_html(c, _CELL_ESCAPES[3:])}</th>" for c in columns]
+    lines += ["    </tr>", "  </thead>", "  <tbody>"]
+    for row in zip(*cells, strict=True):
+        lines.append("    <tr>")
+        lines += [f"      <td>{_cell_html(v)}</td>" for v in row]
+        lines.append("    </tr>")
+    lines += ["  </tbody>", "</table>"]
+    return "\n".join(lines)
 
 
 def frame_html(df: pd.DataFrame) -> str:
@@ -683,18 +744,25 @@ def frame_html(df: pd.DataFrame) -> str:
         df = df.reset_index()
     elif not pd.api.types.is_integer_dtype(df.index.dtype):  # labels without a name
         df = df.reset_index(names=[""] * df.index.nlevels)
-    text = [_names_rows(df.iloc[:, i]) for i in range(df.shape[1])] if len(df) else []
+    cells = _text_cells(df)
+    if cells is None:
+        text = [_names_rows(df.iloc[:, i]) for i in range(df.shape[1])] if len(df) else []
+    else:
+        text = [_names_rows_of(column) for column in cells] if len(df) else []
     classes = ["first-col-names"] if len(text) > 1 and text[0] else []
-    table = df.to_html(
-        index=False,
-        border=0,
-        escape=True,
-        na_rep="—",
-        classes=classes,
-        max_rows=None,
-        max_cols=None,
-        show_dimensions=False,
-    )
+    if cells is None:
+        table = df.to_html(
+            index=False,
+            border=0,
+            escape=True,
+            na_rep="—",
+            classes=classes,
+            max_rows=None,
+            max_cols=None,
+            show_dimensions=False,
+        )
+    else:
+        table = _text_table_html([str(c) for c in df.columns], cells, classes)
     if any(text):
         table = _mark_text_columns(table, text)
     return f'<div class="{TABLE_CLASS}">\n{table}\n</div>'
