@@ -666,13 +666,10 @@ TABLE_CLASS = "report-table"  # the scrolling box around every displayed table (
 _NUMBER_LIKE = re.compile(r"^[\s+\-−]*[0-9][0-9,.\s]*(%|个百分点)?$|^[—–-]?$")
 
 
-def _names_rows(values: pd.Series) -> bool:
-    """Whether a first column names its rows (a university, a group, a file), not a count or a
-    rate: it then stays in view when the table scrolls sideways (report.css)."""
-    return _names_rows_of(values.to_numpy(dtype=object))
-
-
-def _names_rows_of(values) -> bool:
+def _names_rows(values: np.ndarray) -> bool:
+    """Whether a first column (its cells as an object array) names its rows (a university, a
+    group, a file), not a count or a rate: it then stays in view when the table scrolls sideways
+    (report.css)."""
     text = [str(v) for v in values if not pd.isna(v)]
     return bool(text) and sum(not _NUMBER_LIKE.match(t) for t in text) * 2 > len(text)
 
@@ -745,10 +742,8 @@ def frame_html(df: pd.DataFrame) -> str:
     elif not pd.api.types.is_integer_dtype(df.index.dtype):  # labels without a name
         df = df.reset_index(names=[""] * df.index.nlevels)
     cells = _text_cells(df)
-    if cells is None:
-        text = [_names_rows(df.iloc[:, i]) for i in range(df.shape[1])] if len(df) else []
-    else:
-        text = [_names_rows_of(column) for column in cells] if len(df) else []
+    columns = cells or [df.iloc[:, i].to_numpy(dtype=object) for i in range(df.shape[1])]
+    text = [_names_rows(column) for column in columns] if len(df) else []
     classes = ["first-col-names"] if len(text) > 1 and text[0] else []
     if cells is None:
         table = df.to_html(

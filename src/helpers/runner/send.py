@@ -109,7 +109,7 @@ def _mine(university: pd.Series, codes) -> np.ndarray:
 
 
 def _of(table: pd.DataFrame, code: str) -> pd.DataFrame:
-    return table.loc[table["university_code"].eq(code).fillna(False).to_numpy(dtype=bool)]
+    return table.loc[_mine(table["university_code"], [code])]
 
 
 def issue_tables(period: IssueRows, codes=None) -> IssueTables:
